@@ -1,0 +1,289 @@
+"""What both estimators share: optimisation parameters, fit orchestration, predict.
+
+Subclasses say only what ``X`` becomes (``_validate_fit_input``,
+``_validate_predict_input``), how to build their network (``_new_network``), and
+their extra parameters.  Training itself is :mod:`sknotes.training`.
+"""
+
+import copy
+from contextlib import contextmanager
+from numbers import Integral, Real
+
+import numpy as np
+from sklearn.base import BaseEstimator, RegressorMixin
+from sklearn.utils import check_random_state, column_or_1d
+from sklearn.utils._param_validation import Interval, Options, StrOptions
+from sklearn.utils.validation import _check_sample_weight, check_is_fitted
+
+from sknotes.network import predict as network_predict
+from sknotes.optimizers import SGD, Adam, RowSparseAdam, RowSparseSGD
+from sknotes.training import TrainingData, fit_lbfgs, fit_stochastic
+
+__all__ = ["BaseNotesRegressor"]
+
+STOCHASTIC_SOLVERS = ("sgd", "adam")
+
+# Shared with scikit-learn's MLPRegressor: same names, same ranges.
+OPTIMIZATION_CONSTRAINTS = {
+    "loss": [StrOptions({"squared_error", "poisson"})],
+    "activation": [StrOptions({"identity", "logistic", "tanh", "relu"})],
+    "alpha": [Interval(Real, 0, None, closed="left")],
+    "batch_size": [StrOptions({"auto"}), Interval(Integral, 1, None, closed="left")],
+    "learning_rate": [StrOptions({"constant", "invscaling", "adaptive"})],
+    "learning_rate_init": [Interval(Real, 0, None, closed="neither")],
+    "power_t": [Interval(Real, 0, None, closed="left")],
+    "max_iter": [Interval(Integral, 1, None, closed="left")],
+    "shuffle": ["boolean"],
+    "random_state": ["random_state"],
+    "tol": [Interval(Real, 0, None, closed="left")],
+    "verbose": ["verbose"],
+    "warm_start": ["boolean"],
+    "momentum": [Interval(Real, 0, 1, closed="both")],
+    "nesterovs_momentum": ["boolean"],
+    "early_stopping": ["boolean"],
+    "validation_fraction": [Interval(Real, 0, 1, closed="left")],
+    "beta_1": [Interval(Real, 0, 1, closed="left")],
+    "beta_2": [Interval(Real, 0, 1, closed="left")],
+    "epsilon": [Interval(Real, 0, None, closed="neither")],
+    "n_iter_no_change": [
+        Interval(Integral, 1, None, closed="left"),
+        Options(Real, {np.inf}),
+    ],
+}
+
+
+def hidden_layer_sizes_list(hidden_layer_sizes):
+    """``hidden_layer_sizes`` as a list of positive ints, or a clear ValueError."""
+    sizes = hidden_layer_sizes
+    if not hasattr(sizes, "__iter__"):
+        sizes = [sizes]
+    sizes = list(sizes)
+    if not all(isinstance(s, Integral | np.integer) for s in sizes) or any(
+        s <= 0 for s in sizes
+    ):
+        raise ValueError("hidden_layer_sizes must be > 0, got %s." % sizes)
+    return [int(s) for s in sizes]
+
+
+def has_partial_fit(est):
+    """``available_if`` test: ``partial_fit`` needs a stochastic solver and no
+    early stopping (one pass over a chunk has no held-out set)."""
+    if est.solver not in STOCHASTIC_SOLVERS:
+        raise AttributeError(
+            "partial_fit is only available for stochastic optimizers. "
+            "%s is not stochastic." % est.solver
+        )
+    if est.early_stopping:
+        raise AttributeError(
+            "partial_fit is not available with early_stopping=True: one pass over "
+            "a chunk has no validation set."
+        )
+    return True
+
+
+class BaseNotesRegressor(RegressorMixin, BaseEstimator):
+    """Fit/partial_fit/predict plumbing shared by the sknotes regressors."""
+
+    # -- hooks for subclasses -------------------------------------------------
+    def _validate_fit_input(self, X, y, reset):
+        """Return ``(inputs, y, take)``: the network's input, 1-D/2-D ``y``, batcher."""
+        raise NotImplementedError
+
+    def _validate_predict_input(self, X):
+        """Return the network's input for ``X`` (validated against the fit)."""
+        raise NotImplementedError
+
+    def _new_network(self, inputs, n_outputs, rng):
+        """Return an initialised :class:`~sknotes.network.Network`."""
+        raise NotImplementedError
+
+    def _table(self):
+        """The embedding table the network reads, or None."""
+        return None
+
+    # -- fitting --------------------------------------------------------------
+    @contextmanager
+    def _atomic(self, deep):
+        """On any failure, put the estimator back exactly as it was.
+
+        A fresh fit builds new objects and is atomic by construction (a shallow
+        copy of ``__dict__`` suffices); a warm start or ``partial_fit`` mutates the
+        parameters in place, so their previous values are copied first.
+        """
+        saved = copy.deepcopy(self.__dict__) if deep else dict(self.__dict__)
+        try:
+            yield
+        except BaseException:
+            self.__dict__.clear()
+            self.__dict__.update(saved)
+            if "coefs_" in saved:
+                # The deep copies are no longer views of the network's vector.
+                self._network.load(self.coefs_, self.intercepts_)
+                self._publish()
+            raise
+
+    def _is_fitted(self):
+        return hasattr(self, "_network")
+
+    def _check_sample_weight(self, sample_weight, y):
+        if sample_weight is None:
+            return None
+        sample_weight = _check_sample_weight(
+            sample_weight, np.empty((y.shape[0], 0)), dtype=y.dtype,
+            ensure_non_negative=True,
+        )
+        if not sample_weight.sum() > 0:
+            raise ValueError("The sample weights must not all be zero.")
+        return sample_weight
+
+    def _fit(self, X, y, sample_weight, incremental):
+        if incremental:
+            has_partial_fit(self)
+        hidden = hidden_layer_sizes_list(self.hidden_layer_sizes)
+        first_pass = not self._is_fitted() or (not self.warm_start and not incremental)
+        with self._atomic(deep=not first_pass):
+            inputs, y, take = self._validate_fit_input(X, y, reset=first_pass)
+            if y.ndim == 1:
+                y = y.reshape(-1, 1)
+            if self.loss == "poisson" and (y < 0).any():
+                raise ValueError(
+                    "Some value(s) of y are negative which is not allowed for "
+                    "loss='poisson'."
+                )
+            sample_weight = self._check_sample_weight(sample_weight, y)
+            if not first_pass:
+                self._check_continuation(y, hidden)
+                self._network.load(self.coefs_, self.intercepts_)
+            else:
+                self._initialize(inputs, y, hidden)
+            data = TrainingData(inputs, y, sample_weight, take)
+            if self.solver == "lbfgs":
+                fit_lbfgs(self, self._network, data)
+            else:
+                if first_pass or not hasattr(self, "_optimizers"):
+                    self._optimizers = self._new_optimizers()
+                fit_stochastic(
+                    self,
+                    self._network,
+                    self._optimizers,
+                    data,
+                    incremental=incremental,
+                    early_stopping=self.early_stopping,
+                    callback=getattr(self, "_epoch_callback", None),
+                )
+            self._check_finite()
+            self._publish()
+        return self
+
+    def _check_continuation(self, y, hidden):
+        if y.shape[1] != self.n_outputs_:
+            raise ValueError(
+                "y has %d output(s), but this model was fitted with %d. Refit "
+                "with warm_start=False." % (y.shape[1], self.n_outputs_)
+            )
+        if hidden != self._network.layer_units[1:-1]:
+            raise ValueError(
+                "hidden_layer_sizes changed from %s to %s since the last fit; refit "
+                "with warm_start=False." % (self._network.layer_units[1:-1], hidden)
+            )
+
+    def _initialize(self, inputs, y, hidden):
+        self._rng = check_random_state(self.random_state)
+        self.n_outputs_ = y.shape[1]
+        self.out_activation_ = "exp" if self.loss == "poisson" else "identity"
+        self._network = self._new_network(inputs, hidden, self.n_outputs_, self._rng)
+        self.n_layers_ = len(self._network.layer_units)
+        self.n_iter_ = 0
+        self.t_ = 0
+        self._no_improvement_count = 0
+        if self.solver in STOCHASTIC_SOLVERS:
+            self.loss_curve_ = []
+            if self.early_stopping:
+                self.validation_scores_ = []
+                self.validation_loss_curve_ = []
+                self.best_validation_score_ = -np.inf
+                self.best_loss_ = None
+            else:
+                self.best_loss_ = np.inf
+                self.validation_scores_ = None
+                self.validation_loss_curve_ = None
+                self.best_validation_score_ = None
+
+    def _new_optimizers(self):
+        network = self._network
+        if self.solver == "sgd":
+            args = (
+                self.learning_rate_init,
+                self.learning_rate,
+                self.momentum,
+                self.nesterovs_momentum,
+                self.power_t,
+            )
+            dense = SGD(network.theta, *args)
+            table = None if network.table is None else RowSparseSGD(
+                network.table, *args
+            )
+        else:
+            args = (self.learning_rate_init, self.beta_1, self.beta_2, self.epsilon)
+            dense = Adam(network.theta, *args)
+            table = None if network.table is None else RowSparseAdam(
+                network.table, *args
+            )
+        return dense, table
+
+    def _check_finite(self):
+        network = self._network
+        finite = np.isfinite(network.theta).all()
+        if network.table is not None:
+            finite = finite and np.isfinite(network.table).all()
+        if not finite:
+            raise ValueError(
+                "Solver produced non-finite parameter weights. The input data may"
+                " contain large values and need to be preprocessed."
+            )
+
+    def _publish(self):
+        """Expose the live parameters (views of the network's flat vector)."""
+        self.coefs_ = self._network.coefs
+        self.intercepts_ = self._network.intercepts
+
+    def __setstate__(self, state):
+        super().__setstate__(state)
+        if "_network" in self.__dict__:
+            self._publish()
+
+    # -- public API -----------------------------------------------------------
+    def _predict_raw(self, X):
+        check_is_fitted(self)
+        inputs = self._validate_predict_input(X)
+        return network_predict(
+            inputs,
+            self.coefs_,
+            self.intercepts_,
+            self.activation,
+            self.out_activation_,
+            table=self._table(),
+            positions=self._network.positions,
+        )
+
+    def predict(self, X):
+        """Predict with the fitted network.
+
+        Parameters
+        ----------
+        X : see the estimator's ``fit``
+
+        Returns
+        -------
+        y : ndarray of shape (n_samples,) or (n_samples, n_outputs)
+        """
+        y_pred = self._predict_raw(X)
+        if y_pred.shape[1] == 1:
+            return y_pred.ravel()
+        return y_pred
+
+    @staticmethod
+    def _as_1d_or_2d(y):
+        if y.ndim == 2 and y.shape[1] == 1:
+            return column_or_1d(y, warn=True)
+        return y

@@ -1,0 +1,242 @@
+"""Optimizers: each updates parameters in place from the gradient a network left.
+
+Dense optimizers work on one flat parameter vector and its flat gradient, with
+in-place BLAS ``axpy`` calls and one reused scratch buffer, so a step allocates
+nothing.  Row-sparse optimizers update only the rows of an embedding table that a
+batch touched (the rows where the notes' ``grad_table = Πᵀ·grad_R`` is non-zero),
+keeping their moments per row, as PyTorch's ``SparseAdam``.
+
+The update rules, schedules and stopping logic are scikit-learn's
+(``sklearn/neural_network/_stochastic_optimizers.py``).
+"""
+
+import warnings
+
+import numpy as np
+import scipy.optimize
+from scipy.linalg.blas import get_blas_funcs
+from sklearn.exceptions import ConvergenceWarning
+
+__all__ = [
+    "Adam",
+    "RowSparseAdam",
+    "RowSparseSGD",
+    "SGD",
+    "minimize_lbfgs",
+]
+
+
+def _axpy(x, y, a):
+    """``y += a·x`` in place, without a temporary (BLAS axpy)."""
+    get_blas_funcs("axpy", (x, y))(x, y, a=a)
+
+
+class _Schedule:
+    """Learning-rate bookkeeping shared by every stochastic optimizer."""
+
+    def __init__(self, learning_rate_init, lr_schedule="constant", power_t=0.5):
+        self.learning_rate_init = learning_rate_init
+        self.learning_rate = float(learning_rate_init)
+        self.lr_schedule = lr_schedule
+        self.power_t = power_t
+
+    def iteration_ends(self, time_step):
+        """End of an epoch: ``invscaling`` sets ``lr = lr_init / (t + 1)^power_t``."""
+        if self.lr_schedule == "invscaling":
+            self.learning_rate = (
+                float(self.learning_rate_init) / (time_step + 1) ** self.power_t
+            )
+
+    def trigger_stopping(self, msg, verbose):
+        """No improvement for ``n_iter_no_change`` epochs: stop, or divide lr by 5."""
+        if self.lr_schedule != "adaptive":
+            if verbose:
+                print(msg + " Stopping.")
+            return True
+        if self.learning_rate <= 1e-6:
+            if verbose:
+                print(msg + " Learning rate too small. Stopping.")
+            return True
+        self.learning_rate /= 5.0
+        if verbose:
+            print(msg + " Setting learning rate to %f" % self.learning_rate)
+        return False
+
+
+class SGD(_Schedule):
+    """SGD with momentum or Nesterov's momentum on a flat parameter vector.
+
+    ``velocity = momentum·velocity − lr·grad``; the step is ``velocity``, or
+    ``momentum·velocity − lr·grad`` with Nesterov.
+    """
+
+    def __init__(
+        self,
+        params,
+        learning_rate_init=0.1,
+        lr_schedule="constant",
+        momentum=0.9,
+        nesterov=True,
+        power_t=0.5,
+    ):
+        super().__init__(learning_rate_init, lr_schedule, power_t)
+        self.momentum = momentum
+        self.nesterov = nesterov
+        self.velocity = np.zeros_like(params)
+
+    def step(self, params, grad):
+        """Update ``params`` in place from ``grad``."""
+        lr = self.learning_rate
+        self.velocity *= self.momentum
+        _axpy(grad, self.velocity, -lr)
+        if self.nesterov:
+            _axpy(self.velocity, params, self.momentum)
+            _axpy(grad, params, -lr)
+        else:
+            _axpy(self.velocity, params, 1.0)
+
+
+class Adam(_Schedule):
+    """Adam (Kingma & Ba) on a flat parameter vector, fused and in place.
+
+    ``m ← β₁m + (1−β₁)g``, ``v ← β₂v + (1−β₂)g²``,
+    ``params −= lr·√(1−β₂ᵗ)/(1−β₁ᵗ) · m / (√v + ε)``.
+    """
+
+    def __init__(
+        self, params, learning_rate_init=0.001, beta_1=0.9, beta_2=0.999, epsilon=1e-8
+    ):
+        super().__init__(learning_rate_init)
+        self.beta_1 = beta_1
+        self.beta_2 = beta_2
+        self.epsilon = epsilon
+        self.t = 0
+        self.m = np.zeros_like(params)
+        self.v = np.zeros_like(params)
+        self._scratch = np.empty_like(params)
+
+    def __getstate__(self):
+        state = self.__dict__.copy()
+        del state["_scratch"]
+        return state
+
+    def __setstate__(self, state):
+        self.__dict__.update(state)
+        self._scratch = np.empty_like(self.m)
+
+    def _step_size(self):
+        self.t += 1
+        return (
+            self.learning_rate
+            * np.sqrt(1.0 - self.beta_2**self.t)
+            / (1.0 - self.beta_1**self.t)
+        )
+
+    def step(self, params, grad):
+        """Update ``params`` in place from ``grad``."""
+        step_size = self._step_size()
+        m, v, scratch = self.m, self.v, self._scratch
+        m *= self.beta_1
+        _axpy(grad, m, 1.0 - self.beta_1)
+        v *= self.beta_2
+        np.multiply(grad, grad, out=scratch)
+        _axpy(scratch, v, 1.0 - self.beta_2)
+        np.sqrt(v, out=scratch)
+        scratch += self.epsilon
+        np.divide(m, scratch, out=scratch)
+        _axpy(scratch, params, -step_size)
+
+
+class RowSparseSGD(_Schedule):
+    """SGD on the touched rows of a table: ``table[rows] −= lr·grad_table[rows]``.
+
+    With momentum, each row's velocity decays only when the row is touched (lazy
+    momentum), so untouched rows stay exactly as they are.
+    """
+
+    def __init__(
+        self,
+        table,
+        learning_rate_init=0.1,
+        lr_schedule="constant",
+        momentum=0.9,
+        nesterov=True,
+        power_t=0.5,
+    ):
+        super().__init__(learning_rate_init, lr_schedule, power_t)
+        self.momentum = momentum
+        self.nesterov = nesterov
+        self.velocity = np.zeros_like(table) if momentum else None
+
+    def step(self, table, rows, grad_rows):
+        """Update ``table[rows]`` from ``grad_rows`` (= ``grad_table[rows]``)."""
+        lr = self.learning_rate
+        if self.velocity is None:
+            table[rows] -= lr * grad_rows
+            return
+        velocity = self.momentum * self.velocity[rows] - lr * grad_rows
+        self.velocity[rows] = velocity
+        if self.nesterov:
+            velocity = self.momentum * velocity - lr * grad_rows
+        table[rows] += velocity
+
+
+class RowSparseAdam(Adam):
+    """Adam on the touched rows of a table (PyTorch's ``SparseAdam`` semantics).
+
+    Moments of a row are updated only when a batch touches it; the bias correction
+    uses the global step count.
+    """
+
+    def __init__(
+        self, table, learning_rate_init=0.001, beta_1=0.9, beta_2=0.999, epsilon=1e-8
+    ):
+        super().__init__(table[:0], learning_rate_init, beta_1, beta_2, epsilon)
+        self.m = np.zeros_like(table)
+        self.v = np.zeros_like(table)
+
+    def step(self, table, rows, grad_rows):
+        """Update ``table[rows]`` from ``grad_rows`` (= ``grad_table[rows]``)."""
+        step_size = self._step_size()
+        m = self.m[rows]
+        m *= self.beta_1
+        m += (1.0 - self.beta_1) * grad_rows
+        v = self.v[rows]
+        v *= self.beta_2
+        v += (1.0 - self.beta_2) * (grad_rows * grad_rows)
+        self.m[rows] = m
+        self.v[rows] = v
+        np.sqrt(v, out=v)
+        v += self.epsilon
+        np.divide(m, v, out=m)
+        m *= step_size
+        table[rows] -= m
+
+
+def minimize_lbfgs(loss_and_grad, x0, *, max_iter, max_fun, tol, verbose):
+    """Minimise with scipy's L-BFGS-B, as scikit-learn's ``solver='lbfgs'``.
+
+    Returns ``(x, loss, n_iter)`` and warns ``ConvergenceWarning`` when stopped by
+    ``max_iter`` or ``max_fun``.
+    """
+    options = {"maxfun": max_fun, "maxiter": max_iter, "gtol": tol}
+    if verbose:
+        options["disp"] = True
+    with warnings.catch_warnings():
+        # Older scipy releases deprecate 'disp'; the loop prints nothing otherwise.
+        warnings.simplefilter("ignore", DeprecationWarning)
+        result = scipy.optimize.minimize(
+            loss_and_grad,
+            x0,
+            method="L-BFGS-B",
+            jac=True,
+            options=options,
+        )
+    if result.status != 0:
+        warnings.warn(
+            "lbfgs failed to converge after %d iteration(s) (status=%d): %s. "
+            "Increase the number of iterations (max_iter) or scale the data."
+            % (result.nit, result.status, result.message),
+            ConvergenceWarning,
+        )
+    return result.x, float(result.fun), min(int(result.nit), max_iter)
