@@ -132,8 +132,6 @@ class BaseNotesRegressor(RegressorMixin, BaseEstimator):
             sample_weight, np.empty((y.shape[0], 0)), dtype=y.dtype,
             ensure_non_negative=True,
         )
-        if not sample_weight.sum() > 0:
-            raise ValueError("The sample weights must not all be zero.")
         return sample_weight
 
     def _fit(self, X, y, sample_weight, incremental):
@@ -160,8 +158,11 @@ class BaseNotesRegressor(RegressorMixin, BaseEstimator):
             if self.solver == "lbfgs":
                 fit_lbfgs(self, self._network, data)
             else:
-                if first_pass or not hasattr(self, "_optimizers"):
+                # A warm start keeps the optimizer's state, unless one of its
+                # parameters changed since it was built.
+                if first_pass or self._optimizer_params != self._current_optimizer_params():
                     self._optimizers = self._new_optimizers()
+                    self._optimizer_params = self._current_optimizer_params()
                 fit_stochastic(
                     self,
                     self._network,
@@ -196,6 +197,7 @@ class BaseNotesRegressor(RegressorMixin, BaseEstimator):
         self.n_iter_ = 0
         self.t_ = 0
         self._no_improvement_count = 0
+        self._sample_order = None
         if self.solver in STOCHASTIC_SOLVERS:
             self.loss_curve_ = []
             if self.early_stopping:
@@ -208,6 +210,11 @@ class BaseNotesRegressor(RegressorMixin, BaseEstimator):
                 self.validation_scores_ = None
                 self.validation_loss_curve_ = None
                 self.best_validation_score_ = None
+
+    def _current_optimizer_params(self):
+        names = ["solver", "learning_rate_init", "learning_rate", "power_t",
+                 "momentum", "nesterovs_momentum", "beta_1", "beta_2", "epsilon"]
+        return {name: getattr(self, name) for name in names}
 
     def _new_optimizers(self):
         network = self._network

@@ -186,7 +186,11 @@ def fit_stochastic(
             )
         batch_size = int(np.clip(est.batch_size, 1, n_samples))
 
-    sample_idx = np.arange(n_samples)
+    # The shuffled order carries over between warm starts and partial_fit calls
+    # (as between epochs), so that k calls equal one fit of k epochs.
+    sample_idx = getattr(est, "_sample_order", None)
+    if sample_idx is None or sample_idx.shape[0] != n_samples:
+        sample_idx = np.arange(n_samples)
     theta, grad = network.theta, network.grad
     best_params = None
     if early_stopping:
@@ -196,6 +200,7 @@ def fit_stochastic(
         for _ in range(1 if incremental else est.max_iter):
             if est.shuffle:
                 sample_idx = shuffle_indices(sample_idx, random_state=rng)
+                est._sample_order = sample_idx
             accumulated_loss = 0.0
             for start in range(0, n_samples, batch_size):
                 batch_idx = sample_idx[start : start + batch_size]

@@ -1,0 +1,37 @@
+"""The public gradient checker accepts right gradients and rejects wrong ones."""
+
+import numpy as np
+import pytest
+
+from sknotes import gradcheck
+from sknotes.gradcheck import numerical_gradient, relative_error
+
+
+def test_accepts_the_right_gradient_and_restores_x():
+    x = np.array([[1.0, -2.0], [0.5, 3.0]])
+    before = x.copy()
+    error = gradcheck(lambda: float(np.sum(np.sin(x))), x, np.cos(x))
+    assert error < 1e-8
+    np.testing.assert_array_equal(x, before)
+
+
+def test_rejects_a_wrong_gradient():
+    x = np.array([1.0, 2.0, 3.0])
+    with pytest.raises(AssertionError, match="relative error"):
+        gradcheck(lambda: float(np.sum(x**2)), x, x)  # the right one is 2x
+
+
+def test_rejects_float32():
+    x = np.ones(3, dtype=np.float32)
+    with pytest.raises(TypeError, match="float64"):
+        gradcheck(lambda: float(x.sum()), x, np.ones(3))
+
+
+def test_numerical_gradient_and_relative_error():
+    x = np.array([0.3, -0.7])
+    np.testing.assert_allclose(
+        numerical_gradient(lambda: float(np.sum(x**3)), x), 3 * x**2, rtol=1e-8
+    )
+    assert relative_error(np.ones(2), np.ones(2)) == 0.0
+    assert relative_error(np.ones(2), -np.ones(2)) == pytest.approx(1.0)
+    assert relative_error(np.zeros(2), np.zeros(2)) == 0.0

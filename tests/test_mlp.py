@@ -1,0 +1,336 @@
+"""MLPRegressorFromNotes behaves as scikit-learn's MLPRegressor, and better where promised."""
+
+import copy
+import pickle
+import signal
+import warnings
+
+import numpy as np
+import pytest
+import scipy.sparse as sp
+from sklearn.base import clone
+from sklearn.compose import TransformedTargetRegressor
+from sklearn.datasets import load_diabetes, make_regression
+from sklearn.exceptions import ConvergenceWarning, DataConversionWarning, NotFittedError
+from sklearn.model_selection import GridSearchCV, KFold
+from sklearn.neural_network import MLPRegressor
+from sklearn.pipeline import make_pipeline
+from sklearn.preprocessing import StandardScaler
+from sklearn.utils._param_validation import InvalidParameterError
+
+from sknotes import MLPRegressorFromNotes
+
+
+@pytest.fixture(autouse=True)
+def _quiet():
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", ConvergenceWarning)
+        yield
+
+
+@pytest.fixture(scope="module")
+def data():
+    X, y = make_regression(n_samples=120, n_features=6, noise=0.5, random_state=0)
+    return StandardScaler().fit_transform(X), y / y.std()
+
+
+def test_same_parameters_as_scikit_learn():
+    assert MLPRegressorFromNotes().get_params() == MLPRegressor().get_params()
+
+
+def test_same_fitted_attributes_and_layouts(data):
+    X, y = data
+    ours = MLPRegressorFromNotes(hidden_layer_sizes=(7, 5), max_iter=3, random_state=0)
+    theirs = MLPRegressor(hidden_layer_sizes=(7, 5), max_iter=3, random_state=0)
+    ours.fit(X, y)
+    theirs.fit(X, y)
+    for name in [
+        "n_layers_", "n_outputs_", "out_activation_", "n_iter_", "t_",
+        "n_features_in_", "best_validation_score_", "validation_scores_",
+    ]:
+        assert getattr(ours, name) == getattr(theirs, name), name
+    assert [c.shape for c in ours.coefs_] == [c.shape for c in theirs.coefs_]
+    assert [b.shape for b in ours.intercepts_] == [b.shape for b in theirs.intercepts_]
+    assert len(ours.loss_curve_) == len(theirs.loss_curve_) == 3
+    assert ours.best_loss_ == min(ours.loss_curve_)
+
+
+def test_feature_names_in(data):
+    pd = pytest.importorskip("pandas")
+    X, y = data
+    frame = pd.DataFrame(X, columns=[f"f{i}" for i in range(X.shape[1])])
+    reg = MLPRegressorFromNotes(max_iter=2, random_state=0).fit(frame, y)
+    np.testing.assert_array_equal(reg.feature_names_in_, frame.columns)
+
+
+def test_adam_trajectory_matches_scikit_learn(data):
+    """Same initialisation and shuffles; Adam is invariant to the notes' factor 2."""
+    X, y = data
+    settings = dict(hidden_layer_sizes=(8,), alpha=0.0, max_iter=5, random_state=0)
+    ours = MLPRegressorFromNotes(**settings).fit(X, y)
+    theirs = MLPRegressor(**settings).fit(X, y)
+    # Only Adam's ε sees the scale of the gradient: differences stay tiny.
+    for W_ours, W_theirs in zip(ours.coefs_, theirs.coefs_):
+        np.testing.assert_allclose(W_ours, W_theirs, atol=1e-5)
+    # The notes' MSE is twice scikit-learn's half-MSE.
+    np.testing.assert_allclose(ours.loss_curve_, 2 * np.array(theirs.loss_curve_), rtol=1e-3)
+
+
+@pytest.mark.parametrize("solver", ["lbfgs", "adam"])
+def test_loss_is_the_notes_mse(data, solver):
+    X, y = data
+    reg = MLPRegressorFromNotes(hidden_layer_sizes=(5,), solver=solver, alpha=0.0,
+                                max_iter=20, random_state=0).fit(X, y)
+    mse = np.mean((reg.predict(X) - y) ** 2)
+    if solver == "lbfgs":
+        assert reg.loss_ == pytest.approx(mse, rel=1e-6)
+    else:
+        # Stochastic: loss_ averages the batch losses during the last epoch.
+        assert reg.loss_ == pytest.approx(mse, rel=0.2)
+
+
+@pytest.mark.parametrize("solver", ["sgd", "adam"])
+def test_warm_start_equals_one_longer_fit(data, solver):
+    X, y = data
+    settings = dict(hidden_layer_sizes=(6,), solver=solver, random_state=3,
+                    learning_rate_init=0.01, batch_size=32)
+    once = MLPRegressorFromNotes(max_iter=4, **settings).fit(X, y)
+    stepwise = MLPRegressorFromNotes(max_iter=1, warm_start=True, **settings)
+    for _ in range(4):
+        stepwise.fit(X, y)
+    for a, b in zip(once.coefs_ + once.intercepts_, stepwise.coefs_ + stepwise.intercepts_):
+        np.testing.assert_array_equal(a, b)
+    assert once.loss_curve_ == stepwise.loss_curve_
+    assert stepwise.t_ == once.t_
+
+
+def test_partial_fit_continues_one_random_stream(data):
+    X, y = data
+    settings = dict(hidden_layer_sizes=(6,), random_state=0, batch_size=16)
+    a = MLPRegressorFromNotes(**settings)
+    a.partial_fit(X, y)
+    a.partial_fit(X, y)
+    b = MLPRegressorFromNotes(**settings)
+    b.partial_fit(X, y)
+    b.partial_fit(X, y)
+    np.testing.assert_array_equal(a.coefs_[0], b.coefs_[0])
+    # Two calls equal one fit of two epochs (one stream), not two re-seeded epochs.
+    fit2 = MLPRegressorFromNotes(max_iter=2, shuffle=True, tol=0, **settings).fit(X, y)
+    np.testing.assert_array_equal(a.coefs_[0], fit2.coefs_[0])
+
+
+def test_partial_fit_availability():
+    assert not hasattr(MLPRegressorFromNotes(solver="lbfgs"), "partial_fit")
+    assert not hasattr(MLPRegressorFromNotes(early_stopping=True), "partial_fit")
+    assert hasattr(MLPRegressorFromNotes(solver="sgd"), "partial_fit")
+
+
+def test_early_stopping_restores_the_best_weights():
+    X, y = make_regression(n_samples=300, n_features=5, noise=20, random_state=1)
+    X, y = StandardScaler().fit_transform(X), y / y.std()
+    reg = MLPRegressorFromNotes(hidden_layer_sizes=(64,), early_stopping=True,
+                                learning_rate_init=0.05, max_iter=40,
+                                n_iter_no_change=5, random_state=0).fit(X, y)
+    n_epochs = len(reg.loss_curve_)
+    assert len(reg.validation_scores_) == len(reg.validation_loss_curve_) == n_epochs
+    assert reg.best_validation_score_ == max(reg.validation_scores_)
+    # Recompute the held-out split the fit used (scikit-learn's draw).
+    from sklearn.model_selection import train_test_split
+    from sklearn.utils import check_random_state
+
+    rng = check_random_state(0)
+    network_rng_draws = sum(W.size + b.size for W, b in zip(reg.coefs_, reg.intercepts_))
+    rng.uniform(size=network_rng_draws)
+    _, val = train_test_split(np.arange(len(y)), random_state=rng, test_size=0.1)
+    best = int(np.argmax(reg.validation_scores_))
+    assert reg.score(X[val], y[val]) == pytest.approx(reg.validation_scores_[best])
+    mse = np.mean((reg.predict(X[val]) - y[val]) ** 2)
+    assert mse == pytest.approx(reg.validation_loss_curve_[best])
+
+
+def test_sample_weight_equals_repeated_rows(data):
+    X, y = data
+    X, y = X[:40], y[:40]
+    weights = np.random.default_rng(0).integers(0, 3, size=40)
+    settings = dict(hidden_layer_sizes=(4,), solver="lbfgs", random_state=0,
+                    max_iter=50, tol=0)
+    weighted = MLPRegressorFromNotes(**settings).fit(X, y, sample_weight=weights)
+    repeated = MLPRegressorFromNotes(**settings).fit(
+        np.repeat(X, weights, axis=0), np.repeat(y, weights)
+    )
+    np.testing.assert_allclose(weighted.predict(X), repeated.predict(X), rtol=1e-6)
+    assert weighted.loss_ == pytest.approx(repeated.loss_, rel=1e-8)
+
+
+def test_all_zero_sample_weights_are_refused(data):
+    X, y = data
+    with pytest.raises(ValueError, match="at least one non-zero"):
+        MLPRegressorFromNotes().fit(X, y, sample_weight=np.zeros(len(y)))
+
+
+@pytest.mark.parametrize("solver", ["lbfgs", "sgd", "adam"])
+def test_float32_stays_float32(data, solver):
+    X, y = data
+    reg = MLPRegressorFromNotes(hidden_layer_sizes=(5,), solver=solver, max_iter=3,
+                                random_state=0).fit(X.astype(np.float32), y)
+    assert all(c.dtype == np.float32 for c in reg.coefs_ + reg.intercepts_)
+    assert reg.predict(X.astype(np.float32)).dtype == np.float32
+    reg64 = MLPRegressorFromNotes(max_iter=2, solver=solver).fit(X.astype(int), y)
+    assert reg64.coefs_[0].dtype == np.float64
+
+
+@pytest.mark.parametrize("fmt", ["csr", "csc"])
+def test_sparse_input_gives_the_dense_model(data, fmt, monkeypatch):
+    X, y = data
+    X = X.copy()
+    X[np.abs(X) < 0.7] = 0.0
+    settings = dict(hidden_layer_sizes=(5,), max_iter=4, random_state=0)
+    dense = MLPRegressorFromNotes(**settings).fit(X, y)
+    seen = []
+    from sknotes.network import Network
+
+    original = Network.forward
+
+    def spy(self, inputs):
+        seen.append(sp.issparse(inputs))
+        return original(self, inputs)
+
+    monkeypatch.setattr(Network, "forward", spy)
+    sparse = MLPRegressorFromNotes(**settings).fit(sp.csr_matrix(X).asformat(fmt), y)
+    assert seen and all(seen)  # never densified
+    np.testing.assert_allclose(sparse.coefs_[0], dense.coefs_[0], atol=1e-10)
+    np.testing.assert_allclose(sparse.predict(sp.csr_matrix(X)), dense.predict(X), atol=1e-10)
+
+
+def test_multi_output(data):
+    X, y = data
+    Y = np.column_stack([y, -y, 2 * y])
+    reg = MLPRegressorFromNotes(max_iter=5, random_state=0).fit(X, Y)
+    assert reg.predict(X).shape == (len(y), 3)
+    assert reg.n_outputs_ == 3
+    with pytest.warns(DataConversionWarning):
+        column = MLPRegressorFromNotes(max_iter=2).fit(X, y.reshape(-1, 1))
+    assert column.predict(X).shape == (len(y),)
+
+
+def test_divergence_raises_and_keeps_the_model(data):
+    X, y = data
+    huge = dict(solver="sgd", learning_rate_init=1e6, momentum=0.0, max_iter=5,
+                hidden_layer_sizes=(5,), random_state=0)
+    fresh = MLPRegressorFromNotes(**huge)
+    with pytest.raises(ValueError, match="Solver produced non-finite parameter weights"):
+        fresh.fit(X * 1e3, y * 1e3)
+    with pytest.raises(NotFittedError):
+        fresh.predict(X)
+    fitted = MLPRegressorFromNotes(solver="sgd", max_iter=3, hidden_layer_sizes=(5,),
+                                   momentum=0.0, random_state=0).fit(X, y)
+    before = [c.copy() for c in fitted.coefs_]
+    prediction = fitted.predict(X)
+    fitted.set_params(warm_start=True, learning_rate_init=1e6, max_iter=50)
+    with pytest.raises(ValueError, match="non-finite"):
+        fitted.fit(X * 1e3, y * 1e3)
+    for a, b in zip(before, fitted.coefs_):
+        np.testing.assert_array_equal(a, b)
+    np.testing.assert_array_equal(fitted.predict(X), prediction)
+
+
+def test_divergence_with_early_stopping_restores_best_finite_weights(data):
+    X, y = data
+    reg = MLPRegressorFromNotes(solver="sgd", learning_rate_init=1e6, momentum=0.0,
+                                early_stopping=True, max_iter=5, random_state=0)
+    reg.fit(X * 1e3, y * 1e3)
+    assert np.isnan(reg.validation_scores_).any()
+    assert np.isfinite(reg.predict(X)).all()
+
+
+def test_ctrl_c_stops_cleanly_with_a_usable_model(data, monkeypatch):
+    X, y = data
+    reg = MLPRegressorFromNotes(hidden_layer_sizes=(5,), max_iter=50, random_state=0)
+
+    def press_ctrl_c(epoch):
+        if epoch == 1:
+            signal.raise_signal(signal.SIGINT)
+
+    reg._epoch_callback = press_ctrl_c
+    with pytest.warns(UserWarning, match="Training interrupted by user"):
+        reg.fit(X, y)
+    assert len(reg.loss_curve_) == 2
+    assert np.isfinite(reg.predict(X)).all()
+
+
+def test_convergence_warning_and_error_messages(data):
+    X, y = data
+    with pytest.warns(ConvergenceWarning, match="Maximum iterations"):
+        warnings.simplefilter("always", ConvergenceWarning)
+        MLPRegressorFromNotes(max_iter=1).fit(X, y)
+    with pytest.raises(ValueError, match="hidden_layer_sizes must be > 0"):
+        MLPRegressorFromNotes(hidden_layer_sizes=(3, 0)).fit(X, y)
+    with pytest.raises(InvalidParameterError):
+        MLPRegressorFromNotes(solver="newton").fit(X, y)
+    with pytest.raises(NotFittedError):
+        MLPRegressorFromNotes().predict(X)
+    reg = MLPRegressorFromNotes(max_iter=2).fit(X, y)
+    with pytest.raises(ValueError, match="features"):
+        reg.predict(X[:, :3])
+
+
+def test_coefs_are_live_parameters(data):
+    X, y = data
+    reg = MLPRegressorFromNotes(hidden_layer_sizes=(5,), max_iter=3, random_state=0)
+    reg.fit(X, y)
+    before = reg.predict(X)
+    reg.coefs_[1][...] = 0.0
+    np.testing.assert_allclose(reg.predict(X), reg.intercepts_[1][0])
+    assert not np.allclose(reg.predict(X), before)
+    # partial_fit continues from the edited weights.
+    reg.partial_fit(X, y)
+    assert np.abs(reg.coefs_[1]).max() < 0.1
+    # Reassigned arrays are respected by predict and by a warm start.
+    reg.coefs_ = [np.zeros_like(c) for c in reg.coefs_]
+    np.testing.assert_allclose(reg.predict(X), reg.intercepts_[1][0])
+    reg.set_params(warm_start=True, max_iter=1).fit(X, y)
+    assert np.abs(reg.coefs_[0]).max() < 0.1
+
+
+@pytest.mark.parametrize("copier", ["pickle", "deepcopy"])
+def test_copies_keep_the_views_tied(data, copier):
+    X, y = data
+    reg = MLPRegressorFromNotes(hidden_layer_sizes=(5,), max_iter=3, random_state=0)
+    reg.fit(X, y)
+    other = pickle.loads(pickle.dumps(reg)) if copier == "pickle" else copy.deepcopy(reg)
+    np.testing.assert_array_equal(other.predict(X), reg.predict(X))
+    assert np.shares_memory(other.coefs_[0], other._network.theta)
+    other.coefs_[1][...] = 0.0
+    np.testing.assert_allclose(other.predict(X), other.intercepts_[1][0])
+    assert not np.allclose(reg.predict(X), other.predict(X))
+    assert clone(reg).get_params() == reg.get_params()
+
+
+def test_poisson_loss(data):
+    X, y = data
+    counts = np.random.default_rng(0).poisson(np.exp(0.3 * X[:, 0]))
+    reg = MLPRegressorFromNotes(loss="poisson", max_iter=20, random_state=0)
+    reg.fit(X, counts)
+    assert reg.out_activation_ == "exp"
+    assert (reg.predict(X) > 0).all()
+    with pytest.raises(ValueError, match="negative"):
+        MLPRegressorFromNotes(loss="poisson").fit(X, -np.abs(y))
+
+
+def test_grid_search_on_diabetes_matches_scikit_learn():
+    """Issue 2: cross-validated R² within 0.02 of MLPRegressor, same settings."""
+    X, y = load_diabetes(return_X_y=True)
+    cv = KFold(3, shuffle=True, random_state=0)
+
+    def search(regressor):
+        model = TransformedTargetRegressor(
+            make_pipeline(StandardScaler(), regressor), transformer=StandardScaler()
+        )
+        grid = {"regressor__" + regressor.__class__.__name__.lower() + "__alpha": [0.1, 1.0]}
+        return GridSearchCV(model, grid, cv=cv, n_jobs=2).fit(X, y)
+
+    settings = dict(hidden_layer_sizes=(16,), max_iter=200, random_state=0)
+    ours = search(MLPRegressorFromNotes(**settings))
+    theirs = search(MLPRegressor(**settings))
+    assert ours.best_score_ > 0.4
+    assert abs(ours.best_score_ - theirs.best_score_) < 0.02

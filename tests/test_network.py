@@ -1,0 +1,103 @@
+"""Whole networks: gradients by finite differences, views tied to the flat vector."""
+
+import copy
+import pickle
+
+import numpy as np
+import pytest
+import scipy.sparse as sp
+
+from sknotes.gradcheck import gradcheck
+from sknotes.network import Network
+from sknotes.nodes import MSELoss
+from sknotes.training import penalized_loss
+
+
+def _network(hidden, activation, n_features=4, n_outputs=2, seed=0, **kwargs):
+    network = Network(
+        [n_features, *hidden, n_outputs], activation, "identity", np.float64, **kwargs
+    )
+    network.initialize(np.random.RandomState(seed))
+    return network
+
+
+@pytest.mark.parametrize("hidden", [(5,), (5, 4), (3, 4, 5)])
+@pytest.mark.parametrize("activation", ["identity", "logistic", "tanh", "relu"])
+@pytest.mark.parametrize("sparse_input", [False, True])
+def test_network_gradient_matches_finite_differences(hidden, activation, sparse_input):
+    rng = np.random.default_rng(0)
+    X = rng.standard_normal((8, 4))
+    if sparse_input:
+        X[rng.random(X.shape) < 0.4] = 0.0
+        X = sp.csr_array(X)
+    y = rng.standard_normal((8, 2))
+    network = _network(hidden, activation)
+    alpha = 0.3
+    loss_node = MSELoss()
+
+    def loss():
+        data_loss = loss_node.forward(network.predict(X), y)
+        weights = network.theta[: network.n_coef_params]
+        return data_loss + 0.5 * alpha * float(weights @ weights) / y.shape[0]
+
+    data_loss = loss_node.forward(network.forward(X), y)
+    network.backward(loss_node.backward())
+    total = penalized_loss(data_loss, network, alpha, y.shape[0])
+    assert total == pytest.approx(loss(), rel=1e-12)
+    gradcheck(loss, network.theta, network.grad.copy(), rtol=1e-6)
+
+
+@pytest.mark.parametrize("positions", [None, 3])
+@pytest.mark.parametrize("hidden", [(), (4,)])
+def test_embedding_network_gradient(positions, hidden):
+    rng = np.random.default_rng(1)
+    w, d, n = 7, 2, 5
+    table = rng.standard_normal((w, d))
+    n_rows = n * positions if positions else n
+    Pi = sp.csr_array(rng.integers(0, 2, size=(n_rows, w)).astype(float))
+    n_inputs = d * (positions or 1)
+    network = _network(hidden, "tanh", n_features=n_inputs, n_outputs=1,
+                       table=table, positions=positions)
+    y = rng.standard_normal((n, 1))
+    loss_node = MSELoss()
+
+    def loss():
+        return loss_node.forward(network.predict(Pi), y)
+
+    loss_node.forward(network.forward(Pi), y)
+    rows, grad_rows = network.backward(loss_node.backward())
+    grad_table = np.zeros_like(table)
+    grad_table[rows] = grad_rows
+    gradcheck(loss, network.theta, network.grad.copy(), rtol=1e-6)
+    gradcheck(loss, table, grad_table, rtol=1e-6)
+
+
+def test_parameters_are_views_of_theta_and_survive_copies():
+    network = _network((3,), "relu")
+    assert all(np.shares_memory(W, network.theta) for W in network.coefs)
+    assert all(np.shares_memory(b, network.theta) for b in network.intercepts)
+    X = np.random.default_rng(2).standard_normal((4, 4))
+    for clone in (pickle.loads(pickle.dumps(network)), copy.deepcopy(network)):
+        np.testing.assert_array_equal(clone.predict(X), network.predict(X))
+        clone.coefs[0][...] = 0.0
+        assert np.all(clone.theta[: clone.coefs[0].size] == 0.0)
+        assert not np.all(network.coefs[0] == 0.0)
+
+
+def test_forward_equals_stateless_predict():
+    network = _network((5, 3), "logistic")
+    X = np.random.default_rng(3).standard_normal((6, 4))
+    np.testing.assert_allclose(network.forward(X).copy(), network.predict(X))
+
+
+def test_initialisation_is_scikit_learns_glorot():
+    from sklearn.neural_network import MLPRegressor
+
+    reference = MLPRegressor(activation="tanh")
+    reference._random_state = np.random.RandomState(7)
+    expected = [reference._init_coef(4, 5, np.float64), reference._init_coef(5, 1, np.float64)]
+    network = Network([4, 5, 1], "tanh", "identity", np.float64)
+    network.initialize(np.random.RandomState(7))
+    for (W, b), ours_W, ours_b in zip(expected, network.coefs, network.intercepts):
+        np.testing.assert_array_equal(ours_W, W)
+        np.testing.assert_array_equal(ours_b, b)

@@ -1,0 +1,260 @@
+"""Every node's backward is the notes' formula, proven by finite differences."""
+
+import warnings
+
+import numpy as np
+import pytest
+import scipy.sparse as sp
+
+from sknotes.gradcheck import gradcheck
+from sknotes.nodes import (
+    Add,
+    Embedding,
+    Exp,
+    Identity,
+    Linear,
+    MSELoss,
+    PoissonLoss,
+    ReLU,
+    Sigmoid,
+    Tanh,
+)
+
+RTOL = 1e-6
+
+
+def _projection(rng, shape):
+    """A fixed random direction: ``loss = Σ P ⊙ out`` makes ``grad_out = P``."""
+    return rng.standard_normal(shape)
+
+
+@pytest.mark.parametrize("sparse_input", [False, True])
+def test_linear_gradients(sparse_input):
+    rng = np.random.default_rng(0)
+    X = rng.standard_normal((7, 3))
+    if sparse_input:
+        X[rng.random(X.shape) < 0.5] = 0.0
+    W = rng.standard_normal((3, 4))
+    b = rng.standard_normal(4)
+    P = _projection(rng, (7, 4))
+    X_in = sp.csr_array(X) if sparse_input else X
+    node = Linear(W, b)
+
+    def loss():
+        return float(np.sum(P * node.forward(X_in)))
+
+    loss()
+    grad_X = node.backward(P.copy())
+    gradcheck(loss, W, node.grad_W, rtol=RTOL)
+    gradcheck(loss, b, node.grad_b, rtol=RTOL)
+    dense_X = X.copy()
+
+    def loss_of_X():
+        return float(np.sum(P * Linear(W, b).forward(dense_X)))
+
+    gradcheck(loss_of_X, dense_X, grad_X, rtol=RTOL)
+
+
+def test_linear_backward_is_the_brief_summary():
+    rng = np.random.default_rng(1)
+    X, W, b = rng.random((5, 3)), rng.random((3, 4)), rng.random(4)
+    grad_S = rng.random((5, 4))
+    node = Linear(W, b)
+    np.testing.assert_allclose(node.forward(X), X @ W + b)
+    grad_X = node.backward(grad_S)
+    np.testing.assert_allclose(grad_X, grad_S @ W.T)
+    np.testing.assert_allclose(node.grad_W, X.T @ grad_S)
+    np.testing.assert_allclose(node.grad_b, grad_S.sum(axis=0))
+    assert node.backward(grad_S, need_grad_X=False) is None
+
+
+def test_notes_3_4_1_network_closed_forms():
+    """Blocks ①–③ on the notes' own shapes: X n×3, W1 3×4, W2 4×1."""
+    rng = np.random.default_rng(2)
+    n = 6
+    X, y = rng.standard_normal((n, 3)), rng.standard_normal((n, 1))
+    W1, b1 = rng.standard_normal((3, 4)), rng.standard_normal(4)
+    W2, b2 = rng.standard_normal((4, 1)), rng.standard_normal(1)
+    first, second, mse = Linear(W1, b1), Linear(W2, b2), MSELoss()
+    Z = first.forward(X)
+    y_hat = second.forward(Z)
+    loss = mse.forward(y_hat, y)
+    # ① loss = ‖Ŷ − Y‖²/n, gradient Ŷ = 2/n (Ŷ − Y)
+    assert loss == pytest.approx(float(np.sum((y_hat - y) ** 2)) / n)
+    expected_grad_y_hat = 2.0 / n * (y_hat - y)
+    grad_y_hat = mse.backward()
+    np.testing.assert_allclose(grad_y_hat, expected_grad_y_hat)
+    grad_Z = second.backward(grad_y_hat)
+    # ② gradient s = gradient ŷ · w2ᵀ ; gradient w2 = sᵀ · −2/n (y − ŷ) ; b2 = −2/n Σ(y − ŷ)
+    np.testing.assert_allclose(grad_Z, expected_grad_y_hat @ W2.T)
+    np.testing.assert_allclose(second.grad_W, Z.T @ (-2.0 / n * (y - y_hat)))
+    np.testing.assert_allclose(second.grad_b, -2.0 / n * np.sum(y - y_hat))
+    first.backward(grad_Z, need_grad_X=False)
+    # ③ gradient W1 = −2/n Xᵀ (Y − Ŷ) w2ᵀ ; gradient b1 = −2/n Σ (y − ŷ) w2ᵀ
+    np.testing.assert_allclose(first.grad_W, -2.0 / n * X.T @ (y - y_hat) @ W2.T)
+    np.testing.assert_allclose(
+        first.grad_b, (-2.0 / n * np.sum(y - y_hat) * W2.T).ravel()
+    )
+
+
+@pytest.mark.parametrize("node_class", [Sigmoid, Tanh, ReLU, Identity, Exp])
+def test_activation_gradients(node_class):
+    rng = np.random.default_rng(3)
+    X = rng.standard_normal((5, 4))
+    if node_class is ReLU:
+        X[np.abs(X) < 0.1] += 0.5  # away from the kink
+    P = _projection(rng, X.shape)
+    node = node_class()
+
+    def loss():
+        return float(np.sum(P * node_class().forward(X.copy())))
+
+    node.forward(X.copy())
+    grad_X = node.backward(P.copy())
+    gradcheck(loss, X, grad_X, rtol=RTOL)
+
+
+def test_activation_backward_uses_the_notes_formulas():
+    rng = np.random.default_rng(4)
+    X, grad_Y = rng.standard_normal((3, 5)), rng.standard_normal((3, 5))
+    sigmoid = Sigmoid()
+    delta = sigmoid.forward(X.copy())
+    np.testing.assert_allclose(delta, 1.0 / (1.0 + np.exp(-X)))
+    np.testing.assert_allclose(sigmoid.backward(grad_Y), grad_Y * delta * (1 - delta))
+    tanh = Tanh()
+    t = tanh.forward(X.copy())
+    np.testing.assert_allclose(t, (np.exp(X) - np.exp(-X)) / (np.exp(X) + np.exp(-X)))
+    np.testing.assert_allclose(tanh.backward(grad_Y), grad_Y * (1 - np.tanh(X) ** 2))
+
+
+@pytest.mark.parametrize("dtype", [np.float32, np.float64])
+@pytest.mark.parametrize("node_class", [Sigmoid, Tanh, Exp])
+def test_activations_do_not_overflow(node_class, dtype):
+    X = np.array([[-1e6, -50.0, 0.0, 50.0, 1e6]], dtype=dtype)
+    # Underflow to 0 is the right value of e^-1e6; overflow and NaN are not.
+    with warnings.catch_warnings(), np.errstate(over="raise", invalid="raise"):
+        warnings.simplefilter("error")
+        node = node_class()
+        Y = node.forward(X.copy())
+        grad = node.backward(np.ones_like(Y))
+    assert np.isfinite(Y).all() and np.isfinite(grad).all()
+    assert Y.dtype == dtype
+
+
+@pytest.mark.parametrize("with_bias", [False, True])
+def test_add_gradients(with_bias):
+    rng = np.random.default_rng(5)
+    X, Y = rng.standard_normal((4, 3)), rng.standard_normal((4, 3))
+    b = rng.standard_normal(3) if with_bias else None
+    P = _projection(rng, (4, 3))
+    node = Add(b)
+
+    def loss():
+        return float(np.sum(P * node.forward(X, Y)))
+
+    loss()
+    grad_X, grad_Y = node.backward(P)
+    gradcheck(loss, X, grad_X, rtol=RTOL)
+    gradcheck(loss, Y, grad_Y, rtol=RTOL)
+    if with_bias:
+        gradcheck(loss, b, node.grad_b, rtol=RTOL)
+
+
+def _one_hot(ids, n_rows):
+    data = np.ones(len(ids))
+    return sp.csr_array((data, (np.arange(len(ids)), ids)), shape=(len(ids), n_rows))
+
+
+@pytest.mark.parametrize("kind", ["one_hot", "bag", "positions"])
+def test_embedding_gradients(kind):
+    rng = np.random.default_rng(6)
+    w, d, n, c = 9, 3, 4, 3
+    table = rng.standard_normal((w, d))
+    ids = rng.integers(0, w - 2, size=n * c)  # the last two rows are never used
+    positions = None
+    if kind == "one_hot":
+        Pi = _one_hot(ids, w)
+    elif kind == "positions":
+        Pi, positions = _one_hot(ids, w), c
+    else:
+        counts = np.zeros((n, w))
+        np.add.at(counts, (np.repeat(np.arange(n), c), ids), 1.0)
+        Pi = sp.csr_array(counts / counts.sum(axis=1, keepdims=True))
+    node = Embedding(table, positions)
+    out_shape = node.forward(Pi).shape
+    P = _projection(rng, out_shape)
+
+    def loss():
+        return float(np.sum(P * node.forward(Pi)))
+
+    grad_table = node.backward(P)
+    assert isinstance(grad_table, np.ndarray) and not isinstance(grad_table, np.matrix)
+    gradcheck(loss, table, grad_table, rtol=RTOL)
+    # grad_table = Πᵀ·grad_R, only on the rows Π touches.
+    rows, grad_rows = node.backward_rows(P)
+    np.testing.assert_array_equal(rows, np.unique(ids))
+    np.testing.assert_allclose(grad_rows, grad_table[rows])
+    untouched = np.setdiff1d(np.arange(w), rows)
+    assert np.all(grad_table[untouched] == 0)
+
+
+def test_embedding_grad_pi_matches_finite_differences():
+    rng = np.random.default_rng(7)
+    w, d, n = 6, 2, 3
+    table = rng.standard_normal((w, d))
+    Pi = sp.csr_array(rng.integers(0, 3, size=(n, w)).astype(float))
+    node = Embedding(table)
+    P = _projection(rng, (n, d))
+    node.forward(Pi)
+    grad_Pi = node.grad_Pi(P)
+    values = Pi.data  # perturb the counts in place: Π's non-zeros
+
+    def loss():
+        return float(np.sum(P * Embedding(table).forward(Pi)))
+
+    gradcheck(loss, values, grad_Pi.data, rtol=RTOL)
+    # The notes' dense formula grad_Π = grad_R · Tableᵀ at Π's non-zeros.
+    dense = P @ table.T
+    np.testing.assert_allclose(grad_Pi.toarray()[Pi.toarray() != 0], dense[Pi.toarray() != 0])
+
+
+@pytest.mark.parametrize("weighted", [False, True])
+@pytest.mark.parametrize("n_outputs", [1, 3])
+def test_mse_loss_is_block_one(weighted, n_outputs):
+    rng = np.random.default_rng(8)
+    n = 6
+    y_hat, y = rng.standard_normal((n, n_outputs)), rng.standard_normal((n, n_outputs))
+    sw = rng.random(n) if weighted else None
+    node = MSELoss()
+
+    def loss():
+        return node.forward(y_hat, y, sw)
+
+    value = loss()
+    weights = np.ones(n) if sw is None else sw
+    expected = float(np.sum(weights[:, None] * (y_hat - y) ** 2) / weights.sum())
+    assert value == pytest.approx(expected, rel=1e-12)
+    grad = node.backward().copy()
+    np.testing.assert_allclose(grad, 2.0 / weights.sum() * weights[:, None] * (y_hat - y))
+    gradcheck(loss, y_hat, grad, rtol=RTOL)
+
+
+def test_mse_loss_all_zero_weights_has_no_signal():
+    node = MSELoss()
+    assert node.forward(np.ones((2, 1)), np.zeros((2, 1)), np.zeros(2)) == 0.0
+    assert np.all(node.backward() == 0)
+
+
+@pytest.mark.parametrize("weighted", [False, True])
+def test_poisson_loss_gradient(weighted):
+    rng = np.random.default_rng(9)
+    y_hat = rng.random((5, 2)) + 0.5
+    y = rng.poisson(1.0, size=(5, 2)).astype(float)
+    sw = rng.random(5) if weighted else None
+    node = PoissonLoss()
+
+    def loss():
+        return node.forward(y_hat, y, sw)
+
+    loss()
+    gradcheck(loss, y_hat, node.backward(), rtol=RTOL)

@@ -1,0 +1,100 @@
+"""Optimizers: scikit-learn's update rules, applied in place; row-sparse variants."""
+
+import numpy as np
+import pytest
+from sklearn.exceptions import ConvergenceWarning
+from sklearn.neural_network._stochastic_optimizers import AdamOptimizer, SGDOptimizer
+
+from sknotes.optimizers import SGD, Adam, RowSparseAdam, RowSparseSGD, minimize_lbfgs
+
+
+def _grads(rng, n_steps, size):
+    return [rng.standard_normal(size) for _ in range(n_steps)]
+
+
+@pytest.mark.parametrize("momentum, nesterov", [(0.0, False), (0.9, False), (0.9, True)])
+def test_sgd_equals_scikit_learn(momentum, nesterov):
+    rng = np.random.default_rng(0)
+    params = rng.standard_normal(10)
+    reference = [params[:6].copy(), params[6:].copy()]
+    ours = SGD(params, 0.05, "constant", momentum, nesterov)
+    theirs = SGDOptimizer(reference, 0.05, "constant", momentum, nesterov)
+    for grad in _grads(rng, 5, 10):
+        ours.step(params, grad)
+        theirs.update_params(reference, [grad[:6], grad[6:]])
+    np.testing.assert_allclose(params, np.concatenate(reference), rtol=1e-12)
+
+
+@pytest.mark.parametrize("dtype", [np.float32, np.float64])
+def test_adam_equals_scikit_learn(dtype):
+    rng = np.random.default_rng(1)
+    params = rng.standard_normal(10).astype(dtype)
+    reference = [params.astype(np.float64)]
+    ours = Adam(params, 0.01, 0.9, 0.999, 1e-8)
+    theirs = AdamOptimizer(reference, 0.01, 0.9, 0.999, 1e-8)
+    for grad in _grads(rng, 6, 10):
+        ours.step(params, grad.astype(dtype))
+        theirs.update_params(reference, [grad])
+    assert params.dtype == dtype
+    rtol = 1e-5 if dtype == np.float32 else 1e-12
+    np.testing.assert_allclose(params, reference[0], rtol=rtol)
+
+
+def test_schedules():
+    sgd = SGD(np.zeros(2), 0.1, "invscaling", power_t=0.5)
+    sgd.iteration_ends(99)
+    assert sgd.learning_rate == pytest.approx(0.01)
+    adaptive = SGD(np.zeros(2), 0.1, "adaptive")
+    assert adaptive.trigger_stopping("msg", verbose=False) is False
+    assert adaptive.learning_rate == pytest.approx(0.02)
+    adaptive.learning_rate = 1e-7
+    assert adaptive.trigger_stopping("msg", verbose=False) is True
+    assert SGD(np.zeros(2), 0.1, "constant").trigger_stopping("m", False) is True
+
+
+def test_row_sparse_adam_touches_only_given_rows_and_equals_dense_adam():
+    rng = np.random.default_rng(2)
+    table = rng.standard_normal((6, 3))
+    before = table.copy()
+    rows = np.array([1, 4])
+    grad_rows = rng.standard_normal((2, 3))
+    RowSparseAdam(table, 0.1).step(table, rows, grad_rows)
+    untouched = [0, 2, 3, 5]
+    np.testing.assert_array_equal(table[untouched], before[untouched])
+    dense = before[rows].ravel().copy()
+    Adam(dense, 0.1).step(dense, grad_rows.ravel())
+    np.testing.assert_allclose(table[rows].ravel(), dense, rtol=1e-12)
+
+
+@pytest.mark.parametrize("momentum", [0.0, 0.9])
+def test_row_sparse_sgd(momentum):
+    rng = np.random.default_rng(3)
+    table = rng.standard_normal((5, 2))
+    before = table.copy()
+    rows, grad_rows = np.array([0, 3]), rng.standard_normal((2, 2))
+    RowSparseSGD(table, 0.5, momentum=momentum, nesterov=False).step(
+        table, rows, grad_rows
+    )
+    # First step of (momentum) SGD: velocity = −lr·grad, the notes' update.
+    np.testing.assert_allclose(table[rows], before[rows] - 0.5 * grad_rows)
+    np.testing.assert_array_equal(table[[1, 2, 4]], before[[1, 2, 4]])
+
+
+def test_lbfgs_warns_when_max_iter_is_hit():
+    def rosenbrock(x):
+        a, b = x
+        loss = (1 - a) ** 2 + 100 * (b - a**2) ** 2
+        grad = np.array([-2 * (1 - a) - 400 * a * (b - a**2), 200 * (b - a**2)])
+        return loss, grad
+
+    with pytest.warns(ConvergenceWarning, match="max_iter"):
+        _, _, n_iter = minimize_lbfgs(
+            rosenbrock, np.array([-1.0, 2.0]), max_iter=3, max_fun=100, tol=1e-12,
+            verbose=False,
+        )
+    assert n_iter == 3
+    x, loss, _ = minimize_lbfgs(
+        rosenbrock, np.array([-1.0, 2.0]), max_iter=1000, max_fun=10000, tol=1e-10,
+        verbose=False,
+    )
+    np.testing.assert_allclose(x, [1.0, 1.0], atol=1e-4)
