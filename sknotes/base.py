@@ -118,7 +118,7 @@ class BaseNotesRegressor(RegressorMixin, BaseEstimator):
             self.__dict__.update(saved)
             if "coefs_" in saved:
                 # The deep copies are no longer views of the network's vector.
-                self._network.load(self.coefs_, self.intercepts_)
+                self._sync_from_public()
                 self._publish()
             raise
 
@@ -151,7 +151,7 @@ class BaseNotesRegressor(RegressorMixin, BaseEstimator):
             sample_weight = self._check_sample_weight(sample_weight, y)
             if not first_pass:
                 self._check_continuation(y, hidden)
-                self._network.load(self.coefs_, self.intercepts_)
+                self._sync_from_public()
             else:
                 self._initialize(inputs, y, hidden)
             data = TrainingData(inputs, y, sample_weight, take)
@@ -248,6 +248,10 @@ class BaseNotesRegressor(RegressorMixin, BaseEstimator):
                 "Solver produced non-finite parameter weights. The input data may"
                 " contain large values and need to be preprocessed."
             )
+
+    def _sync_from_public(self):
+        """Copy the public parameters into the network (a user may have reassigned them)."""
+        self._network.load(self.coefs_, self.intercepts_)
 
     def _publish(self):
         """Expose the live parameters (views of the network's flat vector)."""

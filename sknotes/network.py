@@ -180,6 +180,8 @@ class Network:
                 grad_S = self.activations[i - 1].backward(grad_X, out=grad_X)
         if self.embedding is None:
             return None
+        # grad_X of the first linear node is the notes' gradient of X_new.
+        self.grad_input = grad_X
         return self.embedding.backward_rows(grad_X)
 
     def predict(self, X):

@@ -2,12 +2,17 @@
 
 from sklearn.utils.estimator_checks import parametrize_with_checks
 
-from sknotes import MLPRegressorFromNotes
+from sknotes import EmbeddingBagRegressor, MLPRegressorFromNotes
 
 ESTIMATORS = [
     MLPRegressorFromNotes(),
     MLPRegressorFromNotes(solver="sgd"),
     MLPRegressorFromNotes(solver="lbfgs"),
+    # Numeric X is a bag matrix: 'concat' needs token positions, so it is tested
+    # in tests/test_embedding_bag.py instead.
+    EmbeddingBagRegressor(),
+    EmbeddingBagRegressor(pooling="sum"),
+    EmbeddingBagRegressor(pooling="mean", hidden_layer_sizes=(8,)),
 ]
 
 
