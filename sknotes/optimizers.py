@@ -14,7 +14,6 @@ import warnings
 
 import numpy as np
 import scipy.optimize
-from scipy.linalg.blas import get_blas_funcs
 from sklearn.exceptions import ConvergenceWarning
 
 __all__ = [
@@ -26,9 +25,14 @@ __all__ = [
 ]
 
 
-def _axpy(x, y, a):
-    """``y += a·x`` in place, without a temporary (BLAS axpy)."""
-    get_blas_funcs("axpy", (x, y))(x, y, a=a)
+def _axpy(x, y, a, scratch):
+    """``y += a·x`` in place, through a reused ``scratch`` buffer.
+
+    numpy only: scipy's BLAS is a second OpenBLAS whose threads spin against
+    numpy's when calls alternate, which made every small call milliseconds long.
+    """
+    np.multiply(x, a, out=scratch)
+    y += scratch
 
 
 class _Schedule:
@@ -83,17 +87,27 @@ class SGD(_Schedule):
         self.momentum = momentum
         self.nesterov = nesterov
         self.velocity = np.zeros_like(params)
+        self._scratch = np.empty_like(params)
+
+    def __getstate__(self):
+        state = self.__dict__.copy()
+        del state["_scratch"]
+        return state
+
+    def __setstate__(self, state):
+        self.__dict__.update(state)
+        self._scratch = np.empty_like(self.velocity)
 
     def step(self, params, grad):
         """Update ``params`` in place from ``grad``."""
-        lr = self.learning_rate
+        lr, scratch = self.learning_rate, self._scratch
         self.velocity *= self.momentum
-        _axpy(grad, self.velocity, -lr)
+        _axpy(grad, self.velocity, -lr, scratch)
         if self.nesterov:
-            _axpy(self.velocity, params, self.momentum)
-            _axpy(grad, params, -lr)
+            _axpy(self.velocity, params, self.momentum, scratch)
+            _axpy(grad, params, -lr, scratch)
         else:
-            _axpy(self.velocity, params, 1.0)
+            params += self.velocity
 
 
 class Adam(_Schedule):
@@ -137,14 +151,16 @@ class Adam(_Schedule):
         step_size = self._step_size()
         m, v, scratch = self.m, self.v, self._scratch
         m *= self.beta_1
-        _axpy(grad, m, 1.0 - self.beta_1)
+        _axpy(grad, m, 1.0 - self.beta_1, scratch)
         v *= self.beta_2
         np.multiply(grad, grad, out=scratch)
-        _axpy(scratch, v, 1.0 - self.beta_2)
+        scratch *= 1.0 - self.beta_2
+        v += scratch
         np.sqrt(v, out=scratch)
         scratch += self.epsilon
         np.divide(m, scratch, out=scratch)
-        _axpy(scratch, params, -step_size)
+        scratch *= -step_size
+        params += scratch
 
 
 class RowSparseSGD(_Schedule):

@@ -17,7 +17,7 @@ from sklearn.metrics import r2_score
 from sklearn.utils import shuffle as shuffle_indices
 
 from sknotes.nodes import LOSSES
-from sknotes.optimizers import _axpy, minimize_lbfgs
+from sknotes.optimizers import minimize_lbfgs
 
 __all__ = ["TrainingData", "fit_lbfgs", "fit_stochastic", "penalized_loss"]
 
@@ -84,7 +84,7 @@ def penalized_loss(data_loss, network, alpha, n):
     if alpha == 0.0 or n == 0:
         return data_loss
     weights = network.theta[: network.n_coef_params]
-    _axpy(weights, network.grad[: network.n_coef_params], alpha / n)
+    network.grad[: network.n_coef_params] += (alpha / n) * weights
     return data_loss + 0.5 * alpha * float(np.dot(weights, weights)) / n
 
 
