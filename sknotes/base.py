@@ -267,15 +267,24 @@ class BaseNotesRegressor(RegressorMixin, BaseEstimator):
     def _predict_raw(self, X):
         check_is_fitted(self)
         inputs = self._validate_predict_input(X)
-        return network_predict(
-            inputs,
-            self.coefs_,
-            self.intercepts_,
-            self.activation,
-            self.out_activation_,
-            table=self._table(),
-            positions=self._network.positions,
-        )
+        with np.errstate(over="ignore", invalid="ignore"):
+            y_pred = network_predict(
+                inputs,
+                self.coefs_,
+                self.intercepts_,
+                self.activation,
+                self.out_activation_,
+                table=self._table(),
+                positions=self._network.positions,
+            )
+        if not np.isfinite(y_pred).all():
+            # Finite but huge inputs (or edited parameters) overflow the network:
+            # refuse rather than return inf or NaN.
+            raise ValueError(
+                "The network's output is not finite for this input: its values are "
+                "too large for the fitted model; scale the data as for training."
+            )
+        return y_pred
 
     def predict(self, X):
         """Predict with the fitted network.
