@@ -1,19 +1,25 @@
-"""Text handling: tokenization, vocabulary, stable hashing and the one-hot Π."""
+"""Text handling: tokenization, input forms, vocabulary, stable hashing and the Π's."""
 
 import os
 import subprocess
 import sys
+import warnings
 
 import numpy as np
 import pytest
 import scipy.sparse as sp
+from hypothesis import given, settings
+from hypothesis import strategies as st
 from sklearn.feature_extraction.text import CountVectorizer
+from sklearn.utils import murmurhash3_32
 
 from sknotes.text import (
+    TOKEN_PATTERN,
     HashingEncoder,
     Vocabulary,
     bag_matrix,
     detect_input_form,
+    document_lengths,
     normalize_bag_rows,
     position_matrix,
     stable_hash,
@@ -21,111 +27,407 @@ from sknotes.text import (
 )
 
 DOCS = [["good", "food", "good"], [], ["slow", 7, "service", "good"], ["food"]]
+TOKENS = st.one_of(st.text(max_size=6), st.integers(-(2**70), 2**70))
 
 
+def _random_encoding(rng, n_docs, n_rows, max_len=6):
+    lengths = rng.integers(0, max_len, size=n_docs)
+    lengths[0] = 0  # always at least one empty document
+    indptr = np.concatenate([[0], np.cumsum(lengths)])
+    return rng.integers(0, n_rows, size=indptr[-1]), indptr, lengths
+
+
+# -- tokenize ------------------------------------------------------------------
 def test_tokenize_matches_count_vectorizer():
-    texts = ["Good food, GOOD service!", "Café crème brûlée — très bon", "a b cd 12"]
+    texts = [
+        "Good food, GOOD service!",
+        "Café crème brûlée — très bon",
+        "a b cd 12 x_y",
+        "Ünïcödé ΣΊΣΥΦΟΣ 東京タワー  tabs\tand\nnewlines",
+        "",
+    ]
     analyzer = CountVectorizer().build_analyzer()
     assert tokenize(texts) == [analyzer(t) for t in texts]
-    assert tokenize(["A b"], tokenizer=str.split) == [["a", "b"]]
-    with pytest.raises(TypeError, match="document 1"):
+    assert tokenize(tuple(texts)) == [analyzer(t) for t in texts]
+    cased = CountVectorizer(lowercase=False, token_pattern=r"\S+").build_analyzer()
+    assert tokenize(texts, lowercase=False, token_pattern=r"\S+") == [
+        cased(t) for t in texts
+    ]
+    assert TOKEN_PATTERN == CountVectorizer().token_pattern
+
+
+def test_tokenize_custom_tokenizer_sees_lowercased_text():
+    seen = []
+
+    def tokenizer(text):
+        seen.append(text)
+        return iter(text.split("-"))  # any iterable is accepted
+
+    assert tokenize(["A-b", "C"], tokenizer=tokenizer) == [["a", "b"], ["c"]]
+    assert seen == ["a-b", "c"]
+    assert tokenize(["A-b"], tokenizer=tokenizer, lowercase=False) == [["A", "b"]]
+
+
+def test_tokenize_rejects_non_strings():
+    with pytest.raises(TypeError, match="document 1 is int"):
         tokenize(["ok", 3])
+    with pytest.raises(TypeError, match="document 0 is list"):
+        tokenize([["already", "tokens"]])
 
 
-def test_detect_input_form():
-    assert detect_input_form(DOCS) == "tokens"
-    assert detect_input_form(["a text", "another"]) == "strings"
-    assert detect_input_form(np.array(["a text", "b"], dtype=object)) == "strings"
-    assert detect_input_form(sp.csr_array(np.eye(2))) == "bag"
-    assert detect_input_form(np.ones((3, 2))) == "bag"
-    assert detect_input_form([[0.5, 1.0], [2.0, 3.0]]) == "bag"
-    with pytest.raises(ValueError, match="0 documents"):
-        detect_input_form([])
-    with pytest.raises(TypeError, match="str or int"):
-        detect_input_form([["a", 1.5]])
-    with pytest.raises(TypeError, match="str or int"):
-        detect_input_form([["a", ["nested"]]])
-    with pytest.raises(TypeError):
-        detect_input_form("one string")
-    with pytest.raises(TypeError):
-        detect_input_form(["text", ["tokens"]])
-    with pytest.raises(TypeError):
-        detect_input_form(None)
+# -- detect_input_form ---------------------------------------------------------
+@pytest.mark.parametrize(
+    "X, form",
+    [
+        (DOCS, "tokens"),
+        ([("a", "b"), ()], "tokens"),
+        ([np.array(["a", "b"]), np.array([1, 2])], "tokens"),
+        ([[np.int64(3), 4], [5]], "tokens"),
+        ([[1, 2], [3, 4]], "tokens"),  # ints are tokens, even in a rectangle
+        ([[], []], "tokens"),
+        (np.array([["a", "b"], ["c", "d"]]), "tokens"),
+        (["a text", "another"], "strings"),
+        (("a text",), "strings"),
+        (np.array(["a text", "b"], dtype=object), "strings"),
+        (np.array(["a text", "b"]), "strings"),
+        (np.array([["a"], ["b", "c"]], dtype=object), "tokens"),
+        (sp.csr_array(np.eye(2)), "bag"),
+        (sp.csr_matrix(np.eye(2)), "bag"),
+        (sp.coo_array(np.eye(2)), "bag"),
+        (np.ones((3, 2)), "bag"),
+        (np.ones((3, 2), dtype=np.int32), "bag"),
+        (np.ones((3, 2), dtype=bool), "bag"),
+        (np.ones((3, 2), dtype=object), "bag"),
+        ([[0.5, 1.0], [2.0, 3.0]], "bag"),  # a float matrix's .tolist()
+        ([[0.5, 1], [2, 3]], "bag"),
+    ],
+)
+def test_detect_input_form(X, form):
+    assert detect_input_form(X) == form
 
 
+def test_detect_input_form_pandas():
+    pd = pytest.importorskip("pandas")
+    assert detect_input_form(pd.Series(["a text", "b"])) == "strings"
+    assert detect_input_form(pd.Series([["a"], ["b", "c"]])) == "tokens"
+    assert detect_input_form(pd.DataFrame({"a": [1.0, 2.0], "b": [0, 1]})) == "bag"
+    with pytest.raises(TypeError, match="data frame"):
+        detect_input_form(pd.DataFrame({"text": ["a b", "c"]}))
+
+
+@pytest.mark.parametrize("X", [[], (), np.array([], dtype=object)])
+def test_detect_input_form_empty(X):
+    with pytest.raises(ValueError, match="0 documents.*minimum of 1"):
+        detect_input_form(X)
+
+
+@pytest.mark.parametrize(
+    "X, error, match",
+    [
+        ("one string", TypeError, "got str"),
+        (b"bytes", TypeError, "got bytes"),
+        (None, TypeError, "got NoneType"),
+        ({"a": ["b"]}, TypeError, "got dict"),
+        ({"a", "b"}, TypeError, "got set"),
+        ((doc for doc in DOCS), TypeError, "got generator"),
+        (np.array("text"), TypeError, "0-D"),
+        (np.ones((2, 2, 2)), ValueError, "3 dimensions"),
+        (["text", ["tokens"]], TypeError, "list, str"),
+        ([1, 2, 3], TypeError, "sequence of int"),
+        ([["a", 1.5]], TypeError, "str or int; got float in document 0"),
+        ([["a"], [0.5, 1.0, 2.0]], TypeError, "got float in document 1"),
+        ([["a"], ["b", ["nested"]]], TypeError, "got list in document 1"),
+        ([["a", True]], TypeError, "got bool in document 0"),
+        ([["a", None]], TypeError, "got NoneType in document 0"),
+        ([np.array([["a"]])], ValueError, "Document 0 must be 1-D"),
+    ],
+)
+def test_detect_input_form_errors(X, error, match):
+    with pytest.raises(error, match=match):
+        detect_input_form(X)
+
+
+# -- stable_hash ---------------------------------------------------------------
 def test_stable_hash_is_stable_across_processes():
-    tokens = ["good", "food", "émoji🙂", 7, "7"]
+    tokens = ["good", "food", "émoji🙂", 7, "7", -(2**80)]
     here = stable_hash(tokens, 1000)
-    assert ((0 <= here) & (here < 1000)).all()
-    assert here[3] != here[4]  # 7 and "7" are different tokens
     code = (
         "from sknotes.text import stable_hash;"
-        "print(stable_hash(['good', 'food', 'émoji🙂', 7, '7'], 1000).tolist())"
+        "tokens = ['good', 'food', 'émoji🙂', 7, '7', -(2**80)];"
+        "print(stable_hash(tokens, 1000).tolist())"
     )
-    env = {**os.environ, "PYTHONHASHSEED": "12345", "PYTHONPATH": os.getcwd()}
-    out = subprocess.run([sys.executable, "-c", code], env=env, capture_output=True,
-                         text=True, check=True).stdout
-    assert out.strip() == str([int(v) for v in here])
+    root = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+    for seed in ("0", "12345"):
+        env = {**os.environ, "PYTHONHASHSEED": seed, "PYTHONPATH": root}
+        out = subprocess.run(
+            [sys.executable, "-c", code],
+            env=env,
+            capture_output=True,
+            text=True,
+            check=True,
+        ).stdout
+        assert out.strip() == str(here.tolist())
 
 
-def test_vocabulary_order_counts_and_oov():
+def test_stable_hash_definition_and_token_kinds():
+    words = ["good", "food", "émoji🙂", ""]
+    expected = [murmurhash3_32(w, seed=0, positive=True) % 97 for w in words]
+    np.testing.assert_array_equal(stable_hash(words, 97), expected)
+    assert stable_hash(words, 97).dtype == np.int64
+    # An int is not its string; numpy scalars are the same tokens as Python ones.
+    assert stable_hash([1], 2**31)[0] != stable_hash(["1"], 2**31)[0]
+    np.testing.assert_array_equal(
+        stable_hash([np.int64(7), np.str_("good")], 1000),
+        stable_hash([7, "good"], 1000),
+    )
+    np.testing.assert_array_equal(
+        stable_hash(np.array(["a", "bb"]), 50), stable_hash(["a", "bb"], 50)
+    )
+    np.testing.assert_array_equal(
+        stable_hash(iter(["a", "bb"]), 50), stable_hash(["a", "bb"], 50)
+    )
+    assert stable_hash([], 5).shape == (0,)
+    with pytest.raises(TypeError, match="str or int; got float"):
+        stable_hash(["a", 1.5], 10)
+    for bad in (0, -3, 2.5, True):
+        with pytest.raises(ValueError, match="n_buckets"):
+            stable_hash(["a"], bad)
+
+
+@settings(max_examples=50, deadline=None)
+@given(st.lists(TOKENS, max_size=30), st.integers(1, 2**40))
+def test_stable_hash_range_and_per_token(tokens, n_buckets):
+    buckets = stable_hash(tokens, n_buckets)
+    assert buckets.shape == (len(tokens),)
+    assert ((buckets >= 0) & (buckets < n_buckets)).all()
+    # Deduplicating distinct tokens must not change any token's bucket.
+    one_by_one = [stable_hash([t], n_buckets)[0] for t in tokens]
+    np.testing.assert_array_equal(buckets, one_by_one)
+
+
+# -- Vocabulary ----------------------------------------------------------------
+def test_vocabulary_order_and_oov():
     vocab = Vocabulary().fit(DOCS)
-    assert vocab.tokens == ["good", "food", "slow", 7, "service"]
+    assert vocab.tokens == ["good", "food", "slow", 7, "service"]  # first appearance
+    assert vocab.token_to_row == {t: i for i, t in enumerate(vocab.tokens)}
     assert vocab.oov_row == vocab.n_known == 5 and vocab.n_rows == 6
-    indices, indptr = vocab.encode([["food", "unseen"], []])
-    np.testing.assert_array_equal(indices, [1, 5])
-    np.testing.assert_array_equal(indptr, [0, 2, 2])
-    frequent = Vocabulary(min_count=2).fit(DOCS)
-    assert frequent.tokens == ["good", "food"]
-    assert frequent.n_oov_tokens_seen_in_fit == 3
-    top = Vocabulary(max_vocabulary=1).fit(DOCS)
-    assert top.tokens == ["good"]
+    assert vocab.n_oov_tokens_seen_in_fit == 0
+    indices, indptr = vocab.encode([["food", "unseen", 7, "7"], [], ("good",)])
+    np.testing.assert_array_equal(indices, [1, 5, 3, 5, 0])
+    np.testing.assert_array_equal(indptr, [0, 4, 4, 5])
+    assert indices.dtype == indptr.dtype == np.int64
 
 
+def test_vocabulary_min_count_and_max_vocabulary():
+    docs = [["b", "a", "c"], ["a", "c", "d"], ["d", "c", "e"], ["b"]]
+    # counts: b 2, a 2, c 3, d 2, e 1
+    frequent = Vocabulary(min_count=2).fit(docs)
+    assert frequent.tokens == ["b", "a", "c", "d"]
+    assert frequent.n_oov_tokens_seen_in_fit == 1
+    # Top 2: c (3), then b wins the tie with a and d by appearing first; rows stay
+    # in first-appearance order.
+    top = Vocabulary(max_vocabulary=2).fit(docs)
+    assert top.tokens == ["b", "c"]
+    assert top.n_oov_tokens_seen_in_fit == 2 + 2 + 1
+    both = Vocabulary(min_count=3, max_vocabulary=2).fit(docs)
+    assert both.tokens == ["c"] and both.oov_row == 1
+    indices, _ = top.encode(docs)
+    assert (indices == top.oov_row).sum() == top.n_oov_tokens_seen_in_fit
+    for bad in ({"min_count": 0}, {"max_vocabulary": 0}, {"min_count": 1.5}):
+        with pytest.raises(ValueError, match="positive integer"):
+            Vocabulary(**bad).fit(docs)
+
+
+def test_vocabulary_is_deterministic_across_hash_seeds():
+    code = (
+        "from sknotes.text import Vocabulary;"
+        "v = Vocabulary(max_vocabulary=4).fit([list('zyxwvzyx'), list('abcz')]);"
+        "print(v.tokens)"
+    )
+    root = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+    outputs = {
+        subprocess.run(
+            [sys.executable, "-c", code],
+            capture_output=True,
+            text=True,
+            check=True,
+            env={**os.environ, "PYTHONHASHSEED": seed, "PYTHONPATH": root},
+        ).stdout.strip()
+        for seed in ("1", "2", "3")
+    }
+    assert outputs == {"['z', 'y', 'x', 'w']"}
+
+
+def test_vocabulary_on_empty_documents():
+    vocab = Vocabulary().fit([[], []])
+    assert vocab.tokens == [] and vocab.n_known == 0 and vocab.oov_row == 0
+    assert vocab.n_rows == 1 and vocab.n_oov_tokens_seen_in_fit == 0
+    indices, indptr = vocab.encode([["a"], [], ["b", "c"]])
+    np.testing.assert_array_equal(indices, [0, 0, 0])
+    np.testing.assert_array_equal(indptr, [0, 1, 1, 3])
+    indices, indptr = vocab.encode([[]])
+    assert indices.shape == (0,)
+    np.testing.assert_array_equal(indptr, [0, 0])
+
+
+# -- HashingEncoder ------------------------------------------------------------
 def test_hashing_encoder():
     encoder = HashingEncoder(16)
     indices, indptr = encoder.encode(DOCS)
     np.testing.assert_array_equal(indptr, [0, 3, 3, 7, 8])
-    np.testing.assert_array_equal(indices, stable_hash([t for d in DOCS for t in d], 16))
+    np.testing.assert_array_equal(
+        indices, stable_hash([t for d in DOCS for t in d], 16)
+    )
+    assert indices[0] == indices[2] == indices[6]  # "good" everywhere
     assert encoder.n_rows == 16
+    indices, indptr = encoder.encode([[], []])
+    assert indices.shape == (0,)
+    np.testing.assert_array_equal(indptr, [0, 0, 0])
+    with pytest.raises(ValueError, match="n_buckets"):
+        HashingEncoder(0).encode(DOCS)
 
 
+def test_document_lengths():
+    np.testing.assert_array_equal(document_lengths([0, 3, 3, 7]), [3, 0, 4])
+
+
+# -- bag_matrix ----------------------------------------------------------------
 @pytest.mark.parametrize("pooling", ["sum", "mean"])
-def test_bag_matrix_equals_a_dense_reference(pooling):
+@pytest.mark.parametrize("dtype", [np.float32, np.float64])
+def test_bag_matrix_equals_a_dense_reference(pooling, dtype):
     rng = np.random.default_rng(0)
-    lengths = rng.integers(0, 6, size=20)
-    indptr = np.concatenate([[0], np.cumsum(lengths)])
-    indices = rng.integers(0, 9, size=indptr[-1])
-    before = indices.copy()
-    bag = bag_matrix(indices, indptr, 9, pooling=pooling)
-    reference = np.zeros((20, 9))
-    np.add.at(reference, (np.repeat(np.arange(20), lengths), indices), 1.0)
+    indices, indptr, lengths = _random_encoding(rng, 30, 9)
+    before = indices.copy(), indptr.copy()
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")  # empty documents: no division warning
+        bag = bag_matrix(indices, indptr, 9, dtype=dtype, pooling=pooling)
+    reference = np.zeros((30, 9))
+    np.add.at(reference, (np.repeat(np.arange(30), lengths), indices), 1.0)
     if pooling == "mean":
         reference /= np.maximum(lengths, 1)[:, None]
-    assert isinstance(bag, sp.csr_array)
-    np.testing.assert_allclose(bag.toarray(), reference)
-    np.testing.assert_array_equal(indices, before)  # the caller's arrays are kept
-    assert not isinstance(bag.T @ np.ones((20, 2)), np.matrix)
+    assert isinstance(bag, sp.csr_array) and bag.shape == (30, 9)
+    assert bag.dtype == dtype
+    np.testing.assert_allclose(bag.toarray(), reference, rtol=1e-6)
+    assert bag.has_canonical_format and bag.nnz == np.count_nonzero(reference)
+    assert bag.indices.dtype in (np.int32, np.int64)
+    assert bag[[0]].nnz == 0  # the empty document
+    np.testing.assert_array_equal(indices, before[0])  # the caller's arrays are kept
+    np.testing.assert_array_equal(indptr, before[1])
+    product = bag.T @ np.ones((30, 2))
+    assert type(product) is np.ndarray and product.shape == (9, 2)
 
 
-@pytest.mark.parametrize("dense", [False, True])
+def test_bag_matrix_small_example():
+    # doc 0 = [2, 0, 2], doc 1 = [], doc 2 = [1]
+    indices, indptr = np.array([2, 0, 2, 1]), np.array([0, 3, 3, 4])
+    np.testing.assert_array_equal(
+        bag_matrix(indices, indptr, 3).toarray(), [[1, 0, 2], [0, 0, 0], [0, 1, 0]]
+    )
+    np.testing.assert_allclose(
+        bag_matrix(indices, indptr, 3, pooling="mean").toarray(),
+        [[1 / 3, 0, 2 / 3], [0, 0, 0], [0, 1, 0]],
+    )
+    with pytest.raises(ValueError, match="pooling"):
+        bag_matrix(indices, indptr, 3, pooling="concat")
+
+
+# -- normalize_bag_rows --------------------------------------------------------
+@pytest.mark.filterwarnings("ignore:the matrix subclass:PendingDeprecationWarning")
+@pytest.mark.parametrize(
+    "container",
+    [np.asarray, np.asmatrix, sp.csr_matrix, sp.csr_array, sp.coo_array, sp.csc_array],
+)
 @pytest.mark.parametrize("dtype", [np.float32, np.float64])
-def test_normalize_bag_rows(dense, dtype):
+def test_normalize_bag_rows(container, dtype):
     X = np.array([[1.0, -3.0, 0.0], [0.0, 0.0, 0.0], [2.0, 2.0, 4.0]], dtype=dtype)
-    original = X.copy()
-    P = normalize_bag_rows(X if dense else sp.csr_matrix(X))
-    expected = X / np.maximum(np.abs(X).sum(axis=1, keepdims=True), 1)
+    P_in = container(X)
+    original = P_in.copy()
+    P = normalize_bag_rows(P_in)
+    expected = np.array([[0.25, -0.75, 0], [0, 0, 0], [0.25, 0.25, 0.5]])
+    assert isinstance(P, sp.csr_array) and P.dtype == dtype
     np.testing.assert_allclose(P.toarray(), expected, rtol=1e-6)
-    assert P.dtype == dtype
-    np.testing.assert_array_equal(X, original)
+    assert type(P.T @ np.ones((3, 1))) is np.ndarray
+    # The input is untouched.
+    if sp.issparse(P_in):
+        np.testing.assert_array_equal(P_in.toarray(), original.toarray())
+    else:
+        np.testing.assert_array_equal(P_in, original)
 
 
-def test_position_matrix_layout():
+def test_normalize_bag_rows_dtypes_and_edge_cases():
+    counts = sp.csr_array(np.array([[1, 3], [0, 0]], dtype=np.int64))
+    P = normalize_bag_rows(counts)
+    assert P.dtype == np.float64 and counts.dtype == np.int64
+    np.testing.assert_allclose(P.toarray(), [[0.25, 0.75], [0, 0]])
+    assert normalize_bag_rows(np.array([[True, True]])).dtype == np.float64
+    # Explicit zeros make no division by zero; duplicates of opposite sign cancel
+    # before taking absolute values.
+    explicit = sp.csr_array(
+        (np.array([0.0, 2.0, -1.0, 3.0]), np.array([0, 0, 0, 1]), np.array([0, 1, 4])),
+        shape=(2, 2),
+    )
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")
+        P = normalize_bag_rows(explicit)
+    np.testing.assert_allclose(P.toarray(), [[0, 0], [0.25, 0.75]])
+    np.testing.assert_array_equal(explicit.data, [0.0, 2.0, -1.0, 3.0])
+    # Trailing empty rows are fine too.
+    P = normalize_bag_rows(sp.csr_array(np.array([[2.0, 2.0], [0, 0], [0, 0]])))
+    np.testing.assert_allclose(P.toarray(), [[0.5, 0.5], [0, 0], [0, 0]])
+    with pytest.raises(ValueError, match="2-D"):
+        normalize_bag_rows(np.ones(3))
+
+
+@settings(max_examples=30, deadline=None)
+@given(st.integers(0, 2**32 - 1))
+def test_normalize_bag_rows_random(seed):
+    rng = np.random.default_rng(seed)
+    X = rng.standard_normal((8, 5)) * (rng.random((8, 5)) < 0.4)
+    P = normalize_bag_rows(sp.csr_array(X)).toarray()
+    norms = np.abs(X).sum(axis=1)
+    np.testing.assert_allclose(np.abs(P).sum(axis=1), (norms > 0).astype(float))
+    np.testing.assert_allclose(
+        P * np.where(norms > 0, norms, 1)[:, None], X, atol=1e-12
+    )
+
+
+# -- position_matrix -----------------------------------------------------------
+def test_position_matrix_small_example():
     indices = np.array([3, 1, 2, 0, 4, 4])
     indptr = np.array([0, 3, 3, 6])  # lengths 3, 0, 3
     P = position_matrix(indices, indptr, 5, 2)
-    assert P.shape == (6, 5)
+    assert isinstance(P, sp.csr_array) and P.shape == (6, 5)
     expected = np.zeros((6, 5))
     expected[0, 3] = expected[1, 1] = 1  # doc 0 truncated to 2 tokens
     expected[4, 0] = expected[5, 4] = 1  # doc 1 is padding only (rows 2, 3)
     np.testing.assert_array_equal(P.toarray(), expected)
+    for bad in (0, -1, 1.5):
+        with pytest.raises(ValueError, match="max_length"):
+            position_matrix(indices, indptr, 5, bad)
+
+
+@pytest.mark.parametrize("max_length", [1, 3, 8])
+def test_position_matrix_equals_a_reference(max_length):
+    rng = np.random.default_rng(1)
+    indices, indptr, lengths = _random_encoding(rng, 25, 7, max_len=6)
+    P = position_matrix(indices, indptr, 7, max_length, dtype=np.float32)
+    assert P.shape == (25 * max_length, 7) and P.dtype == np.float32
+    reference = np.zeros((25 * max_length, 7), dtype=np.float32)
+    for i in range(25):
+        for j, row in enumerate(indices[indptr[i] : indptr[i + 1]][:max_length]):
+            reference[i * max_length + j, row] = 1
+    np.testing.assert_array_equal(P.toarray(), reference)
+    counts = np.diff(P.indptr)
+    assert counts.max() <= 1  # one-hot rows; padding rows hold nothing
+    np.testing.assert_array_equal(
+        counts.reshape(25, max_length).sum(axis=1), np.minimum(lengths, max_length)
+    )
+    # Π·Table stacks each document's token vectors, zero-padded: the notes' layout.
+    table = rng.standard_normal((7, 3))
+    stacked = (P @ table).reshape(25, max_length * 3)
+    i = int(np.argmax(lengths))
+    n = min(lengths[i], max_length)
+    expected = np.zeros(max_length * 3)
+    expected[: n * 3] = table[indices[indptr[i] : indptr[i] + n]].ravel()
+    np.testing.assert_allclose(stacked[i], expected, rtol=1e-6)
+    assert type(P.T @ np.ones((25 * max_length, 2))) is np.ndarray
