@@ -15,6 +15,7 @@ from sklearn.utils import check_random_state, column_or_1d
 from sklearn.utils._param_validation import Interval, Options, StrOptions
 from sklearn.utils.validation import _check_sample_weight, check_is_fitted
 
+from sknotes.callbacks import CallbackSupportMixin, FitCallbacks
 from sknotes.network import predict as network_predict
 from sknotes.optimizers import SGD, Adam, RowSparseAdam, RowSparseSGD
 from sknotes.training import TrainingData, fit_lbfgs, fit_stochastic
@@ -81,7 +82,7 @@ def has_partial_fit(est):
     return True
 
 
-class BaseNotesRegressor(RegressorMixin, BaseEstimator):
+class BaseNotesRegressor(CallbackSupportMixin, RegressorMixin, BaseEstimator):
     """Fit/partial_fit/predict plumbing shared by the sknotes regressors."""
 
     # -- hooks for subclasses -------------------------------------------------
@@ -110,7 +111,14 @@ class BaseNotesRegressor(RegressorMixin, BaseEstimator):
         copy of ``__dict__`` suffices); a warm start or ``partial_fit`` mutates the
         parameters in place, so their previous values are copied first.
         """
-        saved = copy.deepcopy(self.__dict__) if deep else dict(self.__dict__)
+        saved = dict(self.__dict__)
+        if deep:
+            # Callbacks hold threads and queues: kept as they are, never copied.
+            saved = {
+                key: value if key.startswith(("_skl_callbacks", "_callback")) else
+                copy.deepcopy(value)
+                for key, value in saved.items()
+            }
         try:
             yield
         except BaseException:
@@ -155,6 +163,7 @@ class BaseNotesRegressor(RegressorMixin, BaseEstimator):
             else:
                 self._initialize(inputs, y, hidden)
             data = TrainingData(inputs, y, sample_weight, take)
+            callbacks = FitCallbacks(self, X, y, 1 if incremental else self.max_iter)
             if self.solver == "lbfgs":
                 fit_lbfgs(self, self._network, data)
             else:
@@ -170,11 +179,21 @@ class BaseNotesRegressor(RegressorMixin, BaseEstimator):
                     data,
                     incremental=incremental,
                     early_stopping=self.early_stopping,
-                    callback=getattr(self, "_epoch_callback", None),
+                    callback=self._epoch_hook(callbacks),
                 )
             self._check_finite()
             self._publish()
+            callbacks.fit_end()
         return self
+
+    def _epoch_hook(self, callbacks):
+        extra = getattr(self, "_epoch_callback", None)  # a test seam
+
+        def hook(epoch):
+            stop = callbacks.epoch_end(epoch)
+            return bool(extra(epoch)) or stop if extra is not None else stop
+
+        return hook
 
     def _check_continuation(self, y, hidden):
         if y.shape[1] != self.n_outputs_:

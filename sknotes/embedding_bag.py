@@ -11,6 +11,7 @@ from sklearn.utils.metaestimators import available_if
 from sklearn.utils.validation import check_consistent_length, check_is_fitted, validate_data
 
 from sknotes.base import OPTIMIZATION_CONSTRAINTS, BaseNotesRegressor, has_partial_fit
+from sknotes.callbacks import with_callbacks
 from sknotes.network import Network
 from sknotes.nodes import Embedding
 from sknotes.text import (
@@ -357,6 +358,7 @@ best_validation_score_, n_iter_, t_, n_layers_, n_outputs_, out_activation_
             self._network.table[...] = self.embeddings_
 
     # -- public API --------------------------------------------------------------
+    @with_callbacks
     @_fit_context(prefer_skip_nested_validation=True)
     def fit(self, X, y, sample_weight=None):
         """Fit the table and head to documents ``X`` and targets ``y``.
@@ -378,6 +380,7 @@ of shape (n_documents, n_tokens)
         return self._fit(X, y, sample_weight, incremental=False)
 
     @available_if(has_partial_fit)
+    @with_callbacks
     @_fit_context(prefer_skip_nested_validation=True)
     def partial_fit(self, X, y, sample_weight=None):
         """One epoch over ``X``; the vocabulary is fixed by the first call.

@@ -14,6 +14,7 @@ from sknotes.base import (
     BaseNotesRegressor,
     has_partial_fit,
 )
+from sknotes.callbacks import with_callbacks
 from sknotes.network import Network
 
 __all__ = ["MLPRegressorFromNotes"]
@@ -234,6 +235,7 @@ class MLPRegressorFromNotes(BaseNotesRegressor):
         return network
 
     # -- public API -------------------------------------------------------------
+    @with_callbacks
     @_fit_context(prefer_skip_nested_validation=True)
     def fit(self, X, y, sample_weight=None):
         """Fit the model to ``X`` and ``y``.
@@ -255,6 +257,7 @@ class MLPRegressorFromNotes(BaseNotesRegressor):
         return self._fit(X, y, sample_weight, incremental=False)
 
     @available_if(has_partial_fit)
+    @with_callbacks
     @_fit_context(prefer_skip_nested_validation=True)
     def partial_fit(self, X, y, sample_weight=None):
         """Update the model with one epoch over the given data.

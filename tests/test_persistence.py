@@ -1,0 +1,64 @@
+"""Saving and loading: pickle, joblib and skops give the same model back."""
+
+import pickle
+
+import joblib
+import numpy as np
+import pytest
+
+from sknotes import EmbeddingBagRegressor, MLPRegressorFromNotes
+
+pytestmark = pytest.mark.filterwarnings("ignore::sklearn.exceptions.ConvergenceWarning")
+
+rng = np.random.default_rng(0)
+X = rng.standard_normal((40, 3))
+Y = rng.standard_normal(40)
+DOCS = [[f"t{j}" for j in rng.integers(0, 9, size=4)] for _ in range(40)]
+CASES = [
+    (MLPRegressorFromNotes(hidden_layer_sizes=(4,), max_iter=3, random_state=0), X),
+    (MLPRegressorFromNotes(solver="lbfgs", max_iter=3, random_state=0), X),
+    (EmbeddingBagRegressor(embedding_dim=3, hidden_layer_sizes=(2,), max_iter=3,
+                           random_state=0), DOCS),
+    (EmbeddingBagRegressor(pooling="concat", n_buckets=16, max_iter=3, random_state=0),
+     DOCS),
+]
+
+
+def _round_trips(tmp_path):
+    yield "pickle", lambda est: pickle.loads(pickle.dumps(est))
+
+    def with_joblib(est):
+        joblib.dump(est, tmp_path / "model.joblib")
+        return joblib.load(tmp_path / "model.joblib")
+
+    yield "joblib", with_joblib
+
+
+@pytest.mark.parametrize("est, data", CASES)
+def test_pickle_and_joblib_round_trips(est, data, tmp_path):
+    est.fit(data, Y)
+    for name, round_trip in _round_trips(tmp_path):
+        loaded = round_trip(est)
+        np.testing.assert_array_equal(loaded.predict(data), est.predict(data), err_msg=name)
+        assert np.shares_memory(loaded.coefs_[0], loaded._network.theta)
+        # Training goes on where it stopped.
+        if loaded.solver != "lbfgs":
+            loaded.partial_fit(data, Y)
+            est.partial_fit(data, Y)
+            np.testing.assert_array_equal(loaded.predict(data), est.predict(data))
+
+
+@pytest.mark.parametrize("est, data", CASES)
+def test_skops_trusts_only_sknotes_and_numpy_types(est, data, tmp_path):
+    sio = pytest.importorskip("skops.io")
+    est.fit(data, Y)
+    path = tmp_path / "model.skops"
+    sio.dump(est, path)
+    untrusted = sio.get_untrusted_types(file=path)
+    assert untrusted, "sknotes types must be reviewed before loading"
+    assert all(t.split(".")[0] in {"sknotes", "numpy", "scipy"} for t in untrusted)
+    with pytest.raises(Exception, match="[Uu]ntrusted"):
+        sio.load(path)
+    loaded = sio.load(path, trusted=untrusted)
+    np.testing.assert_array_equal(loaded.predict(data), est.predict(data))
+    assert np.shares_memory(loaded.coefs_[0], loaded._network.theta)
