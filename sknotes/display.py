@@ -123,6 +123,6 @@ class LossCurveDisplay:
                 label="validation R²",
             )
             score_ax.set_ylabel("validation R²")
-            score_ax.legend(loc="center right")
+            score_ax.legend(loc="lower left")
         self.ax_, self.figure_ = ax, ax.figure
         return self
