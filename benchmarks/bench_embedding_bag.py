@@ -12,6 +12,7 @@ Both sides use 2 threads.  Our side is given the documents as a sparse bag matri
 """
 
 import argparse
+import os
 import time
 import warnings
 
@@ -47,8 +48,15 @@ def bag_of(ids, vocabulary):
 def fit_sknotes(ids_train, y_train, ids_test, vocabulary, epochs):
     bag_train, bag_test = bag_of(ids_train, vocabulary), bag_of(ids_test, vocabulary)
     model = EmbeddingBagRegressor(
-        embedding_dim=50, pooling="mean", learning_rate_init=1e-2, batch_size=256,
-        max_iter=epochs, tol=0.0, n_iter_no_change=10**9, alpha=0.0, random_state=0,
+        embedding_dim=50,
+        pooling="mean",
+        learning_rate_init=1e-2,
+        batch_size=256,
+        max_iter=epochs,
+        tol=0.0,
+        n_iter_no_change=10**9,
+        alpha=0.0,
+        random_state=0,
         dtype="float32",
     )
     start = time.perf_counter()
@@ -87,7 +95,9 @@ def fit_torch(ids_train, y_train, ids_test, vocabulary, epochs):
             dense_opt.step()
     seconds = time.perf_counter() - start
     with torch.no_grad():
-        pred = head(embedding(torch.from_numpy(ids_test.astype(np.int64)))).numpy().ravel()
+        pred = (
+            head(embedding(torch.from_numpy(ids_test.astype(np.int64)))).numpy().ravel()
+        )
     return seconds, pred
 
 
@@ -111,6 +121,7 @@ def main():
     split = (ids[:n_train], y[:n_train], ids[n_train:], vocabulary, args.epochs)
     tokens = n_train * ids.shape[1] * args.epochs
     results = {"sknotes": [], "torch": []}
+    load_before = os.getloadavg()[0]
     with threadpool_limits(2):
         for _ in range(repeats):  # interleaved
             for name, fit in [("sknotes", fit_sknotes), ("torch", fit_torch)]:
@@ -121,9 +132,11 @@ def main():
         start = time.perf_counter()
         EmbeddingBagRegressor(max_iter=1)._fit_encoder(docs)
         encode = time.perf_counter() - start
-    print(f"{n_docs} docs × 20 tokens, vocabulary {vocabulary}, d=50, mean pooling, "
-          f"linear head, Adam 1e-2, batch 256, float32, {args.epochs} epochs, "
-          f"median of {repeats}")
+    print(
+        f"{n_docs} docs × 20 tokens, vocabulary {vocabulary}, d=50, mean pooling, "
+        f"linear head, Adam 1e-2, batch 256, float32, {args.epochs} epochs, "
+        f"median of {repeats}"
+    )
     print(f"{'side':>8s} {'tokens/s':>12s} {'held-out R²':>12s}")
     medians = {}
     for name, rows in results.items():
@@ -133,8 +146,11 @@ def main():
         print(f"{name:>8s} {speed:12,.0f} {r2:12.4f}")
     ratio = medians["sknotes"][0] / medians["torch"][0]
     agree = abs(medians["sknotes"][1] - medians["torch"][1]) < 0.01
-    print(f"ratio sknotes/torch tokens/s: {ratio:.2f} (target >= 1.5); "
-          f"R² {'agree' if agree else 'DISAGREE'} within 0.01")
+    print(
+        f"ratio sknotes/torch tokens/s: {ratio:.2f} (target >= 1.5); "
+        f"R² {'agree' if agree else 'DISAGREE'} within 0.01"
+    )
+    print(f"load average before/after: {load_before:.2f} / {os.getloadavg()[0]:.2f}")
     print(f"building the vocabulary of {n_train} token lists: {encode:.2f} s")
 
 

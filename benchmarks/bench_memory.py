@@ -44,7 +44,8 @@ model = EmbeddingBagRegressor(embedding_dim=50, pooling="mean", batch_size=256,
 peak = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
 table = model.embeddings_.nbytes / 2**20
 data = (bag.data.nbytes + bag.indices.nbytes + bag.indptr.nbytes + y.nbytes) / 2**20
-print(json.dumps(dict(before=before, peak=peak, table=table, state=2 * table, data=data)))
+print(json.dumps(dict(before=before, peak=peak, table=table, state=2 * table,
+                      data=data)))
 """
 
 
@@ -53,19 +54,25 @@ def main():
     parser.add_argument("--quick", action="store_true")
     args = parser.parse_args()
     cases = list(CASES.items())[:1] if args.quick else CASES.items()
-    print(f"{'case':>28s} {'fit peak − before (MiB)':>24s} {'table+state+data':>17s} "
-          f"{'ratio':>6s}")
+    print(
+        f"{'case':>28s} {'fit peak − before (MiB)':>24s} {'table+state+data':>17s} "
+        f"{'ratio':>6s}"
+    )
     for name, (n_docs, vocabulary) in cases:
         out = subprocess.run(
             [sys.executable, "-c", CHILD, str(n_docs), str(vocabulary)],
-            capture_output=True, text=True, check=True,
+            capture_output=True,
+            text=True,
+            check=True,
         ).stdout
         r = json.loads(out.strip().splitlines()[-1])
         held = r["table"] + r["state"] + r["data"]
         # Peak above the data already built: what fitting itself added, plus the data.
         used = r["peak"] - r["before"] + r["data"]
-        print(f"{name:>28s} {used:24.0f} {held:17.0f} {used / held:6.2f}"
-              f"   (peak RSS {r['peak']:.0f} MiB, before fit {r['before']:.0f} MiB)")
+        print(
+            f"{name:>28s} {used:24.0f} {held:17.0f} {used / held:6.2f}"
+            f"   (peak RSS {r['peak']:.0f} MiB, before fit {r['before']:.0f} MiB)"
+        )
 
 
 if __name__ == "__main__":

@@ -9,6 +9,7 @@ factor 2 in the MSE gradient).
 """
 
 import argparse
+import os
 import time
 import warnings
 
@@ -29,8 +30,14 @@ def _time_fit(model, X, y):
 def run(n_samples, repeats, max_iter):
     X, y = make_regression(n_samples=n_samples, n_features=100, noise=1, random_state=0)
     y = y / y.std()
-    settings = dict(solver="adam", batch_size=200, max_iter=max_iter, tol=0.0,
-                    n_iter_no_change=10**9, random_state=0)
+    settings = dict(
+        solver="adam",
+        batch_size=200,
+        max_iter=max_iter,
+        tol=0.0,
+        n_iter_no_change=10**9,
+        random_state=0,
+    )
     rows = []
     for hidden in [(100,), (256, 256)]:
         for dtype in [np.float64, np.float32]:
@@ -38,14 +45,19 @@ def run(n_samples, repeats, max_iter):
             times = {"sknotes": [], "sklearn": []}
             models = {}
             for _ in range(repeats):  # interleaved: both sides see the same noise
-                for name, cls in [("sknotes", MLPRegressorFromNotes), ("sklearn", MLPRegressor)]:
+                for name, cls in [
+                    ("sknotes", MLPRegressorFromNotes),
+                    ("sklearn", MLPRegressor),
+                ]:
                     model = cls(hidden_layer_sizes=hidden, **settings)
                     times[name].append(_time_fit(model, Xd, y) / max_iter)
                     models[name] = model
             ours, theirs = np.median(times["sknotes"]), np.median(times["sklearn"])
             r2_ours = models["sknotes"].score(Xd, y)
             r2_theirs = models["sklearn"].score(Xd, y)
-            rows.append((hidden, np.dtype(dtype).name, ours, theirs, r2_ours, r2_theirs))
+            rows.append(
+                (hidden, np.dtype(dtype).name, ours, theirs, r2_ours, r2_theirs)
+            )
     return rows
 
 
@@ -63,18 +75,27 @@ def main():
         print("BLAS:", blas)
     except ImportError:
         pass
+    load_before = os.getloadavg()[0]
     rows = run(n_samples, repeats, max_iter=5)
-    print(f"make_regression({n_samples}, 100 features), adam, batch 200, 5 epochs, "
-          f"median of {repeats}")
-    print(f"{'hidden':>11s} {'dtype':>8s} {'sknotes s/ep':>13s} {'sklearn s/ep':>13s} "
-          f"{'ratio':>6s} {'R² ours':>8s} {'R² sklearn':>10s}")
+    # Other processes on a 2-core machine stall both sides' BLAS threads.
+    print(f"load average before/after: {load_before:.2f} / {os.getloadavg()[0]:.2f}")
+    print(
+        f"make_regression({n_samples}, 100 features), adam, batch 200, 5 epochs, "
+        f"median of {repeats}"
+    )
+    print(
+        f"{'hidden':>11s} {'dtype':>8s} {'sknotes s/ep':>13s} {'sklearn s/ep':>13s} "
+        f"{'ratio':>6s} {'R² ours':>8s} {'R² sklearn':>10s}"
+    )
     ok = True
     for hidden, dtype, ours, theirs, r2_ours, r2_theirs in rows:
         ratio = ours / theirs
         agree = abs(r2_ours - r2_theirs) < 0.01
         ok &= agree and ratio <= 0.5
-        print(f"{str(hidden):>11s} {dtype:>8s} {ours:13.4f} {theirs:13.4f} {ratio:6.2f} "
-              f"{r2_ours:8.4f} {r2_theirs:10.4f}{'' if agree else '  R² DISAGREE'}")
+        print(
+            f"{str(hidden):>11s} {dtype:>8s} {ours:13.4f} {theirs:13.4f} {ratio:6.2f} "
+            f"{r2_ours:8.4f} {r2_theirs:10.4f}{'' if agree else '  R² DISAGREE'}"
+        )
     print("targets (ratio <= 0.5, R² within 0.01):", "met" if ok else "NOT all met")
 
 

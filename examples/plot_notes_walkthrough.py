@@ -37,8 +37,10 @@ grad_X = first.backward(grad_Z)
 
 def show(label, notes, node, numeric):
     agree = np.allclose(notes, node) and np.allclose(node, numeric, atol=1e-6)
-    print(f"{label:58s} {'agree' if agree else 'DISAGREE'}  (max |Δ| "
-          f"{np.max(np.abs(node - numeric)):.1e})")
+    print(
+        f"{label:58s} {'agree' if agree else 'DISAGREE'}  (max |Δ| "
+        f"{np.max(np.abs(node - numeric)):.1e})"
+    )
     assert agree
 
 
@@ -49,19 +51,41 @@ numeric_y_hat = numerical_gradient(lambda: MSELoss().forward(y_hat, y), y_hat)
 show("① gradient Ŷ = 2/n (Ŷ − Y)", 2 / n * (y_hat - y), grad_y_hat, numeric_y_hat)
 
 # %%
-# ② gradient w2 = sᵀ·(−2/n)(y − ŷ) ; gradient b2 = −2/n Σ(y − ŷ) ; gradient s = gradient ŷ·w2ᵀ
-show("② gradient W2 = Zᵀ · (−2/n)(Y − Ŷ)", Z.T @ (-2 / n * (y - y_hat)), second.grad_W,
-     numerical_gradient(loss, W2))
-show("② gradient b2 = −2/n Σ (y − ŷ)", -2 / n * np.sum(y - y_hat), second.grad_b,
-     numerical_gradient(loss, b2))
+# ② gradient w2 = sᵀ·(−2/n)(y − ŷ) ; gradient b2 = −2/n Σ(y − ŷ) ;
+#   gradient s = gradient ŷ·w2ᵀ
+show(
+    "② gradient W2 = Zᵀ · (−2/n)(Y − Ŷ)",
+    Z.T @ (-2 / n * (y - y_hat)),
+    second.grad_W,
+    numerical_gradient(loss, W2),
+)
+show(
+    "② gradient b2 = −2/n Σ (y − ŷ)",
+    -2 / n * np.sum(y - y_hat),
+    second.grad_b,
+    numerical_gradient(loss, b2),
+)
 show("② gradient Z = gradient Ŷ · W2ᵀ", grad_y_hat @ W2.T, grad_Z, grad_Z)
 
 # %%
-# ③ gradient W1 = Xᵀ · gradient Z ; gradient b1 = −2/n Σ (y − ŷ) w2ᵀ ; gradient X = gradient Z · W1ᵀ
-show("③ gradient W1 = −2/n Xᵀ (Y − Ŷ) w2ᵀ", -2 / n * X.T @ (y - y_hat) @ W2.T,
-     first.grad_W, numerical_gradient(loss, W1))
-show("③ gradient b1 = −2/n Σ (y − ŷ) w2ᵀ", (-2 / n * np.sum(y - y_hat) * W2.T).ravel(),
-     first.grad_b, numerical_gradient(loss, b1))
-show("③ gradient X = −2/n (Y − Ŷ) w2ᵀ w1ᵀ", -2 / n * (y - y_hat) @ W2.T @ W1.T, grad_X,
-     numerical_gradient(loss, X))
+# ③ gradient W1 = Xᵀ · gradient Z ; gradient b1 = −2/n Σ (y − ŷ) w2ᵀ ;
+#   gradient X = gradient Z · W1ᵀ
+show(
+    "③ gradient W1 = −2/n Xᵀ (Y − Ŷ) w2ᵀ",
+    -2 / n * X.T @ (y - y_hat) @ W2.T,
+    first.grad_W,
+    numerical_gradient(loss, W1),
+)
+show(
+    "③ gradient b1 = −2/n Σ (y − ŷ) w2ᵀ",
+    (-2 / n * np.sum(y - y_hat) * W2.T).ravel(),
+    first.grad_b,
+    numerical_gradient(loss, b1),
+)
+show(
+    "③ gradient X = −2/n (Y − Ŷ) w2ᵀ w1ᵀ",
+    -2 / n * (y - y_hat) @ W2.T @ W1.T,
+    grad_X,
+    numerical_gradient(loss, X),
+)
 print("Every block of the notes matches its node and finite differences.")

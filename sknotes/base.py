@@ -6,6 +6,7 @@ their extra parameters.  Training itself is :mod:`sknotes.training`.
 """
 
 import copy
+import os
 from contextlib import contextmanager
 from numbers import Integral, Real
 
@@ -64,6 +65,38 @@ def hidden_layer_sizes_list(hidden_layer_sizes):
     ):
         raise ValueError("hidden_layer_sizes must be > 0, got %s." % sizes)
     return [int(s) for s in sizes]
+
+
+# theta, its gradient and Adam's two moments.
+_DENSE_COPIES = 4
+
+
+def check_fits_in_memory(n_values, dtype, what, advice):
+    """Refuse up front a request whose arrays could not fit in this machine's memory.
+
+    Without it a huge size fails mid-fit with ``MemoryError``, or worse, the lazy
+    allocation succeeds and the machine swaps once training touches the pages.
+    """
+    needed = int(n_values) * np.dtype(dtype).itemsize
+    try:
+        available = os.sysconf("SC_PAGE_SIZE") * os.sysconf("SC_PHYS_PAGES")
+    except (ValueError, OSError, AttributeError):  # pragma: no cover - non-POSIX
+        return
+    if needed > available:
+        raise ValueError(
+            f"{what} needs {needed / 2**30:.1f} GiB with its optimizer state, more "
+            f"than this machine's {available / 2**30:.1f} GiB; {advice}."
+        )
+
+
+def check_network_fits(layer_units, dtype):
+    """:func:`check_fits_in_memory` for the dense parameters of ``layer_units``."""
+    units = list(layer_units)
+    n_params = sum(a * b + b for a, b in zip(units[:-1], units[1:], strict=True))
+    check_fits_in_memory(
+        _DENSE_COPIES * n_params, dtype,
+        f"A network of layer sizes {list(layer_units)}", "lower hidden_layer_sizes",
+    )
 
 
 def has_partial_fit(est):
@@ -164,23 +197,26 @@ class BaseNotesRegressor(CallbackSupportMixin, RegressorMixin, BaseEstimator):
                 self._initialize(inputs, y, hidden)
             data = TrainingData(inputs, y, sample_weight, take)
             callbacks = FitCallbacks(self, X, y, 1 if incremental else self.max_iter)
-            if self.solver == "lbfgs":
-                fit_lbfgs(self, self._network, data)
-            else:
-                # A warm start keeps the optimizer's state, unless one of its
-                # parameters changed since it was built.
-                if first_pass or self._optimizer_params != self._current_optimizer_params():
-                    self._optimizers = self._new_optimizers()
-                    self._optimizer_params = self._current_optimizer_params()
-                fit_stochastic(
-                    self,
-                    self._network,
-                    self._optimizers,
-                    data,
-                    incremental=incremental,
-                    early_stopping=self.early_stopping,
-                    callback=self._epoch_hook(callbacks),
-                )
+            # Overflow is not an error inside the loop (whatever the caller's
+            # np.errstate): divergence is detected and refused by _check_finite.
+            with np.errstate(all="ignore"):
+                if self.solver == "lbfgs":
+                    fit_lbfgs(self, self._network, data)
+                else:
+                    # A warm start keeps the optimizer's state, unless one of its
+                    # parameters changed since it was built.
+                    if first_pass or self._optimizer_params != self._current_optimizer_params():
+                        self._optimizers = self._new_optimizers()
+                        self._optimizer_params = self._current_optimizer_params()
+                    fit_stochastic(
+                        self,
+                        self._network,
+                        self._optimizers,
+                        data,
+                        incremental=incremental,
+                        early_stopping=self.early_stopping,
+                        callback=self._epoch_hook(callbacks),
+                    )
             self._check_finite()
             self._publish()
             callbacks.fit_end()
@@ -266,6 +302,13 @@ class BaseNotesRegressor(CallbackSupportMixin, RegressorMixin, BaseEstimator):
             raise ValueError(
                 "Solver produced non-finite parameter weights. The input data may"
                 " contain large values and need to be preprocessed."
+            )
+        # Early stopping restores the best finite parameters: its last loss may be inf.
+        restored = self.early_stopping and self.solver != "lbfgs"
+        if not restored and not np.isfinite(getattr(self, "loss_", 0.0)):
+            raise ValueError(
+                "The training loss is not finite: the targets or inputs are too "
+                "large for the solver; scale them first."
             )
 
     def _sync_from_public(self):

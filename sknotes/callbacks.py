@@ -54,7 +54,9 @@ class FitCallbacks:
         self.est._publish()
         return bool(
             sub.call_on_fit_task_end(
-                estimator=self.est, X=self.X, y=self.y,
+                estimator=self.est,
+                X=self.X,
+                y=self.y,
                 reconstruction_attributes=self._state,
             )
         )
@@ -62,6 +64,8 @@ class FitCallbacks:
     def fit_end(self):
         if self.context is not None:
             self.context.call_on_fit_task_end(
-                estimator=self.est, X=self.X, y=self.y,
+                estimator=self.est,
+                X=self.X,
+                y=self.y,
                 reconstruction_attributes=self._state,
             )

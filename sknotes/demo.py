@@ -46,7 +46,9 @@ def _print_table(title, rows):
     print(title)
     print(f"  {'model':44s} {'R² mean':>8s} {'± std':>6s} {'seconds':>8s}")
     for name, scores, seconds in rows:
-        print(f"  {name:44s} {np.mean(scores):8.3f} {np.std(scores):6.3f} {seconds:8.1f}")
+        print(
+            f"  {name:44s} {np.mean(scores):8.3f} {np.std(scores):6.3f} {seconds:8.1f}"
+        )
     print()
 
 
@@ -65,7 +67,9 @@ def tabular_demo():
             make_pipeline(StandardScaler(), model), transformer=StandardScaler()
         )
         rows.append((name, *_cross_validate(pipeline, X, y, cv)))
-    _print_table("Diabetes (scikit-learn's bundled data), 5-fold cross-validation", rows)
+    _print_table(
+        "Diabetes (scikit-learn's bundled data), 5-fold cross-validation", rows
+    )
     return rows
 
 
@@ -88,8 +92,14 @@ def movielens_tokens(n_ratings=None):
 def embedding_model(**overrides):
     """The demo's EmbeddingBagRegressor: token vectors → a small ReLU head."""
     params = dict(
-        embedding_dim=32, pooling="sum", hidden_layer_sizes=(64,), alpha=1.0,
-        learning_rate_init=0.003, max_iter=30, early_stopping=True, random_state=0,
+        embedding_dim=32,
+        pooling="sum",
+        hidden_layer_sizes=(64,),
+        alpha=1.0,
+        learning_rate_init=0.003,
+        max_iter=30,
+        early_stopping=True,
+        random_state=0,
     )
     params.update(overrides)
     return EmbeddingBagRegressor(**params)
@@ -100,12 +110,17 @@ def text_demo(n_ratings=None):
     docs, y = movielens_tokens(n_ratings)
     cv = KFold(3, shuffle=True, random_state=0)
     rows = [
-        ("sknotes EmbeddingBagRegressor", *_cross_validate(embedding_model(), docs, y, cv)),
+        (
+            "sknotes EmbeddingBagRegressor",
+            *_cross_validate(embedding_model(), docs, y, cv),
+        ),
         (
             "scikit-learn one-hot tokens + Ridge",
             *_cross_validate(
                 make_pipeline(CountVectorizer(analyzer=list), Ridge(alpha=10.0)),
-                docs, y, cv,
+                docs,
+                y,
+                cv,
             ),
         ),
     ]
@@ -135,11 +150,20 @@ def loss_curve_picture(docs, y, path=LOSS_CURVE_FILE):
 
 
 def main(argv=None):
-    parser = argparse.ArgumentParser(prog="python -m sknotes", description=__doc__.splitlines()[0])
-    parser.add_argument("--n-ratings", type=int, default=None,
-                        help="subsample MovieLens (default: all 100,004 ratings)")
-    parser.add_argument("--picture", default=LOSS_CURVE_FILE,
-                        help=f"where to write the loss curve (default: {LOSS_CURVE_FILE})")
+    parser = argparse.ArgumentParser(
+        prog="python -m sknotes", description=__doc__.splitlines()[0]
+    )
+    parser.add_argument(
+        "--n-ratings",
+        type=int,
+        default=None,
+        help="subsample MovieLens (default: all 100,004 ratings)",
+    )
+    parser.add_argument(
+        "--picture",
+        default=LOSS_CURVE_FILE,
+        help=f"where to write the loss curve (default: {LOSS_CURVE_FILE})",
+    )
     args = parser.parse_args(argv)
     tabular_demo()
     docs, y, _ = text_demo(args.n_ratings)

@@ -42,11 +42,16 @@ class LossCurveDisplay:
     Examples
     --------
     >>> from sknotes import LossCurveDisplay  # doctest: +SKIP
-    >>> LossCurveDisplay.from_estimator(fitted_model).figure_.savefig("loss.png")  # doctest: +SKIP
+    >>> display = LossCurveDisplay.from_estimator(fitted_model)  # doctest: +SKIP
+    >>> display.figure_.savefig("loss.png")  # doctest: +SKIP
     """
 
     def __init__(
-        self, *, loss_curve, validation_loss_curve=None, validation_scores=None,
+        self,
+        *,
+        loss_curve,
+        validation_loss_curve=None,
+        validation_scores=None,
         estimator_name=None,
     ):
         self.loss_curve = loss_curve
@@ -106,8 +111,9 @@ class LossCurveDisplay:
             _, ax = plt.subplots()
         name = name or self.estimator_name or "model"
         epochs = np.arange(1, len(self.loss_curve) + 1)
-        (self.line_,) = ax.plot(epochs, self.loss_curve, label=f"{name} training loss",
-                                **kwargs)
+        (self.line_,) = ax.plot(
+            epochs, self.loss_curve, label=f"{name} training loss", **kwargs
+        )
         self.validation_line_ = self.score_line_ = None
         if self.validation_loss_curve is not None:
             (self.validation_line_,) = ax.plot(
@@ -119,7 +125,10 @@ class LossCurveDisplay:
         if self.validation_scores is not None:
             score_ax = ax.twinx()
             (self.score_line_,) = score_ax.plot(
-                epochs, self.validation_scores, ":", color="tab:green",
+                epochs,
+                self.validation_scores,
+                ":",
+                color="tab:green",
                 label="validation R²",
             )
             score_ax.set_ylabel("validation R²")

@@ -1,16 +1,25 @@
 """EmbeddingBagRegressor: regression on tokens through the notes' embedding node."""
 
-import os
 from numbers import Integral
 
 import numpy as np
 import scipy.sparse as sp
-from sklearn.base import TransformerMixin, _fit_context
-from sklearn.utils._param_validation import Interval, StrOptions
+from sklearn.base import ClassNamePrefixFeaturesOutMixin, TransformerMixin, _fit_context
+from sklearn.utils._param_validation import Interval, Options, StrOptions
 from sklearn.utils.metaestimators import available_if
-from sklearn.utils.validation import check_consistent_length, check_is_fitted, validate_data
+from sklearn.utils.validation import (
+    check_consistent_length,
+    check_is_fitted,
+    validate_data,
+)
 
-from sknotes.base import OPTIMIZATION_CONSTRAINTS, BaseNotesRegressor, has_partial_fit
+from sknotes.base import (
+    OPTIMIZATION_CONSTRAINTS,
+    BaseNotesRegressor,
+    check_fits_in_memory,
+    check_network_fits,
+    has_partial_fit,
+)
 from sknotes.callbacks import with_callbacks
 from sknotes.network import Network
 from sknotes.nodes import Embedding
@@ -31,7 +40,9 @@ __all__ = ["EmbeddingBagRegressor"]
 _TABLE_COPIES = 3
 
 
-class EmbeddingBagRegressor(TransformerMixin, BaseNotesRegressor):
+class EmbeddingBagRegressor(
+    ClassNamePrefixFeaturesOutMixin, TransformerMixin, BaseNotesRegressor
+):
     """Regression on tokenized text: ``Π·Table`` → pooling → optional MLP head.
 
     Tokens become rows of a trainable embedding table through the notes' one-hot
@@ -77,6 +88,9 @@ class EmbeddingBagRegressor(TransformerMixin, BaseNotesRegressor):
         ``str -> list of tokens`` for raw-string input.
     lowercase : bool, default=True
         Lowercase raw strings before tokenizing.
+    token_pattern : str, default=r"(?u)\\b\\w\\w+\\b"
+        Regular expression of a token in raw strings, as in ``CountVectorizer``;
+        ignored when ``tokenizer`` is given.
     dtype : {np.float32, np.float64}, default=None
         Precision of the table and head; None means float64, or the dtype of a
         float32 bag matrix.
@@ -125,7 +139,12 @@ best_validation_score_, n_iter_, t_, n_layers_, n_outputs_, out_activation_
         "n_buckets": [Interval(Integral, 1, None, closed="left"), None],
         "tokenizer": [callable, None],
         "lowercase": ["boolean"],
-        "dtype": [StrOptions({"float32", "float64"}), type, None],
+        "token_pattern": [str],
+        "dtype": [
+            StrOptions({"float32", "float64"}),
+            Options(type, {np.float32, np.float64}),
+            None,
+        ],
     }
 
     def __init__(
@@ -141,6 +160,7 @@ best_validation_score_, n_iter_, t_, n_layers_, n_outputs_, out_activation_
         n_buckets=None,
         tokenizer=None,
         lowercase=True,
+        token_pattern=TOKEN_PATTERN,
         dtype=None,
         loss="squared_error",
         solver="adam",
@@ -174,6 +194,7 @@ best_validation_score_, n_iter_, t_, n_layers_, n_outputs_, out_activation_
         self.n_buckets = n_buckets
         self.tokenizer = tokenizer
         self.lowercase = lowercase
+        self.token_pattern = token_pattern
         self.dtype = dtype
         self.loss = loss
         self.solver = solver
@@ -207,7 +228,12 @@ best_validation_score_, n_iter_, t_, n_layers_, n_outputs_, out_activation_
 
     def _docs(self, X, form):
         if form == "strings":
-            return tokenize(X, tokenizer=self.tokenizer, lowercase=self.lowercase)
+            return tokenize(
+                X,
+                tokenizer=self.tokenizer,
+                lowercase=self.lowercase,
+                token_pattern=self.token_pattern,
+            )
         return [list(doc) for doc in X]
 
     def _check_form(self, X, reset):
@@ -219,8 +245,8 @@ best_validation_score_, n_iter_, t_, n_layers_, n_outputs_, out_activation_
             )
         if not reset and form != self._input_form:
             raise ValueError(
-                f"X is given as {form} but this model was fitted on {self._input_form}; "
-                "use the same form of input for fit and predict."
+                f"X is given as {form} but this model was fitted on "
+                f"{self._input_form}; use the same form of input for fit and predict."
             )
         return form
 
@@ -234,7 +260,9 @@ best_validation_score_, n_iter_, t_, n_layers_, n_outputs_, out_activation_
         indices, indptr = self._encoder.encode(docs)
         n_rows = self._encoder.n_rows
         if self.pooling == "concat":
-            return position_matrix(indices, indptr, n_rows, self.max_length_, dtype=dtype)
+            return position_matrix(
+                indices, indptr, n_rows, self.max_length_, dtype=dtype
+            )
         return bag_matrix(indices, indptr, n_rows, dtype=dtype, pooling=self.pooling)
 
     def _take(self, Pi, indices):
@@ -246,6 +274,9 @@ best_validation_score_, n_iter_, t_, n_layers_, n_outputs_, out_activation_
 
     def _validate_fit_input(self, X, y, reset):
         form = self._check_form(X, reset)
+        if reset:
+            # A refit may change the form: nothing of an earlier vocabulary survives.
+            self.vocabulary_, self.max_length_, self._encoder = None, None, None
         if form == "bag":
             X, y = validate_data(
                 self,
@@ -318,6 +349,7 @@ best_validation_score_, n_iter_, t_, n_layers_, n_outputs_, out_activation_
             table[oov_row] = 0.0
         positions = self.max_length_ if self.pooling == "concat" else None
         n_inputs = d * (positions or 1)
+        check_network_fits([n_inputs, *hidden, n_outputs], Pi.dtype)
         network = Network(
             [n_inputs, *hidden, n_outputs],
             self.activation,
@@ -331,18 +363,12 @@ best_validation_score_, n_iter_, t_, n_layers_, n_outputs_, out_activation_
 
     @staticmethod
     def _check_table_fits(n_rows, d, dtype):
-        needed = _TABLE_COPIES * n_rows * d * np.dtype(dtype).itemsize
-        try:
-            available = os.sysconf("SC_PAGE_SIZE") * os.sysconf("SC_PHYS_PAGES")
-        except (ValueError, OSError, AttributeError):  # pragma: no cover - non-POSIX
-            available = None
-        if available is not None and needed > available:
-            raise ValueError(
-                f"An embedding table of {n_rows} rows × {d} dimensions needs "
-                f"{needed / 2**30:.1f} GiB with its optimizer state, more than this "
-                f"machine's {available / 2**30:.1f} GiB; lower n_buckets, "
-                "max_vocabulary or embedding_dim."
-            )
+        check_fits_in_memory(
+            _TABLE_COPIES * n_rows * d,
+            dtype,
+            f"An embedding table of {n_rows} rows × {d} dimensions",
+            "lower n_buckets, max_vocabulary or embedding_dim",
+        )
 
     # -- live table ------------------------------------------------------------
     def _table(self):
@@ -417,18 +443,8 @@ of shape (n_documents, n_tokens)
 
     @property
     def _n_features_out(self):
+        """Columns of :meth:`transform`, named ``embeddingbagregressor0``, …"""
         return self.embedding_dim * (self.max_length_ or 1)
-
-    def get_feature_names_out(self, input_features=None):
-        """Names of the :meth:`transform` columns: ``embeddingbagregressor0``, …
-
-        Returns
-        -------
-        ndarray of str
-        """
-        check_is_fitted(self)
-        prefix = self.__class__.__name__.lower()
-        return np.asarray([f"{prefix}{i}" for i in range(self._n_features_out)], dtype=object)
 
     def token_attributions(self, X, output=0):
         """Each token's derivative of the prediction, document by document.
@@ -457,8 +473,18 @@ of shape (n_documents, n_tokens)
         if not 0 <= output < self.n_outputs_:
             raise ValueError(f"output must be in [0, {self.n_outputs_}); got {output}.")
         Pi = self._validate_predict_input(X)
-        network = self._network
-        self._sync_from_public()
+        # A network of its own: the fitted one's buffers are shared state, and
+        # concurrent calls (threads) would overwrite each other's activations.
+        fitted = self._network
+        network = Network(
+            fitted.layer_units,
+            self.activation,
+            self.out_activation_,
+            fitted.dtype,
+            table=self.embeddings_,
+            positions=fitted.positions,
+        )
+        network.load(self.coefs_, self.intercepts_)
         y_hat = network.forward(Pi)
         grad_y_hat = np.zeros_like(y_hat)
         grad_y_hat[:, output] = 1.0
@@ -473,14 +499,16 @@ of shape (n_documents, n_tokens)
                 [
                     (names(int(row)), float(value))
                     for row, value in zip(
-                        grad_Pi.indices[start:stop], grad_Pi.data[start:stop]
+                        grad_Pi.indices[start:stop],
+                        grad_Pi.data[start:stop],
+                        strict=True,
                     )
                 ]
             )
         return attributions
 
     def _row_names(self):
-        tokens = getattr(getattr(self, "_encoder", None), "tokens", None)
+        tokens = getattr(self._encoder, "tokens", None)
         if tokens is None:
             return lambda row: row
         return lambda row: tokens[row] if row < len(tokens) else None

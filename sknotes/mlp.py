@@ -12,6 +12,7 @@ from sklearn.utils.validation import validate_data
 from sknotes.base import (
     OPTIMIZATION_CONSTRAINTS,
     BaseNotesRegressor,
+    check_network_fits,
     has_partial_fit,
 )
 from sknotes.callbacks import with_callbacks
@@ -225,6 +226,7 @@ class MLPRegressorFromNotes(BaseNotesRegressor):
         return X
 
     def _new_network(self, X, hidden, n_outputs, rng):
+        check_network_fits([X.shape[1], *hidden, n_outputs], X.dtype)
         network = Network(
             [X.shape[1], *hidden, n_outputs],
             self.activation,

@@ -50,15 +50,19 @@ class TrainingData:
         return self.y.shape[0]
 
     def batch(self, indices):
-        inputs = (
-            self.inputs[indices]
-            if self._take is None
-            else self._take(self.inputs, indices)
-        )
+        # np.take gathers rows several times faster than fancy indexing.
+        if self._take is not None:
+            inputs = self._take(self.inputs, indices)
+        elif isinstance(self.inputs, np.ndarray):
+            inputs = np.take(self.inputs, indices, axis=0)
+        else:
+            inputs = self.inputs[indices]
         sample_weight = (
-            None if self.sample_weight is None else self.sample_weight[indices]
+            None
+            if self.sample_weight is None
+            else np.take(self.sample_weight, indices, axis=0)
         )
-        return inputs, self.y[indices], sample_weight
+        return inputs, np.take(self.y, indices, axis=0), sample_weight
 
     def split(self, validation_fraction, random_state):
         """Random train/validation split (scikit-learn's ``train_test_split`` draw)."""
@@ -84,7 +88,9 @@ def penalized_loss(data_loss, network, alpha, n):
     if alpha == 0.0 or n == 0:
         return data_loss
     weights = network.theta[: network.n_coef_params]
-    network.grad[: network.n_coef_params] += (alpha / n) * weights
+    scratch = network.penalty_scratch
+    np.multiply(weights, alpha / n, out=scratch)
+    network.grad[: network.n_coef_params] += scratch
     return data_loss + 0.5 * alpha * float(np.dot(weights, weights)) / n
 
 
@@ -311,14 +317,18 @@ def fit_lbfgs(est, network, data):
         )
         return loss, network.grad.astype(np.float64)
 
-    x, loss, n_iter = minimize_lbfgs(
-        loss_and_grad,
-        theta.astype(np.float64),
-        max_iter=est.max_iter,
-        max_fun=est.max_fun,
-        tol=est.tol,
-        verbose=est.verbose,
-    )
+    with _InterruptFlag() as interrupt:
+        x, loss, n_iter = minimize_lbfgs(
+            loss_and_grad,
+            theta.astype(np.float64),
+            max_iter=est.max_iter,
+            max_fun=est.max_fun,
+            tol=est.tol,
+            verbose=est.verbose,
+            stop=lambda: interrupt.raised,
+        )
+    if interrupt.raised:
+        warnings.warn("Training interrupted by user.")
     theta[...] = x
     est.n_iter_ = n_iter
     est.loss_ = loss

@@ -14,13 +14,42 @@ import scipy.sparse as sp
 
 from sknotes import EmbeddingBagRegressor, MLPRegressorFromNotes
 
-_TABULAR_DTYPES = [np.float16, np.float32, np.float64, np.int64, bool, complex, object, str]
+_TABULAR_DTYPES = [
+    np.float16,
+    np.float32,
+    np.float64,
+    np.int64,
+    bool,
+    complex,
+    object,
+    str,
+]
+
+
+_JUNK = [
+    None,
+    {"a": 1},
+    "text",
+    3.5,
+    [[1, [2]], 3],
+    (),
+    [],
+    np.array(5.0),
+    b"bytes",
+    {1, 2},
+    [None, None],
+    [[1.0, "x"], [2.0, 3.0]],
+    [[1j, 2], [3, 4]],
+    [[[]]],
+    [["a", ["b"]], ["c"]],
+    np.empty((0, 0)),
+    [{"k": "v"}],
+    object(),
+]
 
 
 def _junk(rng):
-    return [None, {"a": 1}, "text", 3.5, [[1, [2]], 3], (), [], np.array(5.0)][
-        rng.integers(8)
-    ]
+    return _JUNK[rng.integers(len(_JUNK))]
 
 
 def random_table(rng, n=None, d=None):
@@ -75,8 +104,10 @@ def random_y(rng, n):
     if rng.random() < 0.1:
         return _junk(rng)
     m = n if rng.random() < 0.85 else max(n + int(rng.integers(-2, 3)), 0)
-    y = rng.standard_normal((m, int(rng.integers(1, 4)))) if rng.random() < 0.3 else (
-        rng.standard_normal(m)
+    y = (
+        rng.standard_normal((m, int(rng.integers(1, 4))))
+        if rng.random() < 0.3
+        else (rng.standard_normal(m))
     )
     if rng.random() < 0.1 and y.size:
         y.flat[0] = rng.choice([np.nan, np.inf, 1e300])
@@ -117,9 +148,28 @@ def _check_prediction(pred, n_rows):
     return None
 
 
+class _Tame:
+    """An rng whose ``random()`` is 0.5: the rare malformations (p < 0.5) are off.
+
+    Sizes and dtypes stay random, so a third of the cases reach training and the
+    follow-up calls on a fitted model instead of stopping at validation.
+    """
+
+    def __init__(self, rng):
+        self._rng = rng
+
+    def random(self, size=None):
+        return 0.5 if size is None else self._rng.random(size)
+
+    def __getattr__(self, name):
+        return getattr(self._rng, name)
+
+
 def one_case(rng):
     """Run one random scenario; return an outcome label."""
     text = rng.random() < 0.5
+    if rng.random() < 0.35:
+        rng = _Tame(rng)
     if text:
         est = EmbeddingBagRegressor(
             embedding_dim=int(rng.integers(1, 4)),
@@ -153,19 +203,54 @@ def one_case(rng):
             fitted = _check_prediction(est.predict(X), n)
             if fitted:
                 return "unexpected: " + fitted
-            pred = est.predict(X_new)
-            problem = _check_prediction(pred, _length(X_new))
-            if problem:
-                return "unexpected: " + problem
-            if text and rng.random() < 0.3:
-                est.transform(X_new)
-        return "ok"
+            return _second_call(rng, est, text, X_new)
     except (ValueError, TypeError) as exc:
         if not str(exc):
             return "unexpected: empty message"
         return "refused: " + type(exc).__name__
     except Exception as exc:  # noqa: BLE001 - the point is to count these
         return f"unexpected: {type(exc).__name__}: {str(exc)[:80]}"
+
+
+def _parameters(est):
+    arrays = est.coefs_ + est.intercepts_ + [getattr(est, "embeddings_", np.zeros(0))]
+    return [a.copy() for a in arrays]
+
+
+def _second_call(rng, est, text, X_new):
+    """A random call on the fitted model; a refused update must change nothing."""
+    n_new = _length(X_new)
+    call = ["predict", "partial_fit", "warm_fit", "transform"][
+        rng.integers(4 if text else 3)
+    ]
+    if call == "partial_fit" and est.solver == "lbfgs":
+        call = "warm_fit"
+    before = _parameters(est)
+    try:
+        if call == "predict":
+            problem = _check_prediction(est.predict(X_new), n_new)
+        elif call == "transform":
+            features = est.transform(X_new)
+            problem = _check_prediction(features, n_new)
+            est.token_attributions(X_new)
+        else:
+            y_new = random_y(rng, n_new)
+            if call == "partial_fit":
+                est.partial_fit(X_new, y_new)
+            else:
+                est.set_params(warm_start=True).fit(X_new, y_new)
+            before = _parameters(est)  # the update succeeded; predict may refuse
+            problem = _check_prediction(est.predict(X_new), n_new)
+        return "unexpected: " + problem if problem else "ok"
+    except (ValueError, TypeError) as exc:
+        after = _parameters(est)
+        if len(after) != len(before) or not all(
+            np.array_equal(a, b) for a, b in zip(after, before, strict=True)
+        ):
+            return "unexpected: refused call changed the model"
+        if not str(exc):
+            return "unexpected: empty message"
+        return "refused after fit: " + type(exc).__name__
 
 
 def run(n_cases, seed=0):

@@ -37,11 +37,21 @@ X, Y = make_regression(n_samples=60, n_features=3, random_state=0)
 Y = Y / Y.std()
 
 
-@pytest.mark.parametrize("make, data", [
-    (lambda: MLPRegressorFromNotes(hidden_layer_sizes=(4,), max_iter=7, random_state=0), X),
-    (lambda: EmbeddingBagRegressor(max_iter=7, random_state=0),
-     [[f"t{i % 5}", f"u{i % 3}"] for i in range(60)]),
-])
+@pytest.mark.parametrize(
+    "make, data",
+    [
+        (
+            lambda: MLPRegressorFromNotes(
+                hidden_layer_sizes=(4,), max_iter=7, random_state=0
+            ),
+            X,
+        ),
+        (
+            lambda: EmbeddingBagRegressor(max_iter=7, random_state=0),
+            [[f"t{i % 5}", f"u{i % 3}"] for i in range(60)],
+        ),
+    ],
+)
 def test_one_task_per_epoch_and_early_stop(make, data):
     recorder = EpochRecorder()
     est = make().set_callbacks(recorder)
@@ -56,8 +66,9 @@ def test_one_task_per_epoch_and_early_stop(make, data):
 
 def test_progress_bar_inside_grid_search(capsys):
     pytest.importorskip("rich")
-    search = GridSearchCV(MLPRegressorFromNotes(max_iter=3, random_state=0),
-                          {"alpha": [1e-4, 1e-2]}, cv=2)
+    search = GridSearchCV(
+        MLPRegressorFromNotes(max_iter=3, random_state=0), {"alpha": [1e-4, 1e-2]}, cv=2
+    )
     search.set_callbacks(callback.ProgressBar())
     search.fit(X, Y)
     assert np.isfinite(search.best_score_)
@@ -65,6 +76,74 @@ def test_progress_bar_inside_grid_search(capsys):
 
 
 def test_verbose_prints_the_loss(capsys):
-    MLPRegressorFromNotes(max_iter=2, verbose=True, random_state=0).fit(X, Y)
+    est = MLPRegressorFromNotes(max_iter=2, verbose=True, random_state=0).fit(X, Y)
+    out = capsys.readouterr().out.splitlines()
+    # scikit-learn's MLP format, with the values of loss_curve_.
+    assert out[:2] == [
+        f"Iteration {i + 1}, loss = {loss:.8f}"
+        for i, loss in enumerate(est.loss_curve_)
+    ]
+    est = MLPRegressorFromNotes(
+        max_iter=2, verbose=True, early_stopping=True, random_state=0
+    ).fit(X, Y)
     out = capsys.readouterr().out
-    assert "Iteration 1, loss = " in out and "Iteration 2, loss = " in out
+    for score in est.validation_scores_:
+        assert f"Validation score: {score:f}" in out
+
+
+def test_scoring_monitor_scores_the_model_as_it_was_after_each_epoch():
+    monitor = callback.ScoringMonitor(scoring="r2")
+
+    def make(k):
+        return MLPRegressorFromNotes(
+            hidden_layer_sizes=(4,), max_iter=k, random_state=0
+        )
+
+    make(4).set_callbacks(monitor).fit(X, Y)
+    rows = monitor.get_logs().data
+    per_epoch = {row["task_name"]: row["r2"] for row in rows}
+    # Warm starts keep the optimizer, so a fit of k epochs is the k-th epoch's model.
+    for k in range(1, 5):
+        assert per_epoch[f"epoch {k - 1}"] == pytest.approx(
+            make(k).fit(X, Y).score(X, Y), rel=1e-12
+        )
+
+
+def test_progress_bar_inside_a_pipeline(capsys):
+    pytest.importorskip("rich")
+    from sklearn.pipeline import make_pipeline
+    from sklearn.preprocessing import StandardScaler
+
+    pipeline = make_pipeline(
+        StandardScaler(), MLPRegressorFromNotes(max_iter=3, random_state=0)
+    )
+    pipeline.set_callbacks(callback.ProgressBar()).fit(X, Y)
+    out = capsys.readouterr().out
+    assert "MLPRegressorFromNotes - fit" in out and "100%" in out
+
+
+def test_works_without_sklearn_callback():
+    """scikit-learn < 1.9 has no ``sklearn.callback``: fitting still works."""
+    import subprocess
+    import sys
+
+    code = (
+        # scikit-learn itself imports sklearn.callback: load it first, then hide
+        # the module from sknotes as an older scikit-learn would.
+        "import sys, sklearn.base, sklearn.metrics, sklearn.preprocessing\n"
+        "sys.modules['sklearn.callback'] = None\n"
+        "import numpy as np\n"
+        "from sknotes import MLPRegressorFromNotes\n"
+        "X = np.arange(20.0).reshape(10, 2); y = X[:, 0] / 10\n"
+        "est = MLPRegressorFromNotes(max_iter=3, random_state=0).fit(X, y)\n"
+        "assert not hasattr(est, 'set_callbacks') and est.n_iter_ == 3\n"
+        "print('ok')\n"
+    )
+    result = subprocess.run(
+        [sys.executable, "-W", "ignore", "-c", code],
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
+    assert result.returncode == 0, result.stderr
+    assert result.stdout.strip() == "ok"

@@ -1,4 +1,4 @@
-"""EmbeddingBagRegressor: the notes' embedding gradient, trained sparsely, in workflows."""
+"""EmbeddingBagRegressor: the notes' embedding gradient, trained sparsely, used."""
 
 import pickle
 import warnings
@@ -15,6 +15,7 @@ from sklearn.pipeline import make_pipeline
 from sknotes import EmbeddingBagRegressor
 from sknotes.gradcheck import gradcheck
 from sknotes.nodes import MSELoss
+from sknotes.text import stable_hash
 
 
 @pytest.fixture(autouse=True)
@@ -52,8 +53,14 @@ def test_it_learns_the_synthetic_task(corpus):
 @pytest.mark.parametrize("hidden", [(), (4,)])
 def test_whole_model_gradient(pooling, hidden):
     docs, y = _corpus(n_docs=12, n_tokens=10, seed=1)
-    reg = EmbeddingBagRegressor(embedding_dim=3, pooling=pooling, hidden_layer_sizes=hidden,
-                                activation="tanh", max_iter=1, random_state=0)
+    reg = EmbeddingBagRegressor(
+        embedding_dim=3,
+        pooling=pooling,
+        hidden_layer_sizes=hidden,
+        activation="tanh",
+        max_iter=1,
+        random_state=0,
+    )
     reg.fit(docs, y)
     network, Pi = reg._network, reg._validate_predict_input(docs)
     Y = y.reshape(-1, 1)
@@ -73,9 +80,16 @@ def test_whole_model_gradient(pooling, hidden):
 def test_one_sgd_step_is_the_notes_update():
     docs = [["a", "b"], ["b", "c", "c"], ["a"]]
     y = np.array([1.0, -1.0, 0.5])
-    reg = EmbeddingBagRegressor(embedding_dim=2, pooling="sum", solver="sgd", momentum=0.0,
-                                alpha=0.0, learning_rate_init=0.1, shuffle=False,
-                                batch_size=3, random_state=0)
+    reg = EmbeddingBagRegressor(
+        embedding_dim=2,
+        pooling="sum",
+        solver="sgd",
+        momentum=0.0,
+        alpha=0.0,
+        learning_rate_init=0.1,
+        shuffle=False,
+        random_state=0,
+    )  # batch_size='auto': all the data
     reg.partial_fit(docs, y)  # builds the vocabulary and the model
     reg.embeddings_[...] = np.arange(reg.embeddings_.size).reshape(-1, 2) / 10
     table_before = reg.embeddings_.copy()
@@ -95,8 +109,9 @@ def test_one_sgd_step_is_the_notes_update():
 def test_empty_and_unknown_documents_predict_finitely(corpus):
     docs, y = corpus
     for pooling in ["sum", "mean", "concat"]:
-        reg = EmbeddingBagRegressor(embedding_dim=4, pooling=pooling, max_iter=3,
-                                    random_state=0).fit(docs[:200] + [[]], np.r_[y[:200], 0])
+        reg = EmbeddingBagRegressor(
+            embedding_dim=4, pooling=pooling, max_iter=3, random_state=0
+        ).fit(docs[:200] + [[]], np.r_[y[:200], 0])
         with warnings.catch_warnings():
             warnings.simplefilter("error", RuntimeWarning)
             pred = reg.predict([[], ["never", "seen"], ["t1"]])
@@ -106,9 +121,13 @@ def test_empty_and_unknown_documents_predict_finitely(corpus):
 
 def test_out_of_vocabulary_row(corpus):
     docs, y = corpus
-    reg = EmbeddingBagRegressor(embedding_dim=4, max_iter=2, random_state=0).fit(docs, y)
+    reg = EmbeddingBagRegressor(embedding_dim=4, max_iter=2, random_state=0).fit(
+        docs, y
+    )
     np.testing.assert_array_equal(reg.embeddings_[-1], 0.0)  # no token was cut
-    rare = EmbeddingBagRegressor(embedding_dim=4, max_iter=2, min_count=80, random_state=0)
+    rare = EmbeddingBagRegressor(
+        embedding_dim=4, max_iter=2, min_count=80, random_state=0
+    )
     rare.fit(docs, y)
     assert len(rare.vocabulary_) < 120
     assert np.any(rare.embeddings_[-1] != 0.0)  # learned from the cut tokens
@@ -150,7 +169,9 @@ def test_bag_matrix_equals_token_lists(corpus):
     texts = [" ".join(doc) for doc in docs[:300]]
     vectorizer = CountVectorizer(token_pattern=r"\S+")
     counts = vectorizer.fit_transform(texts)
-    reg = EmbeddingBagRegressor(embedding_dim=4, pooling="sum", max_iter=2, random_state=0)
+    reg = EmbeddingBagRegressor(
+        embedding_dim=4, pooling="sum", max_iter=2, random_state=0
+    )
     reg.fit(counts, y[:300])
     assert reg.n_features_in_ == counts.shape[1]
     table = reg.embeddings_
@@ -160,7 +181,9 @@ def test_bag_matrix_equals_token_lists(corpus):
 def test_in_scikit_learn_workflows(corpus):
     docs, y = corpus
     texts = [" ".join(doc) for doc in docs[:400]]
-    pipe = make_pipeline(CountVectorizer(), EmbeddingBagRegressor(max_iter=20, random_state=0))
+    pipe = make_pipeline(
+        CountVectorizer(), EmbeddingBagRegressor(max_iter=20, random_state=0)
+    )
     assert pipe.fit(texts, y[:400]).score(texts, y[:400]) > 0.5
     grid = GridSearchCV(
         EmbeddingBagRegressor(max_iter=10, random_state=0),
@@ -169,15 +192,17 @@ def test_in_scikit_learn_workflows(corpus):
         n_jobs=2,
     ).fit(docs[:400], y[:400])
     assert grid.best_params_["pooling"] == "mean"
-    scores = cross_val_score(EmbeddingBagRegressor(max_iter=10, random_state=0),
-                             docs[:400], y[:400], cv=3)
+    scores = cross_val_score(
+        EmbeddingBagRegressor(max_iter=10, random_state=0), docs[:400], y[:400], cv=3
+    )
     assert scores.shape == (3,) and np.all(scores > 0.3)
 
 
 def test_clone_pickle_and_live_table(corpus):
     docs, y = corpus
-    reg = EmbeddingBagRegressor(embedding_dim=4, hidden_layer_sizes=(3,), max_iter=3,
-                                random_state=0).fit(docs[:200], y[:200])
+    reg = EmbeddingBagRegressor(
+        embedding_dim=4, hidden_layer_sizes=(3,), max_iter=3, random_state=0
+    ).fit(docs[:200], y[:200])
     assert clone(reg).get_params() == reg.get_params()
     restored = pickle.loads(pickle.dumps(reg))
     np.testing.assert_array_equal(restored.predict(docs[:50]), reg.predict(docs[:50]))
@@ -189,8 +214,14 @@ def test_clone_pickle_and_live_table(corpus):
 
 def test_token_attributions_match_finite_differences(corpus):
     docs, y = corpus
-    reg = EmbeddingBagRegressor(embedding_dim=4, pooling="sum", hidden_layer_sizes=(5,),
-                                activation="tanh", max_iter=3, random_state=0)
+    reg = EmbeddingBagRegressor(
+        embedding_dim=4,
+        pooling="sum",
+        hidden_layer_sizes=(5,),
+        activation="tanh",
+        max_iter=3,
+        random_state=0,
+    )
     reg.fit(docs[:300], y[:300])
     doc = ["t1", "t2", "t2", "unknown"]
     attributions = dict(reg.token_attributions([doc])[0])
@@ -201,8 +232,10 @@ def test_token_attributions_match_finite_differences(corpus):
         up, down = Pi.copy(), Pi.copy()
         up[0, row] += eps
         down[0, row] -= eps
-        numeric = (reg._network.predict(sp.csr_array(up)) -
-                   reg._network.predict(sp.csr_array(down)))[0, 0] / (2 * eps)
+        numeric = (
+            reg._network.predict(sp.csr_array(up))
+            - reg._network.predict(sp.csr_array(down))
+        )[0, 0] / (2 * eps)
         assert value == pytest.approx(numeric, rel=1e-5, abs=1e-8)
     assert None in attributions  # the unknown token's OOV row
 
@@ -218,3 +251,87 @@ def test_float32(corpus):
     reg.fit(docs[:100], y[:100])
     assert reg.embeddings_.dtype == np.float32
     assert reg.predict(docs[:3]).dtype == np.float32
+
+
+@pytest.mark.parametrize("pooling", ["mean", "concat"])
+def test_token_attributions_are_the_gradient_at_pi(corpus, pooling):
+    """Each attribution is dŷ/dΠ[i, j] at one non-zero of Π (notes: grad_R·Tableᵀ)."""
+    docs, y = corpus
+    reg = EmbeddingBagRegressor(
+        embedding_dim=3,
+        pooling=pooling,
+        hidden_layer_sizes=(4,),
+        activation="tanh",
+        max_length=5,
+        max_iter=2,
+        random_state=0,
+    )
+    reg.fit(docs[:200], y[:200])
+    batch = [["t1", "t2", "t2"], ["t3", "zzz"]]
+    attributions = reg.token_attributions(batch)
+    Pi = reg._validate_predict_input(batch)
+    c = reg.max_length_ or 1
+    eps = 1e-6
+    for i, doc_attributions in enumerate(attributions):
+        entries = Pi[i * c : (i + 1) * c].tocoo()
+        assert len(doc_attributions) == entries.nnz
+        for (token, value), r, j in zip(
+            doc_attributions, entries.row, entries.col, strict=True
+        ):
+            expected = reg._encoder.tokens[j] if j < len(reg.vocabulary_) else None
+            assert token == expected
+            up, down = Pi.tolil(), Pi.tolil()
+            up[i * c + r, j] += eps
+            down[i * c + r, j] -= eps
+            numeric = (
+                reg._network.predict(up.tocsr()) - reg._network.predict(down.tocsr())
+            )[i, 0] / (2 * eps)
+            assert value == pytest.approx(numeric, rel=1e-5, abs=1e-8)
+
+
+def test_transform_shapes_and_feature_names(corpus):
+    docs, y = corpus
+    concat = EmbeddingBagRegressor(
+        embedding_dim=3, pooling="concat", max_length=2, max_iter=2, random_state=0
+    ).fit(docs[:100], y[:100])
+    assert concat.max_length_ == 2
+    assert concat.transform(docs[:7]).shape == (7, 6)
+    # Truncated to max_length positions; padding contributes zero vectors.
+    np.testing.assert_array_equal(
+        concat.transform([["t1", "t2", "t3"]]), concat.transform([["t1", "t2"]])
+    )
+    np.testing.assert_array_equal(concat.transform([["t1"]])[0, 3:], 0.0)
+    assert len(concat.get_feature_names_out()) == 6
+    texts = [" ".join(doc) for doc in docs[:100]]
+    pipe = make_pipeline(
+        CountVectorizer(), EmbeddingBagRegressor(embedding_dim=5, max_iter=2)
+    )
+    names = pipe.fit(texts, y[:100]).get_feature_names_out()
+    assert list(names) == [f"embeddingbagregressor{i}" for i in range(5)]
+    # A refit on another form of input keeps nothing of the earlier vocabulary.
+    concat.set_params(pooling="sum").fit(np.eye(4), np.arange(4.0))
+    assert concat.vocabulary_ is None and concat.max_length_ is None
+    assert concat.get_feature_names_out().shape == (3,)
+    with pytest.raises(ValueError, match="same form"):
+        concat.predict(docs[:2])
+
+
+def test_hashed_rows_are_the_stable_hash():
+    reg = EmbeddingBagRegressor(
+        embedding_dim=3, n_buckets=16, pooling="sum", max_iter=2, random_state=0
+    ).fit([["a", "b"], ["c"]], [1.0, 2.0])
+    row = stable_hash(["never seen"], 16)[0]
+    np.testing.assert_array_equal(
+        reg.transform([["never seen"]])[0], reg.embeddings_[row]
+    )
+
+
+def test_parameters_are_validated():
+    with pytest.raises(ValueError, match="dtype"):
+        EmbeddingBagRegressor(dtype=int).fit([["a"]], [1.0])
+    with pytest.raises(ValueError, match="solver"):
+        EmbeddingBagRegressor(solver="lbfgs").fit([["a"]], [1.0])
+    reg = EmbeddingBagRegressor(token_pattern=r"\S+", max_iter=2).fit(
+        ["a b-c", "x"], [1.0, 2.0]
+    )
+    assert set(reg.vocabulary_) == {"a", "b-c", "x"}

@@ -35,3 +35,26 @@ def test_numerical_gradient_and_relative_error():
     assert relative_error(np.ones(2), np.ones(2)) == 0.0
     assert relative_error(np.ones(2), -np.ones(2)) == pytest.approx(1.0)
     assert relative_error(np.zeros(2), np.zeros(2)) == 0.0
+
+
+def test_x_is_restored_after_a_failed_check_too():
+    x = np.array([0.5, -1.5, 2.0])
+    before = x.copy()
+    with pytest.raises(AssertionError):
+        gradcheck(lambda: float(np.sum(np.exp(x))), x, np.exp(x) * 1.01)
+    np.testing.assert_array_equal(x, before)
+
+
+def test_catches_a_small_error_in_one_entry():
+    rng = np.random.default_rng(0)
+    x = rng.standard_normal((4, 3))
+    grad = 2 * x
+    grad[2, 1] += 1e-3
+    with pytest.raises(AssertionError):
+        gradcheck(lambda: float(np.sum(x**2)), x, grad)
+
+
+def test_refuses_a_copy_it_cannot_perturb_in_place():
+    x = np.arange(12.0).reshape(3, 4).T  # not C-contiguous: reshape(-1) copies
+    with pytest.raises(ValueError, match="contiguous"):
+        numerical_gradient(lambda: float(x.sum()), x)

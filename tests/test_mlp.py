@@ -1,7 +1,8 @@
-"""MLPRegressorFromNotes behaves as scikit-learn's MLPRegressor, and better where promised."""
+"""MLPRegressorFromNotes acts as scikit-learn's MLPRegressor, or better as promised."""
 
 import copy
 import pickle
+import re
 import signal
 import warnings
 
@@ -45,8 +46,14 @@ def test_same_fitted_attributes_and_layouts(data):
     ours.fit(X, y)
     theirs.fit(X, y)
     for name in [
-        "n_layers_", "n_outputs_", "out_activation_", "n_iter_", "t_",
-        "n_features_in_", "best_validation_score_", "validation_scores_",
+        "n_layers_",
+        "n_outputs_",
+        "out_activation_",
+        "n_iter_",
+        "t_",
+        "n_features_in_",
+        "best_validation_score_",
+        "validation_scores_",
     ]:
         assert getattr(ours, name) == getattr(theirs, name), name
     assert [c.shape for c in ours.coefs_] == [c.shape for c in theirs.coefs_]
@@ -69,18 +76,24 @@ def test_adam_trajectory_matches_scikit_learn(data):
     settings = dict(hidden_layer_sizes=(8,), alpha=0.0, max_iter=5, random_state=0)
     ours = MLPRegressorFromNotes(**settings).fit(X, y)
     theirs = MLPRegressor(**settings).fit(X, y)
-    # Only Adam's ε sees the scale of the gradient: differences stay tiny.
-    for W_ours, W_theirs in zip(ours.coefs_, theirs.coefs_):
-        np.testing.assert_allclose(W_ours, W_theirs, atol=1e-5)
+    # Only Adam's ε sees the scale of the gradient (with 2ε the paths are identical,
+    # test_adam_is_scikit_learns_with_twice_epsilon): our step is m/(√v + ε/2), a
+    # relative change ≤ ε/(2√v) of a step ≤ lr = 1e-3.  It is visible only where
+    # |g| is near ε; measured 5e-7 after 5 steps, so 1e-5 has a 20x margin while
+    # any real difference of method (a step of lr = 1e-3) fails it.
+    assert _max_abs_diff(ours, theirs) < 1e-5
     # The notes' MSE is twice scikit-learn's half-MSE.
-    np.testing.assert_allclose(ours.loss_curve_, 2 * np.array(theirs.loss_curve_), rtol=1e-3)
+    np.testing.assert_allclose(
+        ours.loss_curve_, 2 * np.array(theirs.loss_curve_), rtol=1e-6
+    )
 
 
 @pytest.mark.parametrize("solver", ["lbfgs", "adam"])
 def test_loss_is_the_notes_mse(data, solver):
     X, y = data
-    reg = MLPRegressorFromNotes(hidden_layer_sizes=(5,), solver=solver, alpha=0.0,
-                                max_iter=20, random_state=0).fit(X, y)
+    reg = MLPRegressorFromNotes(
+        hidden_layer_sizes=(5,), solver=solver, alpha=0.0, max_iter=20, random_state=0
+    ).fit(X, y)
     mse = np.mean((reg.predict(X) - y) ** 2)
     if solver == "lbfgs":
         assert reg.loss_ == pytest.approx(mse, rel=1e-6)
@@ -92,13 +105,22 @@ def test_loss_is_the_notes_mse(data, solver):
 @pytest.mark.parametrize("solver", ["sgd", "adam"])
 def test_warm_start_equals_one_longer_fit(data, solver):
     X, y = data
-    settings = dict(hidden_layer_sizes=(6,), solver=solver, random_state=3,
-                    learning_rate_init=0.01, batch_size=32)
+    settings = dict(
+        hidden_layer_sizes=(6,),
+        solver=solver,
+        random_state=3,
+        learning_rate_init=0.01,
+        batch_size=32,
+    )
     once = MLPRegressorFromNotes(max_iter=4, **settings).fit(X, y)
     stepwise = MLPRegressorFromNotes(max_iter=1, warm_start=True, **settings)
     for _ in range(4):
         stepwise.fit(X, y)
-    for a, b in zip(once.coefs_ + once.intercepts_, stepwise.coefs_ + stepwise.intercepts_):
+    for a, b in zip(
+        once.coefs_ + once.intercepts_,
+        stepwise.coefs_ + stepwise.intercepts_,
+        strict=True,
+    ):
         np.testing.assert_array_equal(a, b)
     assert once.loss_curve_ == stepwise.loss_curve_
     assert stepwise.t_ == once.t_
@@ -128,9 +150,14 @@ def test_partial_fit_availability():
 def test_early_stopping_restores_the_best_weights():
     X, y = make_regression(n_samples=300, n_features=5, noise=20, random_state=1)
     X, y = StandardScaler().fit_transform(X), y / y.std()
-    reg = MLPRegressorFromNotes(hidden_layer_sizes=(64,), early_stopping=True,
-                                learning_rate_init=0.05, max_iter=40,
-                                n_iter_no_change=5, random_state=0).fit(X, y)
+    reg = MLPRegressorFromNotes(
+        hidden_layer_sizes=(64,),
+        early_stopping=True,
+        learning_rate_init=0.05,
+        max_iter=40,
+        n_iter_no_change=5,
+        random_state=0,
+    ).fit(X, y)
     n_epochs = len(reg.loss_curve_)
     assert len(reg.validation_scores_) == len(reg.validation_loss_curve_) == n_epochs
     assert reg.best_validation_score_ == max(reg.validation_scores_)
@@ -139,7 +166,9 @@ def test_early_stopping_restores_the_best_weights():
     from sklearn.utils import check_random_state
 
     rng = check_random_state(0)
-    network_rng_draws = sum(W.size + b.size for W, b in zip(reg.coefs_, reg.intercepts_))
+    network_rng_draws = sum(
+        W.size + b.size for W, b in zip(reg.coefs_, reg.intercepts_, strict=True)
+    )
     rng.uniform(size=network_rng_draws)
     _, val = train_test_split(np.arange(len(y)), random_state=rng, test_size=0.1)
     best = int(np.argmax(reg.validation_scores_))
@@ -152,8 +181,9 @@ def test_sample_weight_equals_repeated_rows(data):
     X, y = data
     X, y = X[:40], y[:40]
     weights = np.random.default_rng(0).integers(0, 3, size=40)
-    settings = dict(hidden_layer_sizes=(4,), solver="lbfgs", random_state=0,
-                    max_iter=50, tol=0)
+    settings = dict(
+        hidden_layer_sizes=(4,), solver="lbfgs", random_state=0, max_iter=50, tol=0
+    )
     weighted = MLPRegressorFromNotes(**settings).fit(X, y, sample_weight=weights)
     repeated = MLPRegressorFromNotes(**settings).fit(
         np.repeat(X, weights, axis=0), np.repeat(y, weights)
@@ -171,8 +201,9 @@ def test_all_zero_sample_weights_are_refused(data):
 @pytest.mark.parametrize("solver", ["lbfgs", "sgd", "adam"])
 def test_float32_stays_float32(data, solver):
     X, y = data
-    reg = MLPRegressorFromNotes(hidden_layer_sizes=(5,), solver=solver, max_iter=3,
-                                random_state=0).fit(X.astype(np.float32), y)
+    reg = MLPRegressorFromNotes(
+        hidden_layer_sizes=(5,), solver=solver, max_iter=3, random_state=0
+    ).fit(X.astype(np.float32), y)
     assert all(c.dtype == np.float32 for c in reg.coefs_ + reg.intercepts_)
     assert reg.predict(X.astype(np.float32)).dtype == np.float32
     reg64 = MLPRegressorFromNotes(max_iter=2, solver=solver).fit(X.astype(int), y)
@@ -199,7 +230,9 @@ def test_sparse_input_gives_the_dense_model(data, fmt, monkeypatch):
     sparse = MLPRegressorFromNotes(**settings).fit(sp.csr_matrix(X).asformat(fmt), y)
     assert seen and all(seen)  # never densified
     np.testing.assert_allclose(sparse.coefs_[0], dense.coefs_[0], atol=1e-10)
-    np.testing.assert_allclose(sparse.predict(sp.csr_matrix(X)), dense.predict(X), atol=1e-10)
+    np.testing.assert_allclose(
+        sparse.predict(sp.csr_matrix(X)), dense.predict(X), atol=1e-10
+    )
 
 
 def test_multi_output(data):
@@ -215,29 +248,44 @@ def test_multi_output(data):
 
 def test_divergence_raises_and_keeps_the_model(data):
     X, y = data
-    huge = dict(solver="sgd", learning_rate_init=1e6, momentum=0.0, max_iter=5,
-                hidden_layer_sizes=(5,), random_state=0)
+    huge = dict(
+        solver="sgd",
+        learning_rate_init=1e6,
+        momentum=0.0,
+        max_iter=5,
+        hidden_layer_sizes=(5,),
+        random_state=0,
+    )
     fresh = MLPRegressorFromNotes(**huge)
-    with pytest.raises(ValueError, match="Solver produced non-finite parameter weights"):
+    with pytest.raises(
+        ValueError, match="Solver produced non-finite parameter weights"
+    ):
         fresh.fit(X * 1e3, y * 1e3)
     with pytest.raises(NotFittedError):
         fresh.predict(X)
-    fitted = MLPRegressorFromNotes(solver="sgd", max_iter=3, hidden_layer_sizes=(5,),
-                                   momentum=0.0, random_state=0).fit(X, y)
+    fitted = MLPRegressorFromNotes(
+        solver="sgd", max_iter=3, hidden_layer_sizes=(5,), momentum=0.0, random_state=0
+    ).fit(X, y)
     before = [c.copy() for c in fitted.coefs_]
     prediction = fitted.predict(X)
     fitted.set_params(warm_start=True, learning_rate_init=1e6, max_iter=50)
     with pytest.raises(ValueError, match="non-finite"):
         fitted.fit(X * 1e3, y * 1e3)
-    for a, b in zip(before, fitted.coefs_):
+    for a, b in zip(before, fitted.coefs_, strict=True):
         np.testing.assert_array_equal(a, b)
     np.testing.assert_array_equal(fitted.predict(X), prediction)
 
 
 def test_divergence_with_early_stopping_restores_best_finite_weights(data):
     X, y = data
-    reg = MLPRegressorFromNotes(solver="sgd", learning_rate_init=1e6, momentum=0.0,
-                                early_stopping=True, max_iter=5, random_state=0)
+    reg = MLPRegressorFromNotes(
+        solver="sgd",
+        learning_rate_init=1e6,
+        momentum=0.0,
+        early_stopping=True,
+        max_iter=5,
+        random_state=0,
+    )
     reg.fit(X * 1e3, y * 1e3)
     assert np.isnan(reg.validation_scores_).any()
     assert np.isfinite(reg.predict(X)).all()
@@ -297,7 +345,9 @@ def test_copies_keep_the_views_tied(data, copier):
     X, y = data
     reg = MLPRegressorFromNotes(hidden_layer_sizes=(5,), max_iter=3, random_state=0)
     reg.fit(X, y)
-    other = pickle.loads(pickle.dumps(reg)) if copier == "pickle" else copy.deepcopy(reg)
+    other = (
+        pickle.loads(pickle.dumps(reg)) if copier == "pickle" else copy.deepcopy(reg)
+    )
     np.testing.assert_array_equal(other.predict(X), reg.predict(X))
     assert np.shares_memory(other.coefs_[0], other._network.theta)
     other.coefs_[1][...] = 0.0
@@ -326,7 +376,9 @@ def test_grid_search_on_diabetes_matches_scikit_learn():
         model = TransformedTargetRegressor(
             make_pipeline(StandardScaler(), regressor), transformer=StandardScaler()
         )
-        grid = {"regressor__" + regressor.__class__.__name__.lower() + "__alpha": [0.1, 1.0]}
+        grid = {
+            "regressor__" + regressor.__class__.__name__.lower() + "__alpha": [0.1, 1.0]
+        }
         return GridSearchCV(model, grid, cv=cv, n_jobs=2).fit(X, y)
 
     settings = dict(hidden_layer_sizes=(16,), max_iter=200, random_state=0)
@@ -334,3 +386,315 @@ def test_grid_search_on_diabetes_matches_scikit_learn():
     theirs = search(MLPRegressor(**settings))
     assert ours.best_score_ > 0.4
     assert abs(ours.best_score_ - theirs.best_score_) < 0.02
+
+
+# -- scikit-learn's own trajectory, exactly -------------------------------------
+def _max_abs_diff(ours, theirs):
+    pairs = zip(
+        ours.coefs_ + ours.intercepts_, theirs.coefs_ + theirs.intercepts_, strict=True
+    )
+    return max(float(np.abs(a - b).max()) for a, b in pairs)
+
+
+@pytest.mark.parametrize("solver", ["sgd", "adam"])
+def test_initialisation_is_scikit_learns_glorot(data, solver):
+    """A vanishing learning rate leaves the weights where initialisation put them."""
+    X, y = data
+    settings = dict(
+        hidden_layer_sizes=(5, 3),
+        solver=solver,
+        activation="logistic",
+        learning_rate_init=1e-300,
+        max_iter=1,
+        random_state=3,
+    )
+    ours = MLPRegressorFromNotes(**settings).fit(X, y)
+    theirs = MLPRegressor(**settings).fit(X, y)
+    assert _max_abs_diff(ours, theirs) == 0.0
+
+
+@pytest.mark.parametrize("early_stopping", [False, True])
+@pytest.mark.parametrize("batch_size", ["auto", 16])
+def test_sgd_is_scikit_learns_with_the_notes_factor_two(
+    data, batch_size, early_stopping
+):
+    """grad_Ŷ = 2/n (Ŷ − Y) is twice scikit-learn's: our (lr, α) is its (2·lr, α/2).
+
+    Same initialisation, shuffles, batches, momentum and split: equal up to rounding.
+    """
+    X, y = data
+    settings = dict(
+        hidden_layer_sizes=(6, 4),
+        solver="sgd",
+        max_iter=6,
+        random_state=0,
+        batch_size=batch_size,
+        early_stopping=early_stopping,
+        n_iter_no_change=100,
+    )
+    ours = MLPRegressorFromNotes(learning_rate_init=0.01, alpha=0.2, **settings).fit(
+        X, y
+    )
+    theirs = MLPRegressor(learning_rate_init=0.02, alpha=0.1, **settings).fit(X, y)
+    assert _max_abs_diff(ours, theirs) < 1e-12
+    np.testing.assert_allclose(
+        ours.loss_curve_, 2 * np.array(theirs.loss_curve_), rtol=1e-12
+    )
+    if early_stopping:
+        np.testing.assert_allclose(
+            ours.validation_scores_, theirs.validation_scores_, rtol=1e-12
+        )
+
+
+@pytest.mark.parametrize("batch_size", ["auto", 16])
+def test_adam_is_scikit_learns_with_twice_epsilon(data, batch_size):
+    """Adam's step m/(√v + ε) is invariant to the gradient's scale except through ε:
+    with twice the gradient and twice ε it is the same step, so the trajectories agree
+    up to rounding."""
+    X, y = data
+    settings = dict(
+        hidden_layer_sizes=(8, 4),
+        activation="tanh",
+        alpha=0.0,
+        max_iter=5,
+        random_state=0,
+        batch_size=batch_size,
+    )
+    ours = MLPRegressorFromNotes(epsilon=2e-8, **settings).fit(X, y)
+    theirs = MLPRegressor(epsilon=1e-8, **settings).fit(X, y)
+    assert _max_abs_diff(ours, theirs) < 1e-12
+    np.testing.assert_allclose(
+        ours.loss_curve_, 2 * np.array(theirs.loss_curve_), rtol=1e-12
+    )
+
+
+@pytest.mark.parametrize(
+    "solver, early_stopping",
+    [("lbfgs", False), ("sgd", False), ("adam", False), ("adam", True)],
+)
+def test_fitted_attributes_are_scikit_learns(data, solver, early_stopping):
+    X, y = data
+    settings = dict(
+        hidden_layer_sizes=(4,),
+        solver=solver,
+        max_iter=3,
+        early_stopping=early_stopping,
+        random_state=0,
+    )
+    ours = MLPRegressorFromNotes(**settings).fit(X, y)
+    theirs = MLPRegressor(**settings).fit(X, y)
+
+    def public(est):
+        return {k for k in vars(est) if k.endswith("_") and not k.startswith("_")}
+
+    extra = {"validation_loss_curve_"} if solver != "lbfgs" else set()
+    assert public(ours) == public(theirs) | extra
+    for name in [
+        "n_layers_",
+        "n_outputs_",
+        "out_activation_",
+        "n_iter_",
+        "n_features_in_",
+    ]:
+        assert getattr(ours, name) == getattr(theirs, name), name
+    assert [c.shape for c in ours.coefs_] == [c.shape for c in theirs.coefs_]
+    assert [b.shape for b in ours.intercepts_] == [b.shape for b in theirs.intercepts_]
+    if solver != "lbfgs":
+        assert ours.t_ == theirs.t_
+        assert len(ours.loss_curve_) == ours.n_iter_
+        if early_stopping:
+            assert ours.best_loss_ is None
+            assert ours.best_validation_score_ == max(ours.validation_scores_)
+            assert len(ours.validation_scores_) == len(ours.validation_loss_curve_) == 3
+        else:
+            assert (
+                ours.validation_scores_ is None and ours.validation_loss_curve_ is None
+            )
+            assert ours.best_loss_ == min(ours.loss_curve_)
+
+
+def test_error_messages_are_scikit_learns(data):
+    X, y = data
+
+    def message(est, method, *args):
+        with pytest.raises(Exception) as info:
+            getattr(est, method)(*args)
+        text = str(info.value).replace(type(est).__name__, "EST")
+        # Options print as a set, in hash order: compare them sorted.
+        text = re.sub(r"\{[^}]*\}", lambda m: str(sorted(m[0][1:-1].split(", "))), text)
+        return type(info.value), text
+
+    for kwargs in [
+        dict(hidden_layer_sizes=(3, 0)),
+        dict(hidden_layer_sizes=-1),
+        dict(solver="newton"),
+        dict(alpha=-1.0),
+        dict(max_iter=0),
+        dict(batch_size=0),
+        dict(momentum=1.5),
+        dict(activation="gelu"),
+    ]:
+        assert message(MLPRegressorFromNotes(**kwargs), "fit", X, y) == message(
+            MLPRegressor(**kwargs), "fit", X, y
+        ), kwargs
+    ours = MLPRegressorFromNotes(max_iter=2).fit(X, y)
+    theirs = MLPRegressor(max_iter=2).fit(X, y)
+    assert message(ours, "predict", X[:, :3]) == message(theirs, "predict", X[:, :3])
+    assert message(MLPRegressorFromNotes(), "predict", X) == message(
+        MLPRegressor(), "predict", X
+    )
+    kind, _ = message(MLPRegressorFromNotes(), "predict", X)
+    assert kind is NotFittedError
+
+
+@pytest.mark.parametrize("solver", ["lbfgs", "sgd", "adam"])
+@pytest.mark.parametrize("fmt", ["csr", "csc"])
+def test_sparse_first_layer_in_fit_and_predict(data, solver, fmt, monkeypatch):
+    """Every product with X, in fit and in predict, is a sparse one."""
+    from sknotes import nodes
+
+    X, y = data
+    X = X.copy()
+    X[np.abs(X) < 0.7] = 0.0
+    settings = dict(hidden_layer_sizes=(5,), solver=solver, max_iter=4, random_state=0)
+    dense = MLPRegressorFromNotes(**settings).fit(X, y)
+    first_layer_inputs = []
+    original = nodes.Linear.forward
+
+    def spy(self, inputs, out=None):
+        if inputs.shape[1] == X.shape[1]:
+            first_layer_inputs.append(sp.issparse(inputs))
+        return original(self, inputs, out=out)
+
+    monkeypatch.setattr(nodes.Linear, "forward", spy)
+    X_sparse = sp.csr_matrix(X).asformat(fmt)
+    sparse = MLPRegressorFromNotes(**settings).fit(X_sparse, y)
+    prediction = sparse.predict(X_sparse)
+    assert first_layer_inputs and all(first_layer_inputs)
+    for a, b in zip(
+        sparse.coefs_ + sparse.intercepts_,
+        dense.coefs_ + dense.intercepts_,
+        strict=True,
+    ):
+        np.testing.assert_allclose(a, b, rtol=1e-9, atol=1e-12)
+    np.testing.assert_allclose(prediction, dense.predict(X), rtol=1e-9, atol=1e-12)
+
+
+@pytest.mark.parametrize("solver", ["lbfgs", "sgd", "adam"])
+def test_float32_everywhere(data, solver):
+    X, y = data
+    X32 = X.astype(np.float32)
+    reg = MLPRegressorFromNotes(
+        hidden_layer_sizes=(5,), solver=solver, max_iter=3, random_state=0
+    ).fit(X32, y)  # float64 y follows X
+    assert reg._network.theta.dtype == np.float32
+    assert reg.predict(X32).dtype == np.float32
+    assert reg.predict(sp.csr_matrix(X32)).dtype == np.float32
+    as64 = MLPRegressorFromNotes(
+        hidden_layer_sizes=(5,), solver=solver, max_iter=3, random_state=0
+    ).fit(X, y)
+    assert as64._network.theta.dtype == np.float64
+    # float32 training follows the float64 one closely: same math, less precision.
+    np.testing.assert_allclose(reg.predict(X32), as64.predict(X), rtol=1e-2, atol=1e-2)
+
+
+@pytest.mark.parametrize("solver", ["sgd", "adam"])
+def test_reassigned_and_edited_coefs_are_the_same_model(data, solver):
+    """Assigning new arrays to coefs_/intercepts_ equals editing them in place, for
+    predict, a warm start and partial_fit."""
+    X, y = data
+    reg = MLPRegressorFromNotes(
+        hidden_layer_sizes=(5,),
+        solver=solver,
+        max_iter=2,
+        warm_start=True,
+        random_state=0,
+    ).fit(X, y)
+    untouched = copy.deepcopy(reg)
+    edited = copy.deepcopy(reg)
+    rng = np.random.default_rng(0)
+    new_coefs = [rng.standard_normal(c.shape) * 0.1 for c in reg.coefs_]
+    new_intercepts = [rng.standard_normal(b.shape) * 0.1 for b in reg.intercepts_]
+    reg.coefs_, reg.intercepts_ = new_coefs, new_intercepts
+    for W, b, new_W, new_b in zip(
+        edited.coefs_, edited.intercepts_, new_coefs, new_intercepts, strict=True
+    ):
+        W[...] = new_W
+        b[...] = new_b
+    hidden = np.maximum(X @ new_coefs[0] + new_intercepts[0], 0)  # relu
+    expected = hidden @ new_coefs[1] + new_intercepts[1]
+    np.testing.assert_allclose(reg.predict(X), expected.ravel())
+    np.testing.assert_array_equal(edited.predict(X), reg.predict(X))
+    assert not np.allclose(untouched.predict(X), reg.predict(X))
+    for step in ("fit", "partial_fit"):
+        getattr(reg, step)(X, y)
+        getattr(edited, step)(X, y)
+        getattr(untouched, step)(X, y)
+        for a, b in zip(
+            reg.coefs_ + reg.intercepts_,
+            edited.coefs_ + edited.intercepts_,
+            strict=True,
+        ):
+            np.testing.assert_array_equal(a, b)
+        assert not np.allclose(untouched.coefs_[0], reg.coefs_[0])
+        assert np.shares_memory(reg.coefs_[0], reg._network.theta)
+
+
+def test_clone_refits_to_the_same_model(data):
+    X, y = data
+    reg = MLPRegressorFromNotes(hidden_layer_sizes=(5,), max_iter=3, random_state=0)
+    reg.fit(X, y)
+    twin = clone(reg)
+    with pytest.raises(NotFittedError):
+        twin.predict(X)
+    twin.fit(X, y)
+    np.testing.assert_array_equal(twin.predict(X), reg.predict(X))
+    assert np.shares_memory(twin.coefs_[0], twin._network.theta)
+
+
+@pytest.mark.parametrize("solver", ["lbfgs", "sgd", "adam"])
+def test_poisson_is_scikit_learns(data, solver):
+    """Half Poisson deviance and an exp output: scikit-learn's own loss, same path."""
+    X, _ = data
+    counts = np.random.default_rng(0).poisson(np.exp(0.3 * X[:, 0])).astype(float)
+    settings = dict(
+        loss="poisson",
+        hidden_layer_sizes=(5,),
+        solver=solver,
+        max_iter=5,
+        batch_size=16,
+        learning_rate_init=0.01,
+        random_state=0,
+    )
+    ours = MLPRegressorFromNotes(**settings).fit(X, counts)
+    theirs = MLPRegressor(**settings).fit(X, counts)
+    assert _max_abs_diff(ours, theirs) < 1e-12
+    assert ours.loss_ == pytest.approx(theirs.loss_, rel=1e-12)
+    np.testing.assert_allclose(ours.predict(X), theirs.predict(X), rtol=1e-12)
+
+
+def test_first_partial_fit_is_scikit_learns(data):
+    X, y = data
+    settings = dict(
+        hidden_layer_sizes=(5,), solver="sgd", batch_size=16, random_state=0
+    )
+    ours = MLPRegressorFromNotes(learning_rate_init=0.01, alpha=1e-4, **settings)
+    theirs = MLPRegressor(learning_rate_init=0.02, alpha=5e-5, **settings)
+    ours.partial_fit(X, y)
+    theirs.partial_fit(X, y)
+    assert _max_abs_diff(ours, theirs) < 1e-12
+
+
+@pytest.mark.parametrize(
+    "solver, match", [("lbfgs", "lbfgs failed to converge"), ("sgd", "Maximum iter")]
+)
+def test_convergence_warning_at_max_iter_for_every_solver(data, solver, match):
+    X, y = data
+    with warnings.catch_warnings(record=True) as caught:
+        warnings.simplefilter("always")
+        reg = MLPRegressorFromNotes(solver=solver, max_iter=2, tol=0.0).fit(X, y)
+        if hasattr(reg, "partial_fit"):
+            reg.partial_fit(X, y)  # one epoch by design: never a warning
+    convergence = [w for w in caught if issubclass(w.category, ConvergenceWarning)]
+    assert len(convergence) == 1
+    assert match in str(convergence[0].message)

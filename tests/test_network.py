@@ -56,8 +56,14 @@ def test_embedding_network_gradient(positions, hidden):
     n_rows = n * positions if positions else n
     Pi = sp.csr_array(rng.integers(0, 2, size=(n_rows, w)).astype(float))
     n_inputs = d * (positions or 1)
-    network = _network(hidden, "tanh", n_features=n_inputs, n_outputs=1,
-                       table=table, positions=positions)
+    network = _network(
+        hidden,
+        "tanh",
+        n_features=n_inputs,
+        n_outputs=1,
+        table=table,
+        positions=positions,
+    )
     y = rng.standard_normal((n, 1))
     loss_node = MSELoss()
 
@@ -95,9 +101,77 @@ def test_initialisation_is_scikit_learns_glorot():
 
     reference = MLPRegressor(activation="tanh")
     reference._random_state = np.random.RandomState(7)
-    expected = [reference._init_coef(4, 5, np.float64), reference._init_coef(5, 1, np.float64)]
+    expected = [
+        reference._init_coef(4, 5, np.float64),
+        reference._init_coef(5, 1, np.float64),
+    ]
     network = Network([4, 5, 1], "tanh", "identity", np.float64)
     network.initialize(np.random.RandomState(7))
-    for (W, b), ours_W, ours_b in zip(expected, network.coefs, network.intercepts):
+    for (W, b), ours_W, ours_b in zip(
+        expected, network.coefs, network.intercepts, strict=True
+    ):
         np.testing.assert_array_equal(ours_W, W)
         np.testing.assert_array_equal(ours_b, b)
+
+
+@pytest.mark.parametrize("activation", ["identity", "logistic", "tanh", "relu"])
+def test_initialisation_equals_scikit_learns_for_every_activation(activation):
+    from sklearn.neural_network import MLPRegressor
+
+    units = [4, 6, 3, 2]
+    reference = MLPRegressor(activation=activation)
+    reference._random_state = np.random.RandomState(11)
+    expected = [
+        reference._init_coef(a, b, np.float64)
+        for a, b in zip(units[:-1], units[1:], strict=True)
+    ]
+    network = Network(units, activation, "identity", np.float64)
+    network.initialize(np.random.RandomState(11))
+    for (W, b), ours_W, ours_b in zip(
+        expected, network.coefs, network.intercepts, strict=True
+    ):
+        assert ours_W.shape == W.shape
+        np.testing.assert_array_equal(ours_W, W)
+        np.testing.assert_array_equal(ours_b, b)
+
+
+def test_flat_layout_is_weights_then_biases_and_grad_mirrors_it():
+    network = _network((3, 2), "tanh", n_features=4, n_outputs=1)
+    expected = np.concatenate([W.ravel() for W in network.coefs] + network.intercepts)
+    np.testing.assert_array_equal(network.theta, expected)
+    assert network.n_coef_params == 4 * 3 + 3 * 2 + 2 * 1
+    for W, gW in zip(network.coefs, network.grad_coefs, strict=True):
+        assert np.shares_memory(gW, network.grad) and gW.shape == W.shape
+    network.theta[:] = 0.0  # the views see writes to theta ...
+    assert all(np.all(W == 0) for W in network.coefs)
+    network.intercepts[0][...] = 7.0  # ... and theta sees writes to the views
+    assert np.count_nonzero(network.theta == 7.0) == 3
+
+
+@pytest.mark.parametrize("n_outputs", [1, 3])
+def test_float32_network_computes_in_float32(n_outputs):
+    network = Network([4, 5, n_outputs], "relu", "identity", np.float32)
+    network.initialize(np.random.RandomState(0))
+    X = np.random.default_rng(0).standard_normal((6, 4)).astype(np.float32)
+    y_hat = network.forward(X)
+    assert y_hat.dtype == np.float32 and y_hat.shape == (6, n_outputs)
+    network.backward(np.ones_like(y_hat))
+    assert network.grad.dtype == np.float32
+    assert network.predict(X).dtype == np.float32
+    np.testing.assert_allclose(network.predict(X), y_hat)
+
+
+@pytest.mark.parametrize("hidden", [(4,), (3, 3)])
+def test_single_output_network_gradient(hidden):
+    """The single-output backward takes the outer-product path."""
+    rng = np.random.default_rng(4)
+    X, y = rng.standard_normal((7, 4)), rng.standard_normal((7, 1))
+    network = _network(hidden, "tanh", n_outputs=1)
+    loss_node = MSELoss()
+
+    def loss():
+        return loss_node.forward(network.predict(X), y)
+
+    loss_node.forward(network.forward(X), y)
+    network.backward(loss_node.backward())
+    gradcheck(loss, network.theta, network.grad.copy(), rtol=1e-6)

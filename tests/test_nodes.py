@@ -85,7 +85,8 @@ def test_notes_3_4_1_network_closed_forms():
     grad_y_hat = mse.backward()
     np.testing.assert_allclose(grad_y_hat, expected_grad_y_hat)
     grad_Z = second.backward(grad_y_hat)
-    # ② gradient s = gradient ŷ · w2ᵀ ; gradient w2 = sᵀ · −2/n (y − ŷ) ; b2 = −2/n Σ(y − ŷ)
+    # ② gradient s = gradient ŷ · w2ᵀ ; gradient w2 = sᵀ · −2/n (y − ŷ) ;
+    #   gradient b2 = −2/n Σ(y − ŷ)
     np.testing.assert_allclose(grad_Z, expected_grad_y_hat @ W2.T)
     np.testing.assert_allclose(second.grad_W, Z.T @ (-2.0 / n * (y - y_hat)))
     np.testing.assert_allclose(second.grad_b, -2.0 / n * np.sum(y - y_hat))
@@ -215,7 +216,9 @@ def test_embedding_grad_pi_matches_finite_differences():
     gradcheck(loss, values, grad_Pi.data, rtol=RTOL)
     # The notes' dense formula grad_Π = grad_R · Tableᵀ at Π's non-zeros.
     dense = P @ table.T
-    np.testing.assert_allclose(grad_Pi.toarray()[Pi.toarray() != 0], dense[Pi.toarray() != 0])
+    np.testing.assert_allclose(
+        grad_Pi.toarray()[Pi.toarray() != 0], dense[Pi.toarray() != 0]
+    )
 
 
 @pytest.mark.parametrize("weighted", [False, True])
@@ -235,7 +238,9 @@ def test_mse_loss_is_block_one(weighted, n_outputs):
     expected = float(np.sum(weights[:, None] * (y_hat - y) ** 2) / weights.sum())
     assert value == pytest.approx(expected, rel=1e-12)
     grad = node.backward().copy()
-    np.testing.assert_allclose(grad, 2.0 / weights.sum() * weights[:, None] * (y_hat - y))
+    np.testing.assert_allclose(
+        grad, 2.0 / weights.sum() * weights[:, None] * (y_hat - y)
+    )
     gradcheck(loss, y_hat, grad, rtol=RTOL)
 
 
@@ -258,3 +263,107 @@ def test_poisson_loss_gradient(weighted):
 
     loss()
     gradcheck(loss, y_hat, node.backward(), rtol=RTOL)
+
+
+@pytest.mark.parametrize("to_sparse", [sp.csr_array, sp.csr_matrix, sp.csc_matrix])
+def test_linear_with_scipy_sparse_x_gives_dense_arrays(to_sparse):
+    rng = np.random.default_rng(10)
+    X = rng.standard_normal((6, 5))
+    X[rng.random(X.shape) < 0.6] = 0.0
+    W, b, P = (
+        rng.standard_normal((5, 3)),
+        rng.standard_normal(3),
+        rng.standard_normal((6, 3)),
+    )
+    node = Linear(W, b)
+    S = node.forward(to_sparse(X))
+    assert type(S) is np.ndarray
+    np.testing.assert_allclose(S, X @ W + b)
+    grad_X = node.backward(P.copy())
+    assert type(node.grad_W) is np.ndarray
+    np.testing.assert_allclose(node.grad_W, X.T @ P)
+    np.testing.assert_allclose(grad_X, P @ W.T)
+
+    def loss():
+        return float(np.sum(P * Linear(W, b).forward(to_sparse(X))))
+
+    gradcheck(loss, W, node.grad_W, rtol=RTOL)
+    gradcheck(loss, b, node.grad_b, rtol=RTOL)
+
+
+def test_notes_3_4_1_gradient_of_x_is_block_three():
+    """③: gradient X = −2/n (Y − Ŷ)·w2ᵀ·W1ᵀ = gradient Z · W1ᵀ."""
+    rng = np.random.default_rng(11)
+    n = 5
+    X, y = rng.standard_normal((n, 3)), rng.standard_normal((n, 1))
+    W1, b1 = rng.standard_normal((3, 4)), rng.standard_normal(4)
+    W2, b2 = rng.standard_normal((4, 1)), rng.standard_normal(1)
+
+    def loss():
+        return MSELoss().forward(Linear(W2, b2).forward(Linear(W1, b1).forward(X)), y)
+
+    first, second, mse = Linear(W1, b1), Linear(W2, b2), MSELoss()
+    y_hat = second.forward(first.forward(X))
+    mse.forward(y_hat, y)
+    grad_X = first.backward(second.backward(mse.backward()))
+    np.testing.assert_allclose(grad_X, -2.0 / n * (y - y_hat) @ W2.T @ W1.T)
+    gradcheck(loss, X, grad_X, rtol=RTOL)
+    gradcheck(loss, W1, first.grad_W, rtol=RTOL)
+    gradcheck(loss, b1, first.grad_b, rtol=RTOL)
+    gradcheck(loss, W2, second.grad_W, rtol=RTOL)
+    gradcheck(loss, b2, second.grad_b, rtol=RTOL)
+
+
+@pytest.mark.parametrize("dtype", [np.float32, np.float64])
+@pytest.mark.parametrize("node_class", [Sigmoid, Tanh])
+def test_sigmoid_and_tanh_of_huge_inputs_raise_nothing(node_class, dtype):
+    X = np.array([[-1e6, -1e3, 0.0, 1e3, 1e6]], dtype=dtype)
+    with warnings.catch_warnings(), np.errstate(all="raise"):
+        warnings.simplefilter("error")
+        node = node_class()
+        Y = node.forward(X.copy())
+        grad = node.backward(np.ones_like(Y))
+    low = 0.0 if node_class is Sigmoid else -1.0
+    np.testing.assert_array_equal(Y[0, [0, -1]], [low, 1.0])
+    assert np.isfinite(grad).all() and Y.dtype == dtype
+
+
+def test_embedding_with_a_scipy_matrix_and_positions_grad_pi():
+    """Π from scipy's matrix API, the n × (c·d) reshape, grad_Π by differences."""
+    rng = np.random.default_rng(12)
+    w, d, n, c = 8, 3, 3, 2
+    table = rng.standard_normal((w, d))
+    ids = rng.integers(0, w, size=n * c)
+    Pi = sp.csr_matrix((np.ones(n * c), (np.arange(n * c), ids)), shape=(n * c, w))
+    node = Embedding(table, positions=c)
+    X_new = node.forward(Pi)
+    assert type(X_new) is np.ndarray and X_new.shape == (n, c * d)
+    np.testing.assert_allclose(X_new, table[ids].reshape(n, c * d))
+    P = rng.standard_normal((n, c * d))
+    grad_table = node.backward(P)
+    assert type(grad_table) is np.ndarray
+    np.testing.assert_allclose(grad_table, Pi.T @ P.reshape(n * c, d))
+    grad_Pi = node.grad_Pi(P)
+
+    def loss():
+        return float(np.sum(P * Embedding(table, positions=c).forward(Pi)))
+
+    gradcheck(loss, Pi.data, grad_Pi.data, rtol=RTOL)
+    gradcheck(loss, table, grad_table, rtol=RTOL)
+
+
+def test_poisson_loss_is_half_the_poisson_deviance():
+    from sklearn.metrics import mean_poisson_deviance
+
+    rng = np.random.default_rng(13)
+    y_hat = rng.random((6, 1)) + 0.5
+    y = rng.poisson(1.0, size=(6, 1)).astype(float)
+    sw = rng.random(6)
+    node = PoissonLoss()
+    value = node.forward(y_hat, y, sw)
+    assert value == pytest.approx(
+        mean_poisson_deviance(y.ravel(), y_hat.ravel(), sample_weight=sw) / 2, rel=1e-12
+    )
+    np.testing.assert_allclose(
+        node.backward(), sw[:, None] * (1 - y / y_hat) / sw.sum()
+    )

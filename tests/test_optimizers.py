@@ -1,5 +1,7 @@
 """Optimizers: scikit-learn's update rules, applied in place; row-sparse variants."""
 
+import warnings
+
 import numpy as np
 import pytest
 from sklearn.exceptions import ConvergenceWarning
@@ -12,7 +14,9 @@ def _grads(rng, n_steps, size):
     return [rng.standard_normal(size) for _ in range(n_steps)]
 
 
-@pytest.mark.parametrize("momentum, nesterov", [(0.0, False), (0.9, False), (0.9, True)])
+@pytest.mark.parametrize(
+    "momentum, nesterov", [(0.0, False), (0.9, False), (0.9, True)]
+)
 def test_sgd_equals_scikit_learn(momentum, nesterov):
     rng = np.random.default_rng(0)
     params = rng.standard_normal(10)
@@ -89,12 +93,106 @@ def test_lbfgs_warns_when_max_iter_is_hit():
 
     with pytest.warns(ConvergenceWarning, match="max_iter"):
         _, _, n_iter = minimize_lbfgs(
-            rosenbrock, np.array([-1.0, 2.0]), max_iter=3, max_fun=100, tol=1e-12,
+            rosenbrock,
+            np.array([-1.0, 2.0]),
+            max_iter=3,
+            max_fun=100,
+            tol=1e-12,
             verbose=False,
         )
     assert n_iter == 3
     x, loss, _ = minimize_lbfgs(
-        rosenbrock, np.array([-1.0, 2.0]), max_iter=1000, max_fun=10000, tol=1e-10,
+        rosenbrock,
+        np.array([-1.0, 2.0]),
+        max_iter=1000,
+        max_fun=10000,
+        tol=1e-10,
         verbose=False,
     )
     np.testing.assert_allclose(x, [1.0, 1.0], atol=1e-4)
+
+
+@pytest.mark.parametrize("nesterov", [False, True])
+def test_invscaling_sgd_equals_scikit_learn_over_epochs(nesterov):
+    rng = np.random.default_rng(5)
+    params = rng.standard_normal(8)
+    reference = [params.copy()]
+    ours = SGD(params, 0.1, "invscaling", 0.9, nesterov, power_t=0.3)
+    theirs = SGDOptimizer(reference, 0.1, "invscaling", 0.9, nesterov, power_t=0.3)
+    for epoch in range(4):
+        for grad in _grads(rng, 3, 8):
+            ours.step(params, grad)
+            theirs.update_params(reference, [grad])
+        ours.iteration_ends((epoch + 1) * 50)
+        theirs.iteration_ends((epoch + 1) * 50)
+        assert ours.learning_rate == pytest.approx(theirs.learning_rate, rel=1e-15)
+    np.testing.assert_allclose(params, reference[0], rtol=1e-12)
+
+
+def test_adaptive_trigger_stopping_equals_scikit_learn():
+    ours = SGD(np.zeros(2), 0.01, "adaptive")
+    theirs = SGDOptimizer([np.zeros(2)], 0.01, "adaptive")
+    for _ in range(8):
+        assert ours.trigger_stopping("m", False) == theirs.trigger_stopping("m", False)
+        assert ours.learning_rate == pytest.approx(theirs.learning_rate, rel=1e-15)
+    assert ours.trigger_stopping("m", False) is True  # lr fell below 1e-6
+    # Adam never adapts: any stall stops it, as in scikit-learn.
+    assert Adam(np.zeros(2)).trigger_stopping("m", False) is True
+    assert AdamOptimizer([np.zeros(2)]).trigger_stopping("m", False) is True
+
+
+def test_row_sparse_adam_over_steps_equals_dense_adam_on_the_rows():
+    """Touching the same rows every step, row-sparse Adam is Adam on those rows."""
+    rng = np.random.default_rng(6)
+    table = rng.standard_normal((7, 3))
+    before = table.copy()
+    rows = np.array([0, 2, 5])
+    dense = before[rows].copy()
+    sparse_opt, dense_opt = RowSparseAdam(table, 0.05), Adam(dense, 0.05)
+    for _ in range(5):
+        grad_rows = rng.standard_normal((3, 3))
+        sparse_opt.step(table, rows, grad_rows)
+        dense_opt.step(dense, grad_rows)
+    np.testing.assert_allclose(table[rows], dense, rtol=1e-12)
+    np.testing.assert_array_equal(table[[1, 3, 4, 6]], before[[1, 3, 4, 6]])
+    assert np.all(sparse_opt.m[[1, 3, 4, 6]] == 0) and np.all(
+        sparse_opt.v[[1, 3, 4, 6]] == 0
+    )
+
+
+@pytest.mark.parametrize(
+    "momentum, nesterov", [(0.0, False), (0.9, False), (0.9, True)]
+)
+def test_row_sparse_sgd_over_steps_equals_dense_sgd_on_the_rows(momentum, nesterov):
+    rng = np.random.default_rng(7)
+    table = rng.standard_normal((6, 2))
+    before = table.copy()
+    rows = np.array([1, 4])
+    dense = before[rows].copy()
+    sparse_opt = RowSparseSGD(table, 0.2, momentum=momentum, nesterov=nesterov)
+    dense_opt = SGD(dense, 0.2, momentum=momentum, nesterov=nesterov)
+    for _ in range(4):
+        grad_rows = rng.standard_normal((2, 2))
+        sparse_opt.step(table, rows, grad_rows)
+        dense_opt.step(dense, grad_rows)
+    np.testing.assert_allclose(table[rows], dense, rtol=1e-12)
+    np.testing.assert_array_equal(table[[0, 2, 3, 5]], before[[0, 2, 3, 5]])
+
+
+def test_lbfgs_stop_ends_early_without_a_convergence_warning():
+    def quartic(x):
+        return float(np.sum((x - 1) ** 4)), 4 * (x - 1) ** 3
+
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")
+        x, loss, n_iter = minimize_lbfgs(
+            quartic,
+            np.zeros(3),
+            max_iter=100,
+            max_fun=1000,
+            tol=0.0,
+            verbose=False,
+            stop=lambda: True,
+        )
+    assert n_iter == 1
+    assert loss == pytest.approx(quartic(x)[0]) and loss < quartic(np.zeros(3))[0]

@@ -17,10 +17,18 @@ DOCS = [[f"t{j}" for j in rng.integers(0, 9, size=4)] for _ in range(40)]
 CASES = [
     (MLPRegressorFromNotes(hidden_layer_sizes=(4,), max_iter=3, random_state=0), X),
     (MLPRegressorFromNotes(solver="lbfgs", max_iter=3, random_state=0), X),
-    (EmbeddingBagRegressor(embedding_dim=3, hidden_layer_sizes=(2,), max_iter=3,
-                           random_state=0), DOCS),
-    (EmbeddingBagRegressor(pooling="concat", n_buckets=16, max_iter=3, random_state=0),
-     DOCS),
+    (
+        EmbeddingBagRegressor(
+            embedding_dim=3, hidden_layer_sizes=(2,), max_iter=3, random_state=0
+        ),
+        DOCS,
+    ),
+    (
+        EmbeddingBagRegressor(
+            pooling="concat", n_buckets=16, max_iter=3, random_state=0
+        ),
+        DOCS,
+    ),
 ]
 
 
@@ -39,7 +47,9 @@ def test_pickle_and_joblib_round_trips(est, data, tmp_path):
     est.fit(data, Y)
     for name, round_trip in _round_trips(tmp_path):
         loaded = round_trip(est)
-        np.testing.assert_array_equal(loaded.predict(data), est.predict(data), err_msg=name)
+        np.testing.assert_array_equal(
+            loaded.predict(data), est.predict(data), err_msg=name
+        )
         assert np.shares_memory(loaded.coefs_[0], loaded._network.theta)
         # Training goes on where it stopped.
         if loaded.solver != "lbfgs":
@@ -57,8 +67,14 @@ def test_skops_trusts_only_sknotes_and_numpy_types(est, data, tmp_path):
     untrusted = sio.get_untrusted_types(file=path)
     assert untrusted, "sknotes types must be reviewed before loading"
     assert all(t.split(".")[0] in {"sknotes", "numpy", "scipy"} for t in untrusted)
+    own = f"{type(est).__module__}.{type(est).__name__}"
+    assert own in untrusted
     with pytest.raises(Exception, match="[Uu]ntrusted"):
         sio.load(path)
+    # Every listed type is needed: trusting all but one still refuses to load.
+    for left_out in untrusted:
+        with pytest.raises(Exception, match="[Uu]ntrusted"):
+            sio.load(path, trusted=[t for t in untrusted if t != left_out])
     loaded = sio.load(path, trusted=untrusted)
     np.testing.assert_array_equal(loaded.predict(data), est.predict(data))
     assert np.shares_memory(loaded.coefs_[0], loaded._network.theta)

@@ -1,0 +1,55 @@
+"""Shared data and estimators of the reliability tests (atomicity, reproducibility,
+concurrency): one tiny configuration per estimator, and byte-level fingerprints."""
+
+import hashlib
+
+import numpy as np
+from sklearn.datasets import make_regression
+
+from sknotes import EmbeddingBagRegressor, MLPRegressorFromNotes
+
+X, Y = make_regression(n_samples=80, n_features=4, noise=0.1, random_state=0)
+Y = Y / Y.std()
+_rng = np.random.default_rng(0)
+DOCS = [
+    [f"w{j}" for j in _rng.integers(0, 30, size=_rng.integers(0, 8))] for _ in range(80)
+]
+
+
+def make_mlp(**kwargs):
+    return MLPRegressorFromNotes(
+        **{"hidden_layer_sizes": (4,), "max_iter": 5, "random_state": 0, **kwargs}
+    )
+
+
+def make_bag(**kwargs):
+    return EmbeddingBagRegressor(
+        **{
+            "embedding_dim": 3,
+            "hidden_layer_sizes": (3,),
+            "max_iter": 5,
+            "random_state": 0,
+            **kwargs,
+        }
+    )
+
+
+CASES = [(make_mlp, X), (make_bag, DOCS)]
+CASE_IDS = ["mlp", "embedding_bag"]
+
+
+def parameters(est):
+    return est.coefs_ + est.intercepts_ + [getattr(est, "embeddings_", np.zeros(0))]
+
+
+def fingerprint(est):
+    """SHA-256 of every learned parameter's bytes."""
+    return hashlib.sha256(b"".join(a.tobytes() for a in parameters(est))).hexdigest()
+
+
+def state(est):
+    """Every learned parameter's bytes, and every public fitted attribute."""
+    public = {
+        k: v for k, v in vars(est).items() if k.endswith("_") and not k.startswith("_")
+    }
+    return fingerprint(est), repr(sorted(public.items(), key=str))

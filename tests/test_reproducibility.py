@@ -1,0 +1,128 @@
+"""The same integer random_state gives bit-identical parameters: in one process,
+in another process (another PYTHONHASHSEED), under a parallel grid search and after
+a pickle round trip; random_state=None gives different fits."""
+
+import os
+import pickle
+import subprocess
+import sys
+import warnings
+
+import numpy as np
+import pytest
+from reliability_cases import (
+    CASE_IDS,
+    CASES,
+    DOCS,
+    X,
+    Y,
+    fingerprint,
+    make_bag,
+    make_mlp,
+)
+from sklearn.base import clone
+from sklearn.exceptions import ConvergenceWarning
+from sklearn.model_selection import GridSearchCV
+
+
+@pytest.fixture(autouse=True)
+def _quiet():
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", ConvergenceWarning)
+        yield
+
+
+@pytest.mark.parametrize(
+    "make, data, solver",
+    [
+        (*CASES[0], "adam"),
+        (*CASES[0], "sgd"),
+        (*CASES[0], "lbfgs"),
+        (*CASES[1], "adam"),
+        (*CASES[1], "sgd"),
+    ],
+    ids=["mlp-adam", "mlp-sgd", "mlp-lbfgs", "bag-adam", "bag-sgd"],
+)
+def test_same_random_state_same_bits(make, data, solver):
+    a, b = make(solver=solver).fit(data, Y), make(solver=solver).fit(data, Y)
+    assert fingerprint(a) == fingerprint(b)
+    np.testing.assert_array_equal(a.predict(data), b.predict(data))
+
+
+@pytest.mark.parametrize("make, data", CASES, ids=CASE_IDS)
+def test_same_bits_after_a_pickle_round_trip(make, data):
+    reference = fingerprint(make().fit(data, Y))
+    unfitted = pickle.loads(pickle.dumps(make()))
+    assert fingerprint(unfitted.fit(data, Y)) == reference
+    # A fitted model pickled, then refitted from its clone, is the same too.
+    fitted = pickle.loads(pickle.dumps(make().fit(data, Y)))
+    assert fingerprint(fitted) == reference
+    assert fingerprint(clone(fitted).fit(data, Y)) == reference
+
+
+@pytest.mark.parametrize("make, data", CASES, ids=CASE_IDS)
+def test_partial_fit_sequence_is_reproducible(make, data):
+    a, b = make(), make()
+    for _ in range(3):
+        a.partial_fit(data, Y)
+        b.partial_fit(data, Y)
+    assert fingerprint(a) == fingerprint(b)
+
+
+@pytest.mark.parametrize("make, data", CASES, ids=CASE_IDS)
+def test_random_state_none_differs(make, data):
+    c = make(random_state=None).fit(data, Y)
+    d = make(random_state=None).fit(data, Y)
+    assert fingerprint(c) != fingerprint(d)
+    assert fingerprint(make(random_state=1).fit(data, Y)) != fingerprint(
+        make(random_state=2).fit(data, Y)
+    )
+
+
+_SUBPROCESS = """
+import sys, warnings
+sys.path.insert(0, {tests!r})
+warnings.simplefilter("ignore")
+from reliability_cases import DOCS, Y, fingerprint, make_bag, make_mlp, X
+print(fingerprint(make_mlp().fit(X, Y)))
+print(fingerprint(make_bag().fit(DOCS, Y)))
+print(fingerprint(make_bag(n_buckets=64).fit(DOCS, Y)))
+"""
+
+
+def _fingerprints_in_subprocess(hashseed):
+    tests = os.path.dirname(os.path.abspath(__file__))
+    env = {**os.environ, "PYTHONHASHSEED": hashseed}
+    return subprocess.run(
+        [sys.executable, "-c", _SUBPROCESS.format(tests=tests)],
+        env=env,
+        capture_output=True,
+        text=True,
+        check=True,
+    ).stdout.split()
+
+
+def test_same_bits_in_other_processes_with_other_hash_seeds():
+    # Token vocabularies and hashed buckets must not depend on Python's str hash.
+    first, second = (
+        _fingerprints_in_subprocess("1"),
+        _fingerprints_in_subprocess("4242"),
+    )
+    here = [
+        fingerprint(make_mlp().fit(X, Y)),
+        fingerprint(make_bag().fit(DOCS, Y)),
+        fingerprint(make_bag(n_buckets=64).fit(DOCS, Y)),
+    ]
+    assert first == second == here
+
+
+@pytest.mark.parametrize("make, data", CASES, ids=CASE_IDS)
+def test_grid_search_in_parallel_equals_serial(make, data):
+    grid = {"alpha": [1e-4, 1e-1]}
+    serial = GridSearchCV(make(), grid, cv=2, n_jobs=1).fit(data, Y)
+    parallel = GridSearchCV(make(), grid, cv=2, n_jobs=2).fit(data, Y)
+    assert serial.best_params_ == parallel.best_params_
+    np.testing.assert_array_equal(
+        serial.cv_results_["mean_test_score"], parallel.cv_results_["mean_test_score"]
+    )
+    assert fingerprint(serial.best_estimator_) == fingerprint(parallel.best_estimator_)

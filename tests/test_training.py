@@ -1,0 +1,393 @@
+"""The shared training loop: what loss_ is, early stopping, weights, faults, Ctrl-C."""
+
+import copy
+import pickle
+import signal
+import warnings
+
+import numpy as np
+import pytest
+from sklearn.datasets import make_regression
+from sklearn.exceptions import ConvergenceWarning, NotFittedError
+from sklearn.metrics import r2_score
+from sklearn.preprocessing import StandardScaler
+from sklearn.utils.validation import check_is_fitted
+
+import sknotes.training as training
+from sknotes import MLPRegressorFromNotes
+
+
+@pytest.fixture(autouse=True)
+def _quiet():
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", ConvergenceWarning)
+        yield
+
+
+@pytest.fixture(scope="module")
+def data():
+    X, y = make_regression(n_samples=120, n_features=6, noise=0.5, random_state=0)
+    return StandardScaler().fit_transform(X), y / y.std()
+
+
+def _params(est):
+    return [a.copy() for a in est.coefs_ + est.intercepts_]
+
+
+def _assert_same_params(a, b, **tolerance):
+    for left, right in zip(_params(a), _params(b), strict=True):
+        if tolerance:
+            np.testing.assert_allclose(left, right, **tolerance)
+        else:
+            np.testing.assert_array_equal(left, right)
+
+
+def _penalised_mse(est, X, y, alpha):
+    mse = np.mean(
+        np.sum(
+            (est.predict(X).reshape(len(y), -1) - y.reshape(len(y), -1)) ** 2, axis=1
+        )
+    )
+    l2 = sum(float(np.sum(W**2)) for W in est.coefs_)
+    return mse + 0.5 * alpha * l2 / len(y)
+
+
+# -- loss_ is the notes' MSE ----------------------------------------------------
+@pytest.mark.parametrize("alpha", [0.0, 0.5])
+def test_lbfgs_loss_is_the_notes_mse_at_the_final_parameters(data, alpha):
+    X, y = data
+    reg = MLPRegressorFromNotes(
+        hidden_layer_sizes=(5,),
+        solver="lbfgs",
+        alpha=alpha,
+        max_iter=30,
+        random_state=0,
+    ).fit(X, y)
+    assert reg.loss_ == pytest.approx(_penalised_mse(reg, X, y, alpha), rel=1e-10)
+
+
+@pytest.mark.parametrize("solver", ["sgd", "adam"])
+@pytest.mark.parametrize("alpha", [0.0, 0.5])
+@pytest.mark.parametrize("n_outputs", [1, 2])
+def test_stochastic_loss_is_the_notes_mse_before_the_step(
+    data, solver, alpha, n_outputs
+):
+    """With one batch per epoch, an epoch's loss is the MSE (+ L2) at its start."""
+    X, y = data
+    y = y if n_outputs == 1 else np.column_stack([y, 1 - y])
+    reg = MLPRegressorFromNotes(
+        hidden_layer_sizes=(5,),
+        solver=solver,
+        alpha=alpha,
+        max_iter=1,
+        warm_start=True,
+        learning_rate_init=0.01,
+        random_state=0,
+    ).fit(X, y)
+    for _ in range(3):
+        expected = _penalised_mse(reg, X, y, alpha)
+        reg.fit(X, y)
+        assert reg.loss_ == pytest.approx(expected, rel=1e-12)
+    # Twice scikit-learn's half-MSE, not its value.
+    assert reg.loss_ != pytest.approx(expected / 2)
+
+
+# -- warm start and partial_fit -------------------------------------------------
+@pytest.mark.parametrize("solver", ["sgd", "adam"])
+def test_partial_fit_calls_equal_one_fit_of_as_many_epochs(data, solver):
+    X, y = data
+    settings = dict(
+        hidden_layer_sizes=(6,),
+        solver=solver,
+        random_state=1,
+        batch_size=32,
+        learning_rate_init=0.01,
+    )
+    stepwise = MLPRegressorFromNotes(**settings)
+    for _ in range(3):
+        stepwise.partial_fit(X, y)
+    once = MLPRegressorFromNotes(max_iter=3, tol=0.0, **settings).fit(X, y)
+    _assert_same_params(stepwise, once)
+    assert stepwise.t_ == once.t_ == 3 * len(y)
+    # Re-seeding the stream before each epoch (scikit-learn's partial_fit) differs:
+    reseeded = MLPRegressorFromNotes(**settings)
+    for _ in range(3):
+        reseeded.partial_fit(X, y)
+        reseeded._rng = np.random.RandomState(1)
+    reseeded_params = _params(reseeded)
+    assert not all(
+        np.array_equal(a, b)
+        for a, b in zip(_params(once), reseeded_params, strict=True)
+    )
+
+
+def test_pickled_model_continues_the_same_stream_and_optimizer(data):
+    X, y = data
+    a = MLPRegressorFromNotes(hidden_layer_sizes=(5,), batch_size=16, random_state=0)
+    a.partial_fit(X, y)
+    b = pickle.loads(pickle.dumps(a))
+    c = copy.deepcopy(a)
+    for est in (a, b, c):
+        est.partial_fit(X, y)
+    _assert_same_params(a, b)
+    _assert_same_params(a, c)
+
+
+def test_changed_optimizer_parameters_rebuild_the_optimizer(data):
+    X, y = data
+    reg = MLPRegressorFromNotes(
+        hidden_layer_sizes=(4,),
+        solver="sgd",
+        max_iter=1,
+        warm_start=True,
+        random_state=0,
+    ).fit(X, y)
+    first = reg._optimizers[0]
+    reg.fit(X, y)
+    assert reg._optimizers[0] is first
+    reg.set_params(learning_rate_init=0.05).fit(X, y)
+    assert reg._optimizers[0] is not first
+    assert reg._optimizers[0].learning_rate == 0.05
+
+
+# -- early stopping ---------------------------------------------------------------
+def test_validation_curves_are_each_epochs_r2_and_mse_and_best_is_restored(monkeypatch):
+    X, y = make_regression(n_samples=300, n_features=5, noise=20, random_state=1)
+    X, y = StandardScaler().fit_transform(X), y / y.std()
+    held_out = []
+    original = training.validation_scores
+
+    def remember(network, val):
+        held_out.append(val)
+        return original(network, val)
+
+    monkeypatch.setattr(training, "validation_scores", remember)
+    per_epoch = []
+
+    def record(epoch):
+        val = held_out[-1]
+        y_pred = reg._network.predict(val.inputs)
+        per_epoch.append(
+            (r2_score(val.y, y_pred), np.mean(np.sum((y_pred - val.y) ** 2, 1)))
+        )
+
+    reg = MLPRegressorFromNotes(
+        hidden_layer_sizes=(64,),
+        early_stopping=True,
+        learning_rate_init=0.05,
+        max_iter=60,
+        n_iter_no_change=4,
+        random_state=0,
+    )
+    reg._epoch_callback = record
+    reg.fit(X, y)
+    n_epochs = len(reg.loss_curve_)
+    assert n_epochs < 60  # stopped early ...
+    best = int(np.argmax(reg.validation_scores_))
+    assert best < n_epochs - 1  # ... after the best epoch: restoring matters
+    assert len(per_epoch) == len(reg.validation_scores_) == n_epochs
+    assert len(reg.validation_loss_curve_) == n_epochs
+    np.testing.assert_allclose(
+        reg.validation_scores_, [r2 for r2, _ in per_epoch], rtol=1e-12
+    )
+    np.testing.assert_allclose(
+        reg.validation_loss_curve_, [m for _, m in per_epoch], rtol=1e-12
+    )
+    assert reg.best_validation_score_ == max(reg.validation_scores_)
+    val = held_out[-1]
+    assert reg.score(val.inputs, val.y.ravel()) == pytest.approx(
+        max(reg.validation_scores_), rel=1e-12
+    )
+
+
+# -- sample_weight ------------------------------------------------------------------
+@pytest.mark.parametrize("solver", ["sgd", "adam"])
+def test_integer_weights_equal_repeated_rows_in_one_batch(data, solver):
+    X, y = data
+    X, y = X[:50], y[:50]
+    weights = np.random.default_rng(0).integers(0, 4, size=50)
+    settings = dict(
+        hidden_layer_sizes=(4,),
+        solver=solver,
+        shuffle=False,
+        max_iter=8,
+        alpha=0.1,
+        learning_rate_init=0.01,
+        random_state=0,
+    )
+    assert weights.sum() <= 200  # 'auto' batches hold every row in both fits
+    weighted = MLPRegressorFromNotes(**settings).fit(X, y, sample_weight=weights)
+    repeated = MLPRegressorFromNotes(**settings).fit(
+        np.repeat(X, weights, axis=0), np.repeat(y, weights)
+    )
+    _assert_same_params(weighted, repeated, rtol=1e-10, atol=1e-12)
+    np.testing.assert_allclose(weighted.loss_curve_, repeated.loss_curve_, rtol=1e-10)
+
+
+def test_zero_weights_ignore_rows(data):
+    X, y = data
+    X, y = X[:40], y[:40]
+    weights = np.ones(40)
+    weights[::3] = 0.0
+    keep = weights > 0
+    settings = dict(
+        hidden_layer_sizes=(4,), solver="lbfgs", alpha=0.0, max_iter=40, random_state=0
+    )
+    weighted = MLPRegressorFromNotes(**settings).fit(X, y, sample_weight=weights)
+    subset = MLPRegressorFromNotes(**settings).fit(X[keep], y[keep])
+    np.testing.assert_allclose(weighted.predict(X), subset.predict(X), rtol=1e-7)
+    # Scaling all weights changes nothing: the loss is a weighted mean.
+    scaled = MLPRegressorFromNotes(**settings).fit(X, y, sample_weight=3.0 * weights)
+    np.testing.assert_allclose(scaled.predict(X), weighted.predict(X), rtol=1e-7)
+
+
+@pytest.mark.parametrize(
+    "bad, match",
+    [
+        (np.zeros(40), "non-zero"),
+        (-np.ones(40), "(?i)negative"),
+        (np.ones(39), "shape|length|inconsistent"),
+    ],
+)
+def test_bad_sample_weights_are_refused(data, bad, match):
+    X, y = data
+    with pytest.raises(ValueError, match=match):
+        MLPRegressorFromNotes(max_iter=1).fit(X[:40], y[:40], sample_weight=bad)
+
+
+# -- divergence ----------------------------------------------------------------------
+_HUGE = dict(
+    solver="sgd",
+    learning_rate_init=1e6,
+    momentum=0.0,
+    hidden_layer_sizes=(5,),
+    batch_size=8,
+    random_state=0,
+)
+
+
+def test_divergence_in_partial_fit_keeps_the_previous_model(data):
+    X, y = data
+    reg = MLPRegressorFromNotes(**{**_HUGE, "learning_rate_init": 0.01}).partial_fit(
+        X, y
+    )
+    before, prediction = _params(reg), reg.predict(X)
+    reg.set_params(learning_rate_init=1e6)
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", RuntimeWarning)
+        with pytest.raises(ValueError, match="Solver produced non-finite parameter"):
+            reg.partial_fit(X * 1e3, y * 1e3)
+    for a, b in zip(before, _params(reg), strict=True):
+        np.testing.assert_array_equal(a, b)
+    np.testing.assert_array_equal(reg.predict(X), prediction)
+    assert np.shares_memory(reg.coefs_[0], reg._network.theta)
+
+
+def test_divergent_fresh_fit_is_left_unfitted(data):
+    X, y = data
+    reg = MLPRegressorFromNotes(max_iter=5, **_HUGE)
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", RuntimeWarning)
+        with pytest.raises(ValueError, match="Solver produced non-finite parameter"):
+            reg.fit(X * 1e3, y * 1e3)
+    with pytest.raises(NotFittedError):
+        check_is_fitted(reg)
+
+
+def test_divergence_with_early_stopping_keeps_the_best_finite_weights(data):
+    X, y = data
+    reg = MLPRegressorFromNotes(early_stopping=True, max_iter=5, **_HUGE)
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", RuntimeWarning)
+        reg.fit(X * 1e3, y * 1e3)
+    assert np.isnan(reg.validation_scores_[-1])
+    assert all(np.isfinite(p).all() for p in _params(reg))
+    assert np.isfinite(reg.predict(X)).all()
+
+
+# -- Ctrl-C ----------------------------------------------------------------------------
+def _press_ctrl_c_after(epoch_to_interrupt):
+    def hook(epoch):
+        if epoch == epoch_to_interrupt:
+            signal.raise_signal(signal.SIGINT)
+
+    return hook
+
+
+@pytest.mark.parametrize(
+    "solver, early_stopping", [("sgd", False), ("adam", False), ("adam", True)]
+)
+def test_ctrl_c_stops_with_a_warning_and_a_usable_model(data, solver, early_stopping):
+    X, y = data
+    handler = signal.getsignal(signal.SIGINT)
+    reg = MLPRegressorFromNotes(
+        hidden_layer_sizes=(5,),
+        solver=solver,
+        max_iter=50,
+        early_stopping=early_stopping,
+        random_state=0,
+    )
+    reg._epoch_callback = _press_ctrl_c_after(1)
+    with pytest.warns(UserWarning, match="Training interrupted by user."):
+        reg.fit(X, y)
+    assert reg.n_iter_ == len(reg.loss_curve_) == 2
+    assert signal.getsignal(signal.SIGINT) is handler
+    check_is_fitted(reg)
+    assert all(np.isfinite(p).all() for p in _params(reg))
+    assert np.isfinite(reg.predict(X)).all()
+    # The interrupted model is a normal one: training can go on.
+    reg.set_params(warm_start=True, max_iter=2)
+    reg._epoch_callback = None
+    reg.fit(X, y)
+    assert reg.n_iter_ == 2
+
+
+def test_second_ctrl_c_raises_and_leaves_the_estimator_as_before(data):
+    X, y = data
+    reg = MLPRegressorFromNotes(hidden_layer_sizes=(5,), max_iter=50, random_state=0)
+
+    def press_twice(epoch):
+        signal.raise_signal(signal.SIGINT)
+        signal.raise_signal(signal.SIGINT)
+
+    reg._epoch_callback = press_twice
+    with pytest.raises(KeyboardInterrupt):
+        reg.fit(X, y)
+    with pytest.raises(NotFittedError):
+        check_is_fitted(reg)
+
+
+def test_ctrl_c_during_lbfgs_stops_at_the_current_iterate(data, monkeypatch):
+    X, y = data
+    from sknotes import nodes
+
+    settings = dict(
+        hidden_layer_sizes=(5,),
+        solver="lbfgs",
+        alpha=0.0,
+        max_iter=300,
+        tol=0.0,
+        random_state=0,
+    )
+    full = MLPRegressorFromNotes(**settings).fit(X, y)
+    calls = []
+    original = nodes.MSELoss.forward
+
+    def press_ctrl_c_at_the_tenth_evaluation(self, *args):
+        calls.append(original(self, *args))
+        if len(calls) == 10:
+            signal.raise_signal(signal.SIGINT)
+        return calls[-1]
+
+    monkeypatch.setattr(nodes.MSELoss, "forward", press_ctrl_c_at_the_tenth_evaluation)
+    handler = signal.getsignal(signal.SIGINT)
+    reg = MLPRegressorFromNotes(**settings)
+    with warnings.catch_warnings():
+        warnings.simplefilter("error", ConvergenceWarning)  # a stop, not a failure
+        with pytest.warns(UserWarning, match="Training interrupted by user."):
+            reg.fit(X, y)
+    assert signal.getsignal(signal.SIGINT) is handler
+    assert reg.n_iter_ < full.n_iter_  # stopped after the current iteration
+    check_is_fitted(reg)
+    assert reg.loss_ == pytest.approx(_penalised_mse(reg, X, y, 0.0), rel=1e-10)
+    assert reg.loss_ < calls[0]  # the iterate reached, not the start
