@@ -21,7 +21,7 @@ import scipy.sparse as sp
 from sklearn.exceptions import ConvergenceWarning
 from sklearn.metrics import r2_score
 
-from sknotes import EmbeddingBagRegressor
+from sknotes import EmbeddingBagRegressor, kernels
 
 
 def make_corpus(n_docs, n_tokens=20, vocabulary=50_000, seed=0):
@@ -102,6 +102,8 @@ def fit_torch(ids_train, y_train, ids_test, vocabulary, epochs):
 
 
 def main():
+    # numba's kernels (the 'fast' extra) or the numpy twins (SKNOTES_NUMBA=0).
+    print("sknotes kernels:", "numba" if kernels.using_numba() else "numpy")
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--quick", action="store_true")
     parser.add_argument("--repeats", type=int, default=5)

@@ -18,7 +18,7 @@ from sklearn.datasets import make_regression
 from sklearn.exceptions import ConvergenceWarning
 from sklearn.neural_network import MLPRegressor
 
-from sknotes import MLPRegressorFromNotes
+from sknotes import MLPRegressorFromNotes, kernels
 
 
 def _time_fit(model, X, y):
@@ -62,6 +62,8 @@ def run(n_samples, repeats, max_iter):
 
 
 def main():
+    # numba's kernels (the 'fast' extra) or the numpy twins (SKNOTES_NUMBA=0).
+    print("sknotes kernels:", "numba" if kernels.using_numba() else "numpy")
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--quick", action="store_true")
     parser.add_argument("--repeats", type=int, default=5)

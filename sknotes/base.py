@@ -63,7 +63,7 @@ def hidden_layer_sizes_list(hidden_layer_sizes):
     if not all(isinstance(s, Integral | np.integer) for s in sizes) or any(
         s <= 0 for s in sizes
     ):
-        raise ValueError("hidden_layer_sizes must be > 0, got %s." % sizes)
+        raise ValueError(f"hidden_layer_sizes must be > 0, got {sizes}.")
     return [int(s) for s in sizes]
 
 
@@ -94,8 +94,10 @@ def check_network_fits(layer_units, dtype):
     units = list(layer_units)
     n_params = sum(a * b + b for a, b in zip(units[:-1], units[1:], strict=True))
     check_fits_in_memory(
-        _DENSE_COPIES * n_params, dtype,
-        f"A network of layer sizes {list(layer_units)}", "lower hidden_layer_sizes",
+        _DENSE_COPIES * n_params,
+        dtype,
+        f"A network of layer sizes {list(layer_units)}",
+        "lower hidden_layer_sizes",
     )
 
 
@@ -105,7 +107,7 @@ def has_partial_fit(est):
     if est.solver not in STOCHASTIC_SOLVERS:
         raise AttributeError(
             "partial_fit is only available for stochastic optimizers. "
-            "%s is not stochastic." % est.solver
+            f"{est.solver} is not stochastic."
         )
     if est.early_stopping:
         raise AttributeError(
@@ -148,8 +150,9 @@ class BaseNotesRegressor(CallbackSupportMixin, RegressorMixin, BaseEstimator):
         if deep:
             # Callbacks hold threads and queues: kept as they are, never copied.
             saved = {
-                key: value if key.startswith(("_skl_callbacks", "_callback")) else
-                copy.deepcopy(value)
+                key: value
+                if key.startswith(("_skl_callbacks", "_callback"))
+                else copy.deepcopy(value)
                 for key, value in saved.items()
             }
         try:
@@ -170,7 +173,9 @@ class BaseNotesRegressor(CallbackSupportMixin, RegressorMixin, BaseEstimator):
         if sample_weight is None:
             return None
         sample_weight = _check_sample_weight(
-            sample_weight, np.empty((y.shape[0], 0)), dtype=y.dtype,
+            sample_weight,
+            np.empty((y.shape[0], 0)),
+            dtype=y.dtype,
             ensure_non_negative=True,
         )
         return sample_weight
@@ -205,7 +210,10 @@ class BaseNotesRegressor(CallbackSupportMixin, RegressorMixin, BaseEstimator):
                 else:
                     # A warm start keeps the optimizer's state, unless one of its
                     # parameters changed since it was built.
-                    if first_pass or self._optimizer_params != self._current_optimizer_params():
+                    if (
+                        first_pass
+                        or self._optimizer_params != self._current_optimizer_params()
+                    ):
                         self._optimizers = self._new_optimizers()
                         self._optimizer_params = self._current_optimizer_params()
                     fit_stochastic(
@@ -234,13 +242,14 @@ class BaseNotesRegressor(CallbackSupportMixin, RegressorMixin, BaseEstimator):
     def _check_continuation(self, y, hidden):
         if y.shape[1] != self.n_outputs_:
             raise ValueError(
-                "y has %d output(s), but this model was fitted with %d. Refit "
-                "with warm_start=False." % (y.shape[1], self.n_outputs_)
+                f"y has {y.shape[1]} output(s), but this model was fitted with "
+                f"{self.n_outputs_}. Refit with warm_start=False."
             )
         if hidden != self._network.layer_units[1:-1]:
             raise ValueError(
-                "hidden_layer_sizes changed from %s to %s since the last fit; refit "
-                "with warm_start=False." % (self._network.layer_units[1:-1], hidden)
+                "hidden_layer_sizes changed from "
+                f"{self._network.layer_units[1:-1]} to {hidden} since the last fit; "
+                "refit with warm_start=False."
             )
 
     def _initialize(self, inputs, y, hidden):
@@ -267,8 +276,17 @@ class BaseNotesRegressor(CallbackSupportMixin, RegressorMixin, BaseEstimator):
                 self.best_validation_score_ = None
 
     def _current_optimizer_params(self):
-        names = ["solver", "learning_rate_init", "learning_rate", "power_t",
-                 "momentum", "nesterovs_momentum", "beta_1", "beta_2", "epsilon"]
+        names = [
+            "solver",
+            "learning_rate_init",
+            "learning_rate",
+            "power_t",
+            "momentum",
+            "nesterovs_momentum",
+            "beta_1",
+            "beta_2",
+            "epsilon",
+        ]
         return {name: getattr(self, name) for name in names}
 
     def _new_optimizers(self):
@@ -282,14 +300,14 @@ class BaseNotesRegressor(CallbackSupportMixin, RegressorMixin, BaseEstimator):
                 self.power_t,
             )
             dense = SGD(network.theta, *args)
-            table = None if network.table is None else RowSparseSGD(
-                network.table, *args
+            table = (
+                None if network.table is None else RowSparseSGD(network.table, *args)
             )
         else:
             args = (self.learning_rate_init, self.beta_1, self.beta_2, self.epsilon)
             dense = Adam(network.theta, *args)
-            table = None if network.table is None else RowSparseAdam(
-                network.table, *args
+            table = (
+                None if network.table is None else RowSparseAdam(network.table, *args)
             )
         return dense, table
 
@@ -312,7 +330,7 @@ class BaseNotesRegressor(CallbackSupportMixin, RegressorMixin, BaseEstimator):
             )
 
     def _sync_from_public(self):
-        """Copy the public parameters into the network (a user may have reassigned them)."""
+        """Copy the public parameters into the network (a user may reassign them)."""
         self._network.load(self.coefs_, self.intercepts_)
 
     def _publish(self):

@@ -41,7 +41,7 @@ def numerical_gradient(f, x, eps=1e-6):
 
 
 def relative_error(analytic, numeric):
-    """``‖a − n‖ / max(‖a‖ + ‖n‖, tiny)``: 0 for equal gradients, 1 for opposite ones."""
+    """``‖a − n‖ / max(‖a‖ + ‖n‖, tiny)``: 0 for equal gradients, 1 for opposite."""
     analytic = np.asarray(analytic, dtype=np.float64)
     numeric = np.asarray(numeric, dtype=np.float64)
     denominator = np.linalg.norm(analytic) + np.linalg.norm(numeric)

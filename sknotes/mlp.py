@@ -136,7 +136,10 @@ class MLPRegressorFromNotes(BaseNotesRegressor):
 
     _parameter_constraints: dict = {
         **OPTIMIZATION_CONSTRAINTS,
-        "hidden_layer_sizes": ["array-like", Interval(Integral, 1, None, closed="left")],
+        "hidden_layer_sizes": [
+            "array-like",
+            Interval(Integral, 1, None, closed="left"),
+        ],
         "solver": [StrOptions({"lbfgs", "sgd", "adam"})],
         "max_fun": [Interval(Integral, 1, None, closed="left")],
     }

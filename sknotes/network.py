@@ -55,7 +55,9 @@ class Network:
         self.dtype = np.dtype(dtype)
         n_params = sum(
             fan_in * fan_out + fan_out
-            for fan_in, fan_out in zip(self.layer_units[:-1], self.layer_units[1:])
+            for fan_in, fan_out in zip(
+                self.layer_units[:-1], self.layer_units[1:], strict=True
+            )
         )
         self.theta = np.zeros(n_params, dtype=self.dtype)
         self.grad = np.zeros(n_params, dtype=self.dtype)
@@ -66,7 +68,7 @@ class Network:
     # The views are derived state: rebuilt after unpickling or copying so that
     # coefs_/intercepts_ stay tied to theta.
     def _tie(self):
-        shapes = list(zip(self.layer_units[:-1], self.layer_units[1:]))
+        shapes = list(zip(self.layer_units[:-1], self.layer_units[1:], strict=True))
         # All weights first, then all biases (scikit-learn's packing order), so the
         # L2 penalty applies to one contiguous slice.
         self.n_coef_params = sum(fan_in * fan_out for fan_in, fan_out in shapes)
@@ -90,7 +92,11 @@ class Network:
         self.linears = [
             Linear(W, b, gW, gb)
             for W, b, gW, gb in zip(
-                self.coefs, self.intercepts, self.grad_coefs, self.grad_intercepts
+                self.coefs,
+                self.intercepts,
+                self.grad_coefs,
+                self.grad_intercepts,
+                strict=True,
             )
         ]
         self.activations = [ACTIVATIONS[self.activation]() for _ in shapes[:-1]]
@@ -125,16 +131,16 @@ class Network:
 
     def initialize(self, random_state):
         """Glorot-uniform weights and biases, drawn in scikit-learn's order."""
-        for W, b in zip(self.coefs, self.intercepts):
+        for W, b in zip(self.coefs, self.intercepts, strict=True):
             bound = glorot_bound(W.shape[0], W.shape[1], self.activation)
             W[...] = random_state.uniform(-bound, bound, W.shape)
             b[...] = random_state.uniform(-bound, bound, b.shape)
 
     def load(self, coefs, intercepts):
-        """Copy ``coefs``/``intercepts`` (e.g. arrays a user assigned) into ``theta``."""
-        for W, new in zip(self.coefs, coefs):
+        """Copy ``coefs``/``intercepts`` (e.g. arrays a user set) into ``theta``."""
+        for W, new in zip(self.coefs, coefs, strict=True):
             W[...] = new
-        for b, new in zip(self.intercepts, intercepts):
+        for b, new in zip(self.intercepts, intercepts, strict=True):
             b[...] = new
 
     def _reserve(self, n):
@@ -156,7 +162,7 @@ class Network:
         n = A.shape[0]
         self._reserve(n)
         for linear, activation, buffer in zip(
-            self.linears, self.activations, self._forward_buffers
+            self.linears, self.activations, self._forward_buffers, strict=True
         ):
             S = linear.forward(A, out=buffer[:n])
             A = activation.forward(S, out=S)
@@ -211,7 +217,7 @@ def predict(
     if table is not None:
         A = Embedding(table, positions).forward(X)
     n_layers = len(coefs)
-    for i, (W, b) in enumerate(zip(coefs, intercepts)):
+    for i, (W, b) in enumerate(zip(coefs, intercepts, strict=True)):
         S = Linear(W, b).forward(A)
         name = activation if i < n_layers - 1 else out_activation
         A = ACTIVATIONS[name]().forward(S, out=S)

@@ -16,6 +16,8 @@ import numpy as np
 import scipy.sparse as sp
 from scipy.special import expit, xlogy
 
+from sknotes.kernels import add_row, outer, relu_backward
+
 __all__ = [
     "ACTIVATIONS",
     "Add",
@@ -80,8 +82,7 @@ class Linear:
         """Return ``S = X·W + b`` (X dense or scipy.sparse, n × d); caches ``X``."""
         self.X = X
         S = _matmul(X, self.W, out=out)
-        S += self.b
-        return S
+        return add_row(S, self.b)
 
     def backward(self, grad_S, need_grad_X=True, out=None):
         """Apply the "Brief Summary" of the linear node.
@@ -100,7 +101,7 @@ class Linear:
             return None
         if grad_S.shape[1] == 1:
             # A single output makes grad_S·Wᵀ an outer product: broadcast, not GEMM.
-            return np.multiply(grad_S, self.W.T, out=out)
+            return outer(grad_S[:, 0], self.W[:, 0], out=out)
         return np.matmul(grad_S, self.W.T, out=out)
 
 
@@ -164,7 +165,7 @@ class ReLU:
         return self.Y
 
     def backward(self, grad_Y, out=None):
-        return np.multiply(grad_Y, self.Y > 0, out=out)
+        return relu_backward(grad_Y, self.Y, out=out)
 
 
 class Exp:
@@ -258,7 +259,7 @@ class Embedding:
         return np.asarray(self.Pi.T @ grad_R)
 
     def backward_rows(self, grad_X_new):
-        """Return ``(rows, grad_table[rows])``: ``grad_table = Πᵀ·grad_R`` on touched rows.
+        """Return ``(rows, grad_table[rows])`` of ``grad_table = Πᵀ·grad_R``.
 
         ``rows`` are the sorted distinct columns of ``Π`` (the tokens in the batch);
         every other row of ``grad_table`` is zero, so it is never formed.
@@ -282,7 +283,7 @@ class Embedding:
         return rows, np.asarray(Pi_touched.T @ grad_R)
 
     def grad_Pi(self, grad_X_new):
-        """Return ``grad_Π = grad_R·Tableᵀ`` at the non-zeros of ``Π``, as ``Π``'s pattern.
+        """Return ``grad_Π = grad_R·Tableᵀ`` at the non-zeros of ``Π`` (its pattern).
 
         The notes' "gradient z = gradient R · Tableᵀ" ((nc) × w) is dense and huge;
         entry ``(i, j)`` is only meaningful where token ``j`` occurs in row ``i``, so

@@ -16,6 +16,8 @@ import numpy as np
 import scipy.optimize
 from sklearn.exceptions import ConvergenceWarning
 
+from sknotes.kernels import adam_update, add_scaled
+
 __all__ = [
     "Adam",
     "RowSparseAdam",
@@ -23,16 +25,6 @@ __all__ = [
     "SGD",
     "minimize_lbfgs",
 ]
-
-
-def _axpy(x, y, a, scratch):
-    """``y += a·x`` in place, through a reused ``scratch`` buffer.
-
-    numpy only: scipy's BLAS is a second OpenBLAS whose threads spin against
-    numpy's when calls alternate, which made every small call milliseconds long.
-    """
-    np.multiply(x, a, out=scratch)
-    y += scratch
 
 
 class _Schedule:
@@ -43,6 +35,25 @@ class _Schedule:
         self.learning_rate = float(learning_rate_init)
         self.lr_schedule = lr_schedule
         self.power_t = power_t
+
+    def _scratch_like(self, params):
+        """A buffer shaped like ``params``, reused so that a step allocates nothing.
+
+        Derived state: never pickled (see ``__getstate__``), rebuilt on first use.
+        """
+        buffer = self.__dict__.get("_scratch")
+        if (
+            buffer is None
+            or buffer.shape != params.shape
+            or buffer.dtype != params.dtype
+        ):
+            buffer = self._scratch = np.empty_like(params)
+        return buffer
+
+    def __getstate__(self):
+        state = self.__dict__.copy()
+        state.pop("_scratch", None)
+        return state
 
     def iteration_ends(self, time_step):
         """End of an epoch: ``invscaling`` sets ``lr = lr_init / (t + 1)^power_t``."""
@@ -63,7 +74,7 @@ class _Schedule:
             return True
         self.learning_rate /= 5.0
         if verbose:
-            print(msg + " Setting learning rate to %f" % self.learning_rate)
+            print(msg + f" Setting learning rate to {self.learning_rate:f}")
         return False
 
 
@@ -87,25 +98,21 @@ class SGD(_Schedule):
         self.momentum = momentum
         self.nesterov = nesterov
         self.velocity = np.zeros_like(params)
-        self._scratch = np.empty_like(params)
 
-    def __getstate__(self):
-        state = self.__dict__.copy()
-        del state["_scratch"]
-        return state
+    def step(self, params, grad, decay=0.0, n_decayed=0):
+        """Update ``params`` in place from ``grad``.
 
-    def __setstate__(self, state):
-        self.__dict__.update(state)
-        self._scratch = np.empty_like(self.velocity)
-
-    def step(self, params, grad):
-        """Update ``params`` in place from ``grad``."""
-        lr, scratch = self.learning_rate, self._scratch
+        ``decay``/``n_decayed``: first add an L2 term's gradient,
+        ``grad[:n_decayed] += decay·params[:n_decayed]`` (see :class:`Adam`).
+        """
+        lr, scratch = self.learning_rate, self._scratch_like(params)
+        if n_decayed:
+            add_scaled(grad[:n_decayed], params[:n_decayed], decay, scratch[:n_decayed])
         self.velocity *= self.momentum
-        _axpy(grad, self.velocity, -lr, scratch)
+        add_scaled(self.velocity, grad, -lr, scratch)
         if self.nesterov:
-            _axpy(self.velocity, params, self.momentum, scratch)
-            _axpy(grad, params, -lr, scratch)
+            add_scaled(params, self.velocity, self.momentum, scratch)
+            add_scaled(params, grad, -lr, scratch)
         else:
             params += self.velocity
 
@@ -127,16 +134,6 @@ class Adam(_Schedule):
         self.t = 0
         self.m = np.zeros_like(params)
         self.v = np.zeros_like(params)
-        self._scratch = np.empty_like(params)
-
-    def __getstate__(self):
-        state = self.__dict__.copy()
-        del state["_scratch"]
-        return state
-
-    def __setstate__(self, state):
-        self.__dict__.update(state)
-        self._scratch = np.empty_like(self.m)
 
     def _step_size(self):
         self.t += 1
@@ -146,21 +143,19 @@ class Adam(_Schedule):
             / (1.0 - self.beta_1**self.t)
         )
 
-    def step(self, params, grad):
-        """Update ``params`` in place from ``grad``."""
-        step_size = self._step_size()
-        m, v, scratch = self.m, self.v, self._scratch
-        m *= self.beta_1
-        _axpy(grad, m, 1.0 - self.beta_1, scratch)
-        v *= self.beta_2
-        np.multiply(grad, grad, out=scratch)
-        scratch *= 1.0 - self.beta_2
-        v += scratch
-        np.sqrt(v, out=scratch)
-        scratch += self.epsilon
-        np.divide(m, scratch, out=scratch)
-        scratch *= -step_size
-        params += scratch
+    def step(self, params, grad, decay=0.0, n_decayed=0):
+        """Update ``params`` in place from ``grad``.
+
+        ``decay``/``n_decayed``: first add an L2 term's gradient,
+        ``grad[:n_decayed] += decay·params[:n_decayed]``, in the same pass over
+        memory as the update (PyTorch's ``weight_decay``); ``grad`` is left holding
+        the penalised gradient.
+        """
+        adam_update(
+            params, grad, self.m, self.v, self.beta_1, self.beta_2,
+            self._step_size(), self.epsilon, self._scratch_like(params),
+            decay, n_decayed,
+        )  # fmt: skip
 
 
 class RowSparseSGD(_Schedule):
@@ -213,26 +208,20 @@ class RowSparseAdam(Adam):
 
     def step(self, table, rows, grad_rows):
         """Update ``table[rows]`` from ``grad_rows`` (= ``grad_table[rows]``)."""
-        step_size = self._step_size()
-        # np.take and a plain scatter: 3-5x faster than fancy-index reads and
-        # `table[rows] -= ...` on row blocks (same values, bit for bit).
+        # Gather the touched rows, update them as one flat block, scatter them
+        # back: np.take and plain assignment are 3-5x faster than fancy-index
+        # reads and `table[rows] -= ...`.
         m = np.take(self.m, rows, axis=0)
-        m *= self.beta_1
-        scratch = np.multiply(grad_rows, 1.0 - self.beta_1)
-        m += scratch
         v = np.take(self.v, rows, axis=0)
-        v *= self.beta_2
-        np.multiply(grad_rows, grad_rows, out=scratch)
-        scratch *= 1.0 - self.beta_2
-        v += scratch
+        updated = np.take(table, rows, axis=0)
+        grad_rows = np.ascontiguousarray(grad_rows, dtype=table.dtype)
+        adam_update(
+            updated.reshape(-1), grad_rows.reshape(-1), m.reshape(-1), v.reshape(-1),
+            self.beta_1, self.beta_2, self._step_size(), self.epsilon,
+            np.empty(m.size, m.dtype),
+        )  # fmt: skip
         self.m[rows] = m
         self.v[rows] = v
-        np.sqrt(v, out=v)
-        v += self.epsilon
-        np.divide(m, v, out=m)
-        m *= step_size
-        updated = np.take(table, rows, axis=0)
-        updated -= m
         table[rows] = updated
 
 
@@ -264,9 +253,10 @@ def minimize_lbfgs(loss_and_grad, x0, *, max_iter, max_fun, tol, verbose, stop=N
         )
     if result.status != 0 and not (stop is not None and stop()):
         warnings.warn(
-            "lbfgs failed to converge after %d iteration(s) (status=%d): %s. "
-            "Increase the number of iterations (max_iter) or scale the data."
-            % (result.nit, result.status, result.message),
+            f"lbfgs failed to converge after {result.nit} iteration(s) "
+            f"(status={result.status}): {result.message}. Increase the number of "
+            "iterations (max_iter) or scale the data.",
             ConvergenceWarning,
+            stacklevel=2,
         )
     return result.x, float(result.fun), min(int(result.nit), max_iter)

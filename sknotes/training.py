@@ -16,6 +16,7 @@ from sklearn.exceptions import ConvergenceWarning
 from sklearn.metrics import r2_score
 from sklearn.utils import shuffle as shuffle_indices
 
+from sknotes.kernels import add_scaled
 from sknotes.nodes import LOSSES
 from sknotes.optimizers import minimize_lbfgs
 
@@ -79,27 +80,34 @@ class TrainingData:
         return TrainingData(inputs, y, sample_weight, self._take)
 
 
-def penalized_loss(data_loss, network, alpha, n):
+def penalized_loss(data_loss, network, alpha, n, gradient=True):
     """Add scikit-learn's L2 term ``0.5·alpha·Σ‖W‖² / n`` and its gradient in place.
 
     ``n`` is the (weighted) number of samples of the batch; biases and the
-    embedding table are not penalised.
+    embedding table are not penalised.  With ``gradient=False`` only the loss term
+    is added: the stochastic loop leaves ``grad[:n_coef] += (alpha/n)·W`` to the
+    optimizer's step, which fuses it into its own pass (``decay=alpha/n``).
     """
     if alpha == 0.0 or n == 0:
         return data_loss
     weights = network.theta[: network.n_coef_params]
-    scratch = network.penalty_scratch
-    np.multiply(weights, alpha / n, out=scratch)
-    network.grad[: network.n_coef_params] += scratch
+    if gradient:
+        add_scaled(
+            network.grad[: network.n_coef_params], weights, alpha / n,
+            network.penalty_scratch,
+        )  # fmt: skip
     return data_loss + 0.5 * alpha * float(np.dot(weights, weights)) / n
 
 
-def _loss_and_backward(network, loss_node, alpha, inputs, y, sample_weight):
+def _loss_and_backward(
+    network, loss_node, alpha, inputs, y, sample_weight, penalty_gradient=True
+):
     """One forward and backward pass; returns the penalised loss and table rows."""
     y_hat = network.forward(inputs)
     loss = loss_node.forward(y_hat, y, sample_weight)
     table_rows = network.backward(loss_node.backward())
-    return penalized_loss(loss, network, alpha, loss_node.n), table_rows
+    loss = penalized_loss(loss, network, alpha, loss_node.n, penalty_gradient)
+    return loss, table_rows
 
 
 def validation_scores(network, data):
@@ -188,7 +196,8 @@ def fit_stochastic(
         if est.batch_size > n_samples:
             warnings.warn(
                 "Got `batch_size` less than 1 or larger than "
-                "sample size. It is going to be clipped"
+                "sample size. It is going to be clipped",
+                stacklevel=2,
             )
         batch_size = int(np.clip(est.batch_size, 1, n_samples))
 
@@ -212,16 +221,21 @@ def fit_stochastic(
                 batch_idx = sample_idx[start : start + batch_size]
                 inputs, y, sample_weight = train.batch(batch_idx)
                 batch_loss, table_rows = _loss_and_backward(
-                    network, loss_node, est.alpha, inputs, y, sample_weight
+                    network, loss_node, est.alpha, inputs, y, sample_weight, False
                 )
-                dense_optimizer.step(theta, grad)
+                # The L2 term's gradient, fused into the optimizer's pass.
+                if est.alpha == 0.0 or loss_node.n == 0:
+                    decay, n_decayed = 0.0, 0
+                else:
+                    decay, n_decayed = est.alpha / loss_node.n, network.n_coef_params
+                dense_optimizer.step(theta, grad, decay, n_decayed)
                 if table_optimizer is not None:
                     table_optimizer.step(network.table, *table_rows)
                 accumulated_loss += batch_loss * batch_idx.shape[0]
                 if interrupt.raised:
                     break
             if interrupt.raised:
-                warnings.warn("Training interrupted by user.")
+                warnings.warn("Training interrupted by user.", stacklevel=2)
                 break
 
             est.n_iter_ += 1
@@ -229,7 +243,7 @@ def fit_stochastic(
             est.loss_ = accumulated_loss / n_samples
             est.loss_curve_.append(est.loss_)
             if est.verbose:
-                print("Iteration %d, loss = %.8f" % (est.n_iter_, est.loss_))
+                print(f"Iteration {est.n_iter_}, loss = {est.loss_:.8f}")
 
             diverged = not np.isfinite(est.loss_)
             if early_stopping:
@@ -237,7 +251,7 @@ def fit_stochastic(
                 est.validation_scores_.append(score)
                 est.validation_loss_curve_.append(val_mse)
                 if est.verbose:
-                    print("Validation score: %f" % score)
+                    print(f"Validation score: {score:f}")
                 if score < est.best_validation_score_ + est.tol or np.isnan(score):
                     est._no_improvement_count += 1
                 else:
@@ -266,13 +280,13 @@ def fit_stochastic(
                 if early_stopping:
                     msg = (
                         "Validation score did not improve more than "
-                        "tol=%f for %d consecutive epochs."
-                        % (est.tol, est.n_iter_no_change)
+                        f"tol={est.tol:f} for {est.n_iter_no_change} consecutive "
+                        "epochs."
                     )
                 else:
                     msg = (
-                        "Training loss did not improve more than tol=%f"
-                        " for %d consecutive epochs." % (est.tol, est.n_iter_no_change)
+                        f"Training loss did not improve more than tol={est.tol:f}"
+                        f" for {est.n_iter_no_change} consecutive epochs."
                     )
                 stops = [
                     opt.trigger_stopping(msg, est.verbose)
@@ -284,10 +298,10 @@ def fit_stochastic(
                 est._no_improvement_count = 0
             if not incremental and est.n_iter_ == est.max_iter:
                 warnings.warn(
-                    "Stochastic Optimizer: Maximum iterations (%d) "
-                    "reached and the optimization hasn't converged yet."
-                    % est.max_iter,
+                    f"Stochastic Optimizer: Maximum iterations ({est.max_iter}) "
+                    "reached and the optimization hasn't converged yet.",
                     ConvergenceWarning,
+                    stacklevel=2,
                 )
     if early_stopping:
         _restore(network, best_params)
@@ -328,7 +342,7 @@ def fit_lbfgs(est, network, data):
             stop=lambda: interrupt.raised,
         )
     if interrupt.raised:
-        warnings.warn("Training interrupted by user.")
+        warnings.warn("Training interrupted by user.", stacklevel=2)
     theta[...] = x
     est.n_iter_ = n_iter
     est.loss_ = loss

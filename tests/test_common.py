@@ -1,4 +1,4 @@
-"""scikit-learn's estimator checks on every public estimator, with no expected failures."""
+"""scikit-learn's estimator checks on every public estimator, no expected failures."""
 
 from sklearn.utils.estimator_checks import parametrize_with_checks
 

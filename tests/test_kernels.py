@@ -1,0 +1,167 @@
+"""The compiled kernels and their numpy twins compute the same thing."""
+
+import os
+import subprocess
+import sys
+
+import numpy as np
+import pytest
+from numpy.testing import assert_allclose, assert_array_equal
+from sklearn.datasets import make_regression
+
+from sknotes import EmbeddingBagRegressor, MLPRegressorFromNotes, kernels
+
+numba = pytest.importorskip("numba")
+
+
+@pytest.fixture
+def numpy_kernels(monkeypatch):
+    """Run the block with the numpy twins, as on a machine without numba."""
+    monkeypatch.setattr(kernels, "_LOOPS", False)
+
+
+def _both(fn, *arrays, **kwargs):
+    """``fn`` on copies of ``arrays`` with numba, then with numpy: both results."""
+    results = []
+    for loops in (kernels._loops(), False):
+        copies = [a.copy() for a in arrays]
+        saved, kernels._LOOPS = kernels._LOOPS, loops
+        try:
+            out = fn(*copies, **kwargs)
+        finally:
+            kernels._LOOPS = saved
+        results.append((out, copies))
+    return results
+
+
+def _assert_same(a, b, dtype):
+    if np.dtype(dtype) == np.float64:
+        assert_array_equal(a, b)  # same operations in the same order
+    else:
+        assert_allclose(a, b, rtol=2e-6, atol=1e-7)
+
+
+def test_numba_is_used_when_installed_unless_turned_off():
+    assert kernels.using_numba() == (os.environ.get("SKNOTES_NUMBA", "1") != "0")
+
+
+@pytest.mark.parametrize("dtype", [np.float64, np.float32])
+@pytest.mark.parametrize("n_decayed", [0, 7])
+def test_adam_update_matches_numpy(dtype, n_decayed):
+    rng = np.random.default_rng(0)
+    params, grad = rng.standard_normal((2, 23)).astype(dtype)
+    m, v = rng.standard_normal(23).astype(dtype), rng.random(23).astype(dtype)
+    scratch = np.empty_like(params)
+    (_, a), (_, b) = _both(
+        lambda p, g, m_, v_: kernels.adam_update(
+            p, g, m_, v_, 0.9, 0.999, 1e-2, 1e-8, scratch, 0.3, n_decayed
+        ),
+        params, grad, m, v,
+    )  # fmt: skip
+    for x, y in zip(a, b, strict=True):
+        _assert_same(x, y, dtype)
+    # The decay is an L2 gradient added before the step: grad is left holding it.
+    expected_grad = grad.copy()
+    expected_grad[:n_decayed] += params[:n_decayed] * dtype(0.3)
+    _assert_same(a[1], expected_grad, dtype)
+    assert not np.array_equal(a[0], params)
+
+
+@pytest.mark.parametrize("dtype", [np.float64, np.float32])
+def test_add_scaled_matches_numpy(dtype):
+    rng = np.random.default_rng(1)
+    y, x = rng.standard_normal((2, 31)).astype(dtype)
+    (_, a), (_, b) = _both(
+        lambda y_, x_: kernels.add_scaled(y_, x_, -0.7, np.empty_like(x_)), y, x
+    )
+    _assert_same(a[0], b[0], dtype)
+    _assert_same(a[0], y + dtype(-0.7) * x, dtype)
+
+
+@pytest.mark.parametrize("in_place", [True, False])
+def test_relu_backward_matches_numpy(in_place):
+    rng = np.random.default_rng(2)
+    Y = np.maximum(rng.standard_normal((9, 5)), 0.0)
+    grad_Y = rng.standard_normal((9, 5))
+
+    def run(g, y):
+        return kernels.relu_backward(g, y, out=g if in_place else None)
+
+    (a, _), (b, _) = _both(run, grad_Y, Y)
+    assert_array_equal(a, b)
+    assert_array_equal(a, grad_Y * (Y > 0))
+
+
+def test_relu_backward_on_strided_arrays_falls_back_to_numpy():
+    rng = np.random.default_rng(3)
+    Y = np.maximum(rng.standard_normal((6, 8)), 0.0)[:, ::2]
+    grad_Y = rng.standard_normal((6, 8))[:, ::2]
+    assert_array_equal(kernels.relu_backward(grad_Y, Y), grad_Y * (Y > 0))
+
+
+@pytest.mark.parametrize("dtype", [np.float64, np.float32])
+def test_add_row_and_outer_match_numpy(dtype):
+    rng = np.random.default_rng(4)
+    S, b = rng.standard_normal((7, 3)).astype(dtype), rng.standard_normal(3)
+    b = b.astype(dtype)
+    (a, _), (c, _) = _both(kernels.add_row, S, b)
+    _assert_same(a, c, dtype)
+    _assert_same(a, S + b, dtype)
+    g, w = rng.standard_normal(7).astype(dtype), rng.standard_normal(3).astype(dtype)
+    (a, _), (c, _) = _both(kernels.outer, g, w)
+    _assert_same(a, c, dtype)
+    _assert_same(a, np.outer(g, w), dtype)
+
+
+def test_add_row_with_another_dtype_falls_back_to_numpy():
+    S = np.zeros((2, 3), np.float32)
+    kernels.add_row(S, np.arange(3.0))
+    assert_array_equal(S, [[0, 1, 2], [0, 1, 2]])
+
+
+@pytest.mark.parametrize("solver", ["adam", "sgd"])
+@pytest.mark.parametrize("activation", ["relu", "tanh"])
+def test_mlp_fit_is_identical_without_numba(solver, activation, monkeypatch):
+    X, y = make_regression(n_samples=150, n_features=6, noise=1.0, random_state=0)
+    y = y / y.std()
+    params = dict(
+        hidden_layer_sizes=(8, 5), activation=activation, solver=solver, alpha=0.01,
+        batch_size=32, max_iter=4, random_state=0,
+    )  # fmt: skip
+    with pytest.warns(Warning):
+        compiled = MLPRegressorFromNotes(**params).fit(X, y)
+    monkeypatch.setattr(kernels, "_LOOPS", False)
+    with pytest.warns(Warning):
+        plain = MLPRegressorFromNotes(**params).fit(X, y)
+    for a, b in zip(compiled.coefs_ + compiled.intercepts_,
+                    plain.coefs_ + plain.intercepts_, strict=True):  # fmt: skip
+        assert_array_equal(a, b)
+    assert compiled.loss_curve_ == plain.loss_curve_
+
+
+def test_embedding_bag_fit_is_identical_without_numba(monkeypatch):
+    rng = np.random.default_rng(5)
+    docs = [[f"t{i}" for i in rng.integers(0, 30, 6)] for _ in range(120)]
+    y = rng.standard_normal(120)
+    params = dict(embedding_dim=4, hidden_layer_sizes=(6,), max_iter=3, random_state=0)
+    with pytest.warns(Warning):
+        compiled = EmbeddingBagRegressor(**params).fit(docs, y)
+    monkeypatch.setattr(kernels, "_LOOPS", False)
+    with pytest.warns(Warning):
+        plain = EmbeddingBagRegressor(**params).fit(docs, y)
+    assert_array_equal(compiled.embeddings_, plain.embeddings_)
+    assert_array_equal(compiled.predict(docs), plain.predict(docs))
+
+
+def test_environment_variable_turns_numba_off():
+    code = "from sknotes import kernels; print(kernels.using_numba())"
+    env = {**os.environ, "SKNOTES_NUMBA": "0"}
+    out = subprocess.run(
+        [sys.executable, "-c", code], env=env, capture_output=True, text=True,
+        check=True,
+    )  # fmt: skip
+    assert out.stdout.strip() == "False"
+
+
+def test_numpy_kernels_fixture_reports_numpy(numpy_kernels):
+    assert not kernels.using_numba()
