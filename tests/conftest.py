@@ -1,5 +1,6 @@
 import os
 import sys
+import warnings
 from pathlib import Path
 
 # scikit-learn's check_array_api_input runs only when scipy was imported with its
@@ -7,5 +8,28 @@ from pathlib import Path
 # check runs instead of six being skipped.
 os.environ.setdefault("SCIPY_ARRAY_API", "1")
 
+import pytest  # noqa: E402
+from sklearn.datasets import make_regression  # noqa: E402
+from sklearn.exceptions import ConvergenceWarning  # noqa: E402
+from sklearn.preprocessing import StandardScaler  # noqa: E402
+
 # Test helpers (the fuzz harness) import as top-level modules.
 sys.path.insert(0, str(Path(__file__).parent))
+
+
+@pytest.fixture
+def quiet_convergence():
+    """Short fits stop at max_iter on purpose: hide their ConvergenceWarning.
+
+    ``pytest.warns`` inside a test still sees every warning.
+    """
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", ConvergenceWarning)
+        yield
+
+
+@pytest.fixture(scope="module")
+def data():
+    """A small standardised regression problem (120 × 6, unit-variance target)."""
+    X, y = make_regression(n_samples=120, n_features=6, noise=0.5, random_state=0)
+    return StandardScaler().fit_transform(X), y / y.std()

@@ -6,22 +6,16 @@ between minibatches, so fit stops cleanly with a warning and a usable model.
 """
 
 import signal
-import warnings
 
 import numpy as np
 import pytest
 from reliability_cases import CASE_IDS, CASES, DOCS, X, Y, state
-from sklearn.exceptions import ConvergenceWarning, NotFittedError
+from sklearn.exceptions import NotFittedError
 
 import sknotes.training
 from sknotes.optimizers import SGD, Adam, RowSparseAdam
 
-
-@pytest.fixture(autouse=True)
-def _quiet():
-    with warnings.catch_warnings():
-        warnings.simplefilter("ignore", ConvergenceWarning)
-        yield
+pytestmark = pytest.mark.usefixtures("quiet_convergence")
 
 
 def _fitted(make, data, call, **kwargs):

@@ -16,18 +16,7 @@ from sklearn.utils.validation import check_is_fitted
 import sknotes.training as training
 from sknotes import MLPRegressorFromNotes
 
-
-@pytest.fixture(autouse=True)
-def _quiet():
-    with warnings.catch_warnings():
-        warnings.simplefilter("ignore", ConvergenceWarning)
-        yield
-
-
-@pytest.fixture(scope="module")
-def data():
-    X, y = make_regression(n_samples=120, n_features=6, noise=0.5, random_state=0)
-    return StandardScaler().fit_transform(X), y / y.std()
+pytestmark = pytest.mark.usefixtures("quiet_convergence")
 
 
 def _params(est):
