@@ -80,6 +80,11 @@ class TrainingData:
         return TrainingData(inputs, y, sample_weight, self._take)
 
 
+def l2_decay(alpha, n):
+    """``alpha / n``, the L2 term's gradient coefficient; 0 without a penalty."""
+    return 0.0 if alpha == 0.0 or n == 0 else alpha / n
+
+
 def penalized_loss(data_loss, network, alpha, n, gradient=True):
     """Add scikit-learn's L2 term ``0.5·alpha·Σ‖W‖² / n`` and its gradient in place.
 
@@ -88,12 +93,13 @@ def penalized_loss(data_loss, network, alpha, n, gradient=True):
     is added: the stochastic loop leaves ``grad[:n_coef] += (alpha/n)·W`` to the
     optimizer's step, which fuses it into its own pass (``decay=alpha/n``).
     """
-    if alpha == 0.0 or n == 0:
+    decay = l2_decay(alpha, n)
+    if not decay:
         return data_loss
     weights = network.theta[: network.n_coef_params]
     if gradient:
         add_scaled(
-            network.grad[: network.n_coef_params], weights, alpha / n,
+            network.grad[: network.n_coef_params], weights, decay,
             network.penalty_scratch,
         )  # fmt: skip
     return data_loss + 0.5 * alpha * float(np.dot(weights, weights)) / n
@@ -224,11 +230,10 @@ def fit_stochastic(
                     network, loss_node, est.alpha, inputs, y, sample_weight, False
                 )
                 # The L2 term's gradient, fused into the optimizer's pass.
-                if est.alpha == 0.0 or loss_node.n == 0:
-                    decay, n_decayed = 0.0, 0
-                else:
-                    decay, n_decayed = est.alpha / loss_node.n, network.n_coef_params
-                dense_optimizer.step(theta, grad, decay, n_decayed)
+                decay = l2_decay(est.alpha, loss_node.n)
+                dense_optimizer.step(
+                    theta, grad, decay, network.n_coef_params if decay else 0
+                )
                 if table_optimizer is not None:
                     table_optimizer.step(network.table, *table_rows)
                 accumulated_loss += batch_loss * batch_idx.shape[0]
