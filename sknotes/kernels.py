@@ -74,8 +74,8 @@ def _outer_loop(g, w, out):
 
 
 class _Compiled:
-    def __init__(self, numba):
-        jit = numba.njit(cache=True, nogil=True, error_model="numpy")
+    def __init__(self, numba, cache=True):
+        jit = numba.njit(cache=cache, nogil=True, error_model="numpy")
         self.adam = jit(_adam_loop)
         self.add_scaled = jit(_add_scaled_loop)
         self.relu_backward = jit(_relu_backward_loop)
@@ -84,18 +84,29 @@ class _Compiled:
         self.outer = jit(_outer_loop)
 
 
+def _compile():
+    """The compiled loops, or False when numba is missing or turned off."""
+    if os.environ.get("SKNOTES_NUMBA", "1") == "0":
+        return False
+    try:
+        import numba
+    except ImportError:
+        return False
+    if numba.config.DISABLE_JIT:
+        # NUMBA_DISABLE_JIT makes njit a no-op: the loops would run as Python.
+        return False
+    try:
+        return _Compiled(numba)
+    except RuntimeError:
+        # No writable cache directory (read-only install and home): compile anew
+        # in each process instead.
+        return _Compiled(numba, cache=False)
+
+
 def _loops():
     global _LOOPS
     if _LOOPS is None:
-        compiled = False
-        if os.environ.get("SKNOTES_NUMBA", "1") != "0":
-            try:
-                import numba
-            except ImportError:
-                pass
-            else:
-                compiled = _Compiled(numba)
-        _LOOPS = compiled
+        _LOOPS = _compile()
     return _LOOPS
 
 

@@ -3,6 +3,7 @@
 import os
 import subprocess
 import sys
+import types
 
 import numpy as np
 import pytest
@@ -153,9 +154,11 @@ def test_embedding_bag_fit_is_identical_without_numba(monkeypatch):
     assert_array_equal(compiled.predict(docs), plain.predict(docs))
 
 
-def test_environment_variable_turns_numba_off():
+@pytest.mark.parametrize("variable", ["SKNOTES_NUMBA", "NUMBA_DISABLE_JIT"])
+def test_environment_variable_turns_numba_off(variable):
+    # NUMBA_DISABLE_JIT would run the loops as Python: numpy is used instead.
     code = "from sknotes import kernels; print(kernels.using_numba())"
-    env = {**os.environ, "SKNOTES_NUMBA": "0"}
+    env = {**os.environ, variable: "0" if variable == "SKNOTES_NUMBA" else "1"}
     out = subprocess.run(
         [sys.executable, "-c", code], env=env, capture_output=True, text=True,
         check=True,
@@ -165,3 +168,19 @@ def test_environment_variable_turns_numba_off():
 
 def test_numpy_kernels_fixture_reports_numpy(numpy_kernels):
     assert not kernels.using_numba()
+
+
+def test_without_a_writable_cache_the_kernels_compile_uncached(monkeypatch):
+    calls = []
+
+    def njit(cache, **options):
+        calls.append(cache)
+        if cache:
+            raise RuntimeError("cannot cache function: no locator available")
+        return lambda function: function
+
+    fake = types.SimpleNamespace(njit=njit, config=types.SimpleNamespace(DISABLE_JIT=0))
+    monkeypatch.setitem(sys.modules, "numba", fake)
+    compiled = kernels._compile()
+    assert calls == [True, False]
+    assert compiled.adam is kernels._adam_loop
