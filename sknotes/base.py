@@ -262,6 +262,7 @@ class BaseNotesRegressor(CallbackSupportMixin, RegressorMixin, BaseEstimator):
         self.t_ = 0
         self._no_improvement_count = 0
         self._sample_order = None
+        self._validation_split_state = None
         if self.solver in STOCHASTIC_SOLVERS:
             self.loss_curve_ = []
             if self.early_stopping:

@@ -158,6 +158,23 @@ class _InterruptFlag:
         return False
 
 
+def _split_random_state(est):
+    """The random state that draws the early-stopping split.
+
+    The first fit draws it from the model's stream, as scikit-learn does; every
+    warm start replays that draw, so the same rows stay held out.  (scikit-learn
+    draws a new split at each warm start: rows validated on before are trained on
+    after, and ``best_validation_score_`` compares scores on different rows.)
+    """
+    state = getattr(est, "_validation_split_state", None)
+    if state is None:
+        est._validation_split_state = est._rng.get_state()
+        return est._rng
+    replay = np.random.RandomState()
+    replay.set_state(state)
+    return replay
+
+
 def fit_stochastic(
     est, network, optimizers, data, *, incremental, early_stopping, callback=None
 ):
@@ -186,7 +203,7 @@ def fit_stochastic(
     loss_node = LOSSES[est.loss]()
     rng = est._rng
     if early_stopping:
-        train, val = data.split(est.validation_fraction, rng)
+        train, val = data.split(est.validation_fraction, _split_random_state(est))
         if val.n_samples < 2:
             raise ValueError(
                 "The validation set is too small. Increase 'validation_fraction' "

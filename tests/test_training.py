@@ -140,6 +140,47 @@ def test_changed_optimizer_parameters_rebuild_the_optimizer(data):
 
 
 # -- early stopping ---------------------------------------------------------------
+def _held_out_rows(monkeypatch):
+    """Record, for each fit, the rows the early-stopping split holds out."""
+    held_out, split = [], training.TrainingData.split
+
+    def recording_split(self, validation_fraction, random_state):
+        train, val = split(self, validation_fraction, random_state)
+        held_out.append(val.inputs[:, 0].copy())
+        return train, val
+
+    monkeypatch.setattr(training.TrainingData, "split", recording_split)
+    return held_out
+
+
+def test_warm_starts_keep_the_first_fits_validation_rows(data, monkeypatch):
+    X, y = data
+    held_out = _held_out_rows(monkeypatch)
+    params = dict(
+        early_stopping=True, max_iter=2, random_state=0, hidden_layer_sizes=(5,)
+    )
+    reg = MLPRegressorFromNotes(warm_start=True, **params)
+    for _ in range(3):
+        reg.fit(X, y)
+    MLPRegressorFromNotes(**params).fit(X, y)
+    first, *rest = held_out
+    assert len(rest) == 3
+    for rows in rest:
+        np.testing.assert_array_equal(rows, first)
+    # The scores of the warm starts accumulate, all measured on the same rows.
+    assert reg.n_iter_ == 2 and len(reg.validation_scores_) == 6
+
+
+def test_a_fresh_fit_draws_its_split_from_its_own_random_state(data, monkeypatch):
+    X, y = data
+    held_out = _held_out_rows(monkeypatch)
+    for seed in (0, 1):
+        MLPRegressorFromNotes(early_stopping=True, max_iter=1, random_state=seed).fit(
+            X, y
+        )
+    assert not np.array_equal(np.sort(held_out[0]), np.sort(held_out[1]))
+
+
 def test_validation_curves_are_each_epochs_r2_and_mse_and_best_is_restored(monkeypatch):
     X, y = make_regression(n_samples=300, n_features=5, noise=20, random_state=1)
     X, y = StandardScaler().fit_transform(X), y / y.std()
