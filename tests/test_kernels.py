@@ -181,6 +181,7 @@ def test_without_a_writable_cache_the_kernels_compile_uncached(monkeypatch):
 
     fake = types.SimpleNamespace(njit=njit, config=types.SimpleNamespace(DISABLE_JIT=0))
     monkeypatch.setitem(sys.modules, "numba", fake)
+    monkeypatch.delenv("SKNOTES_NUMBA", raising=False)
     compiled = kernels._compile()
     assert calls == [True, False]
     assert compiled.adam is kernels._adam_loop
