@@ -2,7 +2,7 @@
 
 A stochastic step spends much of its time outside the GEMMs, in elementwise numpy
 passes: Adam makes a dozen over every parameter, the L2 term two, ReLU's backward a
-masked multiply.  Each pass is memory-bound and, with numpy, one call per operation.
+masked multiply; with numpy each operation is a call and a pass over memory.
 With the optional ``numba`` dependency (``pip install "sknotes[fast]"``) each of these
 functions is one compiled loop; without it, the numpy twin runs.  Both compute the
 same arithmetic in the same order, so float64 results are identical bit for bit
@@ -18,6 +18,7 @@ import numpy as np
 
 __all__ = [
     "adam_update",
+    "add_decay",
     "add_row",
     "add_scaled",
     "outer",
@@ -116,7 +117,7 @@ def using_numba():
 
 
 def adam_update(
-    params, grad, m, v, beta_1, beta_2, step_size, epsilon, scratch,
+    params, grad, m, v, beta_1, beta_2, step_size, epsilon, scratch=None,
     decay=0.0, n_decayed=0,
 ):  # fmt: skip
     """One Adam step on flat vectors, in place.
@@ -124,7 +125,7 @@ def adam_update(
     First ``grad[:n_decayed] += decay·params[:n_decayed]`` (an L2 term's gradient,
     as PyTorch's ``weight_decay``), then ``m ← β₁m + (1−β₁)g``,
     ``v ← β₂v + (1−β₂)g²``, ``params ← params − step_size · m / (√v + ε)``.
-    ``scratch`` (same shape) is used only by the numpy path.
+    ``scratch`` (same shape, allocated when None) is used only by the numpy path.
     """
     t = params.dtype.type
     loops = _loops()
@@ -134,8 +135,9 @@ def adam_update(
             t(1.0 - beta_2), t(-step_size), t(epsilon), t(decay), n_decayed,
         )  # fmt: skip
         return
-    if n_decayed:
-        add_scaled(grad[:n_decayed], params[:n_decayed], decay, scratch[:n_decayed])
+    if scratch is None:
+        scratch = np.empty_like(params)
+    add_decay(grad, params, decay, n_decayed, scratch)
     m *= t(beta_1)
     np.multiply(grad, t(1.0 - beta_1), out=scratch)
     m += scratch
@@ -150,14 +152,20 @@ def adam_update(
     params += scratch
 
 
-def add_scaled(y, x, a, scratch):
+def add_scaled(y, x, a, scratch=None):
     """``y += a·x`` in place (``scratch``, like ``x``, is used only by numpy)."""
     loops = _loops()
     if loops:
         loops.add_scaled(y, x, y.dtype.type(a))
         return
-    np.multiply(x, y.dtype.type(a), out=scratch)
-    y += scratch
+    y += np.multiply(x, y.dtype.type(a), out=scratch)
+
+
+def add_decay(grad, params, decay, n_decayed, scratch=None):
+    """An L2 term's gradient: ``grad[:n_decayed] += decay·params[:n_decayed]``."""
+    if n_decayed:
+        part = None if scratch is None else scratch[:n_decayed]
+        add_scaled(grad[:n_decayed], params[:n_decayed], decay, part)
 
 
 def relu_backward(grad_Y, Y, out=None):
@@ -165,12 +173,8 @@ def relu_backward(grad_Y, Y, out=None):
     if out is None:
         out = np.empty_like(grad_Y)
     loops = _loops()
-    if (
-        loops
-        and grad_Y.flags.c_contiguous
-        and Y.flags.c_contiguous
-        and (out.flags.c_contiguous)
-    ):
+    contiguous = all(a.flags.c_contiguous for a in (grad_Y, Y, out))
+    if loops and contiguous:
         if out is grad_Y:
             loops.relu_backward_inplace(grad_Y.reshape(-1), Y.reshape(-1))
         else:

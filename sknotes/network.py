@@ -107,8 +107,6 @@ class Network:
         self._forward_buffers = []
         self._backward_buffers = []
         self._capacity = 0
-        # Scratch for the L2 gradient: a fresh vector per batch costs page faults.
-        self.penalty_scratch = np.empty(self.n_coef_params, self.dtype)
 
     def __getstate__(self):
         return {

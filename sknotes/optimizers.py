@@ -1,7 +1,7 @@
 """Optimizers: each updates parameters in place from the gradient a network left.
 
-Dense optimizers work on one flat parameter vector and its flat gradient, with
-in-place BLAS ``axpy`` calls and one reused scratch buffer, so a step allocates
+Dense optimizers work on one flat parameter vector and its flat gradient, in place
+through :mod:`sknotes.kernels` and one reused scratch buffer, so a step allocates
 nothing.  Row-sparse optimizers update only the rows of an embedding table that a
 batch touched (the rows where the notes' ``grad_table = Πᵀ·grad_R`` is non-zero),
 keeping their moments per row, as PyTorch's ``SparseAdam``.
@@ -16,7 +16,7 @@ import numpy as np
 import scipy.optimize
 from sklearn.exceptions import ConvergenceWarning
 
-from sknotes.kernels import adam_update, add_scaled
+from sknotes.kernels import adam_update, add_decay, add_scaled
 
 __all__ = [
     "Adam",
@@ -106,8 +106,7 @@ class SGD(_Schedule):
         ``grad[:n_decayed] += decay·params[:n_decayed]`` (see :class:`Adam`).
         """
         lr, scratch = self.learning_rate, self._scratch_like(params)
-        if n_decayed:
-            add_scaled(grad[:n_decayed], params[:n_decayed], decay, scratch[:n_decayed])
+        add_decay(grad, params, decay, n_decayed, scratch)
         self.velocity *= self.momentum
         add_scaled(self.velocity, grad, -lr, scratch)
         if self.nesterov:
@@ -218,7 +217,6 @@ class RowSparseAdam(Adam):
         adam_update(
             updated.reshape(-1), grad_rows.reshape(-1), m.reshape(-1), v.reshape(-1),
             self.beta_1, self.beta_2, self._step_size(), self.epsilon,
-            np.empty(m.size, m.dtype),
         )  # fmt: skip
         self.m[rows] = m
         self.v[rows] = v

@@ -16,7 +16,7 @@ from sklearn.exceptions import ConvergenceWarning
 from sklearn.metrics import r2_score
 from sklearn.utils import shuffle as shuffle_indices
 
-from sknotes.kernels import add_scaled
+from sknotes.kernels import add_decay
 from sknotes.nodes import LOSSES
 from sknotes.optimizers import minimize_lbfgs
 
@@ -98,10 +98,7 @@ def penalized_loss(data_loss, network, alpha, n, gradient=True):
         return data_loss
     weights = network.theta[: network.n_coef_params]
     if gradient:
-        add_scaled(
-            network.grad[: network.n_coef_params], weights, decay,
-            network.penalty_scratch,
-        )  # fmt: skip
+        add_decay(network.grad, network.theta, decay, network.n_coef_params)
     return data_loss + 0.5 * alpha * float(np.dot(weights, weights)) / n
 
 
