@@ -368,3 +368,50 @@ def test_n_is_rows_or_weight_sum_as_mse():
     )
     weighted = SoftmaxCrossEntropy().forward(S, Y, counts.astype(float))
     assert weighted == pytest.approx(repeated, rel=1e-12)
+
+
+def _sklearn_mlp_logits(mlp, X):
+    """The last linear node's output ``S`` of a fitted scikit-learn MLP (ReLU)."""
+    Z = X
+    for W, b in zip(mlp.coefs_[:-1], mlp.intercepts_[:-1], strict=True):
+        Z = np.maximum(Z @ W + b, 0)
+    return Z @ mlp.coefs_[-1] + mlp.intercepts_[-1]
+
+
+@pytest.mark.parametrize("weighted", [False, True])
+@pytest.mark.parametrize("task", ["binary", "multiclass", "multilabel"])
+def test_ratio_one_reproduces_mlpclassifier_objective(task, weighted):
+    """With ratio 1, node loss + 0.5·alpha·Σ‖W‖²/n is MLPClassifier's ``loss_``."""
+    from sklearn.datasets import make_classification, make_multilabel_classification
+    from sklearn.neural_network import MLPClassifier
+    from sklearn.preprocessing import LabelBinarizer
+
+    if task == "multilabel":
+        X, Y = make_multilabel_classification(60, 5, n_classes=3, random_state=0)
+    else:
+        n_classes = 2 if task == "binary" else 4
+        X, y = make_classification(
+            60, 5, n_informative=4, n_redundant=0, n_classes=n_classes, random_state=0
+        )
+        Y = LabelBinarizer().fit_transform(y)
+    w = _weights(np.random.default_rng(17), weighted, X.shape[0])
+    alpha = 0.3
+    mlp = MLPClassifier(
+        hidden_layer_sizes=(6,),
+        solver="lbfgs",
+        alpha=alpha,
+        max_iter=15,
+        random_state=0,
+    )
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")  # lbfgs stops at max_iter on purpose
+        mlp.fit(X, Y if task == "multilabel" else y, sample_weight=w)
+    S = _sklearn_mlp_logits(mlp, X)
+    node = (
+        SoftmaxCrossEntropy() if task == "multiclass" else SigmoidBinaryCrossEntropy()
+    )
+    assert node.out_activation == mlp.out_activation_
+    data_loss = node.forward(S, Y.astype(float), w)
+    penalty = 0.5 * alpha * sum(np.sum(W**2) for W in mlp.coefs_) / node.n
+    objective = data_loss / node.sklearn_loss_ratio + penalty
+    assert objective == pytest.approx(mlp.loss_, rel=1e-9)
