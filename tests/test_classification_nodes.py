@@ -99,36 +99,28 @@ def test_softmax_backward_is_the_jacobian_product():
 
 
 @pytest.mark.parametrize("weighted", [False, True])
-def test_fused_sigmoid_equals_the_separate_chain(weighted):
+@pytest.mark.parametrize(
+    "fused_class, activation_class, loss_class",
+    [
+        (SigmoidBinaryCrossEntropy, Sigmoid, BinaryCrossEntropy),
+        (SoftmaxCrossEntropy, Softmax, CrossEntropy),
+    ],
+)
+def test_fused_equals_the_separate_chain(
+    fused_class, activation_class, loss_class, weighted
+):
     rng = np.random.default_rng(3)
-    S, Y = _problem(rng, SigmoidBinaryCrossEntropy)
+    S, Y = _problem(rng, fused_class)
     w = _weights(rng, weighted, S.shape[0])
-    fused = SigmoidBinaryCrossEntropy()
-    sigmoid, bce = Sigmoid(), BinaryCrossEntropy()
+    fused, activation, loss_node = fused_class(), activation_class(), loss_class()
     fused_loss = fused.forward(S, Y, w)
-    chain_loss = bce.forward(sigmoid.forward(S.copy()), Y, w)
+    P = activation.forward(S.copy())
+    chain_loss = loss_node.forward(P, Y, w)
     assert fused_loss == pytest.approx(chain_loss, rel=1e-12)
-    assert fused.n == bce.n
-    np.testing.assert_allclose(fused.P, sigmoid.Y, rtol=1e-15)
+    assert fused.n == loss_node.n
+    np.testing.assert_allclose(fused.P, P, rtol=1e-14)
     np.testing.assert_allclose(
-        fused.backward(), sigmoid.backward(bce.backward()), rtol=0, atol=1e-10
-    )
-
-
-@pytest.mark.parametrize("weighted", [False, True])
-def test_fused_softmax_equals_the_separate_chain(weighted):
-    rng = np.random.default_rng(4)
-    S, Y = _problem(rng, SoftmaxCrossEntropy)
-    w = _weights(rng, weighted, S.shape[0])
-    fused = SoftmaxCrossEntropy()
-    softmax, ce = Softmax(), CrossEntropy()
-    fused_loss = fused.forward(S, Y, w)
-    chain_loss = ce.forward(softmax.forward(S), Y, w)
-    assert fused_loss == pytest.approx(chain_loss, rel=1e-12)
-    assert fused.n == ce.n
-    np.testing.assert_allclose(fused.P, softmax.P, rtol=1e-14)
-    np.testing.assert_allclose(
-        fused.backward(), softmax.backward(ce.backward()), rtol=0, atol=1e-10
+        fused.backward(), activation.backward(loss_node.backward()), rtol=0, atol=1e-10
     )
 
 
