@@ -24,6 +24,11 @@ from sknotes.nodes import Sigmoid
 
 RTOL = 1e-6
 FUSED = [SigmoidBinaryCrossEntropy, SoftmaxCrossEntropy]
+# Each fused node and the separate activation and loss it collapses.
+CHAINS = [
+    (SigmoidBinaryCrossEntropy, Sigmoid, BinaryCrossEntropy),
+    (SoftmaxCrossEntropy, Softmax, CrossEntropy),
+]
 
 
 def _targets(rng, kind, n, k):
@@ -42,6 +47,15 @@ def _problem(rng, node_class, n=9, k=4):
 
 def _weights(rng, weighted, n):
     return rng.uniform(0.2, 3.0, n) if weighted else None
+
+
+def _extreme_problem(seed, node_class, scale, dtype):
+    """Logits of ±scale only (a row with both, tied at the max), targets, weights."""
+    rng = np.random.default_rng(seed)
+    S, Y = _problem(rng, node_class, n=12, k=3)
+    S = (np.sign(S) * scale).astype(dtype)
+    S[0] = [scale, -scale, scale]
+    return S, Y, rng.uniform(0.5, 2.0, 12)
 
 
 @pytest.mark.parametrize("weighted", [False, True])
@@ -99,13 +113,7 @@ def test_softmax_backward_is_the_jacobian_product():
 
 
 @pytest.mark.parametrize("weighted", [False, True])
-@pytest.mark.parametrize(
-    "fused_class, activation_class, loss_class",
-    [
-        (SigmoidBinaryCrossEntropy, Sigmoid, BinaryCrossEntropy),
-        (SoftmaxCrossEntropy, Softmax, CrossEntropy),
-    ],
-)
+@pytest.mark.parametrize("fused_class, activation_class, loss_class", CHAINS)
 def test_fused_equals_the_separate_chain(
     fused_class, activation_class, loss_class, weighted
 ):
@@ -193,50 +201,34 @@ def test_losses_equal_sklearn_log_loss_multiclass(weighted):
     assert CrossEntropy().forward(P, Y, w) == pytest.approx(expected, rel=1e-12)
     assert mlp_log_loss(Y, P, w) == pytest.approx(expected, rel=1e-12)
     assert SoftmaxCrossEntropy.sklearn_loss_ratio == 1.0
+    assert CrossEntropy.sklearn_loss_ratio == 1.0
 
 
 @pytest.mark.parametrize("weighted", [False, True])
-def test_losses_equal_sklearn_log_loss_binary(weighted):
+@pytest.mark.parametrize("n_labels", [1, 3])
+def test_binary_and_multilabel_losses_equal_sklearn(n_labels, weighted):
+    """Mean over samples, summed over labels: the sum of per-label log_loss, and
+    scikit-learn's MLPClassifier's binary_log_loss (ratio 1)."""
     rng = np.random.default_rng(9)
     n = 40
-    S = rng.standard_normal((n, 1)) * 3
-    y = (rng.random(n) < 0.5).astype(int)
-    Y = y[:, None].astype(float)
+    S = rng.standard_normal((n, n_labels)) * 3
+    Y = _targets(rng, "multilabel", n, n_labels)
     w = _weights(rng, weighted, n)
     p = expit(S)
-    expected = log_loss(y, p[:, 0], sample_weight=w)
+    expected = sum(log_loss(Y[:, j], p[:, j], sample_weight=w) for j in range(n_labels))
     fused = SigmoidBinaryCrossEntropy().forward(S, Y, w)
     assert fused == pytest.approx(expected, rel=1e-12)
     assert BinaryCrossEntropy().forward(p, Y, w) == pytest.approx(expected, rel=1e-12)
-    # scikit-learn's MLPClassifier trains on binary_log_loss (ratio 1).
-    assert binary_log_loss(Y, p, w) == pytest.approx(fused, rel=1e-12)
+    assert binary_log_loss(Y, p, w) == pytest.approx(expected, rel=1e-12)
     assert SigmoidBinaryCrossEntropy.sklearn_loss_ratio == 1.0
-
-
-@pytest.mark.parametrize("weighted", [False, True])
-def test_multilabel_loss_sums_labels_as_sklearn_mlp(weighted):
-    """Mean over samples, summed over labels: the sum of per-label log_loss."""
-    rng = np.random.default_rng(10)
-    n, k = 30, 3
-    S = rng.standard_normal((n, k)) * 2
-    Y = _targets(rng, "multilabel", n, k)
-    w = _weights(rng, weighted, n)
-    p = expit(S)
-    per_label = sum(log_loss(Y[:, j], p[:, j], sample_weight=w) for j in range(k))
-    fused = SigmoidBinaryCrossEntropy().forward(S, Y, w)
-    assert fused == pytest.approx(per_label, rel=1e-12)
-    assert binary_log_loss(Y, p, w) == pytest.approx(fused, rel=1e-12)
+    assert BinaryCrossEntropy.sklearn_loss_ratio == 1.0
 
 
 @pytest.mark.parametrize("dtype", [np.float32, np.float64])
 @pytest.mark.parametrize("scale", [1e4, 1e30])
 @pytest.mark.parametrize("node_class", FUSED)
 def test_extreme_logits_fused_are_finite_and_silent(node_class, scale, dtype):
-    rng = np.random.default_rng(11)
-    S, Y = _problem(rng, node_class, n=12, k=3)
-    S = (np.sign(S) * scale).astype(dtype)
-    S[0] = [scale, -scale, scale]  # ties at the max and both extremes in a row
-    w = rng.uniform(0.5, 2.0, 12)
+    S, Y, w = _extreme_problem(11, node_class, scale, dtype)
     node = node_class()
     with warnings.catch_warnings(), np.errstate(all="raise"):
         warnings.simplefilter("error")
@@ -255,19 +247,16 @@ def test_extreme_logits_fused_are_finite_and_silent(node_class, scale, dtype):
 
 @pytest.mark.parametrize("dtype", [np.float32, np.float64])
 @pytest.mark.parametrize("scale", [1e4, 1e30])
-@pytest.mark.parametrize("fused_class", FUSED)
-def test_extreme_logits_separate_chain_is_finite_and_silent(fused_class, scale, dtype):
-    rng = np.random.default_rng(12)
-    S, Y = _problem(rng, fused_class, n=12, k=3)
-    S = (np.sign(S) * scale).astype(dtype)
-    if fused_class is SoftmaxCrossEntropy:
-        activation, loss_node = Softmax(), CrossEntropy()
-    else:
-        activation, loss_node = Sigmoid(), BinaryCrossEntropy()
-    with warnings.catch_warnings(), np.errstate(over="raise", invalid="raise"):
+@pytest.mark.parametrize("fused_class, activation_class, loss_class", CHAINS)
+def test_extreme_logits_separate_chain_is_finite_and_silent(
+    fused_class, activation_class, loss_class, scale, dtype
+):
+    S, Y, w = _extreme_problem(12, fused_class, scale, dtype)
+    activation, loss_node = activation_class(), loss_class()
+    with warnings.catch_warnings(), np.errstate(all="raise"):
         warnings.simplefilter("error")
         P = activation.forward(S)
-        loss = loss_node.forward(P, Y)
+        loss = loss_node.forward(P, Y, w)
         grad_P = loss_node.backward()
         grad_S = activation.backward(grad_P)
     assert np.isfinite(loss)
