@@ -8,16 +8,7 @@ the estimators work the same without callbacks.
 
 import copy
 
-try:
-    from sklearn.callback import CallbackSupportMixin, with_callbacks
-except ImportError:  # scikit-learn < 1.9
-
-    class CallbackSupportMixin:
-        """Placeholder: this scikit-learn has no callback API."""
-
-    def with_callbacks(method):
-        return method
-
+from sknotes._compat import CallbackSupportMixin, with_callbacks
 
 __all__ = ["CallbackSupportMixin", "FitCallbacks", "with_callbacks"]
 

@@ -4,8 +4,7 @@ from numbers import Integral
 
 import numpy as np
 import scipy.sparse as sp
-from sklearn.base import ClassNamePrefixFeaturesOutMixin, TransformerMixin, _fit_context
-from sklearn.utils._param_validation import Interval, Options, StrOptions
+from sklearn.base import ClassNamePrefixFeaturesOutMixin, TransformerMixin
 from sklearn.utils.metaestimators import available_if
 from sklearn.utils.validation import (
     check_consistent_length,
@@ -13,6 +12,7 @@ from sklearn.utils.validation import (
     validate_data,
 )
 
+from sknotes._compat import Interval, Options, StrOptions, _fit_context, with_callbacks
 from sknotes.base import (
     OPTIMIZATION_CONSTRAINTS,
     BaseNotesRegressor,
@@ -20,7 +20,6 @@ from sknotes.base import (
     check_network_fits,
     has_partial_fit,
 )
-from sknotes.callbacks import with_callbacks
 from sknotes.network import Network
 from sknotes.nodes import Embedding
 from sknotes.text import (

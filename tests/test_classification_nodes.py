@@ -186,6 +186,7 @@ def test_backward_is_idempotent(node_class):
     np.testing.assert_array_equal(first, second)
 
 
+@pytest.mark.requires_sklearn("1.7", reason="sample_weight in its MLP and MLP losses")
 @pytest.mark.parametrize("weighted", [False, True])
 def test_losses_equal_sklearn_log_loss_multiclass(weighted):
     rng = np.random.default_rng(8)
@@ -204,6 +205,7 @@ def test_losses_equal_sklearn_log_loss_multiclass(weighted):
     assert CrossEntropy.sklearn_loss_ratio == 1.0
 
 
+@pytest.mark.requires_sklearn("1.7", reason="sample_weight in its MLP and MLP losses")
 @pytest.mark.parametrize("weighted", [False, True])
 @pytest.mark.parametrize("n_labels", [1, 3])
 def test_binary_and_multilabel_losses_equal_sklearn(n_labels, weighted):
@@ -359,6 +361,7 @@ def _sklearn_mlp_logits(mlp, X):
     return Z @ mlp.coefs_[-1] + mlp.intercepts_[-1]
 
 
+@pytest.mark.requires_sklearn("1.7", reason="sample_weight in its MLP and MLP losses")
 @pytest.mark.parametrize("weighted", [False, True])
 @pytest.mark.parametrize("task", ["binary", "multiclass", "multilabel"])
 def test_ratio_one_reproduces_mlpclassifier_objective(task, weighted):
