@@ -44,7 +44,6 @@ Needs the ``onnx`` extra (skl2onnx, onnxruntime, onnx).
 """
 
 import numpy as np
-
 import scipy.sparse as sp
 
 try:
