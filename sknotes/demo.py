@@ -144,7 +144,7 @@ def loss_curve_picture(docs, y, path=LOSS_CURVE_FILE):
         model = embedding_model().fit(docs, y)
     display = LossCurveDisplay.from_estimator(model, name="EmbeddingBagRegressor")
     display.ax_.set_title("MovieLens: EmbeddingBagRegressor (early stopping)")
-    display.figure_.savefig(path, dpi=100, bbox_inches="tight")
+    display.figure_.savefig(path, dpi=100)
     print(f"Loss curve written to {path}")
     return path
 
