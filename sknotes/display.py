@@ -11,7 +11,8 @@ def _pyplot():
         import matplotlib.pyplot as plt
     except ImportError as exc:  # an optional extra
         raise ImportError(
-            "LossCurveDisplay needs matplotlib: pip install 'sknotes[plot]'."
+            "LossCurveDisplay needs matplotlib (the plot extra: from a checkout of "
+            'sknotes, pip install ".[plot]"; or pip install matplotlib).'
         ) from exc
     return plt
 

@@ -72,7 +72,7 @@ def test_missing_matplotlib_is_a_clear_import_error(monkeypatch):
 
     monkeypatch.setitem(sys.modules, "matplotlib.pyplot", None)
     display = LossCurveDisplay(loss_curve=[1.0, 0.5])
-    with pytest.raises(ImportError, match=r"pip install 'sknotes\[plot\]'"):
+    with pytest.raises(ImportError, match=r'pip install "\.\[plot\]"'):
         display.plot()
 
 
