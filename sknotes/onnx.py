@@ -78,6 +78,7 @@ except ImportError as exc:  # an optional extra
     ) from exc
 from onnx import TensorProto
 from sklearn.feature_extraction.text import CountVectorizer, TfidfVectorizer
+from sklearn.utils.validation import check_is_fitted
 
 from sknotes.embedding_bag import EmbeddingBagRegressor
 from sknotes.mlp import MLPRegressorFromNotes
@@ -102,8 +103,12 @@ def check_exportable(estimator):
 
     Parameters
     ----------
-    estimator : fitted MLPRegressorFromNotes or EmbeddingBagRegressor
+    estimator : estimator
+        Other estimators pass; an unfitted sknotes estimator raises
+        ``NotFittedError``.
     """
+    if isinstance(estimator, (MLPRegressorFromNotes, EmbeddingBagRegressor)):
+        check_is_fitted(estimator)
     if isinstance(estimator, EmbeddingBagRegressor) and not hasattr(
         estimator, "n_features_in_"
     ):
@@ -274,42 +279,25 @@ def _mean_pooling(P, dtype, opv):
     return OnnxDiv(P, safe, op_version=opv)
 
 
-def _convert_mlp(scope, operator, container):
-    model = operator.raw_operator
-    opv, dtype = container.target_opset, _graph_dtype(operator)
-    X = _input(operator, dtype, opv)
-    S = _linear_chain(X, model.coefs_, model.intercepts_, model.activation, dtype, opv)
-    output = _regression_output(
-        S, model.out_activation_, dtype, opv, operator.outputs[:1]
-    )
-    output.add_to(scope, container)
-
-
-def _convert_embedding_bag(scope, operator, container):
+def _convert(scope, operator, container):
+    """The forward pass of either estimator: ``[Π·Table →] linear chain → Ŷ``."""
     model = operator.raw_operator
     check_exportable(model)
     opv, dtype = container.target_opset, _graph_dtype(operator)
-    P = _input(operator, dtype, opv)
-    if model.pooling == "mean":
-        P = _mean_pooling(P, dtype, opv)
-    # The notes' embedding node: R = Π·Table.
-    R = OnnxMatMul(P, np.asarray(model.embeddings_, dtype=dtype), op_version=opv)
-    S = _linear_chain(R, model.coefs_, model.intercepts_, model.activation, dtype, opv)
+    A = _input(operator, dtype, opv)
+    if isinstance(model, EmbeddingBagRegressor):
+        if model.pooling == "mean":
+            A = _mean_pooling(A, dtype, opv)
+        # The notes' embedding node: R = Π·Table.
+        A = OnnxMatMul(A, np.asarray(model.embeddings_, dtype=dtype), op_version=opv)
+    S = _linear_chain(A, model.coefs_, model.intercepts_, model.activation, dtype, opv)
     output = _regression_output(
         S, model.out_activation_, dtype, opv, operator.outputs[:1]
     )
     output.add_to(scope, container)
 
 
-update_registered_converter(
-    MLPRegressorFromNotes,
-    "SknotesMLPRegressorFromNotes",
-    _shape_calculator,
-    _convert_mlp,
-)
-update_registered_converter(
-    EmbeddingBagRegressor,
-    "SknotesEmbeddingBagRegressor",
-    _shape_calculator,
-    _convert_embedding_bag,
-)
+for _estimator in (MLPRegressorFromNotes, EmbeddingBagRegressor):
+    update_registered_converter(
+        _estimator, f"Sknotes{_estimator.__name__}", _shape_calculator, _convert
+    )

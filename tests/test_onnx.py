@@ -193,6 +193,14 @@ def test_vocabulary_models_are_refused(texts, form):
         to_onnx(make_pipeline(StandardScaler(with_mean=False), model), X)
 
 
+def test_unfitted_models_are_refused():
+    from sklearn.exceptions import NotFittedError
+
+    for model in (MLPRegressorFromNotes(), EmbeddingBagRegressor()):
+        with pytest.raises(NotFittedError):
+            to_onnx(make_pipeline(StandardScaler(), model), np.ones((2, 3)))
+
+
 def test_sublinear_tf_is_refused(texts):
     docs, y = texts
     model = make_pipeline(
