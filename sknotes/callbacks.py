@@ -2,8 +2,10 @@
 
 ``est.set_callbacks(ProgressBar())`` shows a bar over epochs, also inside
 ``GridSearchCV`` or a ``Pipeline``; ``ScoringMonitor`` scores the model after each
-epoch.  On older scikit-learn the mixin is empty and the decorator does nothing, so
-the estimators work the same without callbacks.
+epoch.  Both come from scikit-learn (``from sklearn.callback import ProgressBar``),
+not from sknotes; ``ProgressBar`` needs ``rich``.  On older scikit-learn the mixin
+is empty and the decorator does nothing, so the estimators work the same without
+callbacks.
 """
 
 import copy
