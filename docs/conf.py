@@ -64,6 +64,8 @@ html_theme_options = {
     "secondary_sidebar_items": ["page-toc"],
 }
 html_show_sourcelink = False
+# Pages without sub-pages get the full width for their equations.
+html_sidebars = {page: [] for page in ("index", "getting_started", "the_notes", "api")}
 
 sphinx_gallery_conf = {
     "examples_dirs": str(ROOT / "examples"),
@@ -112,14 +114,18 @@ def _test_role(name, rawtext, text, lineno, inliner, options=None, content=None)
     return [node], messages
 
 
-def _skip_metadata_requests(app, what, name, obj, skip, options):
-    # scikit-learn generates set_{fit,score,...}_request on every estimator; its
-    # own pages document metadata routing.
-    if name.startswith("set_") and name.endswith("_request"):
+def _skip_scikit_learn_members(app, what, name, obj, skip, options):
+    # Inherited scikit-learn methods (get_params, score, set_output, the generated
+    # set_*_request, ...) are documented by scikit-learn; their docstrings cite
+    # labels of its own site.
+    module = getattr(obj, "__module__", None) or ""
+    if module.startswith("sklearn") or (
+        name.startswith("set_") and name.endswith("_request")
+    ):
         return True
     return None
 
 
 def setup(app):
     app.add_role("test", _test_role)
-    app.connect("autodoc-skip-member", _skip_metadata_requests)
+    app.connect("autodoc-skip-member", _skip_scikit_learn_members)
