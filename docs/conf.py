@@ -65,7 +65,10 @@ html_theme_options = {
 }
 html_show_sourcelink = False
 # Pages without sub-pages get the full width for their equations.
-html_sidebars = {page: [] for page in ("index", "getting_started", "the_notes", "api")}
+html_sidebars = {
+    page: []
+    for page in ("index", "getting_started", "the_notes", "api", "user_guide/*")
+}
 
 sphinx_gallery_conf = {
     "examples_dirs": str(ROOT / "examples"),
