@@ -111,7 +111,7 @@ class MLPRegressorFromNotes(BaseNotesRegressor):
         Biases, live views.
     n_features_in_ : int
         Number of features seen during fit.
-    feature_names_in_ : ndarray of shape (n_features_in_,)
+    feature_names_in_ : ndarray of shape (`n_features_in_`,)
         Feature names, when ``X`` has string column names.
     n_iter_ : int
         Iterations run by the last fit.
