@@ -18,6 +18,7 @@ Targets: ours/floor ≤ 1.3 for (256, 256) and ≤ 1.6 for (100,), both dtypes.
 """
 
 import argparse
+import contextlib
 import os
 import time
 import warnings
@@ -101,17 +102,15 @@ def main():
     warnings.simplefilter("ignore", ConvergenceWarning)
     # numba's kernels (the 'fast' extra) or the numpy twins (SKNOTES_NUMBA=0).
     print("sknotes kernels:", "numba" if kernels.using_numba() else "numpy")
-    for line in blas_environment():
-        print(line)
     load_before = os.getloadavg()[0]
-    if args.threads is None:
-        rows = run(n_samples, repeats, max_iter=5)
-    else:
-        from threadpoolctl import threadpool_limits
+    with contextlib.ExitStack() as stack:
+        if args.threads is not None:
+            from threadpoolctl import threadpool_limits
 
-        with threadpool_limits(args.threads):
-            print(f"BLAS limited to {args.threads} threads for the run")
-            rows = run(n_samples, repeats, max_iter=5)
+            stack.enter_context(threadpool_limits(args.threads))
+        for line in blas_environment():  # as the run sees it
+            print(line)
+        rows = run(n_samples, repeats, max_iter=5)
     # Other processes on a 2-core machine stall both sides' BLAS threads.
     print(f"load average before/after: {load_before:.2f} / {os.getloadavg()[0]:.2f}")
     print(
