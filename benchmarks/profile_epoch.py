@@ -4,8 +4,9 @@ Run:  python benchmarks/profile_epoch.py                     (256, 256), float64
       python benchmarks/profile_epoch.py --hidden 100 --dtype float32
 
 Replays the training loop's calls for one epoch of bench_mlp.py's data (100 batches
-of 200), timing each phase, median of 5 epochs; then times the same GEMMs alone, the
-floor for this math on this machine.
+of 200), timing each phase, median of 5 epochs; then times the arithmetic floor of
+bench_mlp.py (benchmarks/_common.py: the same matrix products in preallocated
+buffers, nothing else).
 """
 
 import argparse
@@ -13,6 +14,7 @@ import time
 import warnings
 
 import numpy as np
+from _common import MatmulFloor, blas_environment
 from sklearn.datasets import make_regression
 
 from sknotes import MLPRegressorFromNotes, kernels
@@ -60,31 +62,6 @@ def phases(hidden, dtype, repeats=5, batch=200):
     return {name: float(np.median(v)) for name, v in times.items()}, network
 
 
-def gemm_floor(network, dtype, repeats=5, batch=200, n_batches=100):
-    """The GEMMs of one epoch alone (forward, grad_W, grad_X), same shapes."""
-    rng = np.random.default_rng(0)
-    units = network.layer_units
-    acts = [rng.standard_normal((batch, u)).astype(dtype) for u in units]
-    shapes = zip(units[:-1], units[1:], strict=True)
-    Ws = [rng.standard_normal(shape).astype(dtype) for shape in shapes]
-
-    def epoch():
-        for _ in range(n_batches):
-            for i, W in enumerate(Ws):
-                acts[i] @ W
-                acts[i].T @ acts[i + 1]
-                if i:
-                    acts[i + 1] @ W.T
-
-    epoch()
-    runs = []
-    for _ in range(repeats):
-        t = time.perf_counter()
-        epoch()
-        runs.append(time.perf_counter() - t)
-    return float(np.median(runs))
-
-
 def main():
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--hidden", default="256,256")
@@ -93,12 +70,15 @@ def main():
     hidden = tuple(int(h) for h in args.hidden.split(","))
     dtype = np.dtype(args.dtype)
     print("sknotes kernels:", "numba" if kernels.using_numba() else "numpy")
+    for line in blas_environment():
+        print(line)
     spent, network = phases(hidden, dtype)
     print(f"hidden {hidden}, {dtype.name}: seconds per epoch, median of 5")
     for name, seconds in spent.items():
         print(f"  {name:16s} {seconds:.4f}")
     print(f"  {'total':16s} {sum(spent.values()):.4f}")
-    print(f"  {'GEMMs alone':16s} {gemm_floor(network, dtype):.4f}")
+    floor = MatmulFloor(network.layer_units, 20_000, 200, dtype)
+    print(f"  {'floor (products)':16s} {floor.seconds_per_epoch():.4f}")
 
 
 if __name__ == "__main__":
