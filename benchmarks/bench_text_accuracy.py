@@ -380,6 +380,10 @@ def mean_r2(result):
     return float(np.mean(result["r2"]))
 
 
+def fmt_ratio(value):
+    return f"{value:.2f}" if abs(value) < 100 else f"{value:.2g}"
+
+
 def markdown(record):
     """The README table and one detailed table per set."""
     lines = [
@@ -403,7 +407,9 @@ def markdown(record):
             return f"{np.mean(r['r2']):.3f} ± {np.std(r['r2']):.3f}"
 
         def ratio(key, results=results, base_r2=base_r2):
-            return f"{mean_r2(results[key]) / base_r2:.2f}" if key in results else "—"
+            if key not in results:
+                return "—"
+            return fmt_ratio(mean_r2(results[key]) / base_r2)
 
         lines.append(
             f"| {name} | {entry['n_docs']:,} | {cell('mean')} | {cell(best_base)} "
@@ -420,9 +426,35 @@ def markdown(record):
             details.append(
                 f"| {key} | {cell(key)} | {np.mean(r['rmse']):.4g} "
                 f"| {np.mean(r['train_r2']):.3f} | {np.mean(r['fit_seconds']):.1f} "
-                f"| {mean_r2(r) / base_r2:.2f} |"
+                f"| {fmt_ratio(mean_r2(r) / base_r2)} |"
             )
-    return "\n".join(lines) + "\n" + "\n".join(details)
+    return "\n".join(lines) + "\n\n" + ratio_matrix(record) + "\n" + "\n".join(details)
+
+
+def ratio_matrix(record):
+    """R² / best baseline R² of every sknotes configuration on every set."""
+    names = list(record)
+    configs = []
+    for entry in record.values():
+        configs += [k for k in entry["results"] if k.startswith("sknotes:")]
+    configs = list(dict.fromkeys(configs))
+    lines = [
+        "| configuration | " + " | ".join(names) + " |",
+        "|---|" + "---|" * len(names),
+    ]
+    for config in configs:
+        cells = []
+        for name in names:
+            results = record[name]["results"]
+            base = [mean_r2(v) for k, v in results.items() if k in BASELINES]
+            if config not in results or not base:
+                cells.append("—")
+            else:
+                cells.append(fmt_ratio(mean_r2(results[config]) / max(base)))
+        lines.append(
+            f"| {config.removeprefix('sknotes:')} | " + " | ".join(cells) + " |"
+        )
+    return "\n".join(lines)
 
 
 def main(argv=None):
