@@ -16,8 +16,7 @@ import numpy as np
 from sklearn.datasets import make_regression
 
 from sknotes import MLPRegressorFromNotes, kernels
-from sknotes.nodes import MSELoss
-from sknotes.training import penalized_loss
+from sknotes.nodes import L2Penalty, MSELoss
 
 
 def phases(hidden, dtype, repeats=5, batch=200):
@@ -27,6 +26,7 @@ def phases(hidden, dtype, repeats=5, batch=200):
         warnings.simplefilter("ignore")
         model = MLPRegressorFromNotes(hidden_layer_sizes=hidden, max_iter=1).fit(X, y)
     network, optimizer, loss = model._network, model._optimizers[0], MSELoss()
+    penalty = L2Penalty(1e-4, network.n_coef_params)
     y = y[:, None]
     order = np.random.default_rng(0).permutation(len(X))
     names = ["gather", "forward", "loss", "backward", "L2 loss term", "adam + L2 grad"]
@@ -45,11 +45,9 @@ def phases(hidden, dtype, repeats=5, batch=200):
             t3 = time.perf_counter()
             network.backward(grad)
             t4 = time.perf_counter()
-            penalized_loss(value, network, 1e-4, loss.n, gradient=False)
+            penalty.forward(network.theta, loss)
             t5 = time.perf_counter()
-            optimizer.step(
-                network.theta, network.grad, 1e-4 / loss.n, network.n_coef_params
-            )
+            optimizer.step(network.theta, network.grad, penalty)
             t6 = time.perf_counter()
             for name, seconds in zip(
                 names, np.diff([t0, t1, t2, t3, t4, t5, t6]), strict=True

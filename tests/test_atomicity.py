@@ -148,7 +148,7 @@ def test_interrupt_inside_lbfgs_restores_the_previous_model(monkeypatch):
     make, data = CASES[0]  # only the MLP has L-BFGS
     est = make(solver="lbfgs", warm_start=True).fit(data, Y)
     before, prediction = state(est), est.predict(data)
-    original, calls = sknotes.training._loss_and_backward, []
+    original, calls = sknotes.training.loss_and_backward, []
 
     def loss_then_interrupt(*args):
         result = original(*args)
@@ -157,7 +157,7 @@ def test_interrupt_inside_lbfgs_restores_the_previous_model(monkeypatch):
             raise KeyboardInterrupt
         return result
 
-    monkeypatch.setattr(sknotes.training, "_loss_and_backward", loss_then_interrupt)
+    monkeypatch.setattr(sknotes.training, "loss_and_backward", loss_then_interrupt)
     with pytest.raises(KeyboardInterrupt):
         est.fit(data, Y)
     _assert_unchanged(est, data, before, prediction)

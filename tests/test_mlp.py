@@ -20,6 +20,7 @@ from sklearn.preprocessing import StandardScaler
 from sklearn.utils._param_validation import InvalidParameterError
 
 from sknotes import MLPRegressorFromNotes
+from sknotes.training import StochasticLoop
 
 pytestmark = pytest.mark.usefixtures("quiet_convergence")
 
@@ -109,7 +110,16 @@ def test_partial_fit_continues_one_random_stream(data):
 
 def test_partial_fit_availability():
     assert not hasattr(MLPRegressorFromNotes(solver="lbfgs"), "partial_fit")
-    assert not hasattr(MLPRegressorFromNotes(early_stopping=True), "partial_fit")
+    # scikit-learn's error for early stopping, before anything changes.
+    X, y = np.ones((4, 2)), np.arange(4.0)
+    with pytest.raises(ValueError, match="^partial_fit does not support early_stop"):
+        MLPRegressorFromNotes(early_stopping=True).partial_fit(X, y)
+    fitted = MLPRegressorFromNotes(max_iter=2, random_state=0).fit(X, y)
+    before = [c.copy() for c in fitted.coefs_]
+    with pytest.raises(ValueError, match="early_stopping=True"):
+        fitted.set_params(early_stopping=True).partial_fit(X, y)
+    for a, b in zip(before, fitted.coefs_, strict=True):
+        np.testing.assert_array_equal(a, b)
     assert hasattr(MLPRegressorFromNotes(solver="sgd"), "partial_fit")
 
 
@@ -260,12 +270,14 @@ def test_divergence_with_early_stopping_restores_best_finite_weights(data):
 def test_ctrl_c_stops_cleanly_with_a_usable_model(data, monkeypatch):
     X, y = data
     reg = MLPRegressorFromNotes(hidden_layer_sizes=(5,), max_iter=50, random_state=0)
+    original = StochasticLoop.end_epoch
 
-    def press_ctrl_c(epoch):
-        if epoch == 1:
+    def press_ctrl_c_after_the_second_epoch(self, state, loss):
+        if state.n_iter == 1:
             signal.raise_signal(signal.SIGINT)
+        return original(self, state, loss)
 
-    reg._epoch_callback = press_ctrl_c
+    monkeypatch.setattr(StochasticLoop, "end_epoch", press_ctrl_c_after_the_second_epoch)
     with pytest.warns(UserWarning, match="Training interrupted by user"):
         reg.fit(X, y)
     assert len(reg.loss_curve_) == 2
@@ -384,7 +396,8 @@ def test_initialisation_is_scikit_learns_glorot(data, solver):
 def test_sgd_is_scikit_learns_with_the_notes_factor_two(
     data, batch_size, early_stopping
 ):
-    """grad_Ŷ = 2/n (Ŷ − Y) is twice scikit-learn's: our (lr, α) is its (2·lr, α/2).
+    """Our objective (MSE + penalty) is twice scikit-learn's for one output, with the
+    same α: our (lr, α) is its (2·lr, α).
 
     Same initialisation, shuffles, batches, momentum and split: equal up to rounding.
     """
@@ -398,7 +411,7 @@ def test_sgd_is_scikit_learns_with_the_notes_factor_two(
         early_stopping=early_stopping,
         n_iter_no_change=100,
     )
-    ours = MLPRegressorFromNotes(learning_rate_init=0.01, alpha=0.2, **settings).fit(
+    ours = MLPRegressorFromNotes(learning_rate_init=0.01, alpha=0.1, **settings).fit(
         X, y
     )
     theirs = MLPRegressor(learning_rate_init=0.02, alpha=0.1, **settings).fit(X, y)
@@ -645,7 +658,7 @@ def test_first_partial_fit_is_scikit_learns(data):
         hidden_layer_sizes=(5,), solver="sgd", batch_size=16, random_state=0
     )
     ours = MLPRegressorFromNotes(learning_rate_init=0.01, alpha=1e-4, **settings)
-    theirs = MLPRegressor(learning_rate_init=0.02, alpha=5e-5, **settings)
+    theirs = MLPRegressor(learning_rate_init=0.02, alpha=1e-4, **settings)
     ours.partial_fit(X, y)
     theirs.partial_fit(X, y)
     assert _max_abs_diff(ours, theirs) < 1e-12

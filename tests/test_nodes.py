@@ -65,7 +65,10 @@ def test_linear_backward_is_the_brief_summary():
     np.testing.assert_allclose(grad_X, grad_S @ W.T)
     np.testing.assert_allclose(node.grad_W, X.T @ grad_S)
     np.testing.assert_allclose(node.grad_b, grad_S.sum(axis=0))
-    assert node.backward(grad_S, need_grad_X=False) is None
+    first_layer = Linear(W, b, input_is_data=True)
+    first_layer.forward(X)
+    assert first_layer.backward(grad_S) is None  # no gradient for data
+    np.testing.assert_allclose(first_layer.grad_W, X.T @ grad_S)
 
 
 def test_notes_3_4_1_network_closed_forms():
@@ -75,7 +78,8 @@ def test_notes_3_4_1_network_closed_forms():
     X, y = rng.standard_normal((n, 3)), rng.standard_normal((n, 1))
     W1, b1 = rng.standard_normal((3, 4)), rng.standard_normal(4)
     W2, b2 = rng.standard_normal((4, 1)), rng.standard_normal(1)
-    first, second, mse = Linear(W1, b1), Linear(W2, b2), MSELoss()
+    first, second = Linear(W1, b1, input_is_data=True), Linear(W2, b2)
+    mse = MSELoss()
     Z = first.forward(X)
     y_hat = second.forward(Z)
     loss = mse.forward(y_hat, y)
@@ -90,7 +94,7 @@ def test_notes_3_4_1_network_closed_forms():
     np.testing.assert_allclose(grad_Z, expected_grad_y_hat @ W2.T)
     np.testing.assert_allclose(second.grad_W, Z.T @ (-2.0 / n * (y - y_hat)))
     np.testing.assert_allclose(second.grad_b, -2.0 / n * np.sum(y - y_hat))
-    first.backward(grad_Z, need_grad_X=False)
+    assert first.backward(grad_Z) is None
     # ③ gradient W1 = −2/n Xᵀ (Y − Ŷ) w2ᵀ ; gradient b1 = −2/n Σ (y − ŷ) w2ᵀ
     np.testing.assert_allclose(first.grad_W, -2.0 / n * X.T @ (y - y_hat) @ W2.T)
     np.testing.assert_allclose(
@@ -188,11 +192,12 @@ def test_embedding_gradients(kind):
     def loss():
         return float(np.sum(P * node.forward(Pi)))
 
-    grad_table = node.backward(P)
+    assert node.backward(P) is None  # Π is data
+    grad_table = node.grad_table
     assert isinstance(grad_table, np.ndarray) and not isinstance(grad_table, np.matrix)
     gradcheck(loss, table, grad_table, rtol=RTOL)
     # grad_table = Πᵀ·grad_R, only on the rows Π touches.
-    rows, grad_rows = node.backward_rows(P)
+    rows, grad_rows = node.grad_table_rows
     np.testing.assert_array_equal(rows, np.unique(ids))
     np.testing.assert_allclose(grad_rows, grad_table[rows])
     untouched = np.setdiff1d(np.arange(w), rows)
@@ -204,10 +209,10 @@ def test_embedding_grad_pi_matches_finite_differences():
     w, d, n = 6, 2, 3
     table = rng.standard_normal((w, d))
     Pi = sp.csr_array(rng.integers(0, 3, size=(n, w)).astype(float))
-    node = Embedding(table)
+    node = Embedding(table, input_is_data=False)
     P = _projection(rng, (n, d))
     node.forward(Pi)
-    grad_Pi = node.grad_Pi(P)
+    grad_Pi = node.backward(P)
     values = Pi.data  # perturb the counts in place: Π's non-zeros
 
     def loss():
@@ -335,15 +340,15 @@ def test_embedding_with_a_scipy_matrix_and_positions_grad_pi():
     table = rng.standard_normal((w, d))
     ids = rng.integers(0, w, size=n * c)
     Pi = sp.csr_matrix((np.ones(n * c), (np.arange(n * c), ids)), shape=(n * c, w))
-    node = Embedding(table, positions=c)
+    node = Embedding(table, positions=c, input_is_data=False)
     X_new = node.forward(Pi)
     assert type(X_new) is np.ndarray and X_new.shape == (n, c * d)
     np.testing.assert_allclose(X_new, table[ids].reshape(n, c * d))
     P = rng.standard_normal((n, c * d))
-    grad_table = node.backward(P)
+    grad_Pi = node.backward(P)
+    grad_table = node.grad_table
     assert type(grad_table) is np.ndarray
     np.testing.assert_allclose(grad_table, Pi.T @ P.reshape(n * c, d))
-    grad_Pi = node.grad_Pi(P)
 
     def loss():
         return float(np.sum(P * Embedding(table, positions=c).forward(Pi)))
