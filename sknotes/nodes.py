@@ -360,16 +360,19 @@ class MSELoss:
     ``backward`` returns ``grad_Ŷ = 2/n (Ŷ − Y)`` (rows scaled by ``wᵢ``); after it no
     node divides by ``n`` again.
 
-    scikit-learn's squared error is ``Σ wᵢ‖ŷᵢ − yᵢ‖² / (2·k·Σ wᵢ)`` for k outputs
-    (half the mean over outputs), so this loss is ``sklearn_scale = 2k`` times
-    theirs; the L2 penalty is scaled by the same factor
-    (:class:`sknotes.training.L2Penalty`), so that both objectives have one minimizer.
+    scikit-learn's squared error minimises ``Σ wᵢ‖ŷᵢ − yᵢ‖² / (2Σ wᵢ)``: its
+    gradient (deltas ``Ŷ − Y``) sums over the k outputs, although the ``loss_`` it
+    reports also divides by k.  This loss is ``sklearn_scale = 2`` times that
+    objective, for any k; :class:`L2Penalty` scales the penalty by the same
+    factor, so that the same ``alpha`` gives scikit-learn's minimiser.
     """
+
+    sklearn_scale = 2
+
 
     def forward(self, Y_hat, Y, sample_weight=None):
         self.residual = np.subtract(Y_hat, Y)
         self.sample_weight = sample_weight
-        self.sklearn_scale = 2 * Y.shape[1]
         # Summed in float64: float32 residuals of 1e20 square beyond float32.
         row_sq = np.einsum("ij,ij->i", self.residual, self.residual, dtype=np.float64)
         loss, self.n = _weighted_mean(row_sq, sample_weight)
@@ -414,9 +417,10 @@ class L2Penalty:
     """The L2 penalty on the weights, with scikit-learn's meaning of ``alpha``.
 
     scikit-learn minimises ``loss_sk + α/(2n)·Σ‖W‖²`` (``n = Σ wᵢ``, the rows
-    without weights; biases are not penalised).  Our loss nodes are
-    ``sklearn_scale`` times scikit-learn's loss (2k for the notes' MSE with k
-    outputs, 1 for Poisson), so the same minimiser needs the penalty scaled alike:
+    without weights; biases are not penalised).  Each loss node declares
+    ``sklearn_scale``, its ratio to the ``loss_sk`` whose gradient scikit-learn
+    follows (2 for the notes' MSE, for any number of outputs; 1 for Poisson), so
+    the same minimiser needs the penalty scaled alike:
 
         penalty = c·Σ‖W‖²,   c = sklearn_scale · α / (2n)
 

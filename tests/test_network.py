@@ -38,11 +38,11 @@ def test_network_gradient_matches_finite_differences(hidden, activation, sparse_
     penalty = L2Penalty(alpha, network.n_coef_params)
 
     def loss():
-        # The notes' MSE is 2k times scikit-learn's (k = 2 outputs), and so the
-        # penalty: 2k · alpha/(2n) · Σ‖W‖².
+        # The notes' MSE is twice scikit-learn's objective, and so the penalty:
+        # 2 · alpha/(2n) · Σ‖W‖².
         data_loss = loss_node.forward(network.predict(X), y)
         weights = network.theta[: network.n_coef_params]
-        return data_loss + 2 * alpha * float(weights @ weights) / y.shape[0]
+        return data_loss + alpha * float(weights @ weights) / y.shape[0]
 
     total = loss_and_backward(network, loss_node, penalty, X, y, None)
     penalty.backward(network.grad, network.theta)

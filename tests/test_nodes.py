@@ -372,3 +372,96 @@ def test_poisson_loss_is_half_the_poisson_deviance():
     np.testing.assert_allclose(
         node.backward(), sw[:, None] * (1 - y / y_hat) / sw.sum()
     )
+
+
+# -- one contract: backward twice gives the same answer -------------------------
+def _idempotence_cases():
+    rng = np.random.default_rng(20)
+    X = rng.standard_normal((6, 3))
+    Pi = sp.csr_array(rng.integers(0, 2, size=(6, 5)).astype(float))
+    yield "linear", Linear(rng.standard_normal((3, 4)), rng.standard_normal(4)), (X,)
+    yield "linear-data", Linear(
+        rng.standard_normal((3, 1)), rng.standard_normal(1), input_is_data=True
+    ), (X,)
+    for node in (Identity(), Sigmoid(), Tanh(), ReLU(), Exp()):
+        yield type(node).__name__, node, (X.copy(),)
+    yield "add", Add(rng.standard_normal(3)), (X, X[::-1].copy())
+    yield "embedding", Embedding(rng.standard_normal((5, 2))), (Pi,)
+    yield "embedding-grad-pi", Embedding(
+        rng.standard_normal((5, 2)), input_is_data=False
+    ), (Pi,)
+
+
+def _parameter_gradients(node):
+    names = ("grad_W", "grad_b", "grad_table")
+    return {
+        name: np.array(getattr(node, name))
+        for name in names
+        if getattr(node, name, None) is not None
+    }
+
+
+def _as_list(grad):
+    if grad is None:
+        return [None]
+    if isinstance(grad, tuple):
+        return [np.array(g) for g in grad]
+    return [grad.toarray() if sp.issparse(grad) else np.array(grad)]
+
+
+@pytest.mark.parametrize(
+    "name, node, inputs", list(_idempotence_cases()), ids=lambda v: str(v)[:20]
+)
+def test_backward_twice_gives_the_same_answer(name, node, inputs):
+    out = node.forward(*inputs)
+    grad_out = np.random.default_rng(21).standard_normal(out.shape)
+    first = _as_list(node.backward(grad_out.copy()))
+    first_params = _parameter_gradients(node)
+    second = _as_list(node.backward(grad_out.copy()))
+    for a, b in zip(first, second, strict=True):
+        if a is None:
+            assert b is None
+        else:
+            np.testing.assert_array_equal(a, b)
+    for key, value in _parameter_gradients(node).items():
+        np.testing.assert_array_equal(value, first_params[key])
+
+
+@pytest.mark.parametrize("loss_class", [MSELoss, PoissonLoss])
+@pytest.mark.parametrize("weighted", [False, True])
+def test_loss_backward_twice_gives_the_same_answer(loss_class, weighted):
+    rng = np.random.default_rng(22)
+    y_hat, y = rng.random((5, 2)) + 0.5, rng.random((5, 2))
+    node = loss_class()
+    node.forward(y_hat, y, rng.random(5) if weighted else None)
+    first = node.backward()
+    first_copy = first.copy()
+    first *= 7.0  # a caller may overwrite the gradient it got (the network does)
+    np.testing.assert_array_equal(node.backward(), first_copy)
+
+
+@pytest.mark.parametrize("loss_class", [MSELoss, PoissonLoss])
+@pytest.mark.parametrize("weighted", [False, True])
+def test_l2_penalty_gradient(loss_class, weighted):
+    """penalty = c·Σ‖W‖² with c = sklearn_scale·α/(2n); grad_W += 2c·W."""
+    from sknotes.nodes import L2Penalty
+
+    rng = np.random.default_rng(23)
+    theta = rng.standard_normal(10)
+    n_penalized, alpha = 7, 0.8
+    loss_node = loss_class()
+    sw = rng.random(4) if weighted else None
+    loss_node.forward(rng.random((4, 1)) + 0.5, rng.random((4, 1)), sw)
+    penalty = L2Penalty(alpha, n_penalized)
+
+    def loss():
+        return penalty.forward(theta, loss_node)
+
+    n = 4 if sw is None else sw.sum()
+    c = loss_node.sklearn_scale * alpha / (2 * n)
+    assert loss() == pytest.approx(c * np.sum(theta[:n_penalized] ** 2), rel=1e-12)
+    grad = np.zeros_like(theta)
+    penalty.backward(grad, theta)
+    assert np.all(grad[n_penalized:] == 0)  # biases are not penalised
+    gradcheck(loss, theta, grad, rtol=RTOL)
+    assert L2Penalty(0.0, n_penalized).forward(theta, loss_node) == 0.0

@@ -32,12 +32,11 @@ def _assert_same_params(a, b, **tolerance):
 
 
 def _penalised_mse(est, X, y, alpha):
-    """The notes' MSE + L2, both ``2k`` times scikit-learn's (k outputs)."""
+    """The notes' MSE + L2, both twice the objective scikit-learn minimises."""
     residual = est.predict(X).reshape(len(y), -1) - y.reshape(len(y), -1)
     mse = np.mean(np.sum(residual**2, axis=1))
     l2 = sum(float(np.sum(W**2)) for W in est.coefs_)
-    k = residual.shape[1]
-    return mse + 2 * k * 0.5 * alpha * l2 / len(y)
+    return mse + 2 * 0.5 * alpha * l2 / len(y)
 
 
 def _on_epoch_end(monkeypatch, hook):
