@@ -40,7 +40,7 @@ def phases(hidden, dtype, repeats=5, batch=200):
             t1 = time.perf_counter()
             y_hat = network.forward(xb)
             t2 = time.perf_counter()
-            value = loss.forward(y_hat, yb, None)
+            loss.forward(y_hat, yb, None)
             grad = loss.backward()
             t3 = time.perf_counter()
             network.backward(grad)

@@ -256,7 +256,7 @@ class BaseNotesRegressor(CallbackSupportMixin, RegressorMixin, BaseEstimator):
         return self
 
     def _train(self, data, incremental, callbacks, journal):
-        """Run the solver on ``data``; return its :class:`~sknotes.training.FitState`."""
+        """Run the solver on ``data``; return the loop's ``FitState``."""
         network = self._network
         loss_node = self._loss_node()
         penalty = L2Penalty(self.alpha, network.n_coef_params)
@@ -318,7 +318,7 @@ class BaseNotesRegressor(CallbackSupportMixin, RegressorMixin, BaseEstimator):
         return loop.fit(data, self._fit_state, incremental=incremental)
 
     def _publish_state(self, state):
-        """Expose the loop's :class:`~sknotes.training.FitState` as fitted attributes."""
+        """Expose the loop's ``FitState`` as the fitted attributes."""
         self.n_iter_ = state.n_iter
         self.t_ = state.t
         if state.loss is not None:
@@ -381,7 +381,9 @@ class BaseNotesRegressor(CallbackSupportMixin, RegressorMixin, BaseEstimator):
         """``(dense, table or None)``, sharing one learning-rate schedule."""
         network = self._network
         if self.solver == "sgd":
-            schedule = Schedule(self.learning_rate_init, self.learning_rate, self.power_t)
+            schedule = Schedule(
+                self.learning_rate_init, self.learning_rate, self.power_t
+            )
             args = (schedule, self.momentum, self.nesterovs_momentum)
             dense_class, table_class = SGD, RowSparseSGD
         else:

@@ -19,6 +19,7 @@ except ImportError:  # scikit-learn < 1.9
 
 __all__ = ["CallbackSupportMixin", "FitCallbacks", "with_callbacks"]
 
+
 class FitCallbacks:
     """The callback context of one fit: a root task and one sub-task per epoch.
 

@@ -69,7 +69,7 @@ def _column_sum(G, out=None):
 
 
 def _times_transpose(G, W, out=None):
-    """``G·Wᵀ``; with one column of ``G`` it is an outer product: broadcast, not GEMM."""
+    """``G·Wᵀ``; with one column of ``G``, an outer product: broadcast, not GEMM."""
     if G.shape[1] == 1:
         return outer(G[:, 0], W[:, 0], out=out)
     return np.matmul(G, W.T, out=out)
@@ -228,7 +228,7 @@ class Add:
         return Z
 
     def backward(self, grad_Z):
-        """Store ``grad_b``; return the gradients of both inputs, ``(grad_X, grad_Y)``."""
+        """Store ``grad_b``; return both inputs' gradients, ``(grad_X, grad_Y)``."""
         if self.b is not None:
             _column_sum(grad_Z, out=self.grad_b)
         return grad_Z, grad_Z
@@ -246,7 +246,7 @@ class _TouchedRows:
         self.position = np.empty(n_columns, dtype=np.intp)
 
     def compact(self, Pi):
-        """Return ``(rows, Π[:, rows])`` for the columns ``rows`` where ``Π`` is stored."""
+        """Return ``(rows, Π[:, rows])``: the columns where ``Π`` has entries."""
         self.touched[Pi.indices] = True
         rows = np.flatnonzero(self.touched)
         self.touched[rows] = False
@@ -369,7 +369,6 @@ class MSELoss:
 
     sklearn_scale = 2
 
-
     def forward(self, Y_hat, Y, sample_weight=None):
         self.residual = np.subtract(Y_hat, Y)
         self.sample_weight = sample_weight
@@ -461,8 +460,10 @@ class L2Penalty:
     def forward(self, theta, loss_node):
         """Return ``c·Σ‖W‖²`` for the batch ``loss_node`` has just scored."""
         n = loss_node.n
-        self.c = 0.0 if not self.alpha or not n else (
-            loss_node.sklearn_scale * self.alpha / (2.0 * n)
+        self.c = (
+            0.0
+            if not self.alpha or not n
+            else (loss_node.sklearn_scale * self.alpha / (2.0 * n))
         )
         if not self.c:
             return 0.0

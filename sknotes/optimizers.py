@@ -81,7 +81,11 @@ class _Scratch:
 
     def like(self, params):
         buffer = self.__dict__.get("buffer")
-        if buffer is None or buffer.shape != params.shape or buffer.dtype != params.dtype:
+        if (
+            buffer is None
+            or buffer.shape != params.shape
+            or buffer.dtype != params.dtype
+        ):
             buffer = self.buffer = np.empty_like(params)
         return buffer
 
@@ -141,9 +145,7 @@ class Adam:
     ``params −= lr·√(1−β₂ᵗ)/(1−β₁ᵗ) · m / (√v + ε)``.
     """
 
-    def __init__(
-        self, params, schedule=0.001, beta_1=0.9, beta_2=0.999, epsilon=1e-8
-    ):
+    def __init__(self, params, schedule=0.001, beta_1=0.9, beta_2=0.999, epsilon=1e-8):
         self.schedule = _as_schedule(schedule)
         self.beta_1 = beta_1
         self.beta_2 = beta_2
@@ -205,9 +207,7 @@ class RowSparseAdam:
     uses the global step count.
     """
 
-    def __init__(
-        self, table, schedule=0.001, beta_1=0.9, beta_2=0.999, epsilon=1e-8
-    ):
+    def __init__(self, table, schedule=0.001, beta_1=0.9, beta_2=0.999, epsilon=1e-8):
         self.schedule = _as_schedule(schedule)
         self.beta_1 = beta_1
         self.beta_2 = beta_2

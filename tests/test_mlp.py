@@ -277,7 +277,9 @@ def test_ctrl_c_stops_cleanly_with_a_usable_model(data, monkeypatch):
             signal.raise_signal(signal.SIGINT)
         return original(self, state, loss)
 
-    monkeypatch.setattr(StochasticLoop, "end_epoch", press_ctrl_c_after_the_second_epoch)
+    monkeypatch.setattr(
+        StochasticLoop, "end_epoch", press_ctrl_c_after_the_second_epoch
+    )
     with pytest.warns(UserWarning, match="Training interrupted by user"):
         reg.fit(X, y)
     assert len(reg.loss_curve_) == 2

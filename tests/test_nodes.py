@@ -380,16 +380,20 @@ def _idempotence_cases():
     X = rng.standard_normal((6, 3))
     Pi = sp.csr_array(rng.integers(0, 2, size=(6, 5)).astype(float))
     yield "linear", Linear(rng.standard_normal((3, 4)), rng.standard_normal(4)), (X,)
-    yield "linear-data", Linear(
-        rng.standard_normal((3, 1)), rng.standard_normal(1), input_is_data=True
-    ), (X,)
+    yield (
+        "linear-data",
+        Linear(rng.standard_normal((3, 1)), rng.standard_normal(1), input_is_data=True),
+        (X,),
+    )
     for node in (Identity(), Sigmoid(), Tanh(), ReLU(), Exp()):
         yield type(node).__name__, node, (X.copy(),)
     yield "add", Add(rng.standard_normal(3)), (X, X[::-1].copy())
     yield "embedding", Embedding(rng.standard_normal((5, 2))), (Pi,)
-    yield "embedding-grad-pi", Embedding(
-        rng.standard_normal((5, 2)), input_is_data=False
-    ), (Pi,)
+    yield (
+        "embedding-grad-pi",
+        Embedding(rng.standard_normal((5, 2)), input_is_data=False),
+        (Pi,),
+    )
 
 
 def _parameter_gradients(node):
