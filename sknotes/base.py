@@ -250,7 +250,7 @@ class BaseNotesRegressor(CallbackSupportMixin, RegressorMixin, BaseEstimator):
                 state = self._train(data, incremental, callbacks, journal)
             self._fit_state = state
             self._publish_state(state)
-            self._check_finite()
+            self._check_finite(journal)
             self._publish()
             callbacks.fit_end()
         return self
@@ -395,11 +395,15 @@ class BaseNotesRegressor(CallbackSupportMixin, RegressorMixin, BaseEstimator):
         table = None if network.table is None else table_class(network.table, *args)
         return dense, table
 
-    def _check_finite(self):
+    def _check_finite(self, journal=None):
         network = self._network
         finite = np.isfinite(network.theta).all()
         if network.table is not None:
-            finite = finite and np.isfinite(network.table).all()
+            # The table was finite before the call: only rows it wrote can fail.
+            table = network.table
+            if journal is not None and journal.covers(table):
+                table = np.take(table, journal.rows(), axis=0)
+            finite = finite and np.isfinite(table).all()
         if not finite:
             raise ValueError(
                 "Solver produced non-finite parameter weights. The input data may"

@@ -288,6 +288,16 @@ class RowJournal:
             self._seen[new] = True
             self._saved.append((new, [np.take(a, new, axis=0) for a in self.arrays]))
 
+    def covers(self, array):
+        """Whether ``array``'s writes are journaled."""
+        return any(a is array for a in self.arrays)
+
+    def rows(self):
+        """The rows saved so far: every row written since the journal began."""
+        if not self._saved:
+            return np.zeros(0, dtype=np.intp)
+        return np.concatenate([rows for rows, _ in self._saved])
+
     def restore(self):
         """Write the saved rows back (the newest first, so the oldest value wins)."""
         for rows, values in reversed(self._saved):
