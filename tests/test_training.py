@@ -431,3 +431,25 @@ def test_ctrl_c_during_lbfgs_stops_at_the_current_iterate(data, monkeypatch):
     check_is_fitted(reg)
     assert reg.loss_ == pytest.approx(_penalised_mse(reg, X, y, 0.0), rel=1e-10)
     assert reg.loss_ < calls[0]  # the iterate reached, not the start
+
+
+# -- one schedule, one stopping decision ------------------------------------------
+def test_the_table_and_head_share_one_schedule_and_stop_once(capsys):
+    from sknotes import EmbeddingBagRegressor
+
+    docs = [[f"w{i % 7}", f"v{i % 3}"] for i in range(40)]
+    est = EmbeddingBagRegressor(
+        embedding_dim=3,
+        solver="sgd",
+        learning_rate="adaptive",
+        n_iter_no_change=1,
+        tol=1e3,  # no epoch after the first improves: every second divides the rate
+        max_iter=6,
+        verbose=True,
+        random_state=0,
+    ).fit(docs, np.arange(40.0) % 5)
+    dense, table = est._optimizers
+    assert dense.schedule is table.schedule
+    assert table.schedule.learning_rate == pytest.approx(0.01 / 5**2)
+    out = capsys.readouterr().out
+    assert out.count("Setting learning rate to") == 2  # one message per decision
