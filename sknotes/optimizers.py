@@ -98,9 +98,27 @@ def _decay(penalty):
     return (0.0, 0) if penalty is None else (penalty.decay, penalty.n_decayed)
 
 
-def _adam_step_size(schedule, beta_1, beta_2, t):
-    """``lr·√(1−β₂ᵗ)/(1−β₁ᵗ)``: Adam's bias-corrected step at step ``t``."""
-    return schedule.learning_rate * np.sqrt(1.0 - beta_2**t) / (1.0 - beta_1**t)
+class _AdamSteps:
+    """Adam's constants and step count: the bias-corrected step size of each step.
+
+    Shared in kind (not in instance) by :class:`Adam` and :class:`RowSparseAdam`.
+    """
+
+    def __init__(self, schedule, beta_1, beta_2, epsilon):
+        self.schedule = _as_schedule(schedule)
+        self.beta_1 = beta_1
+        self.beta_2 = beta_2
+        self.epsilon = epsilon
+        self.t = 0
+
+    def next_step_size(self):
+        """Count a step; return ``lr·√(1−β₂ᵗ)/(1−β₁ᵗ)``."""
+        self.t += 1
+        return (
+            self.schedule.learning_rate
+            * np.sqrt(1.0 - self.beta_2**self.t)
+            / (1.0 - self.beta_1**self.t)
+        )
 
 
 class SGD:
@@ -146,14 +164,14 @@ class Adam:
     """
 
     def __init__(self, params, schedule=0.001, beta_1=0.9, beta_2=0.999, epsilon=1e-8):
-        self.schedule = _as_schedule(schedule)
-        self.beta_1 = beta_1
-        self.beta_2 = beta_2
-        self.epsilon = epsilon
-        self.t = 0
+        self.steps = _AdamSteps(schedule, beta_1, beta_2, epsilon)
         self.m = np.zeros_like(params)
         self.v = np.zeros_like(params)
         self._scratch = _Scratch()
+
+    @property
+    def schedule(self):
+        return self.steps.schedule
 
     def step(self, params, grad, penalty=None):
         """Update ``params`` in place from ``grad``.
@@ -162,11 +180,11 @@ class Adam:
         same pass over memory as the update (PyTorch's ``weight_decay``); ``grad``
         is left holding the penalised gradient.
         """
-        self.t += 1
-        step_size = _adam_step_size(self.schedule, self.beta_1, self.beta_2, self.t)
+        steps = self.steps
         adam_update(
-            params, grad, self.m, self.v, self.beta_1, self.beta_2, step_size,
-            self.epsilon, self._scratch.like(params), *_decay(penalty),
+            params, grad, self.m, self.v, steps.beta_1, steps.beta_2,
+            steps.next_step_size(), steps.epsilon, self._scratch.like(params),
+            *_decay(penalty),
         )  # fmt: skip
 
 
@@ -208,13 +226,13 @@ class RowSparseAdam:
     """
 
     def __init__(self, table, schedule=0.001, beta_1=0.9, beta_2=0.999, epsilon=1e-8):
-        self.schedule = _as_schedule(schedule)
-        self.beta_1 = beta_1
-        self.beta_2 = beta_2
-        self.epsilon = epsilon
-        self.t = 0
+        self.steps = _AdamSteps(schedule, beta_1, beta_2, epsilon)
         self.m = np.zeros_like(table)
         self.v = np.zeros_like(table)
+
+    @property
+    def schedule(self):
+        return self.steps.schedule
 
     def row_state(self):
         """Arrays with one row per table row that ``step`` writes."""
@@ -222,8 +240,7 @@ class RowSparseAdam:
 
     def step(self, table, rows, grad_rows):
         """Update ``table[rows]`` from ``grad_rows`` (= ``grad_table[rows]``)."""
-        self.t += 1
-        step_size = _adam_step_size(self.schedule, self.beta_1, self.beta_2, self.t)
+        steps = self.steps
         # Gather the touched rows, update them as one flat block, scatter them
         # back: np.take and plain assignment are 3-5x faster than fancy-index
         # reads and `table[rows] -= ...`.
@@ -233,7 +250,7 @@ class RowSparseAdam:
         grad_rows = np.ascontiguousarray(grad_rows, dtype=table.dtype)
         adam_update(
             updated.reshape(-1), grad_rows.reshape(-1), m.reshape(-1), v.reshape(-1),
-            self.beta_1, self.beta_2, step_size, self.epsilon,
+            steps.beta_1, steps.beta_2, steps.next_step_size(), steps.epsilon,
         )  # fmt: skip
         self.m[rows] = m
         self.v[rows] = v
