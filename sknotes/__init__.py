@@ -1,5 +1,8 @@
 """sknotes: hand-derived backpropagation notes as scikit-learn estimators."""
 
+# The one place the version is written: pyproject.toml reads it from here.
+__version__ = "0.2.0.dev0"
+
 from sknotes.display import LossCurveDisplay
 from sknotes.embedding_bag import EmbeddingBagRegressor
 from sknotes.gradcheck import gradcheck
@@ -11,4 +14,3 @@ __all__ = [
     "MLPRegressorFromNotes",
     "gradcheck",
 ]
-__version__ = "0.1.0"

@@ -14,10 +14,16 @@ import numpy as np
 from sklearn.base import BaseEstimator, RegressorMixin
 from sklearn.metrics import r2_score
 from sklearn.utils import check_random_state, column_or_1d
-from sklearn.utils._param_validation import Interval, Options, StrOptions
-from sklearn.utils.validation import _check_sample_weight, check_is_fitted
+from sklearn.utils.validation import check_is_fitted
 
-from sknotes.callbacks import CallbackSupportMixin, FitCallbacks
+from sknotes._compat import (
+    CallbackSupportMixin,
+    Interval,
+    Options,
+    StrOptions,
+    _check_sample_weight,
+)
+from sknotes.callbacks import FitCallbacks
 from sknotes.network import n_parameters
 from sknotes.network import predict as network_predict
 from sknotes.nodes import LOSSES, L2Penalty

@@ -2,20 +2,13 @@
 
 ``est.set_callbacks(ProgressBar())`` shows a bar over epochs, also inside
 ``GridSearchCV`` or a ``Pipeline``; ``ScoringMonitor`` scores the model after each
-epoch.  On older scikit-learn the mixin is empty and the decorator does nothing, so
-the estimators work the same without callbacks.
+epoch.  Both come from scikit-learn (``from sklearn.callback import ProgressBar``),
+not from sknotes; ``ProgressBar`` needs ``rich``.  On older scikit-learn the mixin
+is empty and the decorator does nothing, so the estimators work the same without
+callbacks.
 """
 
-try:
-    from sklearn.callback import CallbackSupportMixin, with_callbacks
-except ImportError:  # scikit-learn < 1.9
-
-    class CallbackSupportMixin:
-        """Placeholder: this scikit-learn has no callback API."""
-
-    def with_callbacks(method):
-        return method
-
+from sknotes._compat import CallbackSupportMixin, with_callbacks
 
 __all__ = ["CallbackSupportMixin", "FitCallbacks", "with_callbacks"]
 

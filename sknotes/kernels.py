@@ -3,10 +3,10 @@
 A stochastic step spends much of its time outside the GEMMs, in elementwise numpy
 passes: Adam makes a dozen over every parameter, the L2 term two, ReLU's backward a
 masked multiply; with numpy each operation is a call and a pass over memory.
-With the optional ``numba`` dependency (``pip install "sknotes[fast]"``) each of these
-functions is one compiled loop; without it, the numpy twin runs.  Both compute the
-same arithmetic in the same order, so float64 results are identical bit for bit
-(float32 ones agree to rounding).
+With the optional ``numba`` dependency (the ``fast`` extra: ``pip install ".[fast]"``
+from a checkout) each of these functions is one compiled loop; without it, the numpy
+twin runs.  Both compute the same arithmetic in the same order, so float64 results
+are identical bit for bit (float32 ones agree to rounding).
 
 ``SKNOTES_NUMBA=0`` in the environment keeps numpy even when numba is installed.
 Kernels are compiled on first use and cached on disk.

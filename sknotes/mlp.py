@@ -4,18 +4,16 @@ from numbers import Integral
 
 import numpy as np
 import scipy.sparse as sp
-from sklearn.base import _fit_context
-from sklearn.utils._param_validation import Interval, StrOptions
 from sklearn.utils.metaestimators import available_if
 from sklearn.utils.validation import validate_data
 
+from sknotes._compat import Interval, StrOptions, _fit_context, with_callbacks
 from sknotes.base import (
     OPTIMIZATION_CONSTRAINTS,
     BaseNotesRegressor,
     check_network_fits,
     has_partial_fit,
 )
-from sknotes.callbacks import with_callbacks
 from sknotes.network import Network
 
 __all__ = ["MLPRegressorFromNotes"]
@@ -118,7 +116,7 @@ class MLPRegressorFromNotes(BaseNotesRegressor):
         Biases, live views.
     n_features_in_ : int
         Number of features seen during fit.
-    feature_names_in_ : ndarray of shape (n_features_in_,)
+    feature_names_in_ : ndarray of shape (`n_features_in_`,)
         Feature names, when ``X`` has string column names.
     n_iter_ : int
         Iterations run by the last fit.

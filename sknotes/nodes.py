@@ -362,12 +362,12 @@ class MSELoss:
 
     scikit-learn's squared error minimises ``Σ wᵢ‖ŷᵢ − yᵢ‖² / (2Σ wᵢ)``: its
     gradient (deltas ``Ŷ − Y``) sums over the k outputs, although the ``loss_`` it
-    reports also divides by k.  This loss is ``sklearn_scale = 2`` times that
+    reports also divides by k.  This loss is ``sklearn_loss_ratio = 2`` times that
     objective, for any k; :class:`L2Penalty` scales the penalty by the same
     factor, so that the same ``alpha`` gives scikit-learn's minimiser.
     """
 
-    sklearn_scale = 2
+    sklearn_loss_ratio = 2
 
     def forward(self, Y_hat, Y, sample_weight=None):
         self.residual = np.subtract(Y_hat, Y)
@@ -391,10 +391,10 @@ class PoissonLoss:
     ``loss = Σᵢ wᵢ Σₖ (y log(y/ŷ) − y + ŷ) / Σ wᵢ`` with ``ŷ > 0`` (an :class:`Exp`
     output); ``grad_Ŷ = (1 − Y/Ŷ) / n``.  Not part of the notes: it follows their
     pattern of a loss node returning ``grad_Ŷ``.  It is scikit-learn's value
-    (``sklearn_scale = 1``).
+    (``sklearn_loss_ratio = 1``).
     """
 
-    sklearn_scale = 1
+    sklearn_loss_ratio = 1
 
     def forward(self, Y_hat, Y, sample_weight=None):
         tiny = np.finfo(Y_hat.dtype).tiny
@@ -417,11 +417,11 @@ class L2Penalty:
 
     scikit-learn minimises ``loss_sk + α/(2n)·Σ‖W‖²`` (``n = Σ wᵢ``, the rows
     without weights; biases are not penalised).  Each loss node declares
-    ``sklearn_scale``, its ratio to the ``loss_sk`` whose gradient scikit-learn
+    ``sklearn_loss_ratio``, its ratio to the ``loss_sk`` whose gradient scikit-learn
     follows (2 for the notes' MSE, for any number of outputs; 1 for Poisson), so
     the same minimiser needs the penalty scaled alike:
 
-        penalty = c·Σ‖W‖²,   c = sklearn_scale · α / (2n)
+        penalty = c·Σ‖W‖²,   c = sklearn_loss_ratio · α / (2n)
 
     and, differentiating each entry ``c·w²``, the notes' way,
 
@@ -463,7 +463,7 @@ class L2Penalty:
         self.c = (
             0.0
             if not self.alpha or not n
-            else (loss_node.sklearn_scale * self.alpha / (2.0 * n))
+            else (loss_node.sklearn_loss_ratio * self.alpha / (2.0 * n))
         )
         if not self.c:
             return 0.0

@@ -390,13 +390,14 @@ def normalize_bag_rows(P):
     dtype = getattr(P, "dtype", None)
     if dtype not in (np.float32, np.float64):
         dtype = np.float64
+    # Checked before csr_array, which makes a 1-D array one row on scipy < 1.14.
+    if np.ndim(P) != 2:
+        raise ValueError(f"A bag matrix must be 2-D; got {np.ndim(P)}-D.")
     # Both branches copy, so the caller's arrays are never written.
     if sp.issparse(P):
         P = sp.csr_array(P, dtype=dtype, copy=True)
     else:
         P = sp.csr_array(np.asarray(P, dtype=dtype))
-    if P.ndim != 2:
-        raise ValueError(f"A bag matrix must be 2-D; got {P.ndim}-D.")
     # Before taking |·|: duplicates of opposite sign must cancel first.
     P.sum_duplicates()
     lengths = np.diff(P.indptr)

