@@ -18,8 +18,7 @@ from _common import MatmulFloor, blas_environment
 from sklearn.datasets import make_regression
 
 from sknotes import MLPRegressorFromNotes, kernels
-from sknotes.nodes import MSELoss
-from sknotes.training import penalized_loss
+from sknotes.nodes import L2Penalty, MSELoss
 
 
 def phases(hidden, dtype, repeats=5, batch=200):
@@ -29,6 +28,7 @@ def phases(hidden, dtype, repeats=5, batch=200):
         warnings.simplefilter("ignore")
         model = MLPRegressorFromNotes(hidden_layer_sizes=hidden, max_iter=1).fit(X, y)
     network, optimizer, loss = model._network, model._optimizers[0], MSELoss()
+    penalty = L2Penalty(1e-4, network.n_coef_params)
     y = y[:, None]
     order = np.random.default_rng(0).permutation(len(X))
     names = ["gather", "forward", "loss", "backward", "L2 loss term", "adam + L2 grad"]
@@ -42,16 +42,14 @@ def phases(hidden, dtype, repeats=5, batch=200):
             t1 = time.perf_counter()
             y_hat = network.forward(xb)
             t2 = time.perf_counter()
-            value = loss.forward(y_hat, yb, None)
+            loss.forward(y_hat, yb, None)
             grad = loss.backward()
             t3 = time.perf_counter()
             network.backward(grad)
             t4 = time.perf_counter()
-            penalized_loss(value, network, 1e-4, loss.n, gradient=False)
+            penalty.forward(network.theta, loss)
             t5 = time.perf_counter()
-            optimizer.step(
-                network.theta, network.grad, 1e-4 / loss.n, network.n_coef_params
-            )
+            optimizer.step(network.theta, network.grad, penalty)
             t6 = time.perf_counter()
             for name, seconds in zip(
                 names, np.diff([t0, t1, t2, t3, t4, t5, t6]), strict=True

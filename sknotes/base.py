@@ -12,6 +12,7 @@ from numbers import Integral, Real
 
 import numpy as np
 from sklearn.base import BaseEstimator, RegressorMixin
+from sklearn.metrics import r2_score
 from sklearn.utils import check_random_state, column_or_1d
 from sklearn.utils.validation import check_is_fitted
 
@@ -23,9 +24,19 @@ from sknotes._compat import (
     _check_sample_weight,
 )
 from sknotes.callbacks import FitCallbacks
+from sknotes.network import n_parameters
 from sknotes.network import predict as network_predict
-from sknotes.optimizers import SGD, Adam, RowSparseAdam, RowSparseSGD
-from sknotes.training import TrainingData, fit_lbfgs, fit_stochastic
+from sknotes.nodes import LOSSES, L2Penalty
+from sknotes.optimizers import SGD, Adam, RowSparseAdam, RowSparseSGD, Schedule
+from sknotes.training import (
+    RowJournal,
+    StochasticLoop,
+    TrainingData,
+    TrainingLossStopping,
+    ValidationStopping,
+    fit_lbfgs,
+    random_split,
+)
 
 __all__ = ["BaseNotesRegressor"]
 
@@ -97,10 +108,8 @@ def check_fits_in_memory(n_values, dtype, what, advice):
 
 def check_network_fits(layer_units, dtype):
     """:func:`check_fits_in_memory` for the dense parameters of ``layer_units``."""
-    units = list(layer_units)
-    n_params = sum(a * b + b for a, b in zip(units[:-1], units[1:], strict=True))
     check_fits_in_memory(
-        _DENSE_COPIES * n_params,
+        _DENSE_COPIES * n_parameters(layer_units),
         dtype,
         f"A network of layer sizes {list(layer_units)}",
         "lower hidden_layer_sizes",
@@ -108,23 +117,32 @@ def check_network_fits(layer_units, dtype):
 
 
 def has_partial_fit(est):
-    """``available_if`` test: ``partial_fit`` needs a stochastic solver and no
-    early stopping (one pass over a chunk has no held-out set)."""
+    """``available_if`` test: ``partial_fit`` needs a stochastic solver.
+
+    (scikit-learn's ``MLPClassifier``; its ``MLPRegressor`` means the same but its
+    test is never false, so its ``partial_fit`` with lbfgs runs a whole fit.)
+    """
     if est.solver not in STOCHASTIC_SOLVERS:
         raise AttributeError(
             "partial_fit is only available for stochastic optimizers. "
             f"{est.solver} is not stochastic."
         )
-    if est.early_stopping:
-        raise AttributeError(
-            "partial_fit is not available with early_stopping=True: one pass over "
-            "a chunk has no validation set."
-        )
     return True
+
+
+def _r2(y_true, y_pred, sample_weight):
+    return r2_score(y_true, y_pred, sample_weight=sample_weight)
+
+
+# What a fit changes in place, besides the table rows (journaled): small, copied.
+_CHANGED_IN_PLACE = ("_network", "_optimizers", "_rng")
 
 
 class BaseNotesRegressor(CallbackSupportMixin, RegressorMixin, BaseEstimator):
     """Fit/partial_fit/predict plumbing shared by the sknotes regressors."""
+
+    # What a copy of the model needs to predict, besides its public attributes.
+    _PREDICT_STATE = ("_network",)
 
     # -- hooks for subclasses -------------------------------------------------
     def _validate_fit_input(self, X, y, reset):
@@ -135,40 +153,61 @@ class BaseNotesRegressor(CallbackSupportMixin, RegressorMixin, BaseEstimator):
         """Return the network's input for ``X`` (validated against the fit)."""
         raise NotImplementedError
 
-    def _new_network(self, inputs, n_outputs, rng):
-        """Return an initialised :class:`~sknotes.network.Network`."""
+    def _new_network(self, inputs, hidden, n_outputs, rng):
+        """Return an initialised :class:`~sknotes.network.Network`.
+
+        ``hidden`` is the list of hidden layer sizes; ``rng`` the model's stream.
+        """
         raise NotImplementedError
 
     def _table(self):
         """The embedding table the network reads, or None."""
         return None
 
+    def _loss_node(self):
+        """The training loss node (a classifier adds log-loss nodes)."""
+        return LOSSES[self.loss]()
+
+    # Early stopping's validation score (higher is better) and split.
+    _validation_scorer = staticmethod(_r2)
+    _validation_splitter = staticmethod(random_split)
+
     # -- fitting --------------------------------------------------------------
+    def _journaled_rows(self):
+        """Arrays with one row per table row, journaled instead of copied."""
+        return []
+
     @contextmanager
-    def _atomic(self, deep):
+    def _atomic(self, fitted):
         """On any failure, put the estimator back exactly as it was.
 
         A fresh fit builds new objects and is atomic by construction (a shallow
-        copy of ``__dict__`` suffices); a warm start or ``partial_fit`` mutates the
-        parameters in place, so their previous values are copied first.
+        copy of ``__dict__`` suffices).  A warm start or ``partial_fit`` changes the
+        network, the optimizers and the random stream in place: those are copied
+        first, except the embedding table and its optimizer's per-row moments,
+        whose rows are saved by a :class:`~sknotes.training.RowJournal` before their
+        first write.  The cost is the dense parameters and the rows touched.
+        Yields the journal (None for a fresh fit).
         """
         saved = dict(self.__dict__)
-        if deep:
-            # Callbacks hold threads and queues: kept as they are, never copied.
-            saved = {
-                key: value
-                if key.startswith(("_skl_callbacks", "_callback"))
-                else copy.deepcopy(value)
-                for key, value in saved.items()
-            }
+        journal = None
+        if fitted:
+            journaled = self._journaled_rows()
+            memo = {id(array): array for array in journaled}
+            for key in _CHANGED_IN_PLACE:
+                if key in saved:
+                    saved[key] = copy.deepcopy(saved[key], memo)
+            journal = RowJournal(journaled)
+            # Published parameters are views of the network: re-tie them after.
+            live = self.__dict__.get("coefs_") is self._network.coefs
         try:
-            yield
+            yield journal
         except BaseException:
+            if journal is not None:
+                journal.restore()
             self.__dict__.clear()
             self.__dict__.update(saved)
-            if "coefs_" in saved:
-                # The deep copies are no longer views of the network's vector.
-                self._sync_from_public()
+            if fitted and live:
                 self._publish()
             raise
 
@@ -187,11 +226,12 @@ class BaseNotesRegressor(CallbackSupportMixin, RegressorMixin, BaseEstimator):
         return sample_weight
 
     def _fit(self, X, y, sample_weight, incremental):
-        if incremental:
-            has_partial_fit(self)
+        if incremental and self.early_stopping:
+            # scikit-learn's error (one pass over a chunk has no held-out set).
+            raise ValueError("partial_fit does not support early_stopping=True")
         hidden = hidden_layer_sizes_list(self.hidden_layer_sizes)
         first_pass = not self._is_fitted() or (not self.warm_start and not incremental)
-        with self._atomic(deep=not first_pass):
+        with self._atomic(fitted=not first_pass) as journal:
             inputs, y, take = self._validate_fit_input(X, y, reset=first_pass)
             if y.ndim == 1:
                 y = y.reshape(-1, 1)
@@ -207,43 +247,105 @@ class BaseNotesRegressor(CallbackSupportMixin, RegressorMixin, BaseEstimator):
             else:
                 self._initialize(inputs, y, hidden)
             data = TrainingData(inputs, y, sample_weight, take)
-            callbacks = FitCallbacks(self, X, y, 1 if incremental else self.max_iter)
+            callbacks = FitCallbacks(
+                self, X, y, 1 if incremental else self.max_iter, self._fitted_copy
+            )
             # Overflow is not an error inside the loop (whatever the caller's
             # np.errstate): divergence is detected and refused by _check_finite.
             with np.errstate(all="ignore"):
-                if self.solver == "lbfgs":
-                    fit_lbfgs(self, self._network, data)
-                else:
-                    # A warm start keeps the optimizer's state, unless one of its
-                    # parameters changed since it was built.
-                    if (
-                        first_pass
-                        or self._optimizer_params != self._current_optimizer_params()
-                    ):
-                        self._optimizers = self._new_optimizers()
-                        self._optimizer_params = self._current_optimizer_params()
-                    fit_stochastic(
-                        self,
-                        self._network,
-                        self._optimizers,
-                        data,
-                        incremental=incremental,
-                        early_stopping=self.early_stopping,
-                        callback=self._epoch_hook(callbacks),
-                    )
-            self._check_finite()
+                state = self._train(data, incremental, callbacks, journal)
+            self._fit_state = state
+            self._publish_state(state)
+            self._check_finite(journal)
             self._publish()
             callbacks.fit_end()
         return self
 
-    def _epoch_hook(self, callbacks):
-        extra = getattr(self, "_epoch_callback", None)  # a test seam
+    def _train(self, data, incremental, callbacks, journal):
+        """Run the solver on ``data``; return the loop's ``FitState``."""
+        network = self._network
+        loss_node = self._loss_node()
+        penalty = L2Penalty(self.alpha, network.n_coef_params)
+        if self.solver == "lbfgs":
+            return fit_lbfgs(
+                network,
+                loss_node,
+                penalty,
+                data,
+                max_iter=self.max_iter,
+                max_fun=self.max_fun,
+                tol=self.tol,
+                verbose=self.verbose,
+            )
+        # A warm start keeps the optimizers' state, unless one of their
+        # parameters changed since they were built.
+        if (
+            self._optimizers is None
+            or self._optimizer_params != self._current_optimizer_params()
+        ):
+            self._optimizers = self._new_optimizers()
+            self._optimizer_params = self._current_optimizer_params()
+        if self.early_stopping:
+            stopping = ValidationStopping(
+                self.tol,
+                self.n_iter_no_change,
+                self.validation_fraction,
+                self._rng,
+                self._validation_scorer,
+                self._loss_node(),
+                self._validation_splitter,
+            )
+        else:
+            stopping = TrainingLossStopping(self.tol, self.n_iter_no_change)
 
-        def hook(epoch):
-            stop = callbacks.epoch_end(epoch)
-            return bool(extra(epoch)) or stop if extra is not None else stop
+        def on_epoch_end(state):
+            if not callbacks.active:
+                return False
+            # Callbacks see the model as it is after this epoch.
+            self._publish_state(state)
+            self._publish()
+            return callbacks.epoch_end(state.n_iter - 1)
 
-        return hook
+        loop = StochasticLoop(
+            network,
+            loss_node,
+            penalty,
+            self._optimizers,
+            self._optimizers[0].schedule,
+            stopping,
+            batch_size=self.batch_size,
+            shuffle=self.shuffle,
+            max_iter=self.max_iter,
+            random_state=self._rng,
+            verbose=self.verbose,
+            on_epoch_end=on_epoch_end,
+            journal=journal,
+        )
+        return loop.fit(data, self._fit_state, incremental=incremental)
+
+    def _publish_state(self, state):
+        """Expose the loop's ``FitState`` as the fitted attributes."""
+        self.n_iter_ = state.n_iter
+        self.t_ = state.t
+        if state.loss is not None:
+            self.loss_ = state.loss
+        if self.solver in STOCHASTIC_SOLVERS:
+            self.loss_curve_ = list(state.loss_curve)
+            self.best_loss_ = state.best_loss
+            self.validation_scores_ = _copy_list(state.validation_scores)
+            self.validation_loss_curve_ = _copy_list(state.validation_loss_curve)
+            self.best_validation_score_ = state.best_validation_score
+
+    def _fitted_copy(self):
+        """The attributes that make a copy of the model predict as it does now."""
+        return copy.deepcopy(
+            {
+                key: value
+                for key, value in vars(self).items()
+                if (key.endswith("_") and not key.startswith("_"))
+                or key in self._PREDICT_STATE
+            }
+        )
 
     def _check_continuation(self, y, hidden):
         if y.shape[1] != self.n_outputs_:
@@ -264,23 +366,8 @@ class BaseNotesRegressor(CallbackSupportMixin, RegressorMixin, BaseEstimator):
         self.out_activation_ = "exp" if self.loss == "poisson" else "identity"
         self._network = self._new_network(inputs, hidden, self.n_outputs_, self._rng)
         self.n_layers_ = len(self._network.layer_units)
-        self.n_iter_ = 0
-        self.t_ = 0
-        self._no_improvement_count = 0
-        self._sample_order = None
-        self._validation_split_state = None
-        if self.solver in STOCHASTIC_SOLVERS:
-            self.loss_curve_ = []
-            if self.early_stopping:
-                self.validation_scores_ = []
-                self.validation_loss_curve_ = []
-                self.best_validation_score_ = -np.inf
-                self.best_loss_ = None
-            else:
-                self.best_loss_ = np.inf
-                self.validation_scores_ = None
-                self.validation_loss_curve_ = None
-                self.best_validation_score_ = None
+        self._fit_state = None
+        self._optimizers = None
 
     def _current_optimizer_params(self):
         names = [
@@ -297,32 +384,32 @@ class BaseNotesRegressor(CallbackSupportMixin, RegressorMixin, BaseEstimator):
         return {name: getattr(self, name) for name in names}
 
     def _new_optimizers(self):
+        """``(dense, table or None)``, sharing one learning-rate schedule."""
         network = self._network
         if self.solver == "sgd":
-            args = (
-                self.learning_rate_init,
-                self.learning_rate,
-                self.momentum,
-                self.nesterovs_momentum,
-                self.power_t,
+            schedule = Schedule(
+                self.learning_rate_init, self.learning_rate, self.power_t
             )
-            dense = SGD(network.theta, *args)
-            table = (
-                None if network.table is None else RowSparseSGD(network.table, *args)
-            )
+            args = (schedule, self.momentum, self.nesterovs_momentum)
+            dense_class, table_class = SGD, RowSparseSGD
         else:
-            args = (self.learning_rate_init, self.beta_1, self.beta_2, self.epsilon)
-            dense = Adam(network.theta, *args)
-            table = (
-                None if network.table is None else RowSparseAdam(network.table, *args)
-            )
+            # Adam's learning rate is constant, as in scikit-learn.
+            schedule = Schedule(self.learning_rate_init)
+            args = (schedule, self.beta_1, self.beta_2, self.epsilon)
+            dense_class, table_class = Adam, RowSparseAdam
+        dense = dense_class(network.theta, *args)
+        table = None if network.table is None else table_class(network.table, *args)
         return dense, table
 
-    def _check_finite(self):
+    def _check_finite(self, journal=None):
         network = self._network
         finite = np.isfinite(network.theta).all()
         if network.table is not None:
-            finite = finite and np.isfinite(network.table).all()
+            # The table was finite before the call: only rows it wrote can fail.
+            table = network.table
+            if journal is not None and journal.covers(table):
+                table = np.take(table, journal.rows(), axis=0)
+            finite = finite and np.isfinite(table).all()
         if not finite:
             raise ValueError(
                 "Solver produced non-finite parameter weights. The input data may"
@@ -394,3 +481,7 @@ class BaseNotesRegressor(CallbackSupportMixin, RegressorMixin, BaseEstimator):
         if y.ndim == 2 and y.shape[1] == 1:
             return column_or_1d(y, warn=True)
         return y
+
+
+def _copy_list(values):
+    return None if values is None else list(values)

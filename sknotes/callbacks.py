@@ -8,49 +8,49 @@ is empty and the decorator does nothing, so the estimators work the same without
 callbacks.
 """
 
-import copy
-
 from sknotes._compat import CallbackSupportMixin, with_callbacks
 
 __all__ = ["CallbackSupportMixin", "FitCallbacks", "with_callbacks"]
 
-# What a copy of the model needs to predict (the callbacks' "reconstruction").
-_PRIVATE_STATE = ("_network", "_encoder", "_input_form")
-
 
 class FitCallbacks:
-    """The callback context of one fit: a root task and one sub-task per epoch."""
+    """The callback context of one fit: a root task and one sub-task per epoch.
 
-    def __init__(self, est, X, y, n_epochs):
+    Parameters
+    ----------
+    est : estimator
+    X, y : the data of the fit
+    n_epochs : int
+    reconstruction : callable
+        Returns the attributes that make a copy of ``est`` predict as it does now
+        (scikit-learn's ``reconstruction_attributes``).
+    """
+
+    def __init__(self, est, X, y, n_epochs, reconstruction):
         self.est, self.X, self.y = est, X, y
+        self.reconstruction = reconstruction
         self.context = None
         if hasattr(est, "_init_callback_context"):
             self.context = est._init_callback_context(max_subtasks=n_epochs)
             self.context.call_on_fit_task_begin(estimator=est, X=X, y=y)
 
-    def _state(self):
-        return copy.deepcopy(
-            {
-                key: value
-                for key, value in vars(self.est).items()
-                if (key.endswith("_") and not key.startswith("_"))
-                or key in _PRIVATE_STATE
-            }
-        )
+    @property
+    def active(self):
+        """Whether any callback listens (scikit-learn ≥ 1.9)."""
+        return self.context is not None
 
     def epoch_end(self, epoch):
-        """One epoch done; returns True when a callback asks to stop."""
+        """One epoch done (the estimator's attributes are up to date); True stops."""
         if self.context is None:
             return False
         sub = self.context.subcontext(task_name=f"epoch {epoch}")
         sub.call_on_fit_task_begin(estimator=self.est, X=self.X, y=self.y)
-        self.est._publish()
         return bool(
             sub.call_on_fit_task_end(
                 estimator=self.est,
                 X=self.X,
                 y=self.y,
-                reconstruction_attributes=self._state,
+                reconstruction_attributes=self.reconstruction,
             )
         )
 
@@ -60,5 +60,5 @@ class FitCallbacks:
                 estimator=self.est,
                 X=self.X,
                 y=self.y,
-                reconstruction_attributes=self._state,
+                reconstruction_attributes=self.reconstruction,
             )

@@ -141,6 +141,8 @@ best_validation_score_, n_iter_, t_, n_layers_, n_outputs_, out_activation_
     (1,)
     """
 
+    _PREDICT_STATE = ("_network", "_encoder", "_input_form")
+
     _parameter_constraints: dict = {
         **OPTIMIZATION_CONSTRAINTS,
         "embedding_dim": [Interval(Integral, 1, None, closed="left")],
@@ -392,6 +394,15 @@ best_validation_score_, n_iter_, t_, n_layers_, n_outputs_, out_activation_
         super()._publish()
         self.embeddings_ = self._network.table
 
+    def _journaled_rows(self):
+        network = self._network
+        if self.embeddings_ is not network.table:
+            # A reassigned table is copied in whole by the next fit: no journal.
+            return []
+        optimizer = (self._optimizers or (None, None))[1]
+        state = () if optimizer is None else optimizer.row_state()
+        return [network.table, *state]
+
     def _sync_from_public(self):
         super()._sync_from_public()
         if self.embeddings_ is not self._network.table:
@@ -499,11 +510,11 @@ of shape (n_documents, n_tokens)
             positions=fitted.positions,
         )
         network.load(self.coefs_, self.intercepts_)
+        network.embedding.input_is_data = False
         y_hat = network.forward(Pi)
         grad_y_hat = np.zeros_like(y_hat)
         grad_y_hat[:, output] = 1.0
-        network.backward(grad_y_hat)
-        grad_Pi = network.embedding.grad_Pi(network.grad_input)
+        grad_Pi = network.backward(grad_y_hat)
         names = self._row_names()
         c = self.max_length_ or 1
         attributions = []

@@ -31,12 +31,15 @@ class MLPRegressorFromNotes(BaseNotesRegressor):
     - ``loss='squared_error'`` is the notes' MSE ``‖Ŷ − Y‖² / n`` (summed over
       outputs, weighted mean with ``sample_weight``), with ``grad_Ŷ = 2/n (Ŷ − Y)``;
       ``loss_`` and ``loss_curve_`` report it, i.e. twice scikit-learn's value for a
-      single output.  The L2 term is scikit-learn's ``0.5·alpha·Σ‖W‖² / n``.
+      single output.  It is twice the objective scikit-learn's gradient follows,
+      so the L2 term is twice scikit-learn's too, ``alpha·Σ‖W‖² / n``: the same
+      ``alpha`` gives scikit-learn's minimiser (:class:`~sknotes.nodes.L2Penalty`).
     - A warm start keeps the optimizer's state and random stream, so ``k`` fits with
       ``max_iter=1, warm_start=True`` equal one fit with ``max_iter=k`` (without
       early stopping); successive ``partial_fit`` calls continue one random stream.
     - ``solver='lbfgs'`` keeps float32 weights for float32 input.
-    - ``validation_loss_curve_``: the validation MSE per epoch with early stopping.
+    - ``validation_loss_curve_``: the loss on the validation rows per epoch with
+      early stopping.
     - A failed ``fit``/``partial_fit`` leaves a fitted model exactly as it was.
 
     Parameters
@@ -50,7 +53,8 @@ class MLPRegressorFromNotes(BaseNotesRegressor):
     solver : {'lbfgs', 'sgd', 'adam'}, default='adam'
         Weight optimizer.
     alpha : float, default=0.0001
-        L2 penalty strength.
+        L2 penalty strength, as scikit-learn's: ``alpha/(2n)·Σ‖W‖²`` against its
+        loss (biases are not penalised).
     batch_size : int or 'auto', default='auto'
         Minibatch size; ``'auto'`` is ``min(200, n_samples)``.
     learning_rate : {'constant', 'invscaling', 'adaptive'}, default='constant'
@@ -100,7 +104,8 @@ class MLPRegressorFromNotes(BaseNotesRegressor):
     validation_scores_ : list of float or None
         Validation R² per epoch (early stopping).
     validation_loss_curve_ : list of float or None
-        Validation MSE per epoch (early stopping).
+        Validation loss per epoch (early stopping): the notes' MSE, or the half
+        Poisson deviance.
     best_validation_score_ : float or None
         Best validation R² (early stopping).
     t_ : int

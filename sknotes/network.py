@@ -12,7 +12,13 @@ import numpy as np
 
 from sknotes.nodes import ACTIVATIONS, Embedding, Linear
 
-__all__ = ["Network", "glorot_bound", "predict"]
+__all__ = ["Network", "glorot_bound", "n_parameters", "predict"]
+
+
+def n_parameters(layer_units):
+    """Number of weights and biases of the dense layers ``layer_units``."""
+    units = [int(u) for u in layer_units]
+    return sum(a * b + b for a, b in zip(units[:-1], units[1:], strict=True))
 
 
 def glorot_bound(fan_in, fan_out, activation):
@@ -53,21 +59,15 @@ class Network:
         self.activation = activation
         self.out_activation = out_activation
         self.dtype = np.dtype(dtype)
-        n_params = sum(
-            fan_in * fan_out + fan_out
-            for fan_in, fan_out in zip(
-                self.layer_units[:-1], self.layer_units[1:], strict=True
-            )
-        )
-        self.theta = np.zeros(n_params, dtype=self.dtype)
-        self.grad = np.zeros(n_params, dtype=self.dtype)
+        self.theta = np.zeros(n_parameters(self.layer_units), dtype=self.dtype)
         self.table = table
         self.positions = positions
         self._tie()
 
-    # The views are derived state: rebuilt after unpickling or copying so that
-    # coefs_/intercepts_ stay tied to theta.
+    # The views, the gradient and the buffers are derived state: rebuilt after
+    # unpickling or copying so that coefs_/intercepts_ stay tied to theta.
     def _tie(self):
+        self.grad = np.zeros_like(self.theta)
         shapes = list(zip(self.layer_units[:-1], self.layer_units[1:], strict=True))
         # All weights first, then all biases (scikit-learn's packing order), so the
         # L2 penalty applies to one contiguous slice.
@@ -89,13 +89,16 @@ class Network:
             self.intercepts.append(self.theta[start:end])
             self.grad_intercepts.append(self.grad[start:end])
             start = end
+        # The first layer's input is data unless an embedding computes it.
+        first_is_data = [self.table is None] + [False] * (len(shapes) - 1)
         self.linears = [
-            Linear(W, b, gW, gb)
-            for W, b, gW, gb in zip(
+            Linear(W, b, gW, gb, input_is_data=is_data)
+            for W, b, gW, gb, is_data in zip(
                 self.coefs,
                 self.intercepts,
                 self.grad_coefs,
                 self.grad_intercepts,
+                first_is_data,
                 strict=True,
             )
         ]
@@ -117,7 +120,6 @@ class Network:
                 "out_activation",
                 "dtype",
                 "theta",
-                "grad",
                 "table",
                 "positions",
             )
@@ -141,13 +143,29 @@ class Network:
         for b, new in zip(self.intercepts, intercepts, strict=True):
             b[...] = new
 
+    def snapshot(self):
+        """Copies of the parameters (``theta`` and the table), for :meth:`restore`."""
+        table = None if self.table is None else self.table.copy()
+        return self.theta.copy(), table
+
+    def restore(self, snapshot):
+        """Write parameters saved by :meth:`snapshot` back in place."""
+        theta, table = snapshot
+        self.theta[...] = theta
+        if table is not None:
+            self.table[...] = table
+
     def _reserve(self, n):
         # Per-batch buffers are allocated once for the largest batch and sliced.
         if n <= self._capacity:
             return
         units = self.layer_units
         self._forward_buffers = [np.empty((n, u), self.dtype) for u in units[1:]]
-        self._backward_buffers = [np.empty((n, u), self.dtype) for u in units[1:-1]]
+        # grad_X of each layer's input; none for data.
+        self._backward_buffers = [
+            None if linear.input_is_data else np.empty((n, u), self.dtype)
+            for linear, u in zip(self.linears, units[:-1], strict=True)
+        ]
         self._capacity = n
 
     def forward(self, X):
@@ -167,28 +185,26 @@ class Network:
         return A
 
     def backward(self, grad_Y_hat):
-        """Backward pass from ``grad_Ŷ``; fills ``grad`` (and the embedding's rows).
+        """Backward pass from ``grad_Ŷ`` (which it overwrites); fills ``grad``.
 
-        Returns ``(rows, grad_table_rows)`` when the network has an embedding, else
-        None.
+        Every node stores its parameters' gradients (``grad_W``/``grad_b`` are views
+        of ``grad``; the embedding keeps ``grad_table_rows``).  Returns the gradient
+        of the network's input: None for data.
         """
         n = grad_Y_hat.shape[0]
-        grad_S = self.activations[-1].backward(grad_Y_hat, out=grad_Y_hat)
-        for i in range(len(self.linears) - 1, -1, -1):
-            if i == 0:
-                grad_X = self.linears[0].backward(
-                    grad_S, need_grad_X=self.embedding is not None
-                )
-            else:
-                grad_X = self.linears[i].backward(
-                    grad_S, out=self._backward_buffers[i - 1][:n]
-                )
-                grad_S = self.activations[i - 1].backward(grad_X, out=grad_X)
-        if self.embedding is None:
-            return None
-        # grad_X of the first linear node is the notes' gradient of X_new.
-        self.grad_input = grad_X
-        return self.embedding.backward_rows(grad_X)
+        grad = grad_Y_hat
+        for linear, activation, buffer in zip(
+            self.linears[::-1],
+            self.activations[::-1],
+            self._backward_buffers[::-1],
+            strict=True,
+        ):
+            grad_S = activation.backward(grad, out=grad)
+            grad = linear.backward(grad_S, out=None if buffer is None else buffer[:n])
+        if self.embedding is not None:
+            # grad of the first linear node's input is the notes' gradient of X_new.
+            grad = self.embedding.backward(grad)
+        return grad
 
     def predict(self, X):
         """Stateless forward pass (thread-safe): see :func:`predict`."""

@@ -1,12 +1,18 @@
 """The notes as code: each node is one block of ``shared/notes/backprop-notes.md``.
 
-A node has a ``forward`` that caches what its ``backward`` needs, and a ``backward``
-that applies the notes' formula for that block and nothing else.  Nodes know nothing
+One contract for every node: ``forward`` caches what ``backward`` needs;
+``backward(grad_out)`` stores the gradients of the node's parameters on the node
+(``grad_W``, ``grad_b``, ``grad_table``) and returns the gradient of its input (None
+when the input is data; a tuple for a node with several inputs).  ``backward`` never
+changes its cache, so calling it twice gives the same answer.  Nodes know nothing
 about estimators, optimizers or training; the network chains them.
 
 Names follow the notes: a linear node maps ``X`` to ``S`` and returns ``grad_X`` from
 ``grad_S``; an activation maps ``X`` to ``Y = Δ(X)``; the embedding node maps a one-hot
-(or bag) matrix ``Π`` to ``R = Π·Table`` and produces ``grad_table``.
+(or bag) matrix ``Π`` to ``R = Π·Table`` and stores ``grad_table``.  Speed tricks
+(a BLAS column sum, the outer-product case of ``grad_S·Wᵀ``, the touched rows of
+``Π``) live in the named helpers above the nodes, so each ``backward`` reads as
+the notes' lines.
 
 Every ``out=`` argument lets the network hand a node a preallocated buffer: the
 math is the same, only the memory is reused.
@@ -16,7 +22,7 @@ import numpy as np
 import scipy.sparse as sp
 from scipy.special import expit, xlogy
 
-from sknotes.kernels import add_row, outer, relu_backward
+from sknotes.kernels import add_decay, add_row, outer, relu_backward
 
 __all__ = [
     "ACTIVATIONS",
@@ -24,6 +30,7 @@ __all__ = [
     "Embedding",
     "Exp",
     "Identity",
+    "L2Penalty",
     "Linear",
     "MSELoss",
     "PoissonLoss",
@@ -47,14 +54,25 @@ def _matmul(A, B, out=None):
 _ONES = {}
 
 
-def _ones(n, dtype):
-    """A read-only vector of ``n`` ones, shared between calls."""
-    ones = _ONES.get(dtype)
+def _column_sum(G, out=None):
+    """``sum(G, axis=0)`` as a BLAS product with a shared vector of ones.
+
+    A third of ``np.sum``'s time on the tall, narrow gradients of a batch.
+    """
+    n = G.shape[0]
+    ones = _ONES.get(G.dtype)
     if ones is None or ones.shape[0] < n:
-        ones = np.ones(max(n, 256), dtype)
+        ones = np.ones(max(n, 256), G.dtype)
         ones.flags.writeable = False
-        _ONES[dtype] = ones
-    return ones[:n]
+        _ONES[G.dtype] = ones
+    return np.matmul(ones[:n], G, out=out)
+
+
+def _times_transpose(G, W, out=None):
+    """``G·Wᵀ``; with one column of ``G``, an outer product: broadcast, not GEMM."""
+    if G.shape[1] == 1:
+        return outer(G[:, 0], W[:, 0], out=out)
+    return np.matmul(G, W.T, out=out)
 
 
 class Linear:
@@ -70,13 +88,17 @@ class Linear:
     grad_W, grad_b : ndarray, default=None
         Where ``backward`` writes the gradients (views into a flat gradient vector
         in a network); allocated by the first ``backward`` when not given.
+    input_is_data : bool, default=False
+        ``X`` is data (the first layer of a network): ``backward`` returns None
+        instead of computing ``grad_X``.
     """
 
-    def __init__(self, W, b, grad_W=None, grad_b=None):
+    def __init__(self, W, b, grad_W=None, grad_b=None, input_is_data=False):
         self.W = W
         self.b = b
         self.grad_W = grad_W
         self.grad_b = grad_b
+        self.input_is_data = input_is_data
 
     def forward(self, X, out=None):
         """Return ``S = X·W + b`` (X dense or scipy.sparse, n × d); caches ``X``."""
@@ -84,25 +106,20 @@ class Linear:
         S = _matmul(X, self.W, out=out)
         return add_row(S, self.b)
 
-    def backward(self, grad_S, need_grad_X=True, out=None):
+    def backward(self, grad_S, out=None):
         """Apply the "Brief Summary" of the linear node.
 
-        ``grad_W = Xᵀ·grad_S``, ``grad_b = sum(grad_S, axis=0)`` (stored on the node)
-        and ``grad_X = grad_S·Wᵀ`` (returned, or None when ``need_grad_X`` is False,
-        as for the first layer, whose input is data).
+        Stores ``grad_W = Xᵀ·grad_S`` and ``grad_b = sum(grad_S, axis=0)``; returns
+        ``grad_X = grad_S·Wᵀ`` (None when ``X`` is data).
         """
         if self.grad_W is None:
             self.grad_W = np.empty_like(self.W)
             self.grad_b = np.empty_like(self.b)
         _matmul(self.X.T, grad_S, out=self.grad_W)
-        # The column sum as a BLAS product with ones: a third of np.sum's time.
-        np.matmul(_ones(grad_S.shape[0], grad_S.dtype), grad_S, out=self.grad_b)
-        if not need_grad_X:
+        _column_sum(grad_S, out=self.grad_b)
+        if self.input_is_data:
             return None
-        if grad_S.shape[1] == 1:
-            # A single output makes grad_S·Wᵀ an outer product: broadcast, not GEMM.
-            return outer(grad_S[:, 0], self.W[:, 0], out=out)
-        return np.matmul(grad_S, self.W.T, out=out)
+        return _times_transpose(grad_S, self.W, out=out)
 
 
 class Identity:
@@ -211,10 +228,34 @@ class Add:
         return Z
 
     def backward(self, grad_Z):
-        """Return ``(grad_X, grad_Y)``; ``grad_b`` is stored on the node."""
+        """Store ``grad_b``; return both inputs' gradients, ``(grad_X, grad_Y)``."""
         if self.b is not None:
-            np.sum(grad_Z, axis=0, out=self.grad_b)
+            _column_sum(grad_Z, out=self.grad_b)
         return grad_Z, grad_Z
+
+
+class _TouchedRows:
+    """The sorted distinct columns of a CSR matrix, and ``Π`` restricted to them.
+
+    Reused per-column maps (touched flag, compact position) instead of
+    ``np.unique``, whose sorting dominated a batch's backward pass.
+    """
+
+    def __init__(self, n_columns):
+        self.touched = np.zeros(n_columns, dtype=bool)
+        self.position = np.empty(n_columns, dtype=np.intp)
+
+    def compact(self, Pi):
+        """Return ``(rows, Π[:, rows])``: the columns where ``Π`` has entries."""
+        self.touched[Pi.indices] = True
+        rows = np.flatnonzero(self.touched)
+        self.touched[rows] = False
+        self.position[rows] = np.arange(rows.size)
+        Pi_rows = sp.csr_array(
+            (Pi.data, self.position[Pi.indices], Pi.indptr),
+            shape=(Pi.shape[0], rows.size),
+        )
+        return rows, Pi_rows
 
 
 class Embedding:
@@ -225,77 +266,87 @@ class Embedding:
     rows of its tokens: sum or mean pooling).  With ``positions=c`` the output is
     reshaped from ``(n·c) × d`` to the notes' ``X_new`` of shape ``n × (c·d)``.
 
+    ``backward`` stores ``grad_table = Πᵀ·grad_R`` in its row-sparse form,
+    ``grad_table_rows = (rows, grad_table[rows])``: only the rows of the tokens in
+    ``Π`` are non-zero, so no other row is ever formed.  ``grad_table`` is the dense
+    ``w × d`` matrix, built on request.
+
     Parameters
     ----------
     table : ndarray of shape (w, d)
         The embedding table, read in place (never copied).
     positions : int, default=None
         ``c``, the number of token positions per document, for the reshape.
+    input_is_data : bool, default=True
+        ``Π`` is data, so ``backward`` returns None; with False it returns
+        ``grad_Π`` at the non-zeros of ``Π`` (token attributions).
     """
 
-    def __init__(self, table, positions=None):
+    def __init__(self, table, positions=None, input_is_data=True):
         self.table = table
         self.positions = positions
+        self.input_is_data = input_is_data
 
     def forward(self, Pi):
         """Return ``R = Π·Table`` (reshaped to ``n × (c·d)`` when ``positions``)."""
-        self.Pi = Pi
-        R = np.asarray(Pi @ self.table)
+        self.Pi = Pi.tocsr() if Pi.format != "csr" else Pi
+        R = np.asarray(self.Pi @ self.table)
         if self.positions is not None:
             R = R.reshape(-1, self.positions * self.table.shape[1])
         return R
 
-    def _grad_R(self, grad_X_new):
-        # The notes: "gradient R = reshape gradient X_new to nc × d".
-        return grad_X_new.reshape(-1, self.table.shape[1])
-
     def backward(self, grad_X_new):
-        """Return the dense ``grad_table = Πᵀ·grad_R`` (w × d).
+        """Store ``grad_table_rows``; return ``grad_Π`` (None when ``Π`` is data).
 
-        Only the rows of the tokens present in ``Π`` are non-zero; training uses
-        :meth:`backward_rows`, which computes just those rows.
+        The notes: "gradient R = reshape gradient X_new to nc × d",
+        "gradient Table = Πᵀ·gradient R", "gradient Π = gradient R·Tableᵀ".
         """
-        grad_R = self._grad_R(grad_X_new)
-        return np.asarray(self.Pi.T @ grad_R)
+        grad_R = grad_X_new.reshape(-1, self.table.shape[1])
+        rows, Pi_rows = self._touched_rows().compact(self.Pi)
+        self.grad_table_rows = rows, np.asarray(Pi_rows.T @ grad_R)
+        if self.input_is_data:
+            return None
+        return _grad_at_pattern(self.Pi, grad_R, self.table)
 
-    def backward_rows(self, grad_X_new):
-        """Return ``(rows, grad_table[rows])`` of ``grad_table = Πᵀ·grad_R``.
+    def _touched_rows(self):
+        maps = self.__dict__.get("_maps")
+        if maps is None or maps.touched.size != self.table.shape[0]:
+            maps = self._maps = _TouchedRows(self.table.shape[0])
+        return maps
 
-        ``rows`` are the sorted distinct columns of ``Π`` (the tokens in the batch);
-        every other row of ``grad_table`` is zero, so it is never formed.
-        """
-        grad_R = self._grad_R(grad_X_new)
-        Pi = self.Pi.tocsr() if self.Pi.format != "csr" else self.Pi
-        # Reused per-token maps (touched flag, row position) instead of np.unique,
-        # whose sorting dominated a batch's backward pass.
-        if getattr(self, "_touched", None) is None or self._touched.size != Pi.shape[1]:
-            self._touched = np.zeros(Pi.shape[1], dtype=bool)
-            self._position = np.empty(Pi.shape[1], dtype=np.intp)
-        self._touched[Pi.indices] = True
-        rows = np.flatnonzero(self._touched)
-        self._touched[rows] = False
-        self._position[rows] = np.arange(rows.size)
-        compact_columns = self._position[Pi.indices]
-        Pi_touched = sp.csr_array(
-            (Pi.data, compact_columns, Pi.indptr),
-            shape=(Pi.shape[0], rows.size),
-        )
-        return rows, np.asarray(Pi_touched.T @ grad_R)
+    @property
+    def grad_table(self):
+        """The dense ``grad_table = Πᵀ·grad_R`` (w × d) of the last ``backward``."""
+        rows, grad_rows = self.grad_table_rows
+        grad_table = np.zeros_like(self.table)
+        grad_table[rows] = grad_rows
+        return grad_table
 
-    def grad_Pi(self, grad_X_new):
-        """Return ``grad_Π = grad_R·Tableᵀ`` at the non-zeros of ``Π`` (its pattern).
 
-        The notes' "gradient z = gradient R · Tableᵀ" ((nc) × w) is dense and huge;
-        entry ``(i, j)`` is only meaningful where token ``j`` occurs in row ``i``, so
-        only those entries are computed.
-        """
-        grad_R = self._grad_R(grad_X_new)
-        Pi = sp.csr_array(self.Pi)
-        row_of_entry = np.repeat(np.arange(Pi.shape[0]), np.diff(Pi.indptr))
-        values = np.einsum(
-            "ij,ij->i", grad_R[row_of_entry], self.table[Pi.indices], optimize=False
-        )
-        return sp.csr_array((values, Pi.indices.copy(), Pi.indptr.copy()), Pi.shape)
+def _grad_at_pattern(Pi, grad_R, table):
+    """``grad_Π = grad_R·Tableᵀ`` at the non-zeros of ``Π`` (its sparsity pattern).
+
+    The notes' "gradient z = gradient R · Tableᵀ" ((nc) × w) is dense and huge;
+    entry ``(i, j)`` is only meaningful where token ``j`` occurs in row ``i``, so
+    only those entries are computed.
+    """
+    row_of_entry = np.repeat(np.arange(Pi.shape[0]), np.diff(Pi.indptr))
+    values = np.einsum(
+        "ij,ij->i", grad_R[row_of_entry], table[Pi.indices], optimize=False
+    )
+    return sp.csr_array((values, Pi.indices.copy(), Pi.indptr.copy()), Pi.shape)
+
+
+def _weighted_mean(row_values, sample_weight):
+    """``Σᵢ wᵢ·vᵢ / Σᵢ wᵢ`` and ``n = Σᵢ wᵢ`` (the row count without weights).
+
+    A batch whose weights are all zero has mean 0: it carries no signal.
+    """
+    if sample_weight is None:
+        n = row_values.shape[0]
+        return float(row_values.sum()) / n, n
+    n = float(sample_weight.sum())
+    return (float(row_values @ sample_weight) / n if n else 0.0), n
 
 
 class MSELoss:
@@ -308,28 +359,27 @@ class MSELoss:
 
     ``backward`` returns ``grad_Ŷ = 2/n (Ŷ − Y)`` (rows scaled by ``wᵢ``); after it no
     node divides by ``n`` again.
+
+    scikit-learn's squared error minimises ``Σ wᵢ‖ŷᵢ − yᵢ‖² / (2Σ wᵢ)``: its
+    gradient (deltas ``Ŷ − Y``) sums over the k outputs, although the ``loss_`` it
+    reports also divides by k.  This loss is ``sklearn_loss_ratio = 2`` times that
+    objective, for any k; :class:`L2Penalty` scales the penalty by the same
+    factor, so that the same ``alpha`` gives scikit-learn's minimiser.
     """
 
+    sklearn_loss_ratio = 2
+
     def forward(self, Y_hat, Y, sample_weight=None):
-        residual = np.subtract(Y_hat, Y)
-        self.residual = residual
+        self.residual = np.subtract(Y_hat, Y)
         self.sample_weight = sample_weight
         # Summed in float64: float32 residuals of 1e20 square beyond float32.
-        row_sq = np.einsum("ij,ij->i", residual, residual, dtype=np.float64)
-        if sample_weight is None:
-            self.n = Y.shape[0]
-            return float(row_sq.sum()) / self.n
-        self.n = float(sample_weight.sum())
-        return float(row_sq @ sample_weight) / self.n if self.n else 0.0
+        row_sq = np.einsum("ij,ij->i", self.residual, self.residual, dtype=np.float64)
+        loss, self.n = _weighted_mean(row_sq, sample_weight)
+        return loss
 
     def backward(self):
-        """Return ``grad_Ŷ = 2/n (Ŷ − Y)``, computed in place of the cached residual."""
-        grad_Y_hat = self.residual
-        if self.n == 0:
-            # A batch whose weights are all zero carries no signal.
-            grad_Y_hat[...] = 0
-            return grad_Y_hat
-        grad_Y_hat *= 2.0 / self.n
+        """Return ``grad_Ŷ = 2/n (Ŷ − Y)``, a new array (the cache stays as it is)."""
+        grad_Y_hat = np.multiply(self.residual, 2.0 / self.n if self.n else 0.0)
         if self.sample_weight is not None:
             grad_Y_hat *= self.sample_weight[:, None]
         return grad_Y_hat
@@ -340,8 +390,11 @@ class PoissonLoss:
 
     ``loss = Σᵢ wᵢ Σₖ (y log(y/ŷ) − y + ŷ) / Σ wᵢ`` with ``ŷ > 0`` (an :class:`Exp`
     output); ``grad_Ŷ = (1 − Y/Ŷ) / n``.  Not part of the notes: it follows their
-    pattern of a loss node returning ``grad_Ŷ``.
+    pattern of a loss node returning ``grad_Ŷ``.  It is scikit-learn's value
+    (``sklearn_loss_ratio = 1``).
     """
+
+    sklearn_loss_ratio = 1
 
     def forward(self, Y_hat, Y, sample_weight=None):
         tiny = np.finfo(Y_hat.dtype).tiny
@@ -349,17 +402,77 @@ class PoissonLoss:
         self.Y = Y
         self.sample_weight = sample_weight
         row_dev = (xlogy(Y, Y / self.Y_hat) - Y + self.Y_hat).sum(axis=1)
-        if sample_weight is None:
-            self.n = Y.shape[0]
-            return float(row_dev.sum()) / self.n
-        self.n = float(sample_weight.sum())
-        return float(row_dev @ sample_weight) / self.n if self.n else 0.0
+        loss, self.n = _weighted_mean(row_dev, sample_weight)
+        return loss
 
     def backward(self):
         grad_Y_hat = (1.0 - self.Y / self.Y_hat) / (self.n or 1.0)
         if self.sample_weight is not None:
             grad_Y_hat *= self.sample_weight[:, None]
         return grad_Y_hat.astype(self.Y_hat.dtype, copy=False)
+
+
+class L2Penalty:
+    """The L2 penalty on the weights, with scikit-learn's meaning of ``alpha``.
+
+    scikit-learn minimises ``loss_sk + α/(2n)·Σ‖W‖²`` (``n = Σ wᵢ``, the rows
+    without weights; biases are not penalised).  Each loss node declares
+    ``sklearn_loss_ratio``, its ratio to the ``loss_sk`` whose gradient scikit-learn
+    follows (2 for the notes' MSE, for any number of outputs; 1 for Poisson), so
+    the same minimiser needs the penalty scaled alike:
+
+        penalty = c·Σ‖W‖²,   c = sklearn_loss_ratio · α / (2n)
+
+    and, differentiating each entry ``c·w²``, the notes' way,
+
+        grad_W += 2c·W
+
+    (``decay = 2c``, which the optimizers fuse into their pass).
+
+    The weights are ``theta[:n_penalized]``, one contiguous slice of the flat
+    parameter vector.  An embedding table would take the same coefficient rule row
+    by row: only the rows a batch touches get ``2c·row`` added, with the decay of
+    the steps a row missed applied lazily when it is next touched.
+
+    Parameters
+    ----------
+    alpha : float
+        scikit-learn's ``alpha``.
+    n_penalized : int
+        Length of the penalised slice of ``theta``.
+    """
+
+    def __init__(self, alpha, n_penalized):
+        self.alpha = alpha
+        self.n_penalized = n_penalized if alpha else 0
+        self.c = 0.0
+
+    @property
+    def decay(self):
+        """``2c``, the factor of ``W`` in the penalty's gradient."""
+        return 2.0 * self.c
+
+    @property
+    def n_decayed(self):
+        """Entries of ``theta`` the gradient touches (none while ``c`` is 0)."""
+        return self.n_penalized if self.c else 0
+
+    def forward(self, theta, loss_node):
+        """Return ``c·Σ‖W‖²`` for the batch ``loss_node`` has just scored."""
+        n = loss_node.n
+        self.c = (
+            0.0
+            if not self.alpha or not n
+            else (loss_node.sklearn_loss_ratio * self.alpha / (2.0 * n))
+        )
+        if not self.c:
+            return 0.0
+        W = theta[: self.n_penalized]
+        return self.c * float(np.dot(W, W))
+
+    def backward(self, grad, theta):
+        """Add ``grad_W += 2c·W`` to the flat gradient, in place."""
+        add_decay(grad, theta, self.decay, self.n_decayed)
 
 
 LOSSES = {"squared_error": MSELoss, "poisson": PoissonLoss}

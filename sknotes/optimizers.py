@@ -1,8 +1,11 @@
 """Optimizers: each updates parameters in place from the gradient a network left.
 
-Dense optimizers work on one flat parameter vector and its flat gradient, in place
-through :mod:`sknotes.kernels` and one reused scratch buffer, so a step allocates
-nothing.  Row-sparse optimizers update only the rows of an embedding table that a
+Each optimizer has one job: update its parameters from a gradient.  The learning
+rate is a :class:`Schedule` shared by the optimizers of a fit, which also makes the
+one stopping decision.  Dense optimizers work on one flat parameter vector and its
+flat gradient, in place through :mod:`sknotes.kernels` and one reused scratch
+buffer, so a step allocates nothing; the L2 penalty's gradient is fused into that
+pass.  Row-sparse optimizers update only the rows of an embedding table that a
 batch touched (the rows where the notes' ``grad_table = Πᵀ·grad_R`` is non-zero),
 keeping their moments per row, as PyTorch's ``SparseAdam``.
 
@@ -20,6 +23,7 @@ from sknotes.kernels import adam_update, add_decay, add_scaled
 
 __all__ = [
     "Adam",
+    "Schedule",
     "RowSparseAdam",
     "RowSparseSGD",
     "SGD",
@@ -27,44 +31,31 @@ __all__ = [
 ]
 
 
-class _Schedule:
-    """Learning-rate bookkeeping shared by every stochastic optimizer."""
+class Schedule:
+    """The learning rate of a fit, shared by every optimizer (dense and table).
 
-    def __init__(self, learning_rate_init, lr_schedule="constant", power_t=0.5):
+    ``'constant'``; ``'invscaling'``: ``lr = lr_init / (t + 1)^power_t`` at the end
+    of each epoch; ``'adaptive'``: divided by 5 each time the loop reports no
+    improvement (scikit-learn's SGD schedules; Adam's is ``'constant'``).  The
+    training loop asks this one object whether to stop.
+    """
+
+    def __init__(self, learning_rate_init, kind="constant", power_t=0.5):
         self.learning_rate_init = learning_rate_init
         self.learning_rate = float(learning_rate_init)
-        self.lr_schedule = lr_schedule
+        self.kind = kind
         self.power_t = power_t
 
-    def _scratch_like(self, params):
-        """A buffer shaped like ``params``, reused so that a step allocates nothing.
-
-        Derived state: never pickled (see ``__getstate__``), rebuilt on first use.
-        """
-        buffer = self.__dict__.get("_scratch")
-        if (
-            buffer is None
-            or buffer.shape != params.shape
-            or buffer.dtype != params.dtype
-        ):
-            buffer = self._scratch = np.empty_like(params)
-        return buffer
-
-    def __getstate__(self):
-        state = self.__dict__.copy()
-        state.pop("_scratch", None)
-        return state
-
     def iteration_ends(self, time_step):
-        """End of an epoch: ``invscaling`` sets ``lr = lr_init / (t + 1)^power_t``."""
-        if self.lr_schedule == "invscaling":
+        """End of an epoch, ``time_step`` samples seen: apply ``'invscaling'``."""
+        if self.kind == "invscaling":
             self.learning_rate = (
                 float(self.learning_rate_init) / (time_step + 1) ** self.power_t
             )
 
     def trigger_stopping(self, msg, verbose):
         """No improvement for ``n_iter_no_change`` epochs: stop, or divide lr by 5."""
-        if self.lr_schedule != "adaptive":
+        if self.kind != "adaptive":
             if verbose:
                 print(msg + " Stopping.")
             return True
@@ -78,35 +69,84 @@ class _Schedule:
         return False
 
 
-class SGD(_Schedule):
+def _as_schedule(schedule):
+    return schedule if isinstance(schedule, Schedule) else Schedule(schedule)
+
+
+class _Scratch:
+    """A buffer shaped like the parameters, reused so that a step allocates nothing.
+
+    Derived state: never pickled or copied, rebuilt on first use.
+    """
+
+    def like(self, params):
+        buffer = self.__dict__.get("buffer")
+        if (
+            buffer is None
+            or buffer.shape != params.shape
+            or buffer.dtype != params.dtype
+        ):
+            buffer = self.buffer = np.empty_like(params)
+        return buffer
+
+    def __getstate__(self):
+        return {}
+
+
+def _decay(penalty):
+    """``(decay, n_decayed)`` of an L2 penalty for the fused kernels."""
+    return (0.0, 0) if penalty is None else (penalty.decay, penalty.n_decayed)
+
+
+class _AdamSteps:
+    """Adam's constants and step count: the bias-corrected step size of each step.
+
+    Shared in kind (not in instance) by :class:`Adam` and :class:`RowSparseAdam`.
+    """
+
+    def __init__(self, schedule, beta_1, beta_2, epsilon):
+        self.schedule = _as_schedule(schedule)
+        self.beta_1 = beta_1
+        self.beta_2 = beta_2
+        self.epsilon = epsilon
+        self.t = 0
+
+    def next_step_size(self):
+        """Count a step; return ``lr·√(1−β₂ᵗ)/(1−β₁ᵗ)``."""
+        self.t += 1
+        return (
+            self.schedule.learning_rate
+            * np.sqrt(1.0 - self.beta_2**self.t)
+            / (1.0 - self.beta_1**self.t)
+        )
+
+
+class SGD:
     """SGD with momentum or Nesterov's momentum on a flat parameter vector.
 
     ``velocity = momentum·velocity − lr·grad``; the step is ``velocity``, or
     ``momentum·velocity − lr·grad`` with Nesterov.
+
+    Parameters
+    ----------
+    params : ndarray
+    schedule : Schedule or float
+        The learning rate (a float is a constant rate).
+    momentum : float, default=0.9
+    nesterov : bool, default=True
     """
 
-    def __init__(
-        self,
-        params,
-        learning_rate_init=0.1,
-        lr_schedule="constant",
-        momentum=0.9,
-        nesterov=True,
-        power_t=0.5,
-    ):
-        super().__init__(learning_rate_init, lr_schedule, power_t)
+    def __init__(self, params, schedule=0.1, momentum=0.9, nesterov=True):
+        self.schedule = _as_schedule(schedule)
         self.momentum = momentum
         self.nesterov = nesterov
         self.velocity = np.zeros_like(params)
+        self._scratch = _Scratch()
 
-    def step(self, params, grad, decay=0.0, n_decayed=0):
-        """Update ``params`` in place from ``grad``.
-
-        ``decay``/``n_decayed``: first add an L2 term's gradient,
-        ``grad[:n_decayed] += decay·params[:n_decayed]`` (see :class:`Adam`).
-        """
-        lr, scratch = self.learning_rate, self._scratch_like(params)
-        add_decay(grad, params, decay, n_decayed, scratch)
+    def step(self, params, grad, penalty=None):
+        """Update ``params`` in place from ``grad`` (plus ``penalty``'s gradient)."""
+        lr, scratch = self.schedule.learning_rate, self._scratch.like(params)
+        add_decay(grad, params, *_decay(penalty), scratch)
         self.velocity *= self.momentum
         add_scaled(self.velocity, grad, -lr, scratch)
         if self.nesterov:
@@ -116,71 +156,58 @@ class SGD(_Schedule):
             params += self.velocity
 
 
-class Adam(_Schedule):
+class Adam:
     """Adam (Kingma & Ba) on a flat parameter vector, fused and in place.
 
     ``m ← β₁m + (1−β₁)g``, ``v ← β₂v + (1−β₂)g²``,
     ``params −= lr·√(1−β₂ᵗ)/(1−β₁ᵗ) · m / (√v + ε)``.
     """
 
-    def __init__(
-        self, params, learning_rate_init=0.001, beta_1=0.9, beta_2=0.999, epsilon=1e-8
-    ):
-        super().__init__(learning_rate_init)
-        self.beta_1 = beta_1
-        self.beta_2 = beta_2
-        self.epsilon = epsilon
-        self.t = 0
+    def __init__(self, params, schedule=0.001, beta_1=0.9, beta_2=0.999, epsilon=1e-8):
+        self.steps = _AdamSteps(schedule, beta_1, beta_2, epsilon)
         self.m = np.zeros_like(params)
         self.v = np.zeros_like(params)
+        self._scratch = _Scratch()
 
-    def _step_size(self):
-        self.t += 1
-        return (
-            self.learning_rate
-            * np.sqrt(1.0 - self.beta_2**self.t)
-            / (1.0 - self.beta_1**self.t)
-        )
+    @property
+    def schedule(self):
+        return self.steps.schedule
 
-    def step(self, params, grad, decay=0.0, n_decayed=0):
+    def step(self, params, grad, penalty=None):
         """Update ``params`` in place from ``grad``.
 
-        ``decay``/``n_decayed``: first add an L2 term's gradient,
-        ``grad[:n_decayed] += decay·params[:n_decayed]``, in the same pass over
-        memory as the update (PyTorch's ``weight_decay``); ``grad`` is left holding
-        the penalised gradient.
+        ``penalty``'s gradient (``grad[:n] += decay·params[:n]``) is added in the
+        same pass over memory as the update (PyTorch's ``weight_decay``); ``grad``
+        is left holding the penalised gradient.
         """
+        steps = self.steps
         adam_update(
-            params, grad, self.m, self.v, self.beta_1, self.beta_2,
-            self._step_size(), self.epsilon, self._scratch_like(params),
-            decay, n_decayed,
+            params, grad, self.m, self.v, steps.beta_1, steps.beta_2,
+            steps.next_step_size(), steps.epsilon, self._scratch.like(params),
+            *_decay(penalty),
         )  # fmt: skip
 
 
-class RowSparseSGD(_Schedule):
+class RowSparseSGD:
     """SGD on the touched rows of a table: ``table[rows] −= lr·grad_table[rows]``.
 
     With momentum, each row's velocity decays only when the row is touched (lazy
     momentum), so untouched rows stay exactly as they are.
     """
 
-    def __init__(
-        self,
-        table,
-        learning_rate_init=0.1,
-        lr_schedule="constant",
-        momentum=0.9,
-        nesterov=True,
-        power_t=0.5,
-    ):
-        super().__init__(learning_rate_init, lr_schedule, power_t)
+    def __init__(self, table, schedule=0.1, momentum=0.9, nesterov=True):
+        self.schedule = _as_schedule(schedule)
         self.momentum = momentum
         self.nesterov = nesterov
         self.velocity = np.zeros_like(table) if momentum else None
 
+    def row_state(self):
+        """Arrays with one row per table row that ``step`` writes."""
+        return () if self.velocity is None else (self.velocity,)
+
     def step(self, table, rows, grad_rows):
         """Update ``table[rows]`` from ``grad_rows`` (= ``grad_table[rows]``)."""
-        lr = self.learning_rate
+        lr = self.schedule.learning_rate
         if self.velocity is None:
             table[rows] -= lr * grad_rows
             return
@@ -191,22 +218,29 @@ class RowSparseSGD(_Schedule):
         table[rows] += velocity
 
 
-class RowSparseAdam(Adam):
+class RowSparseAdam:
     """Adam on the touched rows of a table (PyTorch's ``SparseAdam`` semantics).
 
     Moments of a row are updated only when a batch touches it; the bias correction
     uses the global step count.
     """
 
-    def __init__(
-        self, table, learning_rate_init=0.001, beta_1=0.9, beta_2=0.999, epsilon=1e-8
-    ):
-        super().__init__(table[:0], learning_rate_init, beta_1, beta_2, epsilon)
+    def __init__(self, table, schedule=0.001, beta_1=0.9, beta_2=0.999, epsilon=1e-8):
+        self.steps = _AdamSteps(schedule, beta_1, beta_2, epsilon)
         self.m = np.zeros_like(table)
         self.v = np.zeros_like(table)
 
+    @property
+    def schedule(self):
+        return self.steps.schedule
+
+    def row_state(self):
+        """Arrays with one row per table row that ``step`` writes."""
+        return self.m, self.v
+
     def step(self, table, rows, grad_rows):
         """Update ``table[rows]`` from ``grad_rows`` (= ``grad_table[rows]``)."""
+        steps = self.steps
         # Gather the touched rows, update them as one flat block, scatter them
         # back: np.take and plain assignment are 3-5x faster than fancy-index
         # reads and `table[rows] -= ...`.
@@ -216,7 +250,7 @@ class RowSparseAdam(Adam):
         grad_rows = np.ascontiguousarray(grad_rows, dtype=table.dtype)
         adam_update(
             updated.reshape(-1), grad_rows.reshape(-1), m.reshape(-1), v.reshape(-1),
-            self.beta_1, self.beta_2, self._step_size(), self.epsilon,
+            steps.beta_1, steps.beta_2, steps.next_step_size(), steps.epsilon,
         )  # fmt: skip
         self.m[rows] = m
         self.v[rows] = v

@@ -1,26 +1,38 @@
 """The training loop, written once and shared by every sknotes estimator.
 
-Batching, shuffling, the L2 penalty, early stopping with restoration of the best
-parameters, stopping on no improvement, divergence and Ctrl-C handling, and the
-L-BFGS objective.  The loop sees a :class:`~sknotes.network.Network`, optimizers and
-arrays; what the estimator's ``X`` became (rows of a matrix, or rows of ``Π``) is
-hidden behind ``take``.
+The loop owns what changes while it trains, a :class:`FitState` (counters, best
+loss, no-improvement count, curves, the best parameters), and returns it; the
+estimator publishes it.  Its steps can be overridden one at a time, as skorch's:
+:meth:`StochasticLoop.fit` runs epochs (:meth:`~StochasticLoop.run_epoch`), an
+epoch runs batch steps (:meth:`~StochasticLoop.train_step`).  When to stop is one
+strategy object (:class:`TrainingLossStopping` or :class:`ValidationStopping`);
+the loss node, the penalty, the validation scorer and splitter are chosen by the
+estimator.  What the estimator's ``X`` became (rows of a matrix, or rows of
+``Π``) is hidden behind ``take``.
 """
 
+import copy
 import signal
 import threading
 import warnings
+from dataclasses import dataclass, field
 
 import numpy as np
 from sklearn.exceptions import ConvergenceWarning
-from sklearn.metrics import r2_score
 from sklearn.utils import shuffle as shuffle_indices
 
-from sknotes.kernels import add_decay
-from sknotes.nodes import LOSSES
 from sknotes.optimizers import minimize_lbfgs
 
-__all__ = ["TrainingData", "fit_lbfgs", "fit_stochastic", "penalized_loss"]
+__all__ = [
+    "FitState",
+    "RowJournal",
+    "StochasticLoop",
+    "TrainingData",
+    "TrainingLossStopping",
+    "ValidationStopping",
+    "fit_lbfgs",
+    "random_split",
+]
 
 
 class TrainingData:
@@ -33,11 +45,8 @@ class TrainingData:
     y : ndarray of shape (n_samples, n_outputs)
     sample_weight : ndarray of shape (n_samples,) or None
     take : callable, default=None
-        ``take(inputs, indices)`` returns the batch of rows; ``inputs[indices]``
-        when None.
-    n_samples : int, default=None
-        Number of samples when ``inputs`` has more rows than samples (``Π`` with
-        one row per token position); ``len(y)`` when None.
+        ``take(inputs, indices)`` returns the rows of samples ``indices`` (several
+        rows of ``Π`` per sample with positions); ``inputs[indices]`` when None.
     """
 
     def __init__(self, inputs, y, sample_weight=None, take=None):
@@ -51,6 +60,7 @@ class TrainingData:
         return self.y.shape[0]
 
     def batch(self, indices):
+        """``(inputs, y, sample_weight)`` of the samples ``indices``."""
         # np.take gathers rows several times faster than fancy indexing.
         if self._take is not None:
             inputs = self._take(self.inputs, indices)
@@ -65,63 +75,235 @@ class TrainingData:
         )
         return inputs, np.take(self.y, indices, axis=0), sample_weight
 
-    def split(self, validation_fraction, random_state):
-        """Random train/validation split (scikit-learn's ``train_test_split`` draw)."""
-        from sklearn.model_selection import train_test_split
-
-        indices = np.arange(self.n_samples)
-        train, val = train_test_split(
-            indices, random_state=random_state, test_size=validation_fraction
-        )
-        return self.subset(train), self.subset(val)
-
     def subset(self, indices):
         inputs, y, sample_weight = self.batch(indices)
         return TrainingData(inputs, y, sample_weight, self._take)
 
 
-def l2_decay(alpha, n):
-    """``alpha / n``, the L2 term's gradient coefficient; 0 without a penalty."""
-    return 0.0 if alpha == 0.0 or n == 0 else alpha / n
+def random_split(y, validation_fraction, random_state):
+    """scikit-learn's ``train_test_split`` draw of ``(train, validation)`` indices.
 
-
-def penalized_loss(data_loss, network, alpha, n, gradient=True):
-    """Add scikit-learn's L2 term ``0.5·alpha·Σ‖W‖² / n`` and its gradient in place.
-
-    ``n`` is the (weighted) number of samples of the batch; biases and the
-    embedding table are not penalised.  With ``gradient=False`` only the loss term
-    is added: the stochastic loop leaves ``grad[:n_coef] += (alpha/n)·W`` to the
-    optimizer's step, which fuses it into its own pass (``decay=alpha/n``).
+    The default splitter of :class:`ValidationStopping`; a classifier passes a
+    stratified one with the same signature.
     """
-    decay = l2_decay(alpha, n)
-    if not decay:
-        return data_loss
-    weights = network.theta[: network.n_coef_params]
-    if gradient:
-        add_decay(network.grad, network.theta, decay, network.n_coef_params)
-    return data_loss + 0.5 * alpha * float(np.dot(weights, weights)) / n
+    # Imported here: sklearn.model_selection needs sklearn.callback, which
+    # scikit-learn < 1.9 lacks (see sknotes.callbacks).
+    from sklearn.model_selection import train_test_split
+
+    return train_test_split(
+        np.arange(y.shape[0]), random_state=random_state, test_size=validation_fraction
+    )
 
 
-def _loss_and_backward(
-    network, loss_node, alpha, inputs, y, sample_weight, penalty_gradient=True
-):
-    """One forward and backward pass; returns the penalised loss and table rows."""
-    y_hat = network.forward(inputs)
-    loss = loss_node.forward(y_hat, y, sample_weight)
-    table_rows = network.backward(loss_node.backward())
-    loss = penalized_loss(loss, network, alpha, loss_node.n, penalty_gradient)
-    return loss, table_rows
+@dataclass
+class FitState:
+    """What training changes besides the parameters, owned by the loop.
+
+    The estimator keeps the state between warm starts and ``partial_fit`` calls
+    and publishes it as its fitted attributes (``n_iter_``, ``t_``, ``loss_``,
+    ``loss_curve_``, ``best_loss_``, ``validation_scores_``,
+    ``validation_loss_curve_``, ``best_validation_score_``).
+    """
+
+    n_iter: int = 0
+    t: int = 0
+    loss: float | None = None
+    loss_curve: list = field(default_factory=list)
+    best_loss: float | None = np.inf
+    no_improvement_count: int = 0
+    validation_scores: list | None = None
+    validation_loss_curve: list | None = None
+    best_validation_score: float | None = None
+    # The parameters to restore at the end (early stopping), during a fit only.
+    best_params: tuple | None = None
+    # Shuffled order carried over between calls, so that k calls equal one fit
+    # of k epochs; the random state that drew the validation split.
+    sample_order: np.ndarray | None = None
+    validation_split_state: tuple | None = None
+
+    def copy(self):
+        """An independent copy: a failed call leaves the original untouched."""
+        return copy.deepcopy(self)
 
 
-def validation_scores(network, data):
-    """``(R², MSE)`` of the network on held-out data (NaN R² for non-finite output)."""
-    y_pred = network.predict(data.inputs)
-    if not np.isfinite(y_pred).all():
-        return np.nan, np.nan
-    residual = y_pred - data.y
-    row_sq = np.einsum("ij,ij->i", residual, residual)
-    mse = float(np.average(row_sq, weights=data.sample_weight))
-    return float(r2_score(data.y, y_pred, sample_weight=data.sample_weight)), mse
+class _NoImprovement:
+    """Counts epochs whose monitored value fails to improve by ``tol``."""
+
+    def __init__(self, tol, n_iter_no_change):
+        self.tol = tol
+        self.n_iter_no_change = n_iter_no_change
+
+    def stalled(self, state):
+        """Whether ``n_iter_no_change`` epochs in a row brought no improvement."""
+        return state.no_improvement_count > self.n_iter_no_change
+
+    def _count(self, state, improved):
+        state.no_improvement_count = 0 if improved else state.no_improvement_count + 1
+
+
+class TrainingLossStopping(_NoImprovement):
+    """Stop when the training loss fails to fall by ``tol`` (no held-out data)."""
+
+    def start(self, state, data, network):
+        """Return the data to train on (all of it)."""
+        if state.best_loss is None:
+            state.best_loss = np.inf
+        return data
+
+    def epoch_end(self, state, network, verbose):
+        loss = state.loss
+        self._count(state, loss <= state.best_loss - self.tol and np.isfinite(loss))
+        if loss < state.best_loss:
+            state.best_loss = loss
+
+    def message(self):
+        return (
+            f"Training loss did not improve more than tol={self.tol:f}"
+            f" for {self.n_iter_no_change} consecutive epochs."
+        )
+
+    def finish(self, state, network):
+        """Nothing to restore: the last parameters are the model."""
+
+
+class ValidationStopping(_NoImprovement):
+    """Hold out ``validation_fraction`` of the data; stop when its score stalls.
+
+    The best parameters are restored at the end.
+
+    Parameters
+    ----------
+    tol, n_iter_no_change : float, int
+    validation_fraction : float
+    random_state : RandomState
+        The estimator's stream: the first fit draws the split from it, as
+        scikit-learn does; every warm start replays that draw, so the same rows
+        stay held out.  (scikit-learn draws a new split at each warm start: rows
+        validated on before are trained on after, and ``best_validation_score_``
+        compares scores on different rows.)
+    scorer : callable
+        ``scorer(y_true, y_pred, sample_weight) -> float``, higher is better
+        (R² for a regressor).
+    loss_node : node
+        Scores the validation loss curve (a fresh instance of the training loss).
+    splitter : callable, default=random_split
+        ``splitter(y, validation_fraction, random_state) -> (train, validation)``.
+    """
+
+    def __init__(
+        self,
+        tol,
+        n_iter_no_change,
+        validation_fraction,
+        random_state,
+        scorer,
+        loss_node,
+        splitter=random_split,
+    ):
+        super().__init__(tol, n_iter_no_change)
+        self.validation_fraction = validation_fraction
+        self.random_state = random_state
+        self.scorer = scorer
+        self.loss_node = loss_node
+        self.splitter = splitter
+
+    def start(self, state, data, network):
+        """Split off the validation set; return the data to train on."""
+        if state.validation_split_state is None:
+            state.validation_split_state = self.random_state.get_state()
+            random_state = self.random_state
+        else:
+            random_state = np.random.RandomState()
+            random_state.set_state(state.validation_split_state)
+        train, val = self.splitter(data.y, self.validation_fraction, random_state)
+        if len(val) < 2:
+            raise ValueError(
+                "The validation set is too small. Increase 'validation_fraction' "
+                "or the size of your dataset."
+            )
+        self.validation = data.subset(val)
+        if state.validation_scores is None:
+            state.validation_scores, state.validation_loss_curve = [], []
+            state.best_validation_score, state.best_loss = -np.inf, None
+        state.best_params = network.snapshot()
+        return data.subset(train)
+
+    def scores(self, network):
+        """``(score, loss)`` on the validation set; NaN for non-finite output."""
+        val = self.validation
+        y_pred = network.predict(val.inputs)
+        if not np.isfinite(y_pred).all():
+            return np.nan, np.nan
+        loss = self.loss_node.forward(y_pred, val.y, val.sample_weight)
+        return float(self.scorer(val.y, y_pred, val.sample_weight)), loss
+
+    def epoch_end(self, state, network, verbose):
+        score, loss = self.scores(network)
+        state.validation_scores.append(score)
+        state.validation_loss_curve.append(loss)
+        if verbose:
+            print(f"Validation score: {score:f}")
+        self._count(state, score >= state.best_validation_score + self.tol)
+        if score > state.best_validation_score:
+            state.best_validation_score = score
+            state.best_params = network.snapshot()
+
+    def message(self):
+        return (
+            f"Validation score did not improve more than tol={self.tol:f} for "
+            f"{self.n_iter_no_change} consecutive epochs."
+        )
+
+    def finish(self, state, network):
+        """Restore the best parameters seen."""
+        network.restore(state.best_params)
+        state.best_params = None
+
+
+class RowJournal:
+    """Old values of the table rows a call writes, saved before the first write.
+
+    A failed call restores them; a successful one drops them.  The cost is the
+    rows touched, not the size of the table.
+
+    Parameters
+    ----------
+    arrays : sequence of ndarray
+        Arrays with one row per table row (the table, its optimizer's moments).
+    """
+
+    def __init__(self, arrays):
+        self.arrays = list(arrays)
+        self._saved = []
+        self._seen = (
+            np.zeros(self.arrays[0].shape[0], dtype=bool) if self.arrays else None
+        )
+
+    def save(self, rows):
+        """Keep the current values of those ``rows`` not saved before."""
+        if self._seen is None:
+            return
+        new = rows[~self._seen[rows]]
+        if new.size:
+            self._seen[new] = True
+            self._saved.append((new, [np.take(a, new, axis=0) for a in self.arrays]))
+
+    def covers(self, array):
+        """Whether ``array``'s writes are journaled."""
+        return any(a is array for a in self.arrays)
+
+    def rows(self):
+        """The rows saved so far: every row written since the journal began."""
+        if not self._saved:
+            return np.zeros(0, dtype=np.intp)
+        return np.concatenate([rows for rows, _ in self._saved])
+
+    def restore(self):
+        """Write the saved rows back (the newest first, so the oldest value wins)."""
+        for rows, values in reversed(self._saved):
+            for array, old in zip(self.arrays, values, strict=True):
+                array[rows] = old
+        self._saved = []
 
 
 class _InterruptFlag:
@@ -155,213 +337,198 @@ class _InterruptFlag:
         return False
 
 
-def _split_random_state(est):
-    """The random state that draws the early-stopping split.
+def _warn_interrupted():
+    warnings.warn("Training interrupted by user.", stacklevel=3)
 
-    The first fit draws it from the model's stream, as scikit-learn does; every
-    warm start replays that draw, so the same rows stay held out.  (scikit-learn
-    draws a new split at each warm start: rows validated on before are trained on
-    after, and ``best_validation_score_`` compares scores on different rows.)
+
+def loss_and_backward(network, loss_node, penalty, inputs, y, sample_weight):
+    """One forward and backward pass: the penalised loss, data gradient in ``grad``.
+
+    The penalty's gradient is left to the caller (fused into an optimizer's step,
+    or added by ``penalty.backward``).
     """
-    state = getattr(est, "_validation_split_state", None)
-    if state is None:
-        est._validation_split_state = est._rng.get_state()
-        return est._rng
-    replay = np.random.RandomState()
-    replay.set_state(state)
-    return replay
+    y_hat = network.forward(inputs)
+    loss = loss_node.forward(y_hat, y, sample_weight)
+    network.backward(loss_node.backward())
+    return loss + penalty.forward(network.theta, loss_node)
 
 
-def fit_stochastic(
-    est, network, optimizers, data, *, incremental, early_stopping, callback=None
-):
-    """Run ``sgd``/``adam`` epochs, updating the estimator's training attributes.
+class StochasticLoop:
+    """Minibatch epochs with ``sgd``/``adam``: fit loop → epoch → batch step.
 
     Parameters
     ----------
-    est : estimator
-        Supplies the hyper-parameters (``batch_size``, ``max_iter``, ``shuffle``,
-        ``tol``, ``n_iter_no_change``, ``alpha``, ``verbose``, ``loss``,
-        ``validation_fraction``) and the random stream ``est._rng``; receives
-        ``n_iter_``, ``t_``, ``loss_``, ``loss_curve_``, ``best_loss_``,
-        ``validation_scores_``, ``validation_loss_curve_``,
-        ``best_validation_score_``.
     network : Network
+    loss_node : node
+        The training loss (``forward(Ŷ, Y, w)``, ``backward()``, ``n``).
+    penalty : L2Penalty
     optimizers : tuple
         ``(dense_optimizer, table_optimizer or None)``.
-    data : TrainingData
-    incremental : bool
-        One epoch, no convergence warning (``partial_fit``).
-    early_stopping : bool
-    callback : callable, default=None
-        Called as ``callback(epoch_index)`` after each epoch; returning True stops.
+    schedule : Schedule
+        The optimizers' shared learning rate; makes the one stopping decision.
+    stopping : TrainingLossStopping or ValidationStopping
+    batch_size : int or 'auto'
+    shuffle : bool
+    max_iter : int
+    random_state : RandomState
+        Shuffles the samples.
+    verbose : bool, default=False
+    on_epoch_end : callable, default=None
+        ``on_epoch_end(state) -> bool``; True stops training (callbacks).
+    journal : RowJournal, default=None
+        Saves the table rows before the table optimizer first writes them.
     """
-    dense_optimizer, table_optimizer = optimizers
-    loss_node = LOSSES[est.loss]()
-    rng = est._rng
-    if early_stopping:
-        train, val = data.split(est.validation_fraction, _split_random_state(est))
-        if val.n_samples < 2:
-            raise ValueError(
-                "The validation set is too small. Increase 'validation_fraction' "
-                "or the size of your dataset."
-            )
-    else:
-        train, val = data, None
 
-    n_samples = train.n_samples
-    if est.batch_size == "auto":
-        batch_size = min(200, n_samples)
-    else:
-        if est.batch_size > n_samples:
+    def __init__(
+        self,
+        network,
+        loss_node,
+        penalty,
+        optimizers,
+        schedule,
+        stopping,
+        *,
+        batch_size,
+        shuffle,
+        max_iter,
+        random_state,
+        verbose=False,
+        on_epoch_end=None,
+        journal=None,
+    ):
+        self.network = network
+        self.loss_node = loss_node
+        self.penalty = penalty
+        self.dense_optimizer, self.table_optimizer = optimizers
+        self.schedule = schedule
+        self.stopping = stopping
+        self.batch_size = batch_size
+        self.shuffle = shuffle
+        self.max_iter = max_iter
+        self.random_state = random_state
+        self.verbose = verbose
+        self.on_epoch_end = on_epoch_end
+        self.journal = journal
+
+    def _batch_size(self, n_samples):
+        if self.batch_size == "auto":
+            return min(200, n_samples)
+        if self.batch_size > n_samples:
             warnings.warn(
                 "Got `batch_size` less than 1 or larger than "
                 "sample size. It is going to be clipped",
-                stacklevel=2,
+                stacklevel=4,
             )
-        batch_size = int(np.clip(est.batch_size, 1, n_samples))
+        return int(np.clip(self.batch_size, 1, n_samples))
 
-    # The shuffled order carries over between warm starts and partial_fit calls
-    # (as between epochs), so that k calls equal one fit of k epochs.
-    sample_idx = getattr(est, "_sample_order", None)
-    if sample_idx is None or sample_idx.shape[0] != n_samples:
-        sample_idx = np.arange(n_samples)
-    theta, grad = network.theta, network.grad
-    best_params = None
-    if early_stopping:
-        best_params = _snapshot(network)
-    est.n_iter_ = 0
-    with _InterruptFlag() as interrupt:
-        for _ in range(1 if incremental else est.max_iter):
-            if est.shuffle:
-                sample_idx = shuffle_indices(sample_idx, random_state=rng)
-                est._sample_order = sample_idx
-            accumulated_loss = 0.0
-            for start in range(0, n_samples, batch_size):
-                batch_idx = sample_idx[start : start + batch_size]
-                inputs, y, sample_weight = train.batch(batch_idx)
-                batch_loss, table_rows = _loss_and_backward(
-                    network, loss_node, est.alpha, inputs, y, sample_weight, False
-                )
-                # The L2 term's gradient, fused into the optimizer's pass.
-                decay = l2_decay(est.alpha, loss_node.n)
-                dense_optimizer.step(
-                    theta, grad, decay, network.n_coef_params if decay else 0
-                )
-                if table_optimizer is not None:
-                    table_optimizer.step(network.table, *table_rows)
-                accumulated_loss += batch_loss * batch_idx.shape[0]
-                if interrupt.raised:
+    def fit(self, data, state=None, *, incremental=False):
+        """Train on ``data``; return the new :class:`FitState` (``state`` is kept).
+
+        ``incremental``: one epoch, no convergence warning (``partial_fit``).
+        """
+        state = FitState() if state is None else state.copy()
+        state.n_iter = 0
+        train = self.stopping.start(state, data, self.network)
+        with _InterruptFlag() as interrupt:
+            for _ in range(1 if incremental else self.max_iter):
+                loss = self.run_epoch(train, state, interrupt)
+                if loss is None:
+                    _warn_interrupted()
                     break
+                if self.end_epoch(state, loss):
+                    break
+                if not incremental and state.n_iter == self.max_iter:
+                    warnings.warn(
+                        f"Stochastic Optimizer: Maximum iterations ({self.max_iter}) "
+                        "reached and the optimization hasn't converged yet.",
+                        ConvergenceWarning,
+                        stacklevel=3,
+                    )
+        self.stopping.finish(state, self.network)
+        return state
+
+    def run_epoch(self, train, state, interrupt):
+        """One pass over ``train``; the mean batch loss, or None when interrupted."""
+        n_samples = train.n_samples
+        batch_size = self._batch_size(n_samples)
+        order = state.sample_order
+        if order is None or order.shape[0] != n_samples:
+            order = np.arange(n_samples)
+        if self.shuffle:
+            order = state.sample_order = shuffle_indices(
+                order, random_state=self.random_state
+            )
+        accumulated_loss = 0.0
+        for start in range(0, n_samples, batch_size):
+            batch = order[start : start + batch_size]
+            accumulated_loss += self.train_step(*train.batch(batch)) * batch.shape[0]
             if interrupt.raised:
-                warnings.warn("Training interrupted by user.", stacklevel=2)
-                break
+                return None
+        state.t += n_samples
+        return accumulated_loss / n_samples
 
-            est.n_iter_ += 1
-            est.t_ += n_samples
-            est.loss_ = accumulated_loss / n_samples
-            est.loss_curve_.append(est.loss_)
-            if est.verbose:
-                print(f"Iteration {est.n_iter_}, loss = {est.loss_:.8f}")
+    def train_step(self, inputs, y, sample_weight):
+        """Forward, backward and one optimizer step; returns the batch's loss."""
+        network = self.network
+        loss = loss_and_backward(
+            network, self.loss_node, self.penalty, inputs, y, sample_weight
+        )
+        # The penalty's gradient is fused into the dense optimizer's pass.
+        self.dense_optimizer.step(network.theta, network.grad, self.penalty)
+        if self.table_optimizer is not None:
+            rows, grad_rows = network.embedding.grad_table_rows
+            if self.journal is not None:
+                self.journal.save(rows)
+            self.table_optimizer.step(network.table, rows, grad_rows)
+        return loss
 
-            diverged = not np.isfinite(est.loss_)
-            if early_stopping:
-                score, val_mse = validation_scores(network, val)
-                est.validation_scores_.append(score)
-                est.validation_loss_curve_.append(val_mse)
-                if est.verbose:
-                    print(f"Validation score: {score:f}")
-                if score < est.best_validation_score_ + est.tol or np.isnan(score):
-                    est._no_improvement_count += 1
-                else:
-                    est._no_improvement_count = 0
-                if score > est.best_validation_score_:
-                    est.best_validation_score_ = score
-                    best_params = _snapshot(network)
-            else:
-                if est.loss_curve_[-1] > est.best_loss_ - est.tol or diverged:
-                    est._no_improvement_count += 1
-                else:
-                    est._no_improvement_count = 0
-                if est.loss_curve_[-1] < est.best_loss_:
-                    est.best_loss_ = est.loss_curve_[-1]
-
-            for optimizer in optimizers:
-                if optimizer is not None:
-                    optimizer.iteration_ends(est.t_)
-
-            if callback is not None and callback(est.n_iter_ - 1):
-                break
-            if diverged:
-                # Nothing useful can follow non-finite parameters.
-                break
-            if est._no_improvement_count > est.n_iter_no_change:
-                if early_stopping:
-                    msg = (
-                        "Validation score did not improve more than "
-                        f"tol={est.tol:f} for {est.n_iter_no_change} consecutive "
-                        "epochs."
-                    )
-                else:
-                    msg = (
-                        f"Training loss did not improve more than tol={est.tol:f}"
-                        f" for {est.n_iter_no_change} consecutive epochs."
-                    )
-                stops = [
-                    opt.trigger_stopping(msg, est.verbose)
-                    for opt in optimizers
-                    if opt is not None
-                ]
-                if stops[0]:
-                    break
-                est._no_improvement_count = 0
-            if not incremental and est.n_iter_ == est.max_iter:
-                warnings.warn(
-                    f"Stochastic Optimizer: Maximum iterations ({est.max_iter}) "
-                    "reached and the optimization hasn't converged yet.",
-                    ConvergenceWarning,
-                    stacklevel=2,
-                )
-    if early_stopping:
-        _restore(network, best_params)
+    def end_epoch(self, state, loss):
+        """Record the epoch, update the schedule, decide; True stops training."""
+        state.n_iter += 1
+        state.loss = loss
+        state.loss_curve.append(loss)
+        if self.verbose:
+            print(f"Iteration {state.n_iter}, loss = {loss:.8f}")
+        self.stopping.epoch_end(state, self.network, self.verbose)
+        self.schedule.iteration_ends(state.t)
+        if self.on_epoch_end is not None and self.on_epoch_end(state):
+            return True
+        if not np.isfinite(loss):
+            # Nothing useful can follow non-finite parameters.
+            return True
+        if self.stopping.stalled(state):
+            if self.schedule.trigger_stopping(self.stopping.message(), self.verbose):
+                return True
+            state.no_improvement_count = 0
+        return False
 
 
-def _snapshot(network):
-    table = None if network.table is None else network.table.copy()
-    return network.theta.copy(), table
+def fit_lbfgs(network, loss_node, penalty, data, *, max_iter, max_fun, tol, verbose):
+    """Fit all parameters at once with L-BFGS on the penalised full-batch loss.
 
-
-def _restore(network, snapshot):
-    theta, table = snapshot
-    network.theta[...] = theta
-    if table is not None:
-        network.table[...] = table
-
-
-def fit_lbfgs(est, network, data):
-    """Fit all parameters at once with L-BFGS on the penalised full-batch loss."""
-    loss_node = LOSSES[est.loss]()
+    Returns the :class:`FitState` (``n_iter``, ``loss``).
+    """
     theta = network.theta
 
     def loss_and_grad(x):
         theta[...] = x
-        loss, _ = _loss_and_backward(
-            network, loss_node, est.alpha, data.inputs, data.y, data.sample_weight
+        loss = loss_and_backward(
+            network, loss_node, penalty, data.inputs, data.y, data.sample_weight
         )
+        penalty.backward(network.grad, theta)
         return loss, network.grad.astype(np.float64)
 
     with _InterruptFlag() as interrupt:
         x, loss, n_iter = minimize_lbfgs(
             loss_and_grad,
             theta.astype(np.float64),
-            max_iter=est.max_iter,
-            max_fun=est.max_fun,
-            tol=est.tol,
-            verbose=est.verbose,
+            max_iter=max_iter,
+            max_fun=max_fun,
+            tol=tol,
+            verbose=verbose,
             stop=lambda: interrupt.raised,
         )
     if interrupt.raised:
-        warnings.warn("Training interrupted by user.", stacklevel=2)
+        _warn_interrupted()
     theta[...] = x
-    est.n_iter_ = n_iter
-    est.loss_ = loss
+    return FitState(n_iter=n_iter, loss=loss, best_loss=None)

@@ -148,7 +148,7 @@ def test_interrupt_inside_lbfgs_restores_the_previous_model(monkeypatch):
     make, data = CASES[0]  # only the MLP has L-BFGS
     est = make(solver="lbfgs", warm_start=True).fit(data, Y)
     before, prediction = state(est), est.predict(data)
-    original, calls = sknotes.training._loss_and_backward, []
+    original, calls = sknotes.training.loss_and_backward, []
 
     def loss_then_interrupt(*args):
         result = original(*args)
@@ -157,7 +157,7 @@ def test_interrupt_inside_lbfgs_restores_the_previous_model(monkeypatch):
             raise KeyboardInterrupt
         return result
 
-    monkeypatch.setattr(sknotes.training, "_loss_and_backward", loss_then_interrupt)
+    monkeypatch.setattr(sknotes.training, "loss_and_backward", loss_then_interrupt)
     with pytest.raises(KeyboardInterrupt):
         est.fit(data, Y)
     _assert_unchanged(est, data, before, prediction)
@@ -217,3 +217,39 @@ def test_predict_on_an_unfitted_model_is_a_clear_error():
             make().predict(data)
     with pytest.raises(NotFittedError):
         CASES[1][0]().transform(DOCS)
+
+
+def test_partial_fit_journals_rows_instead_of_copying_the_table():
+    """A successful call allocates in proportion to the rows it touches."""
+    import tracemalloc
+
+    from sknotes import EmbeddingBagRegressor
+
+    docs = [[f"w{i}", f"w{i + 1}"] for i in range(20)]
+    y = np.arange(20.0)
+    est = EmbeddingBagRegressor(embedding_dim=16, n_buckets=2**16, random_state=0)
+    est.partial_fit(docs, y)
+    est.partial_fit(docs, y)  # buffers of the first calls
+    table_bytes = est.embeddings_.nbytes
+    tracemalloc.start()
+    est.partial_fit(docs, y)
+    peak = tracemalloc.get_traced_memory()[1]
+    tracemalloc.stop()
+    # The table and Adam's two moments would be 3 × table_bytes.
+    assert peak < table_bytes / 4
+
+
+@pytest.mark.parametrize("solver", ["adam", "sgd"])
+def test_interrupted_partial_fit_restores_the_journaled_rows(solver, monkeypatch):
+    """Rows touched by several batches keep their value from before the call."""
+    make, data = CASES[1]
+    est = make(solver=solver, batch_size=8).partial_fit(data, Y)
+    optimizer = type(est._optimizers[1])
+    moments = [a.copy() for a in est._optimizers[1].row_state()]
+    before, prediction = state(est), est.predict(data)
+    _interrupt_on_call(monkeypatch, optimizer, 5)
+    with pytest.raises(KeyboardInterrupt):
+        est.partial_fit(data, Y)
+    _assert_unchanged(est, data, before, prediction)
+    for old, new in zip(moments, est._optimizers[1].row_state(), strict=True):
+        np.testing.assert_array_equal(old, new)

@@ -65,7 +65,10 @@ def test_linear_backward_is_the_brief_summary():
     np.testing.assert_allclose(grad_X, grad_S @ W.T)
     np.testing.assert_allclose(node.grad_W, X.T @ grad_S)
     np.testing.assert_allclose(node.grad_b, grad_S.sum(axis=0))
-    assert node.backward(grad_S, need_grad_X=False) is None
+    first_layer = Linear(W, b, input_is_data=True)
+    first_layer.forward(X)
+    assert first_layer.backward(grad_S) is None  # no gradient for data
+    np.testing.assert_allclose(first_layer.grad_W, X.T @ grad_S)
 
 
 def test_notes_3_4_1_network_closed_forms():
@@ -75,7 +78,8 @@ def test_notes_3_4_1_network_closed_forms():
     X, y = rng.standard_normal((n, 3)), rng.standard_normal((n, 1))
     W1, b1 = rng.standard_normal((3, 4)), rng.standard_normal(4)
     W2, b2 = rng.standard_normal((4, 1)), rng.standard_normal(1)
-    first, second, mse = Linear(W1, b1), Linear(W2, b2), MSELoss()
+    first, second = Linear(W1, b1, input_is_data=True), Linear(W2, b2)
+    mse = MSELoss()
     Z = first.forward(X)
     y_hat = second.forward(Z)
     loss = mse.forward(y_hat, y)
@@ -90,7 +94,7 @@ def test_notes_3_4_1_network_closed_forms():
     np.testing.assert_allclose(grad_Z, expected_grad_y_hat @ W2.T)
     np.testing.assert_allclose(second.grad_W, Z.T @ (-2.0 / n * (y - y_hat)))
     np.testing.assert_allclose(second.grad_b, -2.0 / n * np.sum(y - y_hat))
-    first.backward(grad_Z, need_grad_X=False)
+    assert first.backward(grad_Z) is None
     # ③ gradient W1 = −2/n Xᵀ (Y − Ŷ) w2ᵀ ; gradient b1 = −2/n Σ (y − ŷ) w2ᵀ
     np.testing.assert_allclose(first.grad_W, -2.0 / n * X.T @ (y - y_hat) @ W2.T)
     np.testing.assert_allclose(
@@ -188,11 +192,12 @@ def test_embedding_gradients(kind):
     def loss():
         return float(np.sum(P * node.forward(Pi)))
 
-    grad_table = node.backward(P)
+    assert node.backward(P) is None  # Π is data
+    grad_table = node.grad_table
     assert isinstance(grad_table, np.ndarray) and not isinstance(grad_table, np.matrix)
     gradcheck(loss, table, grad_table, rtol=RTOL)
     # grad_table = Πᵀ·grad_R, only on the rows Π touches.
-    rows, grad_rows = node.backward_rows(P)
+    rows, grad_rows = node.grad_table_rows
     np.testing.assert_array_equal(rows, np.unique(ids))
     np.testing.assert_allclose(grad_rows, grad_table[rows])
     untouched = np.setdiff1d(np.arange(w), rows)
@@ -204,10 +209,10 @@ def test_embedding_grad_pi_matches_finite_differences():
     w, d, n = 6, 2, 3
     table = rng.standard_normal((w, d))
     Pi = sp.csr_array(rng.integers(0, 3, size=(n, w)).astype(float))
-    node = Embedding(table)
+    node = Embedding(table, input_is_data=False)
     P = _projection(rng, (n, d))
     node.forward(Pi)
-    grad_Pi = node.grad_Pi(P)
+    grad_Pi = node.backward(P)
     values = Pi.data  # perturb the counts in place: Π's non-zeros
 
     def loss():
@@ -335,15 +340,15 @@ def test_embedding_with_a_scipy_matrix_and_positions_grad_pi():
     table = rng.standard_normal((w, d))
     ids = rng.integers(0, w, size=n * c)
     Pi = sp.csr_matrix((np.ones(n * c), (np.arange(n * c), ids)), shape=(n * c, w))
-    node = Embedding(table, positions=c)
+    node = Embedding(table, positions=c, input_is_data=False)
     X_new = node.forward(Pi)
     assert type(X_new) is np.ndarray and X_new.shape == (n, c * d)
     np.testing.assert_allclose(X_new, table[ids].reshape(n, c * d))
     P = rng.standard_normal((n, c * d))
-    grad_table = node.backward(P)
+    grad_Pi = node.backward(P)
+    grad_table = node.grad_table
     assert type(grad_table) is np.ndarray
     np.testing.assert_allclose(grad_table, Pi.T @ P.reshape(n * c, d))
-    grad_Pi = node.grad_Pi(P)
 
     def loss():
         return float(np.sum(P * Embedding(table, positions=c).forward(Pi)))
@@ -367,3 +372,100 @@ def test_poisson_loss_is_half_the_poisson_deviance():
     np.testing.assert_allclose(
         node.backward(), sw[:, None] * (1 - y / y_hat) / sw.sum()
     )
+
+
+# -- one contract: backward twice gives the same answer -------------------------
+def _idempotence_cases():
+    rng = np.random.default_rng(20)
+    X = rng.standard_normal((6, 3))
+    Pi = sp.csr_array(rng.integers(0, 2, size=(6, 5)).astype(float))
+    yield "linear", Linear(rng.standard_normal((3, 4)), rng.standard_normal(4)), (X,)
+    yield (
+        "linear-data",
+        Linear(rng.standard_normal((3, 1)), rng.standard_normal(1), input_is_data=True),
+        (X,),
+    )
+    for node in (Identity(), Sigmoid(), Tanh(), ReLU(), Exp()):
+        yield type(node).__name__, node, (X.copy(),)
+    yield "add", Add(rng.standard_normal(3)), (X, X[::-1].copy())
+    yield "embedding", Embedding(rng.standard_normal((5, 2))), (Pi,)
+    yield (
+        "embedding-grad-pi",
+        Embedding(rng.standard_normal((5, 2)), input_is_data=False),
+        (Pi,),
+    )
+
+
+def _parameter_gradients(node):
+    names = ("grad_W", "grad_b", "grad_table")
+    return {
+        name: np.array(getattr(node, name))
+        for name in names
+        if getattr(node, name, None) is not None
+    }
+
+
+def _as_list(grad):
+    if grad is None:
+        return [None]
+    if isinstance(grad, tuple):
+        return [np.array(g) for g in grad]
+    return [grad.toarray() if sp.issparse(grad) else np.array(grad)]
+
+
+@pytest.mark.parametrize(
+    "name, node, inputs", list(_idempotence_cases()), ids=lambda v: str(v)[:20]
+)
+def test_backward_twice_gives_the_same_answer(name, node, inputs):
+    out = node.forward(*inputs)
+    grad_out = np.random.default_rng(21).standard_normal(out.shape)
+    first = _as_list(node.backward(grad_out.copy()))
+    first_params = _parameter_gradients(node)
+    second = _as_list(node.backward(grad_out.copy()))
+    for a, b in zip(first, second, strict=True):
+        if a is None:
+            assert b is None
+        else:
+            np.testing.assert_array_equal(a, b)
+    for key, value in _parameter_gradients(node).items():
+        np.testing.assert_array_equal(value, first_params[key])
+
+
+@pytest.mark.parametrize("loss_class", [MSELoss, PoissonLoss])
+@pytest.mark.parametrize("weighted", [False, True])
+def test_loss_backward_twice_gives_the_same_answer(loss_class, weighted):
+    rng = np.random.default_rng(22)
+    y_hat, y = rng.random((5, 2)) + 0.5, rng.random((5, 2))
+    node = loss_class()
+    node.forward(y_hat, y, rng.random(5) if weighted else None)
+    first = node.backward()
+    first_copy = first.copy()
+    first *= 7.0  # a caller may overwrite the gradient it got (the network does)
+    np.testing.assert_array_equal(node.backward(), first_copy)
+
+
+@pytest.mark.parametrize("loss_class", [MSELoss, PoissonLoss])
+@pytest.mark.parametrize("weighted", [False, True])
+def test_l2_penalty_gradient(loss_class, weighted):
+    """penalty = c·Σ‖W‖² with c = sklearn_loss_ratio·α/(2n); grad_W += 2c·W."""
+    from sknotes.nodes import L2Penalty
+
+    rng = np.random.default_rng(23)
+    theta = rng.standard_normal(10)
+    n_penalized, alpha = 7, 0.8
+    loss_node = loss_class()
+    sw = rng.random(4) if weighted else None
+    loss_node.forward(rng.random((4, 1)) + 0.5, rng.random((4, 1)), sw)
+    penalty = L2Penalty(alpha, n_penalized)
+
+    def loss():
+        return penalty.forward(theta, loss_node)
+
+    n = 4 if sw is None else sw.sum()
+    c = loss_node.sklearn_loss_ratio * alpha / (2 * n)
+    assert loss() == pytest.approx(c * np.sum(theta[:n_penalized] ** 2), rel=1e-12)
+    grad = np.zeros_like(theta)
+    penalty.backward(grad, theta)
+    assert np.all(grad[n_penalized:] == 0)  # biases are not penalised
+    gradcheck(loss, theta, grad, rtol=RTOL)
+    assert L2Penalty(0.0, n_penalized).forward(theta, loss_node) == 0.0

@@ -7,7 +7,14 @@ import pytest
 from sklearn.exceptions import ConvergenceWarning
 from sklearn.neural_network._stochastic_optimizers import AdamOptimizer, SGDOptimizer
 
-from sknotes.optimizers import SGD, Adam, RowSparseAdam, RowSparseSGD, minimize_lbfgs
+from sknotes.optimizers import (
+    SGD,
+    Adam,
+    RowSparseAdam,
+    RowSparseSGD,
+    Schedule,
+    minimize_lbfgs,
+)
 
 
 def _grads(rng, n_steps, size):
@@ -21,7 +28,7 @@ def test_sgd_equals_scikit_learn(momentum, nesterov):
     rng = np.random.default_rng(0)
     params = rng.standard_normal(10)
     reference = [params[:6].copy(), params[6:].copy()]
-    ours = SGD(params, 0.05, "constant", momentum, nesterov)
+    ours = SGD(params, Schedule(0.05, "constant"), momentum, nesterov)
     theirs = SGDOptimizer(reference, 0.05, "constant", momentum, nesterov)
     for grad in _grads(rng, 5, 10):
         ours.step(params, grad)
@@ -45,15 +52,29 @@ def test_adam_equals_scikit_learn(dtype):
 
 
 def test_schedules():
-    sgd = SGD(np.zeros(2), 0.1, "invscaling", power_t=0.5)
-    sgd.iteration_ends(99)
-    assert sgd.learning_rate == pytest.approx(0.01)
-    adaptive = SGD(np.zeros(2), 0.1, "adaptive")
+    invscaling = Schedule(0.1, "invscaling", power_t=0.5)
+    invscaling.iteration_ends(99)
+    assert invscaling.learning_rate == pytest.approx(0.01)
+    adaptive = Schedule(0.1, "adaptive")
     assert adaptive.trigger_stopping("msg", verbose=False) is False
     assert adaptive.learning_rate == pytest.approx(0.02)
     adaptive.learning_rate = 1e-7
     assert adaptive.trigger_stopping("msg", verbose=False) is True
-    assert SGD(np.zeros(2), 0.1, "constant").trigger_stopping("m", False) is True
+    assert Schedule(0.1, "constant").trigger_stopping("m", False) is True
+
+
+def test_one_schedule_drives_the_dense_and_table_learning_rates():
+    """The table's rate is the schedule's: adaptive divides both, and only once."""
+    schedule = Schedule(0.5, "adaptive")
+    dense, table = np.ones(3), np.ones((4, 2))
+    dense_opt = SGD(dense, schedule, momentum=0.0)
+    table_opt = RowSparseSGD(table, schedule, momentum=0.0)
+    assert schedule.trigger_stopping("m", False) is False
+    dense_opt.step(dense, np.ones(3))
+    table_opt.step(table, np.array([1]), np.ones((1, 2)))
+    np.testing.assert_allclose(dense, 1 - 0.1)
+    np.testing.assert_allclose(table[1], 1 - 0.1)
+    np.testing.assert_array_equal(table[[0, 2, 3]], 1.0)
 
 
 def test_row_sparse_adam_touches_only_given_rows_and_equals_dense_adam():
@@ -117,27 +138,29 @@ def test_invscaling_sgd_equals_scikit_learn_over_epochs(nesterov):
     rng = np.random.default_rng(5)
     params = rng.standard_normal(8)
     reference = [params.copy()]
-    ours = SGD(params, 0.1, "invscaling", 0.9, nesterov, power_t=0.3)
+    ours = SGD(params, Schedule(0.1, "invscaling", power_t=0.3), 0.9, nesterov)
     theirs = SGDOptimizer(reference, 0.1, "invscaling", 0.9, nesterov, power_t=0.3)
     for epoch in range(4):
         for grad in _grads(rng, 3, 8):
             ours.step(params, grad)
             theirs.update_params(reference, [grad])
-        ours.iteration_ends((epoch + 1) * 50)
+        ours.schedule.iteration_ends((epoch + 1) * 50)
         theirs.iteration_ends((epoch + 1) * 50)
-        assert ours.learning_rate == pytest.approx(theirs.learning_rate, rel=1e-15)
+        assert ours.schedule.learning_rate == pytest.approx(
+            theirs.learning_rate, rel=1e-15
+        )
     np.testing.assert_allclose(params, reference[0], rtol=1e-12)
 
 
 def test_adaptive_trigger_stopping_equals_scikit_learn():
-    ours = SGD(np.zeros(2), 0.01, "adaptive")
+    ours = Schedule(0.01, "adaptive")
     theirs = SGDOptimizer([np.zeros(2)], 0.01, "adaptive")
     for _ in range(8):
         assert ours.trigger_stopping("m", False) == theirs.trigger_stopping("m", False)
         assert ours.learning_rate == pytest.approx(theirs.learning_rate, rel=1e-15)
     assert ours.trigger_stopping("m", False) is True  # lr fell below 1e-6
     # Adam never adapts: any stall stops it, as in scikit-learn.
-    assert Adam(np.zeros(2)).trigger_stopping("m", False) is True
+    assert Adam(np.zeros(2)).schedule.trigger_stopping("m", False) is True
     assert AdamOptimizer([np.zeros(2)]).trigger_stopping("m", False) is True
 
 

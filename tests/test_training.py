@@ -32,13 +32,23 @@ def _assert_same_params(a, b, **tolerance):
 
 
 def _penalised_mse(est, X, y, alpha):
-    mse = np.mean(
-        np.sum(
-            (est.predict(X).reshape(len(y), -1) - y.reshape(len(y), -1)) ** 2, axis=1
-        )
-    )
+    """The notes' MSE + L2, both twice the objective scikit-learn minimises."""
+    residual = est.predict(X).reshape(len(y), -1) - y.reshape(len(y), -1)
+    mse = np.mean(np.sum(residual**2, axis=1))
     l2 = sum(float(np.sum(W**2)) for W in est.coefs_)
-    return mse + 0.5 * alpha * l2 / len(y)
+    return mse + 2 * 0.5 * alpha * l2 / len(y)
+
+
+def _on_epoch_end(monkeypatch, hook):
+    """Call ``hook(epoch_index)`` after each epoch of the stochastic loop."""
+    original = training.StochasticLoop.end_epoch
+
+    def end_epoch(self, state, loss):
+        stop = original(self, state, loss)
+        hook(state.n_iter - 1)
+        return stop
+
+    monkeypatch.setattr(training.StochasticLoop, "end_epoch", end_epoch)
 
 
 # -- loss_ is the notes' MSE ----------------------------------------------------
@@ -136,20 +146,22 @@ def test_changed_optimizer_parameters_rebuild_the_optimizer(data):
     assert reg._optimizers[0] is first
     reg.set_params(learning_rate_init=0.05).fit(X, y)
     assert reg._optimizers[0] is not first
-    assert reg._optimizers[0].learning_rate == 0.05
+    assert reg._optimizers[0].schedule.learning_rate == 0.05
 
 
 # -- early stopping ---------------------------------------------------------------
 def _held_out_rows(monkeypatch):
     """Record, for each fit, the rows the early-stopping split holds out."""
-    held_out, split = [], training.TrainingData.split
+    held_out = []
 
-    def recording_split(self, validation_fraction, random_state):
-        train, val = split(self, validation_fraction, random_state)
-        held_out.append(val.inputs[:, 0].copy())
+    def recording_split(y, validation_fraction, random_state):
+        train, val = training.random_split(y, validation_fraction, random_state)
+        held_out.append(val)
         return train, val
 
-    monkeypatch.setattr(training.TrainingData, "split", recording_split)
+    monkeypatch.setattr(
+        MLPRegressorFromNotes, "_validation_splitter", staticmethod(recording_split)
+    )
     return held_out
 
 
@@ -184,22 +196,19 @@ def test_a_fresh_fit_draws_its_split_from_its_own_random_state(data, monkeypatch
 def test_validation_curves_are_each_epochs_r2_and_mse_and_best_is_restored(monkeypatch):
     X, y = make_regression(n_samples=300, n_features=5, noise=20, random_state=1)
     X, y = StandardScaler().fit_transform(X), y / y.std()
-    held_out = []
-    original = training.validation_scores
+    held_out, per_epoch = [], []
+    original = training.ValidationStopping.epoch_end
 
-    def remember(network, val):
+    def record(self, state, network, verbose):
+        val = held_out[-1] if held_out else self.validation
         held_out.append(val)
-        return original(network, val)
-
-    monkeypatch.setattr(training, "validation_scores", remember)
-    per_epoch = []
-
-    def record(epoch):
-        val = held_out[-1]
-        y_pred = reg._network.predict(val.inputs)
+        y_pred = network.predict(val.inputs)
         per_epoch.append(
             (r2_score(val.y, y_pred), np.mean(np.sum((y_pred - val.y) ** 2, 1)))
         )
+        return original(self, state, network, verbose)
+
+    monkeypatch.setattr(training.ValidationStopping, "epoch_end", record)
 
     reg = MLPRegressorFromNotes(
         hidden_layer_sizes=(64,),
@@ -209,7 +218,6 @@ def test_validation_curves_are_each_epochs_r2_and_mse_and_best_is_restored(monke
         n_iter_no_change=4,
         random_state=0,
     )
-    reg._epoch_callback = record
     reg.fit(X, y)
     n_epochs = len(reg.loss_curve_)
     assert n_epochs < 60  # stopped early ...
@@ -347,7 +355,9 @@ def _press_ctrl_c_after(epoch_to_interrupt):
 @pytest.mark.parametrize(
     "solver, early_stopping", [("sgd", False), ("adam", False), ("adam", True)]
 )
-def test_ctrl_c_stops_with_a_warning_and_a_usable_model(data, solver, early_stopping):
+def test_ctrl_c_stops_with_a_warning_and_a_usable_model(
+    data, solver, early_stopping, monkeypatch
+):
     X, y = data
     handler = signal.getsignal(signal.SIGINT)
     reg = MLPRegressorFromNotes(
@@ -357,7 +367,7 @@ def test_ctrl_c_stops_with_a_warning_and_a_usable_model(data, solver, early_stop
         early_stopping=early_stopping,
         random_state=0,
     )
-    reg._epoch_callback = _press_ctrl_c_after(1)
+    _on_epoch_end(monkeypatch, _press_ctrl_c_after(1))
     with pytest.warns(UserWarning, match="Training interrupted by user."):
         reg.fit(X, y)
     assert reg.n_iter_ == len(reg.loss_curve_) == 2
@@ -367,12 +377,12 @@ def test_ctrl_c_stops_with_a_warning_and_a_usable_model(data, solver, early_stop
     assert np.isfinite(reg.predict(X)).all()
     # The interrupted model is a normal one: training can go on.
     reg.set_params(warm_start=True, max_iter=2)
-    reg._epoch_callback = None
+    monkeypatch.undo()
     reg.fit(X, y)
     assert reg.n_iter_ == 2
 
 
-def test_second_ctrl_c_raises_and_leaves_the_estimator_as_before(data):
+def test_second_ctrl_c_raises_and_leaves_the_estimator_as_before(data, monkeypatch):
     X, y = data
     reg = MLPRegressorFromNotes(hidden_layer_sizes=(5,), max_iter=50, random_state=0)
 
@@ -380,7 +390,7 @@ def test_second_ctrl_c_raises_and_leaves_the_estimator_as_before(data):
         signal.raise_signal(signal.SIGINT)
         signal.raise_signal(signal.SIGINT)
 
-    reg._epoch_callback = press_twice
+    _on_epoch_end(monkeypatch, press_twice)
     with pytest.raises(KeyboardInterrupt):
         reg.fit(X, y)
     with pytest.raises(NotFittedError):
@@ -421,3 +431,25 @@ def test_ctrl_c_during_lbfgs_stops_at_the_current_iterate(data, monkeypatch):
     check_is_fitted(reg)
     assert reg.loss_ == pytest.approx(_penalised_mse(reg, X, y, 0.0), rel=1e-10)
     assert reg.loss_ < calls[0]  # the iterate reached, not the start
+
+
+# -- one schedule, one stopping decision ------------------------------------------
+def test_the_table_and_head_share_one_schedule_and_stop_once(capsys):
+    from sknotes import EmbeddingBagRegressor
+
+    docs = [[f"w{i % 7}", f"v{i % 3}"] for i in range(40)]
+    est = EmbeddingBagRegressor(
+        embedding_dim=3,
+        solver="sgd",
+        learning_rate="adaptive",
+        n_iter_no_change=1,
+        tol=1e3,  # no epoch after the first improves: every second divides the rate
+        max_iter=6,
+        verbose=True,
+        random_state=0,
+    ).fit(docs, np.arange(40.0) % 5)
+    dense, table = est._optimizers
+    assert dense.schedule is table.schedule
+    assert table.schedule.learning_rate == pytest.approx(0.01 / 5**2)
+    out = capsys.readouterr().out
+    assert out.count("Setting learning rate to") == 2  # one message per decision

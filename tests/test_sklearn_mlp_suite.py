@@ -1,0 +1,133 @@
+"""scikit-learn's own MLP tests, with MLPRegressorFromNotes in place of MLPRegressor.
+
+The installed ``sklearn/neural_network/tests/test_mlp.py`` is copied at run time
+(never vendored), its import of ``MLPRegressor`` replaced by ours, and its regressor
+tests run in a subprocess.  The selection is an explicit list of test ids: a test
+scikit-learn renames or drops fails here instead of silently not running.  The
+classifier tests wait for the classifier.
+"""
+
+import ast
+import importlib.util
+import os
+import subprocess
+import sys
+import xml.etree.ElementTree as ET
+from pathlib import Path
+
+import pytest
+
+REGRESSOR_TESTS = [
+    "test_lbfgs_regression[X0-y0]",
+    "test_lbfgs_regression_maxfun[X0-y0]",
+    "test_multioutput_regression",
+    "test_partial_fit_regression",
+    "test_nonfinite_params",
+    "test_shuffle",
+    "test_early_stopping[MLPRegressor]",
+    "test_warm_start_full_iteration[MLPRegressor]",
+    "test_mlp_regressor_dtypes_casting",
+    "test_mlp_param_dtypes[MLPRegressor-float32]",
+    "test_mlp_param_dtypes[MLPRegressor-float64]",
+    "test_mlp_loading_from_joblib_partial_fit",
+    "test_preserve_feature_names[MLPRegressor]",
+    "test_mlp_warm_start_with_early_stopping[MLPRegressor]",
+    "test_mlp_warm_start_no_convergence[sgd-MLPRegressor]",
+    "test_mlp_warm_start_no_convergence[adam-MLPRegressor]",
+    "test_mlp_warm_start_no_convergence[lbfgs-MLPRegressor]",
+    "test_mlp_partial_fit_after_fit[MLPRegressor]",
+    "test_mlp_diverging_loss",
+    "test_mlp_sample_weight_with_early_stopping",
+    "test_mlp_vs_poisson_glm_equivalent",
+    "test_minimum_input_sample_size",
+]
+
+_IMPORT = "from sklearn.neural_network import MLPClassifier, MLPRegressor\n"
+_OURS = (
+    "from sklearn.neural_network import MLPClassifier\n"
+    "from sknotes import MLPRegressorFromNotes as MLPRegressor\n"
+)
+# scikit-learn's conftest supplies global_random_seed; its default seed is 42.
+_CONFTEST = """import pytest
+
+
+@pytest.fixture
+def global_random_seed():
+    return 42
+"""
+
+
+def _installed_test_mlp():
+    spec = importlib.util.find_spec("sklearn.neural_network.tests.test_mlp")
+    if spec is None or spec.origin is None:
+        pytest.skip("scikit-learn is installed without its tests")
+    return Path(spec.origin)
+
+
+def _node_id(name):
+    # The parametrized ids name the estimator class: ours under the alias.
+    return "test_mlp_notes.py::" + name.replace("MLPRegressor", "MLPRegressorFromNotes")
+
+
+@pytest.fixture(scope="module")
+def outcomes(tmp_path_factory):
+    """Run the selected tests once; ``{test id: 'passed' | failure text}``."""
+    source = _installed_test_mlp().read_text()
+    assert source.count(_IMPORT) == 1, "scikit-learn's test_mlp.py imports changed"
+    directory = tmp_path_factory.mktemp("sklearn_mlp")
+    (directory / "test_mlp_notes.py").write_text(source.replace(_IMPORT, _OURS))
+    (directory / "conftest.py").write_text(_CONFTEST)
+    report = directory / "report.xml"
+    root = Path(__file__).resolve().parents[1]
+    subprocess.run(
+        [
+            sys.executable,
+            "-m",
+            "pytest",
+            "-q",
+            "-p",
+            "no:cacheprovider",
+            f"--junitxml={report}",
+            f"--rootdir={directory}",
+            *(_node_id(name) for name in REGRESSOR_TESTS),
+        ],
+        cwd=directory,
+        env={**_environ(), "PYTHONPATH": str(root)},
+        capture_output=True,
+        text=True,
+        timeout=600,
+    )
+    results = {}
+    for case in ET.parse(report).getroot().iter("testcase"):
+        problems = [c for c in case if c.tag in ("failure", "error", "skipped")]
+        name = "test_mlp_notes.py::" + case.get("name")
+        results[name] = (
+            "passed"
+            if not problems
+            else f"{problems[0].tag}: {problems[0].get('message')}\n{problems[0].text}"
+        )
+    return results
+
+
+def _environ():
+    return {key: value for key, value in os.environ.items() if key != "PYTHONPATH"}
+
+
+@pytest.mark.parametrize("name", REGRESSOR_TESTS)
+def test_scikit_learns_regressor_test_passes(outcomes, name):
+    node = _node_id(name)
+    assert node in outcomes, f"{name} did not run: renamed or removed upstream?"
+    assert outcomes[node] == "passed", outcomes[node]
+
+
+def test_the_selection_is_every_regressor_test(outcomes):
+    """Every test of the installed file that uses MLPRegressor is in the list."""
+    source = _installed_test_mlp().read_text()
+    uses_regressor = set()
+    for node in ast.parse(source).body:
+        if isinstance(node, ast.FunctionDef) and node.name.startswith("test_"):
+            parts = [node, *node.decorator_list]
+            if any("MLPRegressor" in ast.get_source_segment(source, p) for p in parts):
+                uses_regressor.add(node.name)
+    selected = {name.split("[")[0] for name in REGRESSOR_TESTS}
+    assert uses_regressor == selected
