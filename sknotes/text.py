@@ -10,6 +10,7 @@ dict lookup (or one hash per *distinct* token), done through C-level ``map`` and
 ``np.fromiter``; everything after that is vectorised numpy.
 """
 
+import os
 import re
 from collections import Counter
 from collections.abc import Mapping, Sequence
@@ -31,8 +32,10 @@ __all__ = [
     "char_ngrams",
     "detect_input_form",
     "document_lengths",
+    "load_embeddings",
     "normalize_bag_rows",
     "position_matrix",
+    "read_vec",
     "smooth_idf",
     "stable_hash",
     "tokenize",
@@ -928,3 +931,91 @@ class DocumentEncoder:
             )
         _, C, M = self.encode(docs, dtype)
         return sp.csr_array(C @ M)
+
+
+# -- pretrained vectors ----------------------------------------------------------
+def read_vec(path, tokens=None):
+    """Read a word2vec/fastText ``.vec`` text file.
+
+    The first line is ``"n d"``; each next line is a token and its ``d`` values,
+    separated by spaces.
+
+    Parameters
+    ----------
+    path : str or PathLike
+    tokens : container, default=None
+        Read only the vectors of these tokens (a file can hold millions).
+
+    Returns
+    -------
+    tokens : list of str
+    vectors : ndarray of shape (len(tokens), d)
+    """
+    with open(path, encoding="utf-8") as lines:
+        header = lines.readline().split()
+        if len(header) != 2 or not all(h.isdigit() for h in header):
+            raise ValueError(
+                f"{os.fspath(path)!r} is not a .vec file: its first line must be "
+                f"'<number of vectors> <dimension>'; got {' '.join(header)!r}."
+            )
+        d = int(header[1])
+        names, rows = [], []
+        for number, line in enumerate(lines, start=2):
+            token, _, values = line.rstrip("\r\n").partition(" ")
+            if not token or (tokens is not None and token not in tokens):
+                continue
+            row = values.split()
+            if len(row) != d:
+                raise ValueError(
+                    f"Line {number} of {os.fspath(path)!r} has {len(row)} values; "
+                    f"the header says {d}."
+                )
+            names.append(token)
+            rows.append(row)
+    return names, np.array(rows, dtype=np.float64).reshape(len(rows), d)
+
+
+def load_embeddings(source, dim, tokens=None):
+    """Pretrained vectors as ``(tokens, matrix)`` from any accepted source.
+
+    Parameters
+    ----------
+    source : mapping, (tokens, matrix) pair, or str/PathLike of a ``.vec`` file
+    dim : int
+        The expected dimension.
+    tokens : container, default=None
+        Tokens of interest (used to read only part of a file).
+
+    Returns
+    -------
+    tokens : list
+    vectors : ndarray of float64 of shape (len(tokens), dim)
+    """
+    if isinstance(source, str | os.PathLike):
+        names, vectors = read_vec(source, tokens)
+    elif isinstance(source, Mapping):
+        names = list(source)
+        vectors = np.array([np.ravel(source[t]) for t in names], dtype=np.float64)
+        vectors = vectors.reshape(len(names), -1) if names else np.zeros((0, dim))
+    elif isinstance(source, tuple) and len(source) == 2:
+        names = list(source[0])
+        vectors = np.asarray(source[1], dtype=np.float64)
+        if vectors.ndim != 2 or vectors.shape[0] != len(names):
+            raise ValueError(
+                "initial_embeddings as (tokens, matrix) needs a 2-D matrix with one "
+                f"row per token; got {len(names)} tokens and a matrix of shape "
+                f"{vectors.shape}."
+            )
+    else:
+        raise TypeError(
+            "initial_embeddings must be a {token: vector} mapping, a (tokens, "
+            f"matrix) pair or the path of a .vec file; got {type(source).__name__}."
+        )
+    if names and vectors.shape[1] != dim:
+        raise ValueError(
+            f"The pretrained vectors have dimension {vectors.shape[1]}, but "
+            f"embedding_dim={dim}; set embedding_dim={vectors.shape[1]}."
+        )
+    if not np.isfinite(vectors).all():
+        raise ValueError("The pretrained vectors contain NaN or infinity.")
+    return names, vectors

@@ -231,7 +231,7 @@ def test_token_attributions_match_finite_differences(corpus):
             - reg._network.predict(sp.csr_array(down))
         )[0, 0] / (2 * eps)
         assert value == pytest.approx(numeric, rel=1e-5, abs=1e-8)
-    assert None in attributions  # the unknown token's OOV row
+    assert "unknown" in attributions  # its own text, through the OOV row
 
 
 def test_impossible_table_is_refused_up_front():
@@ -247,9 +247,10 @@ def test_float32(corpus):
     assert reg.predict(docs[:3]).dtype == np.float32
 
 
-@pytest.mark.parametrize("pooling", ["mean", "concat"])
+@pytest.mark.parametrize("pooling", ["mean", "sqrtn", "concat"])
 def test_token_attributions_are_the_gradient_at_pi(corpus, pooling):
-    """Each attribution is dŷ/dΠ[i, j] at one non-zero of Π (notes: grad_R·Tableᵀ)."""
+    """Each attribution is dŷ/dΠ[i, j] at the token's row (notes: grad_R·Tableᵀ),
+    listed in document order with the token's own text."""
     docs, y = corpus
     reg = EmbeddingBagRegressor(
         embedding_dim=3,
@@ -261,26 +262,30 @@ def test_token_attributions_are_the_gradient_at_pi(corpus, pooling):
         random_state=0,
     )
     reg.fit(docs[:200], y[:200])
-    batch = [["t1", "t2", "t2"], ["t3", "zzz"]]
+    batch = [["t2", "t1", "t2"], ["t3", "zzz", "qqq"], []]
     attributions = reg.token_attributions(batch)
     Pi = reg._validate_predict_input(batch)
     c = reg.max_length_ or 1
     eps = 1e-6
+    oov = len(reg.vocabulary_)
+    if pooling == "concat":
+        expected_names = batch  # every position
+    else:
+        expected_names = [["t2", "t1"], ["t3", "zzz", "qqq"], []]
+    assert [[t for t, _ in a] for a in attributions] == expected_names
     for i, doc_attributions in enumerate(attributions):
-        entries = Pi[i * c : (i + 1) * c].tocoo()
-        assert len(doc_attributions) == entries.nnz
-        for (token, value), r, j in zip(
-            doc_attributions, entries.row, entries.col, strict=True
-        ):
-            expected = reg._encoder.tokens[j] if j < len(reg.vocabulary_) else None
-            assert token == expected
+        for position, (token, value) in enumerate(doc_attributions):
+            row = i * c + (position if pooling == "concat" else 0)
+            j = reg.vocabulary_.get(token, oov)
             up, down = Pi.tolil(), Pi.tolil()
-            up[i * c + r, j] += eps
-            down[i * c + r, j] -= eps
+            up[row, j] += eps
+            down[row, j] -= eps
             numeric = (
                 reg._network.predict(up.tocsr()) - reg._network.predict(down.tocsr())
             )[i, 0] / (2 * eps)
             assert value == pytest.approx(numeric, rel=1e-5, abs=1e-8)
+    # Two unknown tokens share the OOV row, hence its derivative.
+    assert attributions[1][1][1] == attributions[1][2][1]
 
 
 def test_transform_shapes_and_feature_names(corpus):

@@ -111,8 +111,10 @@ def test_detect_input_form_pandas():
     assert detect_input_form(pd.Series(["a text", "b"])) == "strings"
     assert detect_input_form(pd.Series([["a"], ["b", "c"]])) == "tokens"
     assert detect_input_form(pd.DataFrame({"a": [1.0, 2.0], "b": [0, 1]})) == "bag"
+    # One column of texts is the documents (df[["text"]]), not rows of tokens.
+    assert detect_input_form(pd.DataFrame({"text": ["a b", "c"]})) == "strings"
     with pytest.raises(TypeError, match="data frame"):
-        detect_input_form(pd.DataFrame({"text": ["a b", "c"]}))
+        detect_input_form(pd.DataFrame({"text": ["a b", "c"], "other": ["d", "e"]}))
 
 
 @pytest.mark.parametrize("X", [[], (), np.array([], dtype=object)])
