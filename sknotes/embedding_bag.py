@@ -78,7 +78,9 @@ class EmbeddingBagRegressor(
     ``X`` may be
 
     - token sequences: ``[["good", "food"], ["slow", "service"]]`` (str or int tokens);
-    - raw strings, tokenized as ``CountVectorizer`` does (or by ``tokenizer``);
+    - raw strings, tokenized as ``CountVectorizer`` does (or by ``tokenizer``),
+      also as one column of a data frame or a ``(n, 1)`` array; a missing text
+      (None, NaN) is an error naming its row;
     - a bag matrix (sparse or dense, n_documents × n_tokens, e.g. the output of
       ``CountVectorizer``): column j is token j and the values weight table row j.
 
@@ -88,14 +90,67 @@ class EmbeddingBagRegressor(
     ----------
     embedding_dim : int, default=32
         Dimension ``d`` of the token vectors.
-    pooling : {'mean', 'sum', 'concat'}, default='mean'
-        ``'sum'``: ``Π`` counts the tokens of each document. ``'mean'``: each row of
-        ``Π`` is divided by the sum of its absolute weights (the token count).
+    pooling : {'mean', 'sum', 'sqrtn', 'concat'}, default='mean'
+        How a document's weighted terms are combined. ``'sum'``: ``Π`` holds the
+        weights as they are (counts by default). ``'mean'``: each row of ``Π`` is
+        divided by the sum of its absolute weights (the token count: L1).
+        ``'sqrtn'``: divided by the L2 norm of its weights (``√count`` for counts;
+        TensorFlow's combiner of that name), which keeps more of what a linear
+        model needs than 'mean' (long documents are not shrunk to their average).
         ``'concat'``: the notes' layout, one one-hot row per position (``n·c × w``),
         documents padded/truncated to ``max_length`` positions, reshaped to
-        ``n × (c·d)``; padding contributes zero vectors. Token input only.
+        ``n × (c·d)``; padding contributes zero vectors. Token input only, with
+        none of the options below (weighting, idf, n-grams, subwords).
     max_length : int, default=None
         ``c`` for ``'concat'``; None means the longest training document.
+    weighting : {'count', 'binary', 'sublinear'}, default='count'
+        The weight of a term (token or n-gram) in a document's row of ``Π``,
+        before pooling's normalisation: its count, 1 if present, or
+        ``1 + ln(count)`` (``TfidfVectorizer``'s ``sublinear_tf``), so that a
+        repeated word does not drown the others. For a bag matrix it applies to
+        the matrix's values (which must then be non-negative). 'mean' and 'sum'
+        with 'count' and no idf give the same ``Π`` as before, bit for bit.
+    idf : bool, default=False
+        Multiply each weight by its row's smooth inverse document frequency
+        ``ln((1 + n) / (1 + df)) + 1``, learned from the training documents in
+        ``fit`` (``TfidfVectorizer(smooth_idf=True)``): rare terms weigh more.
+        With ``n_buckets`` document frequencies are counted per bucket; for a bag
+        matrix per column. ``partial_fit`` and warm starts keep the IDF of the
+        first fit, as they keep its vocabulary; ``weighting='sublinear'`` with
+        ``idf=True`` and ``pooling='sqrtn'`` is sublinear TF-IDF.
+    ngram_range : tuple (min_n, max_n), default=(1, 1)
+        Terms are the word n-grams with ``min_n ≤ n ≤ max_n`` (fastText's
+        ``wordNgrams``, ``CountVectorizer``'s semantics), joined with a space
+        (a tuple when a token is an int). They enter the vocabulary like tokens
+        (subject to ``min_count`` and ``max_vocabulary``); an n-gram (n ≥ 2) not
+        in it is dropped, as ``CountVectorizer`` drops unknown n-grams. With
+        ``n_buckets`` they are hashed from their tokens' hashes (fastText's
+        combination) into the same buckets. Token or string input.
+    char_ngram_range : tuple (min_n, max_n), default=None
+        Subwords (fastText's ``minn``/``maxn``, e.g. ``(3, 6)``): the character
+        n-grams of ``"<" + token + ">"`` of each str token are hashed into
+        ``n_subword_buckets`` extra rows, and the token's vector is the average of
+        its own row and its subword rows (fastText's word vector), so unseen and
+        misspelled words get vectors and attributions. Pooling counts tokens, not
+        rows: each token weighs as without subwords (fastText's supervised mode
+        averages all rows instead, which lets long words weigh more). Int tokens
+        and word n-grams have no subwords. ``Π`` has more non-zeros per document;
+        the gradient is the notes' ``grad_table = Πᵀ·grad_R`` unchanged.
+    n_subword_buckets : int, default=2**18
+        Rows for subwords (used only with ``char_ngram_range``). The table takes
+        ``n_subword_buckets × embedding_dim`` values more, three times with Adam's
+        moments: 192 MiB at the defaults (d=32, float64); fewer buckets for a
+        small corpus, more to make hash collisions rarer.
+    initial_embeddings : mapping, (tokens, matrix) pair, str or PathLike, default=None
+        Pretrained vectors: ``{token: vector}``, ``(tokens, matrix)`` with one row
+        per token, or the path of a word2vec/fastText ``.vec`` text file (first
+        line ``"n d"``, then ``token v1 … vd``). They initialise the rows of their
+        tokens (hashed with ``n_buckets``; column indices for a bag matrix; a
+        word's own row with subwords); other rows are initialised as without
+        them. Their dimension must equal ``embedding_dim``.
+    freeze_embeddings : bool, default=False
+        Do not train the table (only the head): pretrained vectors stay as they
+        are. The table then gets no optimizer.
     hidden_layer_sizes : array-like of int, default=()
         Hidden layers of the head; ``()`` is a linear head.
     activation : {'identity', 'logistic', 'tanh', 'relu'}, default='relu'
@@ -109,12 +164,15 @@ class EmbeddingBagRegressor(
         instead of learning a vocabulary: nothing is stored per token and
         ``partial_fit`` can meet new tokens forever.
     tokenizer : callable, default=None
-        ``str -> list of tokens`` for raw-string input.
+        ``str -> list of tokens`` for raw-string input (a str returned is an
+        error, not split into characters).
     lowercase : bool, default=True
         Lowercase raw strings before tokenizing.
     token_pattern : str, default=r"(?u)\\b\\w\\w+\\b"
         Regular expression of a token in raw strings, as in ``CountVectorizer``;
-        ignored when ``tokenizer`` is given.
+        ignored when ``tokenizer`` is given. ``tokenizer`` and ``token_pattern``
+        set for token-list or bag-matrix input raise a ValueError rather than
+        being silently ignored.
     dtype : {np.float32, np.float64}, default=None
         Precision of the table and head; None means float64, or the dtype of a
         float32 bag matrix.
@@ -128,10 +186,16 @@ n_iter_no_change
     Attributes
     ----------
     vocabulary_ : dict or None
-        Token → row of the table (None with ``n_buckets`` or bag-matrix input).
+        Term (token or word n-gram) → row of the table (None with ``n_buckets`` or
+        bag-matrix input).
+    idf_ : ndarray of shape (n_term_rows,) or None
+        The smooth IDF of each term row (``idf=True``), learned in ``fit``.
+    n_pretrained_rows_ : int
+        Rows initialised from ``initial_embeddings``.
     embeddings_ : ndarray of shape (n_rows, embedding_dim)
         The table, live: editing it in place changes the model. With a vocabulary
-        the last row is the shared out-of-vocabulary row.
+        the last term row is the shared out-of-vocabulary row; subword rows
+        follow the term rows.
     coefs_, intercepts_ : list of ndarray
         The head's parameters, live.
     max_length_ : int or None
