@@ -688,13 +688,22 @@ class _Terms:
             np.concatenate(positions) if positions else np.zeros(0, np.int64)
         )
 
+    def token_tuples(self, order):
+        """The tokens of each n-gram of one ``order`` entry (n ≥ 2)."""
+        n, _, _, starts_of = order
+        tokens = self.tokens
+        columns = [self._codes[starts_of + k].tolist() for k in range(n)]
+        return [tuple(tokens[c] for c in codes) for codes in zip(*columns, strict=True)]
+
     def names(self, order):
         """The text of each term of one ``order`` entry (a token or joined n-gram)."""
-        n, _, _, starts_of = order
-        if n == 1:
+        if order[0] == 1:
             return list(self.tokens)
-        tokens, codes = self.tokens, self._codes
-        return [_ngram_name([tokens[c] for c in codes[s : s + n]]) for s in starts_of]
+        return list(map(_ngram_name, self.token_tuples(order)))
+
+    def codes_at(self, order, k):
+        """Token codes of the k-th token of each n-gram of ``order``."""
+        return self._codes[order[3] + k]
 
     def all_names(self):
         """The text of every term, in term order."""
@@ -809,15 +818,20 @@ class DocumentEncoder:
             self.words = Vocabulary(self.min_count, self.max_vocabulary).fit(docs)
         else:
             terms = _Terms(docs, self.ngram_range)
-            counts = Counter()
-            for name, count in zip(
-                terms.all_names(),
-                np.bincount(terms.term, minlength=terms.n_terms).tolist(),
-                strict=True,
-            ):
-                counts[name] += count
+            counts, ngrams = Counter(), {}
+            term_counts = np.bincount(terms.term, minlength=terms.n_terms).tolist()
+            for order in terms.orders:
+                n, offset, n_distinct, _ = order
+                names = terms.names(order) if n == 1 else terms.token_tuples(order)
+                for name, count in zip(
+                    names, term_counts[offset : offset + n_distinct], strict=True
+                ):
+                    if n > 1:
+                        name, ngrams[_ngram_name(name)] = _ngram_name(name), name
+                    counts[name] += count
             self.words = Vocabulary(self.min_count, self.max_vocabulary)
             self.words.fit_counts(counts)
+            self._index_ngrams(ngrams)
         self.idf_ = None
         if self.idf:
             terms = _Terms(docs, self.ngram_range)
@@ -827,6 +841,66 @@ class DocumentEncoder:
             df = np.bincount(present % self.n_word_rows, minlength=self.n_word_rows)
             self.idf_ = smooth_idf(df, len(docs))
         return self
+
+    def _index_ngrams(self, ngrams):
+        """Number the vocabulary's n-grams for :meth:`_ngram_rows`.
+
+        Each prefix of a kept n-gram gets an id per length; the key of a prefix of
+        length k is ``id(its first k−1 tokens)·T + id(its k-th token)``, ``T``
+        tokens in all. Looking up a batch's n-grams is then a vectorised
+        ``searchsorted`` per length, with one dict lookup per distinct token
+        instead of building and looking up each n-gram's text.
+        """
+        kept = [
+            (tokens, self.token_to_row[name])
+            for name, tokens in ngrams.items()
+            if name in self.token_to_row
+        ]
+        token_ids = {}
+        for tokens, _ in kept:
+            for token in tokens:
+                token_ids.setdefault(token, len(token_ids))
+        n_ids = max(len(token_ids), 1)
+        levels = []  # per length k ≥ 2: {key: prefix id}, row of each prefix id
+        for tokens, row in kept:
+            prefix = token_ids[tokens[0]]
+            for k in range(2, len(tokens) + 1):
+                if len(levels) < k - 1:
+                    levels.append(({}, []))
+                ids, rows = levels[k - 2]
+                key = prefix * n_ids + token_ids[tokens[k - 1]]
+                prefix = ids.setdefault(key, len(ids))
+                if prefix == len(rows):
+                    rows.append(-1)
+            levels[len(tokens) - 2][1][prefix] = row
+        arrays = []
+        for ids, rows in levels:
+            keys = np.fromiter(ids.keys(), np.int64, len(ids))
+            values = np.fromiter(ids.values(), np.int64, len(ids))
+            order = np.argsort(keys)
+            arrays.append((keys[order], values[order], np.asarray(rows, np.int64)))
+        self._ngram_index = token_ids, n_ids, arrays
+
+    def _ngram_rows(self, terms, order):
+        """Vocabulary row of each n-gram of ``order`` (-1 if unknown)."""
+        token_ids, n_ids, levels = self._ngram_index
+        n = order[0]
+        if len(levels) < n - 1:
+            return np.full(order[2], -1, dtype=np.int64)
+        get = token_ids.get
+        ids = np.fromiter(
+            (get(t, -1) for t in terms.tokens), np.int64, len(terms.tokens)
+        )
+        prefix = ids[terms.codes_at(order, 0)]
+        for k in range(2, n + 1):
+            keys, values, _ = levels[k - 2]
+            token = ids[terms.codes_at(order, k - 1)]
+            key = prefix * n_ids + token
+            at = np.minimum(np.searchsorted(keys, key), keys.size - 1)
+            found = (prefix >= 0) & (token >= 0) & (keys[at] == key)
+            prefix = np.where(found, values[at], -1)
+        rows = levels[n - 2][2]
+        return np.where(prefix >= 0, rows[np.maximum(prefix, 0)], -1)
 
     def term_rows(self, terms):
         """Row of each term of ``terms``; -1 for an n-gram not in the vocabulary
@@ -844,13 +918,13 @@ class DocumentEncoder:
                 else:
                     hashes = terms.ngram_hashes(order, token_hashes)
                     parts.append((hashes % np.uint64(self.n_buckets)).astype(np.int64))
+            elif n > 1:
+                parts.append(self._ngram_rows(terms, order))
             else:
-                default = self.oov_row if n == 1 else -1
-                get = self.token_to_row.get
-                names = terms.names(order)
+                get, oov = self.token_to_row.get, self.oov_row
                 parts.append(
                     np.fromiter(
-                        (get(name, default) for name in names), np.int64, len(names)
+                        (get(t, oov) for t in terms.tokens), np.int64, len(terms.tokens)
                     )
                 )
         return np.concatenate(parts) if parts else np.zeros(0, np.int64)
