@@ -827,7 +827,8 @@ class DocumentEncoder:
                     names, term_counts[offset : offset + n_distinct], strict=True
                 ):
                     if n > 1:
-                        name, ngrams[_ngram_name(name)] = _ngram_name(name), name
+                        tokens, name = name, _ngram_name(name)
+                        ngrams.setdefault(name, []).append(tokens)
                     counts[name] += count
             self.words = Vocabulary(self.min_count, self.max_vocabulary)
             self.words.fit_counts(counts)
@@ -849,12 +850,15 @@ class DocumentEncoder:
         length k is ``id(its first k−1 tokens)·T + id(its k-th token)``, ``T``
         tokens in all. Looking up a batch's n-grams is then a vectorised
         ``searchsorted`` per length, with one dict lookup per distinct token
-        instead of building and looking up each n-gram's text.
+        instead of building and looking up each n-gram's text. (So an n-gram
+        unseen in training whose text equals a kept term's, possible only with
+        tokens that contain spaces, is not found.)
         """
         kept = [
             (tokens, self.token_to_row[name])
-            for name, tokens in ngrams.items()
+            for name, all_tokens in ngrams.items()
             if name in self.token_to_row
+            for tokens in all_tokens
         ]
         token_ids = {}
         for tokens, _ in kept:

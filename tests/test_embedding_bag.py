@@ -396,7 +396,9 @@ def test_text_options_train_transform_and_attribute(options):
     # Document order, each term once; bigrams of a training text are all known.
     expected = list(dict.fromkeys(docs[0]))
     if options.get("ngram_range", (1, 1)) == (1, 2):
-        expected += dict.fromkeys(map(" ".join, zip(docs[0], docs[0][1:])))
+        expected += dict.fromkeys(
+            map(" ".join, zip(docs[0][:-1], docs[0][1:], strict=True))
+        )
     assert names[0] == expected
     assert names[1][:2] == ["t3", "never"]
 

@@ -18,6 +18,7 @@ from sknotes.text import (
     DocumentEncoder,
     HashingEncoder,
     Vocabulary,
+    _ngram_name,  # noqa: PLC2701
     as_documents,
     bag_matrix,
     char_ngrams,
@@ -704,3 +705,28 @@ def test_read_vec_and_load_embeddings(tmp_path):
         read_vec(short)
     with pytest.raises(TypeError, match="initial_embeddings must be"):
         load_embeddings(42, 2)
+
+
+@pytest.mark.parametrize("seed", range(4))
+def test_vocabulary_ngrams_equal_a_lookup_by_text(seed):
+    """The vectorised n-gram lookup finds exactly the rows of each n-gram's text."""
+    rng = np.random.default_rng(seed)
+    alphabet = ["a", "b", "c", "d", 1, 2]
+    docs = [
+        [alphabet[i] for i in rng.integers(0, len(alphabet), rng.integers(0, 9))]
+        for _ in range(40)
+    ]
+    low = int(rng.integers(1, 3))
+    ngram_range = (low, low + int(rng.integers(0, 3)))
+    encoder = DocumentEncoder(
+        ngram_range=ngram_range, min_count=2, max_vocabulary=25, pooling="sum"
+    ).fit(docs[:30])
+    expected = np.zeros((len(docs), encoder.n_rows))
+    for i, doc in enumerate(docs):
+        for n in range(ngram_range[0], ngram_range[1] + 1):
+            for s in range(len(doc) - n + 1):
+                gram = doc[s] if n == 1 else _ngram_name(doc[s : s + n])
+                row = encoder.token_to_row.get(gram, encoder.oov_row if n == 1 else -1)
+                if row >= 0:
+                    expected[i, row] += 1
+    np.testing.assert_array_equal(encoder.pi(docs).toarray(), expected)
