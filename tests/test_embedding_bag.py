@@ -43,6 +43,23 @@ def test_it_learns_the_synthetic_task(corpus):
     assert reg.score(docs[1200:], y[1200:]) > 0.9
 
 
+def _check_whole_model_gradient(reg, docs, y):
+    """Finite differences of the loss w.r.t. the table and θ at the fitted model."""
+    network, Pi = reg._network, reg._validate_predict_input(docs)
+    Y = np.asarray(y).reshape(-1, 1)
+    loss_node = MSELoss()
+
+    def loss():
+        return loss_node.forward(network.predict(Pi), Y)
+
+    loss_node.forward(network.forward(Pi), Y)
+    rows, grad_rows = network.backward(loss_node.backward())
+    grad_table = np.zeros_like(network.table)
+    grad_table[rows] = grad_rows
+    gradcheck(loss, network.table, grad_table, rtol=1e-6)
+    gradcheck(loss, network.theta, network.grad.copy(), rtol=1e-6)
+
+
 @pytest.mark.parametrize("pooling", ["sum", "mean", "concat"])
 @pytest.mark.parametrize("hidden", [(), (4,)])
 def test_whole_model_gradient(pooling, hidden):
@@ -56,19 +73,7 @@ def test_whole_model_gradient(pooling, hidden):
         random_state=0,
     )
     reg.fit(docs, y)
-    network, Pi = reg._network, reg._validate_predict_input(docs)
-    Y = y.reshape(-1, 1)
-    loss_node = MSELoss()
-
-    def loss():
-        return loss_node.forward(network.predict(Pi), Y)
-
-    loss_node.forward(network.forward(Pi), Y)
-    rows, grad_rows = network.backward(loss_node.backward())
-    grad_table = np.zeros_like(network.table)
-    grad_table[rows] = grad_rows
-    gradcheck(loss, network.table, grad_table, rtol=1e-6)
-    gradcheck(loss, network.theta, network.grad.copy(), rtol=1e-6)
+    _check_whole_model_gradient(reg, docs, y)
 
 
 def test_one_sgd_step_is_the_notes_update():
@@ -362,19 +367,7 @@ def test_whole_model_gradient_with_text_options(options):
         **options,
     )
     reg.fit(docs, y)
-    network, Pi = reg._network, reg._validate_predict_input(docs + [["unseen"]])
-    Y = np.r_[y, 0.5].reshape(-1, 1)
-    loss_node = MSELoss()
-
-    def loss():
-        return loss_node.forward(network.predict(Pi), Y)
-
-    loss_node.forward(network.forward(Pi), Y)
-    rows, grad_rows = network.backward(loss_node.backward())
-    grad_table = np.zeros_like(network.table)
-    grad_table[rows] = grad_rows
-    gradcheck(loss, network.table, grad_table, rtol=1e-6)
-    gradcheck(loss, network.theta, network.grad.copy(), rtol=1e-6)
+    _check_whole_model_gradient(reg, docs + [["unseen"]], np.r_[y, 0.5])
 
 
 @pytest.mark.parametrize("options", TEXT_OPTIONS)
