@@ -12,6 +12,7 @@ from sklearn.utils.metaestimators import available_if
 from sklearn.utils.validation import (
     check_consistent_length,
     check_is_fitted,
+    check_non_negative,
     validate_data,
 )
 
@@ -406,10 +407,10 @@ best_validation_score_, n_iter_, t_, n_layers_, n_outputs_, out_activation_
             return P.astype(dtype, copy=False)
         P = P.astype(dtype)  # a copy: sum_duplicates works in place
         P.sum_duplicates()
-        if self.weighting != "count" and (P.data < 0).any():
-            raise ValueError(
-                f"weighting={self.weighting!r} needs a bag matrix of non-negative "
-                "counts; X has negative values."
+        if self.weighting != "count":
+            # Binary and sublinear weights are functions of counts.
+            check_non_negative(
+                P, f"EmbeddingBagRegressor (weighting={self.weighting!r})"
             )
         return weigh_bag(
             P, weighting=self.weighting, idf=self.idf_, pooling=self.pooling
@@ -746,5 +747,7 @@ of shape (n_documents, n_tokens)
         tags = super().__sklearn_tags__()
         tags.input_tags.sparse = True
         tags.input_tags.string = True
+        # A bag matrix of counts: binary and sublinear weights need them >= 0.
+        tags.input_tags.positive_only = self.weighting != "count"
         tags.target_tags.multi_output = True
         return tags
