@@ -77,9 +77,11 @@ def hidden_layer_sizes_list(hidden_layer_sizes):
     if not hasattr(sizes, "__iter__"):
         sizes = [sizes]
     sizes = list(sizes)
-    if not all(isinstance(s, Integral | np.integer) for s in sizes) or any(
-        s <= 0 for s in sizes
+    if not all(
+        isinstance(s, Integral | np.integer) and not isinstance(s, bool) for s in sizes
     ):
+        raise ValueError(f"hidden_layer_sizes must be integers, got {sizes}.")
+    if any(s <= 0 for s in sizes):
         raise ValueError(f"hidden_layer_sizes must be > 0, got {sizes}.")
     return [int(s) for s in sizes]
 

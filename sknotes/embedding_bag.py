@@ -1,5 +1,7 @@
 """EmbeddingBagRegressor: regression on tokens through the notes' embedding node."""
 
+import os
+from collections.abc import Mapping
 from numbers import Integral
 
 import numpy as np
@@ -9,6 +11,7 @@ from sklearn.utils.metaestimators import available_if
 from sklearn.utils.validation import (
     check_consistent_length,
     check_is_fitted,
+    check_non_negative,
     validate_data,
 )
 
@@ -24,19 +27,52 @@ from sknotes.network import Network
 from sknotes.nodes import Embedding
 from sknotes.text import (
     TOKEN_PATTERN,
-    HashingEncoder,
-    Vocabulary,
-    bag_matrix,
+    DocumentEncoder,
+    as_documents,
     detect_input_form,
+    load_embeddings,
     normalize_bag_rows,
-    position_matrix,
+    smooth_idf,
+    stable_hash,
     tokenize,
+    weigh_bag,
 )
 
 __all__ = ["EmbeddingBagRegressor"]
 
 # Table + Adam's two moments.
 _TABLE_COPIES = 3
+
+
+def _check_range(value, name):
+    """``(low, high)`` of two ints with ``1 ≤ low ≤ high``, or a clear ValueError."""
+    try:
+        low, high = value
+    except (TypeError, ValueError):
+        low = high = None
+    if (
+        not all(
+            isinstance(v, Integral | np.integer) and not isinstance(v, bool)
+            for v in (low, high)
+        )
+        or not 1 <= low <= high
+    ):
+        raise ValueError(
+            f"{name} must be a tuple (min_n, max_n) of integers with "
+            f"1 <= min_n <= max_n; got {value!r}."
+        )
+    return int(low), int(high)
+
+
+def _entries(A, rows, cols):
+    """``A[rows[k], cols[k]]`` of a sparse ``A`` at entries that are in its pattern."""
+    A = sp.csr_array(A)
+    A.sum_duplicates()  # canonical: sorted column indices in each row
+    n_cols = np.int64(A.shape[1])
+    keys = np.repeat(np.arange(A.shape[0], dtype=np.int64), np.diff(A.indptr))
+    keys = keys * n_cols + A.indices
+    wanted = np.asarray(rows, dtype=np.int64) * n_cols + np.asarray(cols)
+    return A.data[np.searchsorted(keys, wanted)]
 
 
 class EmbeddingBagRegressor(
@@ -53,7 +89,9 @@ class EmbeddingBagRegressor(
     ``X`` may be
 
     - token sequences: ``[["good", "food"], ["slow", "service"]]`` (str or int tokens);
-    - raw strings, tokenized as ``CountVectorizer`` does (or by ``tokenizer``);
+    - raw strings, tokenized as ``CountVectorizer`` does (or by ``tokenizer``),
+      also as one column of a data frame or a ``(n, 1)`` array; a missing text
+      (None, NaN) is an error naming its row;
     - a bag matrix (sparse or dense, n_documents × n_tokens, e.g. the output of
       ``CountVectorizer``): column j is token j and the values weight table row j.
 
@@ -63,14 +101,67 @@ class EmbeddingBagRegressor(
     ----------
     embedding_dim : int, default=32
         Dimension ``d`` of the token vectors.
-    pooling : {'mean', 'sum', 'concat'}, default='mean'
-        ``'sum'``: ``Π`` counts the tokens of each document. ``'mean'``: each row of
-        ``Π`` is divided by the sum of its absolute weights (the token count).
+    pooling : {'mean', 'sum', 'sqrtn', 'concat'}, default='mean'
+        How a document's weighted terms are combined. ``'sum'``: ``Π`` holds the
+        weights as they are (counts by default). ``'mean'``: each row of ``Π`` is
+        divided by the sum of its absolute weights (the token count: L1).
+        ``'sqrtn'``: divided by the L2 norm of its weights (``√count`` for counts;
+        TensorFlow's combiner of that name), which keeps more of what a linear
+        model needs than 'mean' (long documents are not shrunk to their average).
         ``'concat'``: the notes' layout, one one-hot row per position (``n·c × w``),
         documents padded/truncated to ``max_length`` positions, reshaped to
-        ``n × (c·d)``; padding contributes zero vectors. Token input only.
+        ``n × (c·d)``; padding contributes zero vectors. Token input only, with
+        none of the options below (weighting, idf, n-grams, subwords).
     max_length : int, default=None
         ``c`` for ``'concat'``; None means the longest training document.
+    weighting : {'count', 'binary', 'sublinear'}, default='count'
+        The weight of a term (token or n-gram) in a document's row of ``Π``,
+        before pooling's normalisation: its count, 1 if present, or
+        ``1 + ln(count)`` (``TfidfVectorizer``'s ``sublinear_tf``), so that a
+        repeated word does not drown the others. For a bag matrix it applies to
+        the matrix's values (which must then be non-negative). 'mean' and 'sum'
+        with 'count' and no idf give the same ``Π`` as before, bit for bit.
+    idf : bool, default=False
+        Multiply each weight by its row's smooth inverse document frequency
+        ``ln((1 + n) / (1 + df)) + 1``, learned from the training documents in
+        ``fit`` (``TfidfVectorizer(smooth_idf=True)``): rare terms weigh more.
+        With ``n_buckets`` document frequencies are counted per bucket; for a bag
+        matrix per column. ``partial_fit`` and warm starts keep the IDF of the
+        first fit, as they keep its vocabulary; ``weighting='sublinear'`` with
+        ``idf=True`` and ``pooling='sqrtn'`` is sublinear TF-IDF.
+    ngram_range : tuple (min_n, max_n), default=(1, 1)
+        Terms are the word n-grams with ``min_n ≤ n ≤ max_n`` (fastText's
+        ``wordNgrams``, ``CountVectorizer``'s semantics), joined with a space
+        (a tuple when a token is an int). They enter the vocabulary like tokens
+        (subject to ``min_count`` and ``max_vocabulary``); an n-gram (n ≥ 2) not
+        in it is dropped, as ``CountVectorizer`` drops unknown n-grams. With
+        ``n_buckets`` they are hashed from their tokens' hashes (fastText's
+        combination) into the same buckets. Token or string input.
+    char_ngram_range : tuple (min_n, max_n), default=None
+        Subwords (fastText's ``minn``/``maxn``, e.g. ``(3, 6)``): the character
+        n-grams of ``"<" + token + ">"`` of each str token are hashed into
+        ``n_subword_buckets`` extra rows, and the token's vector is the average of
+        its own row and its subword rows (fastText's word vector), so unseen and
+        misspelled words get vectors and attributions. Pooling counts tokens, not
+        rows: each token weighs as without subwords (fastText's supervised mode
+        averages all rows instead, which lets long words weigh more). Int tokens
+        and word n-grams have no subwords. ``Π`` has more non-zeros per document;
+        the gradient is the notes' ``grad_table = Πᵀ·grad_R`` unchanged.
+    n_subword_buckets : int, default=2**18
+        Rows for subwords (used only with ``char_ngram_range``). The table takes
+        ``n_subword_buckets × embedding_dim`` values more, three times with Adam's
+        moments: 192 MiB at the defaults (d=32, float64); fewer buckets for a
+        small corpus, more to make hash collisions rarer.
+    initial_embeddings : mapping, (tokens, matrix) pair, str or PathLike, default=None
+        Pretrained vectors: ``{token: vector}``, ``(tokens, matrix)`` with one row
+        per token, or the path of a word2vec/fastText ``.vec`` text file (first
+        line ``"n d"``, then ``token v1 … vd``). They initialise the rows of their
+        tokens (hashed with ``n_buckets``; column indices for a bag matrix; a
+        word's own row with subwords); other rows are initialised as without
+        them. Their dimension must equal ``embedding_dim``.
+    freeze_embeddings : bool, default=False
+        Do not train the table (only the head): pretrained vectors stay as they
+        are. The table then gets no optimizer.
     hidden_layer_sizes : array-like of int, default=()
         Hidden layers of the head; ``()`` is a linear head.
     activation : {'identity', 'logistic', 'tanh', 'relu'}, default='relu'
@@ -84,12 +175,15 @@ class EmbeddingBagRegressor(
         instead of learning a vocabulary: nothing is stored per token and
         ``partial_fit`` can meet new tokens forever.
     tokenizer : callable, default=None
-        ``str -> list of tokens`` for raw-string input.
+        ``str -> list of tokens`` for raw-string input (a str returned is an
+        error, not split into characters).
     lowercase : bool, default=True
         Lowercase raw strings before tokenizing.
     token_pattern : str, default=r"(?u)\\b\\w\\w+\\b"
         Regular expression of a token in raw strings, as in ``CountVectorizer``;
-        ignored when ``tokenizer`` is given.
+        ignored when ``tokenizer`` is given. ``tokenizer`` and ``token_pattern``
+        set for token-list or bag-matrix input raise a ValueError rather than
+        being silently ignored.
     dtype : {np.float32, np.float64}, default=None
         Precision of the table and head; None means float64, or the dtype of a
         float32 bag matrix.
@@ -118,10 +212,16 @@ validation_fraction, beta_1, beta_2, epsilon, n_iter_no_change
     Attributes
     ----------
     vocabulary_ : dict or None
-        Token → row of the table (None with ``n_buckets`` or bag-matrix input).
+        Term (token or word n-gram) → row of the table (None with ``n_buckets`` or
+        bag-matrix input).
+    idf_ : ndarray of shape (n_term_rows,) or None
+        The smooth IDF of each term row (``idf=True``), learned in ``fit``.
+    n_pretrained_rows_ : int
+        Rows initialised from ``initial_embeddings``.
     embeddings_ : ndarray of shape (n_rows, embedding_dim)
         The table, live: editing it in place changes the model. With a vocabulary
-        the last row is the shared out-of-vocabulary row.
+        the last term row is the shared out-of-vocabulary row; subword rows
+        follow the term rows.
     coefs_, intercepts_ : list of ndarray
         The head's parameters, live.
     max_length_ : int or None
@@ -146,7 +246,14 @@ best_validation_score_, n_iter_, t_, n_layers_, n_outputs_, out_activation_
     _parameter_constraints: dict = {
         **OPTIMIZATION_CONSTRAINTS,
         "embedding_dim": [Interval(Integral, 1, None, closed="left")],
-        "pooling": [StrOptions({"sum", "mean", "concat"})],
+        "pooling": [StrOptions({"sum", "mean", "sqrtn", "concat"})],
+        "weighting": [StrOptions({"count", "binary", "sublinear"})],
+        "idf": ["boolean"],
+        "ngram_range": [tuple],
+        "char_ngram_range": [tuple, None],
+        "n_subword_buckets": [Interval(Integral, 1, None, closed="left")],
+        "initial_embeddings": [Mapping, tuple, str, os.PathLike, None],
+        "freeze_embeddings": ["boolean"],
         "max_length": [Interval(Integral, 1, None, closed="left"), None],
         "hidden_layer_sizes": ["array-like"],
         "solver": [StrOptions({"sgd", "adam"})],
@@ -169,6 +276,13 @@ best_validation_score_, n_iter_, t_, n_layers_, n_outputs_, out_activation_
         pooling="mean",
         *,
         max_length=None,
+        weighting="count",
+        idf=False,
+        ngram_range=(1, 1),
+        char_ngram_range=None,
+        n_subword_buckets=2**18,
+        initial_embeddings=None,
+        freeze_embeddings=False,
         hidden_layer_sizes=(),
         activation="relu",
         min_count=1,
@@ -203,6 +317,13 @@ best_validation_score_, n_iter_, t_, n_layers_, n_outputs_, out_activation_
         self.embedding_dim = embedding_dim
         self.pooling = pooling
         self.max_length = max_length
+        self.weighting = weighting
+        self.idf = idf
+        self.ngram_range = ngram_range
+        self.char_ngram_range = char_ngram_range
+        self.n_subword_buckets = n_subword_buckets
+        self.initial_embeddings = initial_embeddings
+        self.freeze_embeddings = freeze_embeddings
         self.hidden_layer_sizes = hidden_layer_sizes
         self.activation = activation
         self.min_count = min_count
@@ -243,6 +364,7 @@ best_validation_score_, n_iter_, t_, n_layers_, n_outputs_, out_activation_
         return np.dtype(np.float64)
 
     def _docs(self, X, form):
+        X = as_documents(X)
         if form == "strings":
             return tokenize(
                 X,
@@ -254,11 +376,34 @@ best_validation_score_, n_iter_, t_, n_layers_, n_outputs_, out_activation_
 
     def _check_form(self, X, reset):
         form = detect_input_form(X)
-        if form == "bag" and self.pooling == "concat":
+        if form != "strings" and (
+            self.tokenizer is not None or self.token_pattern != TOKEN_PATTERN
+        ):
+            # Ignoring them would hide a mistake: the user meant to tokenize.
             raise ValueError(
-                "pooling='concat' needs token sequences or strings (positions); a bag "
-                "matrix has none. Use pooling='sum' or 'mean'."
+                "tokenizer and token_pattern apply to raw strings, but X is given as "
+                f"{form}; pass raw strings or leave them at their defaults."
             )
+        if form == "bag" and (
+            tuple(self.ngram_range) != (1, 1) or self.char_ngram_range is not None
+        ):
+            raise ValueError(
+                "ngram_range and char_ngram_range need token sequences or strings; "
+                "a bag matrix has no word order or characters. Build the n-grams "
+                "into the bag matrix instead (e.g. CountVectorizer(ngram_range=...))."
+            )
+        if self.pooling == "concat":
+            if form == "bag":
+                raise ValueError(
+                    "pooling='concat' needs token sequences or strings (positions); "
+                    "a bag matrix has none. Use pooling='sum', 'mean' or 'sqrtn'."
+                )
+            if not self._text_encoder().plain:
+                raise ValueError(
+                    "pooling='concat' gives one vector per position: it takes no "
+                    "weighting, idf, ngram_range or char_ngram_range. Use 'mean', "
+                    "'sum' or 'sqrtn' pooling for those."
+                )
         if not reset and form != self._input_form:
             raise ValueError(
                 f"X is given as {form} but this model was fitted on "
@@ -266,20 +411,37 @@ best_validation_score_, n_iter_, t_, n_layers_, n_outputs_, out_activation_
             )
         return form
 
+    def _text_encoder(self):
+        return DocumentEncoder(
+            min_count=self.min_count,
+            max_vocabulary=self.max_vocabulary,
+            n_buckets=self.n_buckets,
+            ngram_range=_check_range(self.ngram_range, "ngram_range"),
+            char_ngram_range=None
+            if self.char_ngram_range is None
+            else _check_range(self.char_ngram_range, "char_ngram_range"),
+            n_subword_buckets=self.n_subword_buckets,
+            weighting=self.weighting,
+            idf=self.idf,
+            pooling=self.pooling,
+        )
+
     def _pi_from_bag(self, X, dtype):
         P = sp.csr_array(X)
-        if self.pooling == "mean":
-            P = normalize_bag_rows(P)
-        return P.astype(dtype, copy=False)
-
-    def _pi_from_docs(self, docs, dtype):
-        indices, indptr = self._encoder.encode(docs)
-        n_rows = self._encoder.n_rows
-        if self.pooling == "concat":
-            return position_matrix(
-                indices, indptr, n_rows, self.max_length_, dtype=dtype
+        if self.weighting == "count" and self.idf_ is None:
+            if self.pooling in ("mean", "sqrtn"):
+                P = normalize_bag_rows(P, "l1" if self.pooling == "mean" else "l2")
+            return P.astype(dtype, copy=False)
+        P = P.astype(dtype)  # a copy: sum_duplicates works in place
+        P.sum_duplicates()
+        if self.weighting != "count":
+            # Binary and sublinear weights are functions of counts.
+            check_non_negative(
+                P, f"EmbeddingBagRegressor (weighting={self.weighting!r})"
             )
-        return bag_matrix(indices, indptr, n_rows, dtype=dtype, pooling=self.pooling)
+        return weigh_bag(
+            P, weighting=self.weighting, idf=self.idf_, pooling=self.pooling
+        )
 
     def _take(self, Pi, indices):
         if self.pooling != "concat":
@@ -293,6 +455,7 @@ best_validation_score_, n_iter_, t_, n_layers_, n_outputs_, out_activation_
         if reset:
             # A refit may change the form: nothing of an earlier vocabulary survives.
             self.vocabulary_, self.max_length_, self._encoder = None, None, None
+            self.idf_ = None
         if form == "bag":
             X, y = validate_data(
                 self,
@@ -305,6 +468,12 @@ best_validation_score_, n_iter_, t_, n_layers_, n_outputs_, out_activation_
                 reset=reset,
             )
             dtype = self._float_dtype(X) if reset else self._network.dtype
+            if reset and self.idf:
+                present = sp.csr_array(X, copy=True)
+                present.sum_duplicates()
+                present.eliminate_zeros()
+                df = np.bincount(present.indices, minlength=present.shape[1])
+                self.idf_ = smooth_idf(df, present.shape[0])
             Pi = self._pi_from_bag(X, dtype)
         else:
             y = validate_data(self, y=y, multi_output=True, y_numeric=True, reset=reset)
@@ -318,23 +487,30 @@ best_validation_score_, n_iter_, t_, n_layers_, n_outputs_, out_activation_
                 self._fit_encoder(docs)
             dtype = self._float_dtype() if reset else self._network.dtype
             Pi = self._pi_from_docs(docs, dtype)
+            if reset and Pi.nnz == 0:
+                raise ValueError(
+                    "empty vocabulary; perhaps the documents only contain stop words: "
+                    "no document of X has a single token"
+                    + (" or n-gram." if tuple(self.ngram_range) != (1, 1) else ".")
+                )
         if reset:
             self._input_form = form
         y = self._as_1d_or_2d(np.asarray(y)).astype(dtype, copy=False)
         return Pi, y, self._take
 
     def _fit_encoder(self, docs):
-        if self.n_buckets is not None:
-            self._encoder = HashingEncoder(self.n_buckets)
-            self.vocabulary_ = None
-        else:
-            self._encoder = Vocabulary(self.min_count, self.max_vocabulary).fit(docs)
-            self.vocabulary_ = dict(self._encoder.token_to_row)
+        self._encoder = self._text_encoder().fit(docs)
+        vocabulary = self._encoder.token_to_row
+        self.vocabulary_ = None if vocabulary is None else dict(vocabulary)
+        self.idf_ = self._encoder.idf_
         if self.pooling == "concat":
             longest = max((len(doc) for doc in docs), default=1)
             self.max_length_ = self.max_length or max(longest, 1)
         else:
             self.max_length_ = None
+
+    def _pi_from_docs(self, docs, dtype):
+        return self._encoder.pi(docs, dtype, self.max_length_)
 
     def _validate_predict_input(self, X):
         form = self._check_form(X, reset=False)
@@ -353,9 +529,13 @@ best_validation_score_, n_iter_, t_, n_layers_, n_outputs_, out_activation_
         if self._input_form == "bag":
             n_rows, oov_row = Pi.shape[1], None
         else:
-            n_rows = self._encoder.n_rows
-            oov_row = getattr(self._encoder, "oov_row", None)
+            n_rows, oov_row = self._encoder.n_rows, self._encoder.oov_row
         d = self.embedding_dim
+        pretrained = (
+            None
+            if self.initial_embeddings is None
+            else load_embeddings(self.initial_embeddings, d, self.vocabulary_)
+        )
         self._check_table_fits(n_rows, d, Pi.dtype)
         # Variance 1/d: pooled vectors of unit scale whatever the dimension.
         bound = np.sqrt(3.0 / d)
@@ -363,6 +543,11 @@ best_validation_score_, n_iter_, t_, n_layers_, n_outputs_, out_activation_
         if oov_row is not None:
             # Stays zero unless training tokens were cut to it.
             table[oov_row] = 0.0
+        self.n_pretrained_rows_ = 0
+        if pretrained is not None:
+            rows, vectors = self._pretrained_rows(*pretrained, n_rows)
+            table[rows] = vectors
+            self.n_pretrained_rows_ = int(np.unique(rows).size)
         positions = self.max_length_ if self.pooling == "concat" else None
         n_inputs = d * (positions or 1)
         check_network_fits([n_inputs, *hidden, n_outputs], Pi.dtype)
@@ -377,14 +562,47 @@ best_validation_score_, n_iter_, t_, n_layers_, n_outputs_, out_activation_
         network.initialize(rng)
         return network
 
+    def _pretrained_rows(self, tokens, vectors, n_rows):
+        """Table rows of the pretrained ``tokens`` this model has, and their vectors."""
+        if self._input_form == "bag":
+            # A bag matrix's column j is token j.
+            found = [
+                (i, int(t))
+                for i, t in enumerate(tokens)
+                if isinstance(t, Integral | np.integer) and 0 <= t < n_rows
+            ]
+        elif self.n_buckets is not None:
+            found = [
+                (i, int(row))
+                for i, row in enumerate(stable_hash(list(tokens), self.n_buckets))
+            ]
+        else:
+            get = self.vocabulary_.get
+            found = [(i, get(t)) for i, t in enumerate(tokens) if get(t) is not None]
+        if not found:
+            return np.zeros(0, np.int64), vectors[:0]
+        which, rows = map(np.asarray, zip(*found, strict=True))
+        return rows, vectors[which]
+
     @staticmethod
     def _check_table_fits(n_rows, d, dtype):
         check_fits_in_memory(
             _TABLE_COPIES * n_rows * d,
             dtype,
             f"An embedding table of {n_rows} rows × {d} dimensions",
-            "lower n_buckets, max_vocabulary or embedding_dim",
+            "lower n_buckets, n_subword_buckets, max_vocabulary or embedding_dim",
         )
+
+    def _new_optimizers(self):
+        dense, table = super()._new_optimizers()
+        # A frozen table has no optimizer: the loop then never updates it.
+        return dense, None if self.freeze_embeddings else table
+
+    def _current_optimizer_params(self):
+        return {
+            **super()._current_optimizer_params(),
+            "freeze_embeddings": self.freeze_embeddings,
+        }
 
     # -- live table ------------------------------------------------------------
     def _table(self):
@@ -472,13 +690,16 @@ of shape (n_documents, n_tokens)
         return self.embedding_dim * (self.max_length_ or 1)
 
     def token_attributions(self, X, output=0):
-        """Each token's derivative of the prediction, document by document.
+        """Each term's derivative of the prediction, in document order.
 
         The notes derive the gradient with respect to the one-hot input,
-        ``grad_Π = grad_R·Tableᵀ``; at ``Π``'s non-zeros it is ``∂ŷ/∂Π[i, j]``, the
-        change of document i's prediction per unit of token j's weight in its row
-        of ``Π`` (its count for 'sum' pooling, count/length for 'mean', one
-        position for 'concat').
+        ``grad_Π = grad_R·Tableᵀ``.  A document's ``Π`` row is ``C·M``: ``C`` weighs
+        its terms (tokens and word n-grams), ``M`` spreads a term over its table
+        rows (its own row, and its subword rows with ``char_ngram_range``).  A
+        term's attribution is ``∂ŷ/∂C[i, t] = grad_R[i]·(M·Table)[t]``: the change
+        of the prediction per unit of the term's weight in the document (its count
+        for 'sum' pooling, count/length for 'mean'), through its own row and its
+        subword rows together.  For 'concat' it is ``∂ŷ/∂Π`` at each position.
 
         Parameters
         ----------
@@ -488,16 +709,63 @@ of shape (n_documents, n_tokens)
 
         Returns
         -------
-        list of list of (token, float)
-            For each document, ``(token, derivative)`` for each distinct table row
-            it uses (each position for 'concat'). Tokens are the vocabulary's; an
-            out-of-vocabulary row is reported as None, a hashed or bag-matrix row
-            as its row index.
+        list of list of (term, float)
+            For each document, its distinct terms in order of first appearance
+            (tokens, then the n-grams of each order), each with its own text (an
+            out-of-vocabulary token keeps its text; an n-gram is its tokens
+            joined by spaces, or a tuple if some are ints); n-grams not in the
+            vocabulary are left out (they do not enter the model).  'concat'
+            lists each kept position; a bag matrix lists its non-zero columns by
+            index.
         """
         check_is_fitted(self)
         if not 0 <= output < self.n_outputs_:
             raise ValueError(f"output must be in [0, {self.n_outputs_}); got {output}.")
-        Pi = self._validate_predict_input(X)
+        form = self._check_form(X, reset=False)
+        if form == "bag" or self.pooling == "concat":
+            Pi = self._validate_predict_input(X)
+            grad_Pi = self._grad_input(Pi, output)
+            c = self.max_length_ or 1
+            docs = None if form == "bag" else self._docs(X, form)
+            attributions = []
+            for i in range(Pi.shape[0] // c):
+                start, stop = grad_Pi.indptr[i * c], grad_Pi.indptr[(i + 1) * c]
+                if docs is None:
+                    names = grad_Pi.indices[start:stop].tolist()
+                else:  # one entry per kept position, in order
+                    names = docs[i][: stop - start]
+                values = grad_Pi.data[start:stop].tolist()
+                attributions.append(list(zip(names, values, strict=True)))
+            return attributions
+        docs = self._docs(X, form)
+        terms, C, M = self._encoder.encode(docs, self._network.dtype)
+        grad_C = self._grad_input(
+            sp.csr_array(C), output, table=np.asarray(M @ self.embeddings_)
+        )
+        kept = self._encoder.term_rows(terms)[terms.term] >= 0
+        # Occurrences come by order then position; a stable sort by document
+        # keeps that order inside each document.
+        by_doc = np.argsort(terms.doc[kept], kind="stable")
+        doc, term = terms.doc[kept][by_doc], terms.term[kept][by_doc]
+        _, first = np.unique(doc * max(terms.n_terms, 1) + term, return_index=True)
+        first.sort()
+        doc, term = doc[first], term[first]
+        values = _entries(grad_C, doc, term)
+        names = terms.all_names()
+        attributions = [[] for _ in docs]
+        for i, t, value in zip(
+            doc.tolist(), term.tolist(), values.tolist(), strict=True
+        ):
+            attributions[i].append((names[t], value))
+        return attributions
+
+    def _grad_input(self, Pi, output, table=None):
+        """The notes' ``grad_Π = grad_R·Tableᵀ`` of ``ŷ[:, output]``, at ``Π``'s non-zeros.
+
+        ``table`` replaces the fitted table: with ``Π = C·M`` (term weights ``C``,
+        term → rows ``M``), ``C·(M·Table)`` is the same ``R``, so passing ``C`` and
+        ``M·Table`` differentiates with respect to each term's weight.
+        """
         # A network of its own: the fitted one's buffers are shared state, and
         # concurrent calls (threads) would overwrite each other's activations.
         fitted = self._network
@@ -506,7 +774,7 @@ of shape (n_documents, n_tokens)
             self.activation,
             self.out_activation_,
             fitted.dtype,
-            table=self.embeddings_,
+            table=self.embeddings_ if table is None else table,
             positions=fitted.positions,
         )
         network.load(self.coefs_, self.intercepts_)
@@ -514,33 +782,13 @@ of shape (n_documents, n_tokens)
         y_hat = network.forward(Pi)
         grad_y_hat = np.zeros_like(y_hat)
         grad_y_hat[:, output] = 1.0
-        grad_Pi = network.backward(grad_y_hat)
-        names = self._row_names()
-        c = self.max_length_ or 1
-        attributions = []
-        for i in range(Pi.shape[0] // c):
-            start, stop = grad_Pi.indptr[i * c], grad_Pi.indptr[(i + 1) * c]
-            attributions.append(
-                [
-                    (names(int(row)), float(value))
-                    for row, value in zip(
-                        grad_Pi.indices[start:stop],
-                        grad_Pi.data[start:stop],
-                        strict=True,
-                    )
-                ]
-            )
-        return attributions
-
-    def _row_names(self):
-        tokens = getattr(self._encoder, "tokens", None)
-        if tokens is None:
-            return lambda row: row
-        return lambda row: tokens[row] if row < len(tokens) else None
+        return network.backward(grad_y_hat)
 
     def __sklearn_tags__(self):
         tags = super().__sklearn_tags__()
         tags.input_tags.sparse = True
         tags.input_tags.string = True
+        # A bag matrix of counts: binary and sublinear weights need them >= 0.
+        tags.input_tags.positive_only = self.weighting != "count"
         tags.target_tags.multi_output = True
         return tags

@@ -10,9 +10,11 @@ dict lookup (or one hash per *distinct* token), done through C-level ``map`` and
 ``np.fromiter``; everything after that is vectorised numpy.
 """
 
+import os
 import re
 from collections import Counter
 from collections.abc import Mapping, Sequence
+from functools import lru_cache
 from itertools import chain, repeat
 from numbers import Integral, Real
 
@@ -22,15 +24,22 @@ from sklearn.utils import murmurhash3_32
 
 __all__ = [
     "TOKEN_PATTERN",
+    "DocumentEncoder",
     "HashingEncoder",
     "Vocabulary",
+    "as_documents",
     "bag_matrix",
+    "char_ngrams",
     "detect_input_form",
     "document_lengths",
+    "load_embeddings",
     "normalize_bag_rows",
     "position_matrix",
+    "read_vec",
+    "smooth_idf",
     "stable_hash",
     "tokenize",
+    "weigh_bag",
 ]
 
 TOKEN_PATTERN = r"(?u)\b\w\w+\b"
@@ -61,7 +70,7 @@ def tokenize(docs, *, tokenizer=None, lowercase=True, token_pattern=TOKEN_PATTER
     Raises
     ------
     TypeError
-        If a document is not a str.
+        If a document is not a str, or ``tokenizer`` returns a str.
     """
     docs = list(docs)
     # One type pass up front keeps the hot loop free of per-document checks.
@@ -74,7 +83,17 @@ def tokenize(docs, *, tokenizer=None, lowercase=True, token_pattern=TOKEN_PATTER
         docs = map(str.lower, docs)
     if tokenizer is None:
         return list(map(re.compile(token_pattern).findall, docs))
-    return [list(tokenizer(doc)) for doc in docs]
+    tokenized = []
+    for i, doc in enumerate(docs):
+        tokens = tokenizer(doc)
+        # A str is iterable: list() would silently split it into characters.
+        if isinstance(tokens, str | bytes):
+            raise TypeError(
+                "tokenizer must return a list of tokens; it returned a "
+                f"{type(tokens).__name__} for document {i}."
+            )
+        tokenized.append(list(tokens))
+    return tokenized
 
 
 # -- what X is -----------------------------------------------------------------
@@ -122,7 +141,10 @@ def detect_input_form(X):
         return "bag"
     if X is None or isinstance(X, str | bytes | Mapping):
         raise TypeError(f"{_FORMS_MESSAGE}; got {type(X).__name__}.")
-    if _is_data_frame(X):
+    column = _text_column(X)
+    if column is not None:
+        X = column
+    elif _is_data_frame(X):
         kinds = {getattr(dtype, "kind", "O") for dtype in X.dtypes}
         if kinds <= set("biufc"):
             return "bag"
@@ -148,12 +170,74 @@ def detect_input_form(X):
             "Found 0 documents in X while a minimum of 1 sample is required."
         )
     doc_types = set(map(type, X))
+    _check_missing(X, doc_types)
     if all(issubclass(kind, str) for kind in doc_types):
         return "strings"
     if all(issubclass(kind, list | tuple | np.ndarray) for kind in doc_types):
         return _token_docs_form(X, doc_types)
     kinds = ", ".join(sorted(kind.__name__ for kind in doc_types))
     raise TypeError(f"{_FORMS_MESSAGE}; got a sequence of {kinds}.")
+
+
+def _is_missing(value):
+    if value is None or type(value).__name__ in ("NAType", "NaTType"):
+        return True
+    return isinstance(value, float | np.floating) and value != value
+
+
+def _is_missing_type(kind):
+    return issubclass(kind, type(None) | float | np.floating) or kind.__name__ in (
+        "NAType",
+        "NaTType",
+    )
+
+
+def _check_missing(docs, doc_types):
+    # Missing texts arrive as None, NaN or pandas.NA among the documents: name the
+    # first one rather than report "a sequence of float, str".
+    if not any(map(_is_missing_type, doc_types)):
+        return
+    others = [kind for kind in doc_types if not _is_missing_type(kind)]
+    if not all(issubclass(kind, str | list | tuple | np.ndarray) for kind in others):
+        return  # not texts: reported as a wrong type
+    missing = [i for i, doc in enumerate(docs) if _is_missing(doc)]
+    if not missing or (not others and len(missing) < len(docs)):
+        return  # numbers, not missing texts
+    i = missing[0]
+    raise ValueError(
+        f"Document {i} is missing ({docs[i]!r}); every document must be a text or "
+        "a token sequence. Drop or fill the missing texts first, e.g. fillna('')."
+    )
+
+
+def _text_column(X):
+    """The documents of a one-column 2-D array or data frame of texts, else None.
+
+    ``df[["text"]]`` and ``df[["text"]].to_numpy()`` hold one text per row; read as
+    rows of tokens they would make each whole text a single token.
+    """
+    if _is_data_frame(X):
+        if X.shape[1] != 1 or getattr(X.dtypes.iloc[0], "kind", "O") in "biufc":
+            return None
+        column = np.asarray(X.iloc[:, 0], dtype=object)
+    elif isinstance(X, np.ndarray) and X.ndim == 2 and X.shape[1] == 1:
+        if X.dtype.kind in "biufc":
+            return None
+        column = X[:, 0]
+    else:
+        return None
+    if column.dtype.kind == "O" and all(
+        _is_number_type(type(value)) and not _is_missing(value) for value in column
+    ):
+        return None  # an object array of numbers is a bag matrix
+    return column
+
+
+def as_documents(X):
+    """``X`` as a sequence of documents: a one-column array or frame of texts
+    becomes its column, anything else is returned as it is."""
+    column = _text_column(X) if not sp.issparse(X) else None
+    return X if column is None else column
 
 
 def _token_docs_form(docs, doc_types):
@@ -205,15 +289,15 @@ def _hash_rows(tokens, n_buckets):
     # call per token, and corpora repeat their tokens a lot.
     first_seen = dict.fromkeys(tokens)
     codes = {token: code for code, token in enumerate(first_seen)}
-    buckets = (
-        np.fromiter(
-            (murmurhash3_32(_hash_key(t), positive=True) for t in first_seen),
-            dtype=np.int64,
-            count=len(first_seen),
-        )
-        % n_buckets
+    return codes, _murmur(first_seen) % n_buckets
+
+
+def _murmur(distinct_tokens):
+    return np.fromiter(
+        (murmurhash3_32(_hash_key(t), positive=True) for t in distinct_tokens),
+        dtype=np.int64,
+        count=len(distinct_tokens),
     )
-    return codes, buckets
 
 
 def stable_hash(tokens, n_buckets):
@@ -279,10 +363,14 @@ class Vocabulary:
 
     def fit(self, docs):
         """Count the tokens of ``docs`` (a sequence of token sequences)."""
+        # insertion order = first seen
+        return self.fit_counts(Counter(chain.from_iterable(docs)))
+
+    def fit_counts(self, counts):
+        """Keep terms of ``counts`` (a Counter in first-appearance order)."""
         _check_positive_int(self.min_count, "min_count")
         if self.max_vocabulary is not None:
             _check_positive_int(self.max_vocabulary, "max_vocabulary")
-        counts = Counter(chain.from_iterable(docs))  # insertion order = first seen
         kept = [t for t, c in counts.items() if c >= self.min_count]
         if self.max_vocabulary is not None and len(kept) > self.max_vocabulary:
             # sorted is stable: ties keep first-appearance order.
@@ -373,15 +461,17 @@ def bag_matrix(indices, indptr, n_rows, *, dtype=np.float64, pooling="sum"):
     return bag
 
 
-def normalize_bag_rows(P):
-    """Divide each row of a bag matrix by the sum of its absolute values.
+def normalize_bag_rows(P, norm="l1"):
+    """Divide each row of a bag matrix by its L1 (or L2) norm.
 
-    The mean pooling of a user's bag matrix (``CountVectorizer`` counts, tf-idf
-    weights, …); all-zero rows stay zero.  The input is not modified.
+    ``"l1"`` (the sum of absolute values) is the mean pooling of a user's bag
+    matrix (``CountVectorizer`` counts, tf-idf weights, …), ``"l2"`` its ``sqrtn``
+    pooling; all-zero rows stay zero.  The input is not modified.
 
     Parameters
     ----------
     P : sparse or dense 2-D array of numbers
+    norm : {"l1", "l2"}, default="l1"
 
     Returns
     -------
@@ -403,9 +493,11 @@ def normalize_bag_rows(P):
     lengths = np.diff(P.indptr)
     row_norm = np.bincount(
         np.repeat(np.arange(P.shape[0]), lengths),
-        weights=np.abs(P.data),
+        weights=np.abs(P.data) if norm == "l1" else np.square(P.data),
         minlength=P.shape[0],
     )
+    if norm == "l2":
+        row_norm = np.sqrt(row_norm)
     row_norm[row_norm == 0] = 1.0  # empty rows and rows of explicit zeros
     P.data /= np.repeat(row_norm, lengths)
     return P
@@ -446,3 +538,563 @@ def position_matrix(indices, indptr, n_rows, max_length, *, dtype=np.float64):
         (np.ones(int(n_kept.sum()), dtype=dtype), indices[kept], out_indptr),
         shape=(n_docs * max_length, n_rows),
     )
+
+
+# -- weighting -----------------------------------------------------------------
+def smooth_idf(df, n_docs):
+    """``TfidfVectorizer``'s smooth IDF: ``ln((1 + n) / (1 + df)) + 1``.
+
+    As if one extra document held every term once, so no IDF is infinite (a row
+    never seen in training gets the largest, ``ln(1 + n) + 1``).
+    """
+    return np.log((1.0 + n_docs) / (1.0 + np.asarray(df, dtype=np.float64))) + 1.0
+
+
+def weigh_bag(P, *, weighting="count", idf=None, pooling="sum"):
+    """Weigh the entries of a bag of counts, then normalise its rows for pooling.
+
+    Parameters
+    ----------
+    P : csr_array of float, canonical (sorted, duplicates summed)
+        Counts; it is not modified.
+    weighting : {"count", "binary", "sublinear"}, default="count"
+        An entry's weight: its count, 1, or ``1 + ln(count)``.
+    idf : ndarray of shape (P.shape[1],), default=None
+        Multiplies the weights column by column (TF-IDF).
+    pooling : {"sum", "mean", "sqrtn"}, default="sum"
+        ``"mean"`` divides each row by the sum of its absolute weights (L1),
+        ``"sqrtn"`` by the square root of the sum of their squares (L2, TensorFlow's
+        combiner of that name: ``√count`` for unweighted counts).
+
+    Returns
+    -------
+    csr_array of the dtype of ``P``
+    """
+    P = P.copy()
+    if weighting == "binary":
+        P.data[P.data != 0] = 1.0
+    elif weighting == "sublinear":
+        positive = P.data > 0
+        P.data[positive] = 1.0 + np.log(P.data[positive])
+    elif weighting != "count":
+        raise ValueError(f"Unknown weighting {weighting!r}.")
+    if idf is not None:
+        P.data *= np.asarray(idf, dtype=P.dtype)[P.indices]
+    if pooling in ("mean", "sqrtn"):
+        P = normalize_bag_rows(P, "l1" if pooling == "mean" else "l2")
+    return P
+
+
+# -- word and subword n-grams --------------------------------------------------
+def char_ngrams(word, min_n, max_n):
+    """fastText's subwords of ``word``: its character n-grams, ``min_n ≤ n ≤ max_n``,
+    of ``"<" + word + ">"`` (the markers tell prefixes and suffixes apart).
+
+    Examples
+    --------
+    >>> char_ngrams("where", 3, 3)
+    ['<wh', 'whe', 'her', 'ere', 're>']
+    """
+    marked = f"<{word}>"
+    return [
+        marked[i : i + n]
+        for n in range(min_n, max_n + 1)
+        for i in range(len(marked) - n + 1)
+        if n > 1 or marked[i] not in "<>"
+    ]
+
+
+@lru_cache(maxsize=2**16)
+def _subword_hashes(word, min_n, max_n):
+    # Cached: a corpus meets its frequent words in every batch.
+    return tuple(
+        murmurhash3_32(g, positive=True) for g in char_ngrams(word, min_n, max_n)
+    )
+
+
+# fastText's multiplier for hashing a word n-gram from its tokens' hashes.
+_NGRAM_MULTIPLIER = np.uint64(116049371)
+
+
+def _ngram_name(tokens):
+    # CountVectorizer joins word n-grams with a space; int tokens have no text.
+    if all(isinstance(t, str) for t in tokens):
+        return " ".join(tokens)
+    return tuple(tokens)
+
+
+class _Terms:
+    """The distinct terms (tokens, then word n-grams) of a batch, and where they are.
+
+    Tokens are coded once (one dict lookup per token); n-grams are then built on
+    the codes with numpy: the n-gram at position p is the pair ((n−1)-gram at p,
+    token at p+n−1), numbered by ``np.unique``.  Terms are numbered by order,
+    then first appearance.
+
+    Attributes
+    ----------
+    n_docs, n_terms : int
+    tokens : list, the distinct tokens, in first-appearance order
+    doc, term, position : ndarray of int64, one entry per term occurrence
+    """
+
+    def __init__(self, docs, ngram_range):
+        low, high = ngram_range
+        self.n_docs = len(docs)
+        indptr = _indptr(docs)
+        lengths = np.diff(indptr)
+        n_tokens = int(indptr[-1])
+        self.tokens = list(dict.fromkeys(chain.from_iterable(docs)))
+        code_of = dict(zip(self.tokens, range(len(self.tokens)), strict=True))
+        codes = np.fromiter(
+            map(code_of.__getitem__, chain.from_iterable(docs)), np.int64, n_tokens
+        )
+        doc_of = np.repeat(np.arange(self.n_docs, dtype=np.int64), lengths)
+        position = np.arange(n_tokens, dtype=np.int64) - np.repeat(indptr[:-1], lengths)
+        remaining = np.repeat(lengths, lengths) - position
+        self._codes = codes
+        self.orders = []  # (n, first term id, n distinct, a start of each)
+        docs_of, terms, positions = [], [], []
+        offset, previous = 0, codes
+        for n in range(1, high + 1):
+            if n == 1:
+                starts, ids, starts_of = np.arange(n_tokens), codes, None
+                n_distinct = len(self.tokens)
+            else:
+                starts = np.flatnonzero(remaining >= n)
+                keys = (
+                    previous[starts] * max(len(self.tokens), 1) + codes[starts + n - 1]
+                )
+                _, first, inverse = np.unique(
+                    keys, return_index=True, return_inverse=True
+                )
+                order = np.argsort(first, kind="stable")
+                rank = np.empty_like(order)
+                rank[order] = np.arange(order.size)
+                ids = rank[inverse.reshape(-1)]
+                starts_of = starts[first[order]]
+                n_distinct = order.size
+                previous = np.full(n_tokens, -1, dtype=np.int64)
+                previous[starts] = ids
+            if n >= low:
+                self.orders.append((n, offset, n_distinct, starts_of))
+                docs_of.append(doc_of[starts])
+                terms.append(ids + offset)
+                positions.append(position[starts])
+                offset += n_distinct
+        self.n_terms = offset
+        self.doc = np.concatenate(docs_of) if docs_of else np.zeros(0, np.int64)
+        self.term = np.concatenate(terms) if terms else np.zeros(0, np.int64)
+        self.position = (
+            np.concatenate(positions) if positions else np.zeros(0, np.int64)
+        )
+
+    def token_tuples(self, order):
+        """The tokens of each n-gram of one ``order`` entry (n ≥ 2)."""
+        n, _, _, starts_of = order
+        tokens = self.tokens
+        columns = [self._codes[starts_of + k].tolist() for k in range(n)]
+        return [tuple(tokens[c] for c in codes) for codes in zip(*columns, strict=True)]
+
+    def names(self, order):
+        """The text of each term of one ``order`` entry (a token or joined n-gram)."""
+        if order[0] == 1:
+            return list(self.tokens)
+        return list(map(_ngram_name, self.token_tuples(order)))
+
+    def codes_at(self, order, k):
+        """Token codes of the k-th token of each n-gram of ``order``."""
+        return self._codes[order[3] + k]
+
+    def all_names(self):
+        """The text of every term, in term order."""
+        return [name for order in self.orders for name in self.names(order)]
+
+    def ngram_hashes(self, order, token_hashes):
+        """fastText's hash of each n-gram of ``order`` from its tokens' hashes."""
+        n, _, _, starts_of = order
+        token_hashes = token_hashes.astype(np.uint64)
+        h = token_hashes[self._codes[starts_of]]
+        for k in range(1, n):
+            h = h * _NGRAM_MULTIPLIER + token_hashes[self._codes[starts_of + k]]
+        return h
+
+
+class DocumentEncoder:
+    """Token sequences → the notes' ``Π``, with n-grams, subwords and weighting.
+
+    A document's *terms* are its tokens and, with ``ngram_range``, its word
+    n-grams.  Each term has a row of the table (from a vocabulary learned in
+    :meth:`fit`, or hashed); a str token's vector is, with ``char_ngram_range``,
+    the average of its row and its hashed subword rows (fastText's word vector).
+    ``Π = C·M``: ``C`` weighs each term of each document (count, binary or
+    sublinear, times IDF, then normalised for pooling), ``M`` spreads a term's
+    weight over its rows.  Without n-grams, subwords or weighting, ``Π`` is
+    :func:`bag_matrix`'s, bit for bit.
+
+    Parameters
+    ----------
+    min_count, max_vocabulary : int
+        As :class:`Vocabulary`; n-grams count as terms of the vocabulary.
+    n_buckets : int, default=None
+        Hash terms into this many rows instead (unigrams by :func:`stable_hash`,
+        n-grams by fastText's combination of their tokens' hashes).
+    ngram_range : (int, int), default=(1, 1)
+    char_ngram_range : (int, int), default=None
+    n_subword_buckets : int, default=2**18
+    weighting : {"count", "binary", "sublinear"}, default="count"
+    idf : bool, default=False
+    pooling : {"sum", "mean", "sqrtn", "concat"}, default="mean"
+
+    Attributes
+    ----------
+    words : Vocabulary or HashingEncoder
+    idf_ : ndarray of shape (n_word_rows,) or None
+    n_word_rows, n_rows : int
+    """
+
+    def __init__(
+        self,
+        *,
+        min_count=1,
+        max_vocabulary=None,
+        n_buckets=None,
+        ngram_range=(1, 1),
+        char_ngram_range=None,
+        n_subword_buckets=2**18,
+        weighting="count",
+        idf=False,
+        pooling="mean",
+    ):
+        self.min_count = min_count
+        self.max_vocabulary = max_vocabulary
+        self.n_buckets = n_buckets
+        self.ngram_range = tuple(ngram_range)
+        self.char_ngram_range = (
+            None if char_ngram_range is None else tuple(char_ngram_range)
+        )
+        self.n_subword_buckets = n_subword_buckets
+        self.weighting = weighting
+        self.idf = idf
+        self.pooling = pooling
+
+    @property
+    def plain(self):
+        """True when ``Π`` is :func:`bag_matrix`'s (or :func:`position_matrix`'s)."""
+        return (
+            self.ngram_range == (1, 1)
+            and self.char_ngram_range is None
+            and self.weighting == "count"
+            and not self.idf
+            and self.pooling != "sqrtn"
+        )
+
+    # The word encoder's vocabulary, for the estimator and attributions.
+    @property
+    def tokens(self):
+        return getattr(self.words, "tokens", None)
+
+    @property
+    def token_to_row(self):
+        return getattr(self.words, "token_to_row", None)
+
+    @property
+    def oov_row(self):
+        return getattr(self.words, "oov_row", None)
+
+    @property
+    def n_word_rows(self):
+        return self.words.n_rows
+
+    @property
+    def n_rows(self):
+        extra = self.n_subword_buckets if self.char_ngram_range is not None else 0
+        return self.n_word_rows + extra
+
+    def fit(self, docs):
+        """Learn the vocabulary (unless hashing) and the IDF of ``docs``."""
+        if self.n_buckets is not None:
+            self.words = HashingEncoder(self.n_buckets)
+        elif self.ngram_range == (1, 1):
+            self.words = Vocabulary(self.min_count, self.max_vocabulary).fit(docs)
+        else:
+            terms = _Terms(docs, self.ngram_range)
+            counts, ngrams = Counter(), {}
+            term_counts = np.bincount(terms.term, minlength=terms.n_terms).tolist()
+            for order in terms.orders:
+                n, offset, n_distinct, _ = order
+                names = terms.names(order) if n == 1 else terms.token_tuples(order)
+                for name, count in zip(
+                    names, term_counts[offset : offset + n_distinct], strict=True
+                ):
+                    if n > 1:
+                        tokens, name = name, _ngram_name(name)
+                        ngrams.setdefault(name, []).append(tokens)
+                    counts[name] += count
+            self.words = Vocabulary(self.min_count, self.max_vocabulary)
+            self.words.fit_counts(counts)
+            self._index_ngrams(ngrams)
+        self.idf_ = None
+        if self.idf:
+            terms = _Terms(docs, self.ngram_range)
+            rows = self.term_rows(terms)[terms.term]
+            kept = rows >= 0
+            present = np.unique(terms.doc[kept] * self.n_word_rows + rows[kept])
+            df = np.bincount(present % self.n_word_rows, minlength=self.n_word_rows)
+            self.idf_ = smooth_idf(df, len(docs))
+        return self
+
+    def _index_ngrams(self, ngrams):
+        """Number the vocabulary's n-grams for :meth:`_ngram_rows`.
+
+        Each prefix of a kept n-gram gets an id per length; the key of a prefix of
+        length k is ``id(its first k−1 tokens)·T + id(its k-th token)``, ``T``
+        tokens in all. Looking up a batch's n-grams is then a vectorised
+        ``searchsorted`` per length, with one dict lookup per distinct token
+        instead of building and looking up each n-gram's text. (So an n-gram
+        unseen in training whose text equals a kept term's, possible only with
+        tokens that contain spaces, is not found.)
+        """
+        kept = [
+            (tokens, self.token_to_row[name])
+            for name, all_tokens in ngrams.items()
+            if name in self.token_to_row
+            for tokens in all_tokens
+        ]
+        token_ids = {}
+        for tokens, _ in kept:
+            for token in tokens:
+                token_ids.setdefault(token, len(token_ids))
+        n_ids = max(len(token_ids), 1)
+        levels = []  # per length k ≥ 2: {key: prefix id}, row of each prefix id
+        for tokens, row in kept:
+            prefix = token_ids[tokens[0]]
+            for k in range(2, len(tokens) + 1):
+                if len(levels) < k - 1:
+                    levels.append(({}, []))
+                ids, rows = levels[k - 2]
+                key = prefix * n_ids + token_ids[tokens[k - 1]]
+                prefix = ids.setdefault(key, len(ids))
+                if prefix == len(rows):
+                    rows.append(-1)
+            levels[len(tokens) - 2][1][prefix] = row
+        arrays = []
+        for ids, rows in levels:
+            keys = np.fromiter(ids.keys(), np.int64, len(ids))
+            values = np.fromiter(ids.values(), np.int64, len(ids))
+            order = np.argsort(keys)
+            arrays.append((keys[order], values[order], np.asarray(rows, np.int64)))
+        self._ngram_index = token_ids, n_ids, arrays
+
+    def _ngram_rows(self, terms, order):
+        """Vocabulary row of each n-gram of ``order`` (-1 if unknown)."""
+        token_ids, n_ids, levels = self._ngram_index
+        n = order[0]
+        if len(levels) < n - 1:
+            return np.full(order[2], -1, dtype=np.int64)
+        get = token_ids.get
+        ids = np.fromiter(
+            (get(t, -1) for t in terms.tokens), np.int64, len(terms.tokens)
+        )
+        prefix = ids[terms.codes_at(order, 0)]
+        for k in range(2, n + 1):
+            keys, values, _ = levels[k - 2]
+            token = ids[terms.codes_at(order, k - 1)]
+            key = prefix * n_ids + token
+            at = np.minimum(np.searchsorted(keys, key), keys.size - 1)
+            found = (prefix >= 0) & (token >= 0) & (keys[at] == key)
+            prefix = np.where(found, values[at], -1)
+        rows = levels[n - 2][2]
+        return np.where(prefix >= 0, rows[np.maximum(prefix, 0)], -1)
+
+    def term_rows(self, terms):
+        """Row of each term of ``terms``; -1 for an n-gram not in the vocabulary
+        (dropped, as ``CountVectorizer`` drops unknown n-grams; an unknown token
+        takes the out-of-vocabulary row)."""
+        parts = []
+        token_hashes = None
+        for order in terms.orders:
+            n = order[0]
+            if self.n_buckets is not None:
+                if token_hashes is None:
+                    token_hashes = _murmur(terms.tokens)
+                if n == 1:
+                    parts.append(token_hashes % self.n_buckets)
+                else:
+                    hashes = terms.ngram_hashes(order, token_hashes)
+                    parts.append((hashes % np.uint64(self.n_buckets)).astype(np.int64))
+            elif n > 1:
+                parts.append(self._ngram_rows(terms, order))
+            else:
+                get, oov = self.token_to_row.get, self.oov_row
+                parts.append(
+                    np.fromiter(
+                        (get(t, oov) for t in terms.tokens), np.int64, len(terms.tokens)
+                    )
+                )
+        return np.concatenate(parts) if parts else np.zeros(0, np.int64)
+
+    def encode(self, docs, dtype=np.float64):
+        """Return ``(terms, C, M)`` with ``Π = C·M`` (see the class docstring)."""
+        terms = _Terms(docs, self.ngram_range)
+        rows = self.term_rows(terms)
+        kept = rows[terms.term] >= 0
+        C = sp.csr_array(
+            (
+                np.ones(int(kept.sum()), dtype=dtype),
+                (terms.doc[kept], terms.term[kept]),
+            ),
+            shape=(terms.n_docs, terms.n_terms),
+        )
+        C.sum_duplicates()
+        idf = None if self.idf_ is None else self.idf_[np.maximum(rows, 0)]
+        C = weigh_bag(C, weighting=self.weighting, idf=idf, pooling=self.pooling)
+        return terms, C, self._composition(terms, rows, dtype)
+
+    def _composition(self, terms, rows, dtype):
+        """``M``: row t spreads term t over its table rows."""
+        n_terms = terms.n_terms
+        counts = (rows >= 0).astype(np.int64)
+        subword_rows = []
+        first_order = terms.orders[0] if terms.orders else None
+        with_subwords = (
+            self.char_ngram_range is not None
+            and first_order is not None
+            and first_order[0] == 1
+        )
+        if with_subwords:
+            min_n, max_n = self.char_ngram_range
+            subword_rows = [
+                _subword_hashes(t, min_n, max_n) if isinstance(t, str) else ()
+                for t in terms.tokens
+            ]
+            counts[: len(subword_rows)] += np.fromiter(
+                map(len, subword_rows), np.int64, len(subword_rows)
+            )
+        indptr = np.zeros(n_terms + 1, dtype=np.int64)
+        np.cumsum(counts, out=indptr[1:])
+        indices = np.empty(int(indptr[-1]), dtype=np.int64)
+        indices[indptr[:-1][rows >= 0]] = rows[rows >= 0]
+        if with_subwords:
+            hashes = np.fromiter(
+                chain.from_iterable(subword_rows),
+                np.int64,
+                int(counts.sum() - (rows >= 0).sum()),
+            )
+            n_tokens = len(subword_rows)
+            lengths = counts[:n_tokens] - 1
+            # Each token's subword rows follow its own row.
+            starts = np.repeat(indptr[:n_tokens] + 1, lengths)
+            offsets = np.arange(hashes.size) - np.repeat(
+                np.cumsum(lengths) - lengths, lengths
+            )
+            indices[starts + offsets] = (
+                self.n_word_rows + hashes % self.n_subword_buckets
+            )
+        data = np.repeat(1.0 / np.maximum(counts, 1), counts).astype(dtype)
+        M = sp.csr_array((data, indices, indptr), shape=(n_terms, self.n_rows))
+        M.sum_duplicates()
+        return M
+
+    def pi(self, docs, dtype=np.float64, max_length=None):
+        """``Π`` of ``docs``: one row per document (one per position for
+        ``pooling="concat"``, ``max_length`` positions each)."""
+        if self.plain:
+            indices, indptr = self.words.encode(docs)
+            if self.pooling == "concat":
+                return position_matrix(
+                    indices, indptr, self.n_rows, max_length, dtype=dtype
+                )
+            return bag_matrix(
+                indices, indptr, self.n_rows, dtype=dtype, pooling=self.pooling
+            )
+        _, C, M = self.encode(docs, dtype)
+        return sp.csr_array(C @ M)
+
+
+# -- pretrained vectors ----------------------------------------------------------
+def read_vec(path, tokens=None):
+    """Read a word2vec/fastText ``.vec`` text file.
+
+    The first line is ``"n d"``; each next line is a token and its ``d`` values,
+    separated by spaces.
+
+    Parameters
+    ----------
+    path : str or PathLike
+    tokens : container, default=None
+        Read only the vectors of these tokens (a file can hold millions).
+
+    Returns
+    -------
+    tokens : list of str
+    vectors : ndarray of shape (len(tokens), d)
+    """
+    with open(path, encoding="utf-8") as lines:
+        header = lines.readline().split()
+        if len(header) != 2 or not all(h.isdigit() for h in header):
+            raise ValueError(
+                f"{os.fspath(path)!r} is not a .vec file: its first line must be "
+                f"'<number of vectors> <dimension>'; got {' '.join(header)!r}."
+            )
+        d = int(header[1])
+        names, rows = [], []
+        for number, line in enumerate(lines, start=2):
+            token, _, values = line.rstrip("\r\n").partition(" ")
+            if not token or (tokens is not None and token not in tokens):
+                continue
+            row = values.split()
+            if len(row) != d:
+                raise ValueError(
+                    f"Line {number} of {os.fspath(path)!r} has {len(row)} values; "
+                    f"the header says {d}."
+                )
+            names.append(token)
+            rows.append(row)
+    return names, np.array(rows, dtype=np.float64).reshape(len(rows), d)
+
+
+def load_embeddings(source, dim, tokens=None):
+    """Pretrained vectors as ``(tokens, matrix)`` from any accepted source.
+
+    Parameters
+    ----------
+    source : mapping, (tokens, matrix) pair, or str/PathLike of a ``.vec`` file
+    dim : int
+        The expected dimension.
+    tokens : container, default=None
+        Tokens of interest (used to read only part of a file).
+
+    Returns
+    -------
+    tokens : list
+    vectors : ndarray of float64 of shape (len(tokens), dim)
+    """
+    if isinstance(source, str | os.PathLike):
+        names, vectors = read_vec(source, tokens)
+    elif isinstance(source, Mapping):
+        names = list(source)
+        vectors = np.array([np.ravel(source[t]) for t in names], dtype=np.float64)
+        vectors = vectors.reshape(len(names), -1) if names else np.zeros((0, dim))
+    elif isinstance(source, tuple) and len(source) == 2:
+        names = list(source[0])
+        vectors = np.asarray(source[1], dtype=np.float64)
+        if vectors.ndim != 2 or vectors.shape[0] != len(names):
+            raise ValueError(
+                "initial_embeddings as (tokens, matrix) needs a 2-D matrix with one "
+                f"row per token; got {len(names)} tokens and a matrix of shape "
+                f"{vectors.shape}."
+            )
+    else:
+        raise TypeError(
+            "initial_embeddings must be a {token: vector} mapping, a (tokens, "
+            f"matrix) pair or the path of a .vec file; got {type(source).__name__}."
+        )
+    if names and vectors.shape[1] != dim:
+        raise ValueError(
+            f"The pretrained vectors have dimension {vectors.shape[1]}, but "
+            f"embedding_dim={dim}; set embedding_dim={vectors.shape[1]}."
+        )
+    if not np.isfinite(vectors).all():
+        raise ValueError("The pretrained vectors contain NaN or infinity.")
+    return names, vectors

@@ -171,14 +171,26 @@ def one_case(rng):
     if rng.random() < 0.35:
         rng = _Tame(rng)
     if text:
+        pooling = ["sum", "mean", "sqrtn", "concat"][rng.integers(4)]
+        # 'concat' refuses the text options: draw them mostly for the others.
+        plain = pooling == "concat" and rng.random() < 0.8
         est = EmbeddingBagRegressor(
             embedding_dim=int(rng.integers(1, 4)),
-            pooling=["sum", "mean", "concat"][rng.integers(3)],
+            pooling=pooling,
             hidden_layer_sizes=[(), (3,)][rng.integers(2)],
             n_buckets=[None, 16][rng.integers(2)],
             max_iter=2,
             random_state=0,
         )
+        if not plain:
+            est.set_params(
+                weighting=["count", "binary", "sublinear"][rng.integers(3)],
+                idf=bool(rng.integers(2)),
+                ngram_range=[(1, 1), (1, 2), (2, 3)][rng.integers(3)],
+                char_ngram_range=[None, None, (2, 4), (1, 1)][rng.integers(4)],
+                n_subword_buckets=int(rng.integers(1, 9)),
+                freeze_embeddings=bool(rng.integers(2)),
+            )
         X = random_docs(rng) if rng.random() < 0.8 else random_table(rng)
         X_new = random_docs(rng) if rng.random() < 0.8 else random_table(rng)
     else:

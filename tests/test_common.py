@@ -13,6 +13,9 @@ ESTIMATORS = [
     EmbeddingBagRegressor(),
     EmbeddingBagRegressor(pooling="sum"),
     EmbeddingBagRegressor(pooling="mean", hidden_layer_sizes=(8,)),
+    # The weighting options on a bag matrix's values (issue 10).
+    EmbeddingBagRegressor(pooling="sqrtn", idf=True),
+    EmbeddingBagRegressor(weighting="sublinear", idf=True),
 ]
 
 

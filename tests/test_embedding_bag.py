@@ -14,7 +14,7 @@ from sklearn.pipeline import make_pipeline
 from sknotes import EmbeddingBagRegressor
 from sknotes.gradcheck import gradcheck
 from sknotes.nodes import MSELoss
-from sknotes.text import stable_hash
+from sknotes.text import bag_matrix, smooth_idf, stable_hash
 
 pytestmark = pytest.mark.usefixtures("quiet_convergence")
 
@@ -43,6 +43,21 @@ def test_it_learns_the_synthetic_task(corpus):
     assert reg.score(docs[1200:], y[1200:]) > 0.9
 
 
+def _check_whole_model_gradient(reg, docs, y):
+    """Finite differences of the loss w.r.t. the table and θ at the fitted model."""
+    network, Pi = reg._network, reg._validate_predict_input(docs)
+    Y = np.asarray(y).reshape(-1, 1)
+    loss_node = MSELoss()
+
+    def loss():
+        return loss_node.forward(network.predict(Pi), Y)
+
+    loss_node.forward(network.forward(Pi), Y)
+    network.backward(loss_node.backward())
+    gradcheck(loss, network.table, network.embedding.grad_table, rtol=1e-6)
+    gradcheck(loss, network.theta, network.grad.copy(), rtol=1e-6)
+
+
 @pytest.mark.parametrize("pooling", ["sum", "mean", "concat"])
 @pytest.mark.parametrize("hidden", [(), (4,)])
 def test_whole_model_gradient(pooling, hidden):
@@ -56,17 +71,7 @@ def test_whole_model_gradient(pooling, hidden):
         random_state=0,
     )
     reg.fit(docs, y)
-    network, Pi = reg._network, reg._validate_predict_input(docs)
-    Y = y.reshape(-1, 1)
-    loss_node = MSELoss()
-
-    def loss():
-        return loss_node.forward(network.predict(Pi), Y)
-
-    loss_node.forward(network.forward(Pi), Y)
-    network.backward(loss_node.backward())
-    gradcheck(loss, network.table, network.embedding.grad_table, rtol=1e-6)
-    gradcheck(loss, network.theta, network.grad.copy(), rtol=1e-6)
+    _check_whole_model_gradient(reg, docs, y)
 
 
 def test_one_sgd_step_is_the_notes_update():
@@ -229,7 +234,7 @@ def test_token_attributions_match_finite_differences(corpus):
             - reg._network.predict(sp.csr_array(down))
         )[0, 0] / (2 * eps)
         assert value == pytest.approx(numeric, rel=1e-5, abs=1e-8)
-    assert None in attributions  # the unknown token's OOV row
+    assert "unknown" in attributions  # its own text, through the OOV row
 
 
 def test_impossible_table_is_refused_up_front():
@@ -245,9 +250,10 @@ def test_float32(corpus):
     assert reg.predict(docs[:3]).dtype == np.float32
 
 
-@pytest.mark.parametrize("pooling", ["mean", "concat"])
+@pytest.mark.parametrize("pooling", ["mean", "sqrtn", "concat"])
 def test_token_attributions_are_the_gradient_at_pi(corpus, pooling):
-    """Each attribution is dŷ/dΠ[i, j] at one non-zero of Π (notes: grad_R·Tableᵀ)."""
+    """Each attribution is dŷ/dΠ[i, j] at the token's row (notes: grad_R·Tableᵀ),
+    listed in document order with the token's own text."""
     docs, y = corpus
     reg = EmbeddingBagRegressor(
         embedding_dim=3,
@@ -259,26 +265,30 @@ def test_token_attributions_are_the_gradient_at_pi(corpus, pooling):
         random_state=0,
     )
     reg.fit(docs[:200], y[:200])
-    batch = [["t1", "t2", "t2"], ["t3", "zzz"]]
+    batch = [["t2", "t1", "t2"], ["t3", "zzz", "qqq"], []]
     attributions = reg.token_attributions(batch)
     Pi = reg._validate_predict_input(batch)
     c = reg.max_length_ or 1
     eps = 1e-6
+    oov = len(reg.vocabulary_)
+    if pooling == "concat":
+        expected_names = batch  # every position
+    else:
+        expected_names = [["t2", "t1"], ["t3", "zzz", "qqq"], []]
+    assert [[t for t, _ in a] for a in attributions] == expected_names
     for i, doc_attributions in enumerate(attributions):
-        entries = Pi[i * c : (i + 1) * c].tocoo()
-        assert len(doc_attributions) == entries.nnz
-        for (token, value), r, j in zip(
-            doc_attributions, entries.row, entries.col, strict=True
-        ):
-            expected = reg._encoder.tokens[j] if j < len(reg.vocabulary_) else None
-            assert token == expected
+        for position, (token, value) in enumerate(doc_attributions):
+            row = i * c + (position if pooling == "concat" else 0)
+            j = reg.vocabulary_.get(token, oov)
             up, down = Pi.tolil(), Pi.tolil()
-            up[i * c + r, j] += eps
-            down[i * c + r, j] -= eps
+            up[row, j] += eps
+            down[row, j] -= eps
             numeric = (
                 reg._network.predict(up.tocsr()) - reg._network.predict(down.tocsr())
             )[i, 0] / (2 * eps)
             assert value == pytest.approx(numeric, rel=1e-5, abs=1e-8)
+    # Two unknown tokens share the OOV row, hence its derivative.
+    assert attributions[1][1][1] == attributions[1][2][1]
 
 
 def test_transform_shapes_and_feature_names(corpus):
@@ -327,3 +337,294 @@ def test_parameters_are_validated():
         ["a b-c", "x"], [1.0, 2.0]
     )
     assert set(reg.vocabulary_) == {"a", "b-c", "x"}
+
+
+# -- weighting, n-grams, subwords (issue 10) -----------------------------------
+TEXT_OPTIONS = [
+    {"pooling": "sqrtn"},
+    {"weighting": "sublinear", "idf": True, "pooling": "sqrtn"},
+    {"weighting": "binary", "idf": True, "pooling": "mean"},
+    {"ngram_range": (1, 2), "pooling": "sum"},
+    {"ngram_range": (1, 2), "n_buckets": 32, "idf": True},
+    {"char_ngram_range": (2, 3), "n_subword_buckets": 16, "pooling": "mean"},
+    {"char_ngram_range": (2, 3), "n_subword_buckets": 16, "ngram_range": (1, 2)},
+]
+
+
+@pytest.mark.parametrize("options", TEXT_OPTIONS)
+def test_whole_model_gradient_with_text_options(options):
+    """grad_table = Πᵀ·grad_R is unchanged math: Π only has other entries."""
+    docs, y = _corpus(n_docs=12, n_tokens=10, seed=1)
+    docs = [[t + "x" * (i % 3) for i, t in enumerate(doc)] for doc in docs]
+    reg = EmbeddingBagRegressor(
+        embedding_dim=2,
+        hidden_layer_sizes=(3,),
+        activation="tanh",
+        max_iter=1,
+        random_state=0,
+        **options,
+    )
+    reg.fit(docs, y)
+    _check_whole_model_gradient(reg, docs + [["unseen"]], np.r_[y, 0.5])
+
+
+@pytest.mark.parametrize("options", TEXT_OPTIONS)
+def test_text_options_train_transform_and_attribute(options):
+    docs, y = _corpus(n_docs=300, n_tokens=30, seed=2)
+    texts = [" ".join(doc) for doc in docs]
+    reg = EmbeddingBagRegressor(
+        embedding_dim=4, max_iter=3, random_state=0, **options
+    ).fit(texts, y)
+    assert np.isfinite(reg.predict(texts)).all()
+    features = reg.transform(texts[:5])
+    np.testing.assert_allclose(
+        features, reg._validate_predict_input(texts[:5]) @ reg.embeddings_
+    )
+    assert (reg.idf_ is not None) == options.get("idf", False)
+    reg.partial_fit(texts[:50], y[:50])
+    attributions = reg.token_attributions([texts[0], "t3 never"])
+    names = [[t for t, _ in doc] for doc in attributions]
+    # Document order, each term once; bigrams of a training text are all known.
+    expected = list(dict.fromkeys(docs[0]))
+    if options.get("ngram_range", (1, 1)) == (1, 2):
+        expected += dict.fromkeys(
+            map(" ".join, zip(docs[0][:-1], docs[0][1:], strict=True))
+        )
+    assert names[0] == expected
+    assert names[1][:2] == ["t3", "never"]
+
+
+@pytest.mark.parametrize(
+    "options",
+    [
+        {"ngram_range": (1, 2)},
+        {"char_ngram_range": (2, 4), "n_subword_buckets": 64},
+        {"char_ngram_range": (2, 4), "n_subword_buckets": 64, "idf": True},
+        {"weighting": "sublinear", "idf": True, "pooling": "sqrtn"},
+    ],
+)
+def test_attributions_are_the_derivative_of_each_terms_weight(corpus, options):
+    """∂ŷ/∂C[i, t]: perturb the term's weight in C, rebuild Π = C·M, predict."""
+    docs, y = corpus
+    reg = EmbeddingBagRegressor(
+        embedding_dim=3,
+        hidden_layer_sizes=(4,),
+        activation="tanh",
+        max_iter=2,
+        random_state=0,
+        **options,
+    ).fit(docs[:200], y[:200])
+    batch = [["t2", "t1", "t2", "t10"], ["t3x", "zzz"]]
+    attributions = reg.token_attributions(batch)
+    terms, C, M = reg._encoder.encode(batch)
+    names = terms.all_names()
+    eps = 1e-6
+    for i, doc_attributions in enumerate(attributions):
+        for name, value in doc_attributions:
+            t = names.index(name)
+            up, down = C.tolil(), C.tolil()
+            up[i, t] += eps
+            down[i, t] -= eps
+            numeric = (
+                reg._network.predict(sp.csr_array(up.tocsr() @ M))
+                - reg._network.predict(sp.csr_array(down.tocsr() @ M))
+            )[i, 0] / (2 * eps)
+            assert value == pytest.approx(numeric, rel=1e-5, abs=1e-8)
+    if "char_ngram_range" in options:
+        # A misspelled, unseen word has a vector and an attribution of its own.
+        assert reg.transform([["t3x"]]).any()
+        assert dict(attributions[1])["t3x"] != dict(attributions[1])["zzz"]
+
+
+def test_mean_and_sum_count_are_unchanged():
+    docs, y = _corpus(n_docs=50, n_tokens=10, seed=3)
+    for pooling in ("mean", "sum"):
+        reg = EmbeddingBagRegressor(pooling=pooling, max_iter=2, random_state=0)
+        reg.fit(docs, y)
+        indices, indptr = reg._encoder.words.encode(docs)
+        expected = bag_matrix(indices, indptr, reg._encoder.n_rows, pooling=pooling)
+        Pi = reg._validate_predict_input(docs)
+        np.testing.assert_array_equal(Pi.data, expected.data)
+        np.testing.assert_array_equal(Pi.indices, expected.indices)
+
+
+def test_idf_is_learned_in_fit_and_kept_by_partial_fit():
+    docs = [["a", "b"], ["a"], ["a", "c"], ["b"]]
+    reg = EmbeddingBagRegressor(idf=True, solver="sgd", max_iter=2, random_state=0)
+    reg.partial_fit(docs, np.arange(4.0))
+    expected = smooth_idf([3, 2, 1, 0], 4)  # a, b, c, then the OOV row
+    np.testing.assert_allclose(reg.idf_, expected)
+    reg.partial_fit([["c", "c"], ["c"]], [1.0, 2.0])
+    np.testing.assert_allclose(reg.idf_, expected)
+    reg.fit([["c"]], [1.0])  # a new fit learns again
+    np.testing.assert_allclose(reg.idf_, smooth_idf([1, 0], 1))
+
+
+def test_weighting_of_a_bag_matrix_equals_token_lists():
+    docs = [["a", "b", "a"], ["b", "c"], ["c", "c", "c", "a"]]
+    bag = CountVectorizer(analyzer=lambda d: d).fit_transform(docs)  # a, b, c
+    y = np.array([1.0, -1.0, 0.5])
+    options = dict(weighting="sublinear", idf=True, pooling="sqrtn")
+    common = dict(embedding_dim=3, max_iter=3, shuffle=False, random_state=0)
+    from_bag = EmbeddingBagRegressor(**options, **common).fit(bag, y)
+    from_docs = EmbeddingBagRegressor(**options, **common).fit(docs, y)
+    np.testing.assert_allclose(from_bag.idf_, from_docs.idf_[:3])
+    np.testing.assert_allclose(
+        from_bag._validate_predict_input(bag).toarray(),
+        from_docs._validate_predict_input(docs).toarray()[:, :3],
+    )
+    with pytest.raises(ValueError, match="Negative values in data passed to"):
+        from_bag.predict(-bag)
+    with pytest.raises(ValueError, match="bag matrix has no word order"):
+        EmbeddingBagRegressor(ngram_range=(1, 2)).fit(bag, y)
+    with pytest.raises(ValueError, match="bag matrix has no word order"):
+        EmbeddingBagRegressor(char_ngram_range=(3, 5)).fit(bag, y)
+    sqrtn = EmbeddingBagRegressor(pooling="sqrtn", max_iter=1).fit(bag, y)
+    expected = bag.toarray() / np.linalg.norm(bag.toarray(), axis=1, keepdims=True)
+    np.testing.assert_allclose(sqrtn._validate_predict_input(bag).toarray(), expected)
+
+
+@pytest.mark.parametrize(
+    "params, match",
+    [
+        ({"ngram_range": (2, 1)}, "ngram_range must be"),
+        ({"ngram_range": (0, 1)}, "ngram_range must be"),
+        ({"ngram_range": (1.0, 2)}, "ngram_range must be"),
+        ({"ngram_range": (1, 2, 3)}, "ngram_range must be"),
+        ({"char_ngram_range": (3,)}, "char_ngram_range must be"),
+        ({"weighting": "tfidf"}, "weighting"),
+        ({"pooling": "max"}, "pooling"),
+        ({"n_subword_buckets": 0}, "n_subword_buckets"),
+        ({"initial_embeddings": 3}, "initial_embeddings"),
+        ({"pooling": "concat", "idf": True}, "concat.*takes no"),
+        ({"pooling": "concat", "ngram_range": (1, 2)}, "concat.*takes no"),
+        ({"hidden_layer_sizes": (8.5,)}, "must be integers"),
+        ({"hidden_layer_sizes": (True,)}, "must be integers"),
+    ],
+)
+def test_new_parameters_are_validated(params, match):
+    with pytest.raises(ValueError, match=match):
+        EmbeddingBagRegressor(**params).fit([["a", "b"], ["c"]], [1.0, 2.0])
+
+
+# -- rough edges of text input (issue 10, item 9) --------------------------------
+def test_one_column_of_texts_fits_as_texts():
+    pd = pytest.importorskip("pandas")
+    texts = ["good food here", "slow service", "good service", "bad food"]
+    y = np.array([1.0, -1.0, 0.5, -0.5])
+    params = dict(embedding_dim=3, max_iter=3, random_state=0)
+    reference = EmbeddingBagRegressor(**params).fit(texts, y)
+    frame = pd.DataFrame({"text": texts})
+    for X in (frame, frame[["text"]].to_numpy(), np.array(texts)[:, None]):
+        reg = EmbeddingBagRegressor(**params).fit(X, y)
+        assert reg.vocabulary_ == reference.vocabulary_
+        np.testing.assert_array_equal(reg.predict(X), reference.predict(texts))
+
+
+def test_missing_texts_name_the_row():
+    pd = pytest.importorskip("pandas")
+    texts = pd.Series(["good food", np.nan, "bad"])
+    with pytest.raises(ValueError, match="Document 1 is missing"):
+        EmbeddingBagRegressor().fit(texts, [1.0, 2.0, 3.0])
+    reg = EmbeddingBagRegressor(max_iter=1).fit(["ab cd", "ef"], [1.0, 2.0])
+    with pytest.raises(ValueError, match="Document 0 is missing"):
+        reg.predict([None, "a"])
+
+
+@pytest.mark.parametrize(
+    "X, params",
+    [
+        ([[], []], {}),
+        (["", "!! ?", "a b"], {}),  # single characters are no tokens
+        ([["a"], ["b"]], {"ngram_range": (2, 2)}),
+    ],
+)
+def test_empty_vocabulary_is_refused(X, params):
+    with pytest.raises(ValueError, match="empty vocabulary; perhaps the documents"):
+        EmbeddingBagRegressor(**params).fit(X, np.arange(len(X), dtype=float))
+
+
+def test_tokenizer_errors():
+    with pytest.raises(TypeError, match="tokenizer must return a list"):
+        EmbeddingBagRegressor(tokenizer=str.lower).fit(["A b", "c"], [1.0, 2.0])
+    for params in ({"tokenizer": str.split}, {"token_pattern": r"\S+"}):
+        with pytest.raises(ValueError, match="apply to raw strings.*tokens"):
+            EmbeddingBagRegressor(**params).fit([["a"], ["b"]], [1.0, 2.0])
+    reg = EmbeddingBagRegressor(tokenizer=str.split, max_iter=1)
+    reg.fit(["a-b c", "d"], [1.0, 2.0])
+    assert set(reg.vocabulary_) == {"a-b", "c", "d"}
+
+
+# -- pretrained vectors ----------------------------------------------------------
+def _write_vec(path, vectors):
+    d = len(next(iter(vectors.values())))
+    lines = [f"{len(vectors)} {d}"]
+    lines += [f"{t} " + " ".join(map(str, v)) for t, v in vectors.items()]
+    path.write_text("\n".join(lines) + "\n", encoding="utf-8")
+    return path
+
+
+@pytest.mark.parametrize("source", ["path", "str", "mapping", "pair"])
+def test_initial_embeddings(tmp_path, source):
+    vectors = {"good": [0.5, -1.0, 2.0], "food": [1.0, 1.0, 1.0], "far": [9, 9, 9]}
+    path = _write_vec(tmp_path / "v.vec", vectors)
+    initial = {
+        "path": path,
+        "str": str(path),
+        "mapping": vectors,
+        "pair": (list(vectors), np.array(list(vectors.values()))),
+    }[source]
+    docs = [["good", "food"], ["bad", "food"], ["good"]]
+    reg = EmbeddingBagRegressor(
+        embedding_dim=3, initial_embeddings=initial, max_iter=1, random_state=0
+    )
+    reg.set_params(learning_rate_init=1e-12).fit(docs, [1.0, 0.0, 1.0])
+    np.testing.assert_allclose(reg.embeddings_[reg.vocabulary_["good"]], [0.5, -1, 2])
+    np.testing.assert_allclose(reg.embeddings_[reg.vocabulary_["food"]], [1, 1, 1])
+    assert reg.n_pretrained_rows_ == 2
+    # Tokens absent from the vectors are initialised as without them.
+    plain = EmbeddingBagRegressor(embedding_dim=3, max_iter=1, random_state=0)
+    plain.set_params(learning_rate_init=1e-12).fit(docs, [1.0, 0.0, 1.0])
+    bad = reg.vocabulary_["bad"]
+    np.testing.assert_allclose(reg.embeddings_[bad], plain.embeddings_[bad])
+    with pytest.raises(ValueError, match="dimension 3, but embedding_dim=4"):
+        clone(reg).set_params(embedding_dim=4).fit(docs, [1.0, 0.0, 1.0])
+
+
+def test_initial_embeddings_with_hashing_and_bags():
+    vectors = {"good": [0.5, -1.0], 2: [3.0, 4.0]}
+    reg = EmbeddingBagRegressor(
+        embedding_dim=2, n_buckets=64, initial_embeddings=vectors, max_iter=1
+    )
+    reg.set_params(learning_rate_init=1e-12).fit([["good"], ["x"]], [1.0, 0.0])
+    np.testing.assert_allclose(
+        reg.embeddings_[stable_hash(["good"], 64)[0]], [0.5, -1.0]
+    )
+    bag = EmbeddingBagRegressor(embedding_dim=2, initial_embeddings=vectors)
+    bag.set_params(max_iter=1, learning_rate_init=1e-12).fit(np.eye(3), [1.0, 0, 2])
+    np.testing.assert_allclose(bag.embeddings_[2], [3.0, 4.0])  # column 2
+    assert bag.n_pretrained_rows_ == 1
+
+
+@pytest.mark.parametrize("solver", ["adam", "sgd"])
+def test_freeze_embeddings_trains_only_the_head(corpus, solver):
+    docs, y = corpus
+    reg = EmbeddingBagRegressor(
+        embedding_dim=4,
+        freeze_embeddings=True,
+        solver=solver,
+        max_iter=3,
+        random_state=0,
+    )
+    reg.partial_fit(docs[:100], y[:100])
+    table, head = reg.embeddings_.copy(), reg.coefs_[0].copy()
+    reg.partial_fit(docs[:100], y[:100])
+    np.testing.assert_array_equal(reg.embeddings_, table)
+    assert not np.array_equal(reg.coefs_[0], head)
+    # Unfreezing a warm model builds a table optimizer and trains the table.
+    reg.set_params(freeze_embeddings=False).partial_fit(docs[:100], y[:100])
+    assert not np.array_equal(reg.embeddings_, table)
+    fitted = clone(reg).set_params(freeze_embeddings=True).fit(docs[:100], y[:100])
+    start = clone(fitted).set_params(max_iter=1, learning_rate_init=1e-300)
+    start.fit(docs[:100], y[:100])
+    np.testing.assert_array_equal(fitted.embeddings_, start.embeddings_)

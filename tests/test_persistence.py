@@ -29,6 +29,33 @@ CASES = [
         ),
         DOCS,
     ),
+    (
+        EmbeddingBagRegressor(
+            embedding_dim=3,
+            pooling="sqrtn",
+            weighting="sublinear",
+            idf=True,
+            ngram_range=(1, 2),
+            char_ngram_range=(2, 3),
+            n_subword_buckets=32,
+            initial_embeddings={"t1": [1.0, 2.0, 3.0]},
+            max_iter=3,
+            random_state=0,
+        ),
+        DOCS,
+    ),
+    (
+        EmbeddingBagRegressor(
+            embedding_dim=3,
+            n_buckets=64,
+            ngram_range=(1, 3),
+            idf=True,
+            freeze_embeddings=True,
+            max_iter=3,
+            random_state=0,
+        ),
+        [" ".join(doc) for doc in DOCS],
+    ),
 ]
 
 
@@ -51,6 +78,10 @@ def test_pickle_and_joblib_round_trips(est, data, tmp_path):
             loaded.predict(data), est.predict(data), err_msg=name
         )
         assert np.shares_memory(loaded.coefs_[0], loaded._network.theta)
+        if hasattr(est, "idf_") and est.idf_ is not None:
+            np.testing.assert_array_equal(loaded.idf_, est.idf_)
+        if hasattr(est, "embeddings_"):
+            np.testing.assert_array_equal(loaded.transform(data), est.transform(data))
         # Training goes on where it stopped.
         if loaded.solver != "lbfgs":
             loaded.partial_fit(data, Y)

@@ -15,15 +15,23 @@ from sklearn.utils import murmurhash3_32
 
 from sknotes.text import (
     TOKEN_PATTERN,
+    DocumentEncoder,
     HashingEncoder,
     Vocabulary,
+    _ngram_name,  # noqa: PLC2701
+    as_documents,
     bag_matrix,
+    char_ngrams,
     detect_input_form,
     document_lengths,
+    load_embeddings,
     normalize_bag_rows,
     position_matrix,
+    read_vec,
+    smooth_idf,
     stable_hash,
     tokenize,
+    weigh_bag,
 )
 
 DOCS = [["good", "food", "good"], [], ["slow", 7, "service", "good"], ["food"]]
@@ -111,8 +119,10 @@ def test_detect_input_form_pandas():
     assert detect_input_form(pd.Series(["a text", "b"])) == "strings"
     assert detect_input_form(pd.Series([["a"], ["b", "c"]])) == "tokens"
     assert detect_input_form(pd.DataFrame({"a": [1.0, 2.0], "b": [0, 1]})) == "bag"
+    # One column of texts is the documents (df[["text"]]), not rows of tokens.
+    assert detect_input_form(pd.DataFrame({"text": ["a b", "c"]})) == "strings"
     with pytest.raises(TypeError, match="data frame"):
-        detect_input_form(pd.DataFrame({"text": ["a b", "c"]}))
+        detect_input_form(pd.DataFrame({"text": ["a b", "c"], "other": ["d", "e"]}))
 
 
 @pytest.mark.parametrize("X", [[], (), np.array([], dtype=object)])
@@ -431,3 +441,292 @@ def test_position_matrix_equals_a_reference(max_length):
     expected[: n * 3] = table[indices[indptr[i] : indptr[i] + n]].ravel()
     np.testing.assert_allclose(stacked[i], expected, rtol=1e-6)
     assert type(P.T @ np.ones((25 * max_length, 2))) is np.ndarray
+
+
+# -- rough edges of text input -------------------------------------------------
+def test_one_column_of_texts_is_documents():
+    pd = pytest.importorskip("pandas")
+    texts = ["Good food", "slow service", "ok"]
+    for X in (
+        np.array(texts, dtype=object)[:, None],
+        np.array(texts)[:, None],
+        pd.DataFrame({"text": texts}),
+        pd.DataFrame({"text": pd.Series(texts, dtype="string")}),
+    ):
+        assert detect_input_form(X) == "strings"
+        assert list(as_documents(X)) == texts
+    numbers = np.ones((3, 1), dtype=object)
+    assert detect_input_form(numbers) == "bag"
+    assert as_documents(numbers) is numbers
+
+
+@pytest.mark.parametrize(
+    "X, row, shown",
+    [
+        (["a text", None, "b"], 1, "None"),
+        ([["a"], ["b"], np.nan], 2, "nan"),
+        ([None, None], 0, "None"),
+    ],
+)
+def test_missing_documents_are_named(X, row, shown):
+    with pytest.raises(ValueError, match=f"Document {row} is missing \\({shown}\\)"):
+        detect_input_form(X)
+
+
+def test_missing_documents_in_pandas():
+    pd = pytest.importorskip("pandas")
+    for series in (
+        pd.Series(["a", np.nan, "b"]),
+        pd.Series(["a", None, "b"], dtype="string"),
+    ):
+        with pytest.raises(ValueError, match="Document 1 is missing"):
+            detect_input_form(series)
+    with pytest.raises(ValueError, match="Document 0 is missing"):
+        detect_input_form(pd.DataFrame({"text": [None, "b"]}))
+    # Numbers among texts are a wrong type, not missing texts.
+    with pytest.raises(TypeError, match="float, str"):
+        detect_input_form(["a", 1.5])
+
+
+def test_tokenizer_returning_a_string_is_refused():
+    with pytest.raises(TypeError, match="tokenizer must return a list.*str for doc"):
+        tokenize(["a b", "c d"], tokenizer=str.strip)
+
+
+# -- weighting -----------------------------------------------------------------
+def test_weigh_bag():
+    P = sp.csr_array(np.array([[2.0, 1.0, 0.0], [0.0, 0.0, 0.0], [0.0, 4.0, 1.0]]))
+    np.testing.assert_array_equal(weigh_bag(P).toarray(), P.toarray())
+    np.testing.assert_array_equal(
+        weigh_bag(P, weighting="binary").toarray(), P.toarray() > 0
+    )
+    sub = weigh_bag(P, weighting="sublinear").toarray()
+    np.testing.assert_allclose(sub[P.toarray() > 0], 1 + np.log([2, 1, 4, 1]))
+    idf = np.array([1.0, 2.0, 3.0])
+    np.testing.assert_allclose(weigh_bag(P, idf=idf).toarray(), P.toarray() * idf)
+    sqrtn = weigh_bag(P, pooling="sqrtn").toarray()
+    np.testing.assert_allclose(sqrtn[0], [2, 1, 0] / np.sqrt(5))
+    np.testing.assert_allclose(sqrtn[2], [0, 4, 1] / np.sqrt(17))
+    np.testing.assert_array_equal(sqrtn[1], 0.0)
+    mean = weigh_bag(P, pooling="mean").toarray()
+    np.testing.assert_allclose(mean[0], [2 / 3, 1 / 3, 0])
+    assert P.toarray()[0, 0] == 2.0  # not modified
+    with pytest.raises(ValueError, match="weighting"):
+        weigh_bag(P, weighting="log")
+
+
+def test_smooth_idf_is_tfidf_vectorizers():
+    from sklearn.feature_extraction.text import TfidfVectorizer
+
+    texts = ["a b b", "b c", "c c d", "a"]
+    counts = CountVectorizer(token_pattern=r"\w").fit_transform(texts)
+    df = np.bincount(counts.nonzero()[1])
+    tfidf = TfidfVectorizer(token_pattern=r"\w").fit(texts)
+    np.testing.assert_allclose(smooth_idf(df, len(texts)), tfidf.idf_)
+
+
+@pytest.mark.parametrize(
+    "weighting, pooling, reference",
+    [
+        ("count", "sum", {"use_idf": False, "norm": None}),
+        ("binary", "sqrtn", {"binary": True}),
+        ("sublinear", "mean", {"sublinear_tf": True, "norm": "l1"}),
+        ("sublinear", "sqrtn", {"sublinear_tf": True}),
+    ],
+)
+@pytest.mark.parametrize("ngram_range", [(1, 1), (1, 2), (2, 3)])
+def test_encoder_equals_tfidf_vectorizer(weighting, pooling, reference, ngram_range):
+    """Π of the encoder is TfidfVectorizer's matrix (same terms, other columns)."""
+    from sklearn.feature_extraction.text import TfidfVectorizer
+
+    texts = [
+        "the cat sat on the mat",
+        "the dog sat",
+        "a cat and a dog and a cat",
+        "",
+        "mat mat mat on the dog",
+    ]
+    docs = tokenize(texts)
+    idf = reference.get("use_idf", True)
+    encoder = DocumentEncoder(
+        ngram_range=ngram_range, weighting=weighting, idf=idf, pooling=pooling
+    ).fit(docs)
+    vectorizer = TfidfVectorizer(ngram_range=ngram_range, **reference)
+    expected = vectorizer.fit_transform(texts).toarray()
+    columns = [encoder.token_to_row[t] for t in vectorizer.get_feature_names_out()]
+    new = ["the cat sat on a dog", "unknown cat cat"]
+    Pi = encoder.pi(docs).toarray()
+    assert encoder.plain == (ngram_range == (1, 1) and weighting == "count" and not idf)
+    assert Pi.shape[1] == len(columns) + 1  # and the out-of-vocabulary row
+    np.testing.assert_allclose(Pi[:, columns], expected, rtol=1e-12, atol=1e-15)
+    if idf:
+        np.testing.assert_allclose(encoder.idf_[columns], vectorizer.idf_)
+    else:
+        assert encoder.idf_ is None
+    # New documents: known terms as TfidfVectorizer; unknown tokens take the OOV
+    # row (which the vectorizer drops), so compare the unigram-free case only.
+    if ngram_range[0] > 1:
+        np.testing.assert_allclose(
+            encoder.pi(tokenize(new)).toarray()[:, columns],
+            vectorizer.transform(new).toarray(),
+            rtol=1e-12,
+            atol=1e-15,
+        )
+
+
+@pytest.mark.parametrize("pooling", ["sum", "mean"])
+def test_plain_encoder_is_bag_matrix_bit_for_bit(pooling):
+    encoder = DocumentEncoder(pooling=pooling).fit(DOCS)
+    assert encoder.plain
+    indices, indptr = Vocabulary().fit(DOCS).encode(DOCS)
+    expected = bag_matrix(indices, indptr, 6, pooling=pooling)
+    Pi = encoder.pi(DOCS)
+    np.testing.assert_array_equal(Pi.data, expected.data)
+    np.testing.assert_array_equal(Pi.indices, expected.indices)
+    # The general path gives the same Π up to rounding.
+    _, C, M = encoder.encode(DOCS)
+    np.testing.assert_allclose((C @ M).toarray(), expected.toarray(), rtol=1e-15)
+
+
+# -- word n-grams --------------------------------------------------------------
+def test_word_ngrams_in_the_vocabulary():
+    docs = [["a", "b", "c"], ["a", "b"], [1, 2, "a", "b"]]
+    encoder = DocumentEncoder(ngram_range=(1, 3), min_count=2, pooling="sum")
+    encoder.fit(docs)
+    # Unigrams, then bigrams, then trigrams, each in first-appearance order.
+    assert encoder.tokens == ["a", "b", "a b"]
+    encoder = DocumentEncoder(ngram_range=(1, 2), pooling="sum").fit(docs)
+    assert encoder.tokens == ["a", "b", "c", 1, 2, "a b", "b c", (1, 2), (2, "a")]
+    # An unknown n-gram is dropped; an unknown token takes the OOV row.
+    Pi = encoder.pi([["b", "a", "b", "z"]]).toarray()[0]
+    row = encoder.token_to_row
+    expected = np.zeros(encoder.n_rows)
+    expected[[row["b"], row["a"], row["a b"], encoder.oov_row]] = [2, 1, 1, 1]
+    np.testing.assert_array_equal(Pi, expected)
+    top = DocumentEncoder(ngram_range=(2, 2), max_vocabulary=1).fit(docs)
+    assert top.tokens == ["a b"]
+
+
+def test_hashed_word_ngrams():
+    docs = [["a", "b", "c"], ["b", "c"], []]
+    encoder = DocumentEncoder(ngram_range=(1, 2), n_buckets=1000, pooling="sum")
+    Pi = encoder.fit(docs).pi(docs).toarray()
+    h = {t: murmurhash3_32(t, positive=True) for t in "abc"}
+    mask = 2**64 - 1
+    ab = (h["a"] * 116049371 + h["b"]) & mask
+    bc = (h["b"] * 116049371 + h["c"]) & mask
+    expected = np.zeros((3, 1000))
+    for i, rows in enumerate(
+        [[h["a"], h["b"], h["c"], ab, bc], [h["b"], h["c"], bc], []]
+    ):
+        for r in rows:
+            expected[i, r % 1000] += 1
+    np.testing.assert_array_equal(Pi, expected)
+    assert encoder.n_rows == 1000
+
+
+def test_ngrams_of_short_documents():
+    encoder = DocumentEncoder(ngram_range=(3, 3)).fit([["a", "b", "c"], ["a"]])
+    Pi = encoder.pi([["a"], [], ["a", "b"], ["a", "b", "c"]])
+    np.testing.assert_array_equal(np.diff(Pi.indptr), [0, 0, 0, 1])
+
+
+# -- subwords ------------------------------------------------------------------
+def test_char_ngrams_are_fasttexts():
+    # fastText's own example for "where" with n = 3.
+    assert char_ngrams("where", 3, 3) == ["<wh", "whe", "her", "ere", "re>"]
+    assert char_ngrams("ab", 1, 2) == ["a", "b", "<a", "ab", "b>"]
+    assert char_ngrams("a", 4, 6) == []
+
+
+def test_subword_rows_average_into_the_word_vector():
+    docs = [["good", "food"], ["good"]]
+    n_sub = 97
+    encoder = DocumentEncoder(
+        char_ngram_range=(3, 4), n_subword_buckets=n_sub, pooling="mean"
+    ).fit(docs)
+    assert encoder.n_word_rows == 3 and encoder.n_rows == 3 + n_sub
+
+    def word_row(word, own_row):
+        grams = char_ngrams(word, 3, 4)
+        row = np.zeros(encoder.n_rows)
+        row[own_row] += 1
+        for g in grams:
+            row[3 + murmurhash3_32(g, positive=True) % n_sub] += 1
+        return row / (len(grams) + 1)
+
+    Pi = encoder.pi([["good", "food"], ["goodd"], [7]]).toarray()
+    np.testing.assert_allclose(Pi[0], (word_row("good", 0) + word_row("food", 1)) / 2)
+    # An unseen (misspelled) word: the OOV row and its own subwords.
+    np.testing.assert_allclose(Pi[1], word_row("goodd", encoder.oov_row))
+    assert (Pi[1, 3:] > 0).sum() > 3
+    # Int tokens have no characters: their own row only.
+    np.testing.assert_array_equal(Pi[2], np.eye(encoder.n_rows)[encoder.oov_row])
+
+
+def test_idf_per_hashed_bucket():
+    docs = [["a", "b"], ["a"], ["a", "c", "c"]]
+    encoder = DocumentEncoder(n_buckets=50, idf=True).fit(docs)
+    rows = stable_hash(["a", "b", "c"], 50)
+    df = np.zeros(50)
+    df[rows] += [3, 1, 1]
+    np.testing.assert_allclose(encoder.idf_, smooth_idf(df, 3))
+
+
+# -- pretrained vectors --------------------------------------------------------
+def test_read_vec_and_load_embeddings(tmp_path):
+    path = tmp_path / "small.vec"
+    path.write_text("3 2\ngood 0.5 -1\nfood 2 3.25 \nthe 0 0\n", encoding="utf-8")
+    tokens, vectors = read_vec(path)
+    assert tokens == ["good", "food", "the"]
+    np.testing.assert_array_equal(vectors, [[0.5, -1], [2, 3.25], [0, 0]])
+    tokens, vectors = read_vec(str(path), tokens={"food"})
+    assert tokens == ["food"] and vectors.shape == (1, 2)
+    assert load_embeddings(path, 2)[0] == ["good", "food", "the"]
+    with pytest.raises(ValueError, match="dimension 2, but embedding_dim=3"):
+        load_embeddings(path, 3)
+    mapping = {"a": [1.0, 2.0], "b": np.array([3.0, 4.0])}
+    tokens, vectors = load_embeddings(mapping, 2)
+    assert tokens == ["a", "b"]
+    np.testing.assert_array_equal(vectors, [[1, 2], [3, 4]])
+    tokens, vectors = load_embeddings((["x"], np.ones((1, 2))), 2)
+    assert tokens == ["x"]
+    with pytest.raises(ValueError, match="one row per token"):
+        load_embeddings((["x", "y"], np.ones((1, 2))), 2)
+    with pytest.raises(ValueError, match="NaN"):
+        load_embeddings({"a": [np.nan, 1.0]}, 2)
+    bad = tmp_path / "bad.vec"
+    bad.write_text("good 0.5 -1\n", encoding="utf-8")
+    with pytest.raises(ValueError, match="not a .vec file"):
+        read_vec(bad)
+    short = tmp_path / "short.vec"
+    short.write_text("2 3\na 1 2 3\nb 1 2\n", encoding="utf-8")
+    with pytest.raises(ValueError, match="Line 3 .* has 2 values"):
+        read_vec(short)
+    with pytest.raises(TypeError, match="initial_embeddings must be"):
+        load_embeddings(42, 2)
+
+
+@pytest.mark.parametrize("seed", range(4))
+def test_vocabulary_ngrams_equal_a_lookup_by_text(seed):
+    """The vectorised n-gram lookup finds exactly the rows of each n-gram's text."""
+    rng = np.random.default_rng(seed)
+    alphabet = ["a", "b", "c", "d", 1, 2]
+    docs = [
+        [alphabet[i] for i in rng.integers(0, len(alphabet), rng.integers(0, 9))]
+        for _ in range(40)
+    ]
+    low = int(rng.integers(1, 3))
+    ngram_range = (low, low + int(rng.integers(0, 3)))
+    encoder = DocumentEncoder(
+        ngram_range=ngram_range, min_count=2, max_vocabulary=25, pooling="sum"
+    ).fit(docs[:30])
+    expected = np.zeros((len(docs), encoder.n_rows))
+    for i, doc in enumerate(docs):
+        for n in range(ngram_range[0], ngram_range[1] + 1):
+            for s in range(len(doc) - n + 1):
+                gram = doc[s] if n == 1 else _ngram_name(doc[s : s + n])
+                row = encoder.token_to_row.get(gram, encoder.oov_row if n == 1 else -1)
+                if row >= 0:
+                    expected[i, row] += 1
+    np.testing.assert_array_equal(encoder.pi(docs).toarray(), expected)
