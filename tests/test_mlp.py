@@ -710,6 +710,7 @@ def sklearn_consistent_squared_loss(monkeypatch):
     monkeypatch.setitem(_base.LOSS_FUNCTIONS, "squared_error", summed_over_outputs)
 
 
+@pytest.mark.requires_sklearn("1.7", reason="sample_weight in its MLP _backprop")
 @pytest.mark.parametrize("alpha", [0.0, 1.0, 10.0])
 @pytest.mark.parametrize("n_outputs", [1, 3])
 @pytest.mark.parametrize("weighted", [False, True])
@@ -746,6 +747,7 @@ def test_penalised_gradient_is_twice_scikit_learns(alpha, n_outputs, weighted):
     np.testing.assert_allclose(network.grad, 2 * expected, rtol=1e-10, atol=1e-13)
 
 
+@pytest.mark.requires_sklearn("1.7", reason="sample_weight in its MLP _backprop")
 @pytest.mark.usefixtures("sklearn_consistent_squared_loss")
 @pytest.mark.parametrize("alpha", [1.0, 10.0])
 @pytest.mark.parametrize("n_outputs", [1, 3])

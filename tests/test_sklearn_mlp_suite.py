@@ -17,6 +17,11 @@ from pathlib import Path
 
 import pytest
 
+# The selection below is scikit-learn 1.9's test_mlp.py; older files differ.
+pytestmark = pytest.mark.requires_sklearn(
+    "1.9", reason="the test selection is scikit-learn 1.9's test_mlp.py"
+)
+
 REGRESSOR_TESTS = [
     "test_lbfgs_regression[X0-y0]",
     "test_lbfgs_regression_maxfun[X0-y0]",
