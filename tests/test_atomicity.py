@@ -9,11 +9,11 @@ import signal
 
 import numpy as np
 import pytest
-from reliability_cases import CASE_IDS, CASES, DOCS, X, Y, state
 from sklearn.exceptions import NotFittedError
 
 import sknotes.training
 from sknotes.optimizers import SGD, Adam, RowSparseAdam
+from tests.reliability_cases import CASE_IDS, CASES, DOCS, X, Y, state
 
 pytestmark = pytest.mark.usefixtures("quiet_convergence")
 

@@ -4,13 +4,13 @@ import warnings
 
 import numpy as np
 import pytest
-from reliability_cases import DOCS, X, Y
 from sklearn.exceptions import ConvergenceWarning
 
 from sknotes import EmbeddingBagRegressor, MLPRegressorFromNotes
 from sknotes.network import Network
 from sknotes.network import predict as network_predict
 from sknotes.nodes import ACTIVATIONS, MSELoss
+from tests.reliability_cases import DOCS, X, Y
 
 
 @pytest.fixture
