@@ -124,6 +124,8 @@ _CONVERTED_PARAMS = {
     MLPRegressorFromNotes: _TRAINING_PARAMS | {"activation"},
     EmbeddingBagRegressor: _TRAINING_PARAMS
     | {"activation", "pooling", "weighting", "idf", "dtype", "embedding_dim"}
+    # Penalties of the table and of a linear path's ridge start.
+    | {"alpha_embedding", "alpha_linear"}
     # Vocabulary and table initialisation: their effect is in embeddings_ (a
     # model with a vocabulary is refused anyway).
     | {"max_length", "min_count", "max_vocabulary", "n_buckets", "tokenizer"}
@@ -135,13 +137,17 @@ _FITTED = frozenset(
     "feature_names_in_ loss_ loss_curve_ best_loss_ validation_scores_ "
     "validation_loss_curve_ best_validation_score_ n_iter_ t_ "
     # The fit loop's own state, read by no prediction.
-    "_network _optimizers _optimizer_params _fit_state _rng".split()
+    "_network _optimizers _optimizer_params _fit_state _rng "
+    "_no_improvement_count".split()
 )
 _CONVERTED_FITTED = {
     MLPRegressorFromNotes: _FITTED,
     EmbeddingBagRegressor: _FITTED
     | {"embeddings_", "idf_", "vocabulary_", "max_length_", "n_pretrained_rows_"}
-    | {"_encoder", "_input_form"},
+    | {"_encoder", "_input_form"}
+    # Training only: the table's penalty by document frequency, the ridge alpha
+    # chosen for a linear path's start, the output bias's starting value.
+    | {"_document_frequency", "_row_penalty", "alpha_linear_", "_y_log_mean"},
 }
 # scikit-learn's own bookkeeping (callbacks, set_output, metadata routing).
 _SKLEARN_STATE = ("_skl_", "_sklearn_", "_callback", "_metadata_request")

@@ -269,9 +269,10 @@ def bag_model(texts):
     return EmbeddingBagRegressor(embedding_dim=3, max_iter=3, random_state=0).fit(P, y)
 
 
-@pytest.mark.parametrize("attribute", ["linear_coef_", "_y_mean"])
+@pytest.mark.parametrize("attribute", ["path_coef_", "_y_shift"])
 def test_unknown_fitted_state_is_refused(bag_model, tabular, attribute):
-    # A fitted part the converter does not know would be left out of the graph.
+    # A fitted part the converter does not know (a linear path's coefficients, a
+    # target's shift, ...) would be left out of the graph.
     X, Y = tabular
     mlp = MLPRegressorFromNotes(max_iter=3, random_state=0).fit(X, Y[:, 0])
     for model in (bag_model, mlp):
