@@ -13,9 +13,11 @@ import sys
 import time
 from pathlib import Path
 
-sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "tests"))
+# The scenarios are the test suite's: import them as the package ``tests`` of
+# this checkout.
+sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
-from fuzz_harness import run  # noqa: E402
+from tests.fuzz_harness import run  # noqa: E402
 
 
 def main():

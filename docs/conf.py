@@ -31,7 +31,11 @@ extensions = [
     "sphinx.ext.mathjax",
     "numpydoc",
     "sphinx_gallery.gen_gallery",
+    # Markdown pages (notes_classification.md) with $...$ and $$...$$ math.
+    "myst_parser",
 ]
+myst_enable_extensions = ["dollarmath"]
+source_suffix = {".rst": "restructuredtext", ".md": "markdown"}
 
 templates_path = ["_templates"]
 exclude_patterns = ["_build", "Thumbs.db", ".DS_Store"]
@@ -67,7 +71,14 @@ html_show_sourcelink = False
 # Pages without sub-pages get the full width for their equations.
 html_sidebars = {
     page: []
-    for page in ("index", "getting_started", "the_notes", "api", "user_guide/*")
+    for page in (
+        "index",
+        "getting_started",
+        "the_notes",
+        "notes_classification",
+        "api",
+        "user_guide/*",
+    )
 }
 
 sphinx_gallery_conf = {

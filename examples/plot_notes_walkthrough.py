@@ -65,7 +65,21 @@ show(
     second.grad_b,
     numerical_gradient(loss, b2),
 )
-show("② gradient Z = gradient Ŷ · W2ᵀ", grad_y_hat @ W2.T, grad_Z, grad_Z)
+# Z is not a parameter: its finite difference perturbs a copy of Z and runs the
+# rest of the network, Z·W2 + b2 → MSE, from it.
+Z_probe = Z.copy()
+
+
+def loss_from_Z():
+    return MSELoss().forward(Linear(W2, b2).forward(Z_probe), y)
+
+
+show(
+    "② gradient Z = gradient Ŷ · W2ᵀ",
+    grad_y_hat @ W2.T,
+    grad_Z,
+    numerical_gradient(loss_from_Z, Z_probe),
+)
 
 # %%
 # ③ gradient W1 = Xᵀ · gradient Z ; gradient b1 = −2/n Σ (y − ŷ) w2ᵀ ;

@@ -55,8 +55,13 @@ class LossCurveDisplay:
 
     Examples
     --------
-    >>> from sknotes import LossCurveDisplay  # doctest: +SKIP
-    >>> display = LossCurveDisplay.from_estimator(fitted_model)  # doctest: +SKIP
+    >>> from sklearn.datasets import make_regression
+    >>> from sknotes import LossCurveDisplay, MLPRegressorFromNotes
+    >>> X, y = make_regression(n_samples=100, n_features=4, random_state=0)
+    >>> reg = MLPRegressorFromNotes(max_iter=300, random_state=0).fit(X, y / 100)
+    >>> display = LossCurveDisplay.from_estimator(reg)
+    >>> len(display.line_.get_ydata()) == reg.n_iter_
+    True
     >>> display.figure_.savefig("loss.png")  # doctest: +SKIP
     """
 

@@ -81,7 +81,7 @@ class EmbeddingBagRegressor(
     """Regression on tokenized text: ``Π·Table`` → pooling → optional MLP head.
 
     Tokens become rows of a trainable embedding table through the notes' one-hot
-    matrix ``Π`` ("for Embedding case in NLP"): ``R = Π·Table``, trained with
+    matrix ``Π`` (:ref:`notes-embedding`): ``R = Π·Table``, trained with
     ``grad_table = Πᵀ·grad_R``, where only the rows a batch touches are computed and
     updated (Adam keeps its moments per row).  The head is the MLP's chain of linear
     and activation nodes, trained by the same loop as :class:`MLPRegressorFromNotes`.

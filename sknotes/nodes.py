@@ -1,4 +1,4 @@
-"""The notes as code: each node is one block of ``shared/notes/backprop-notes.md``.
+"""The notes as code: each node is one block of :ref:`the-notes` (docs/the_notes.rst).
 
 One contract for every node: ``forward`` caches what ``backward`` needs;
 ``backward(grad_out)`` stores the gradients of the node's parameters on the node
@@ -76,7 +76,7 @@ def _times_transpose(G, W, out=None):
 
 
 class Linear:
-    """Linear node ``S = X·W + b`` (notes, blocks ② and ③, "Brief Summary").
+    """Linear node ``S = X·W + b`` (the notes' :ref:`notes-brief-summary`, ② and ③).
 
     Parameters
     ----------
@@ -136,7 +136,7 @@ class Identity:
 
 
 class Sigmoid:
-    """Sigmoid activation node, notes "for activation Node": ``Δ(x) = 1/(1+e^{-x})``.
+    """Sigmoid activation node (:ref:`notes-activations`): ``Δ(x) = 1/(1+e^{-x})``.
 
     ``backward`` is ``grad_X = grad_Y · Δ(1 − Δ)``, written with the cached output Y.
     ``scipy.special.expit`` saturates to 0 or 1 without overflow for any input.
@@ -154,7 +154,7 @@ class Sigmoid:
 
 
 class Tanh:
-    """Tanh activation node, notes "for activation Node".
+    """Tanh activation node (:ref:`notes-activations`).
 
     ``backward`` is ``grad_X = grad_Y · (1 − tanh²(x))``, with ``tanh(x)`` the cached Y.
     """
@@ -173,8 +173,8 @@ class Tanh:
 class ReLU:
     """ReLU activation ``Y = max(X, 0)``; ``grad_X = grad_Y · 1[Y > 0]``.
 
-    Not in the notes' activation table; it follows the same pattern (derivative
-    written with the forward output), as scikit-learn's MLP does.
+    Not in the notes' activation table (:ref:`notes-beyond`); it follows the same
+    pattern (derivative written with the forward output), as scikit-learn's MLP does.
     """
 
     def forward(self, X, out=None):
@@ -212,7 +212,7 @@ ACTIVATIONS = {
 
 
 class Add:
-    """Add node ``Z = X + Y + b`` (notes, "for Add Node").
+    """Add node ``Z = X + Y + b`` (:ref:`notes-add`).
 
     ``grad_X = grad_Y = grad_Z`` and ``grad_b = sum(grad_Z, axis=0)``.
     """
@@ -259,7 +259,7 @@ class _TouchedRows:
 
 
 class Embedding:
-    """Embedding node ``R = Π·Table`` (notes, "for Embedding case in NLP").
+    """Embedding node ``R = Π·Table`` (:ref:`notes-embedding`).
 
     ``Π`` is a scipy.sparse one-hot matrix (one row per token position, the notes'
     ``nc × w``) or a bag matrix (one row per document, whose row sums the one-hot
@@ -350,7 +350,7 @@ def _weighted_mean(row_values, sample_weight):
 
 
 class MSELoss:
-    """Mean squared error, notes block ①: ``loss = ‖Ŷ − Y‖² / n``.
+    """Mean squared error (:ref:`notes-mse`, block ①): ``loss = ‖Ŷ − Y‖² / n``.
 
     ``n`` is the number of rows (samples); for a multi-output ``Y`` the squared
     errors of all outputs of a row are summed, so each row contributes
@@ -389,9 +389,9 @@ class PoissonLoss:
     """Half Poisson deviance, as scikit-learn's MLPRegressor (``loss='poisson'``).
 
     ``loss = Σᵢ wᵢ Σₖ (y log(y/ŷ) − y + ŷ) / Σ wᵢ`` with ``ŷ > 0`` (an :class:`Exp`
-    output); ``grad_Ŷ = (1 − Y/Ŷ) / n``.  Not part of the notes: it follows their
-    pattern of a loss node returning ``grad_Ŷ``.  It is scikit-learn's value
-    (``sklearn_loss_ratio = 1``).
+    output); ``grad_Ŷ = (1 − Y/Ŷ) / n``.  Not part of the notes
+    (:ref:`notes-beyond`): it follows their pattern of a loss node returning
+    ``grad_Ŷ``.  It is scikit-learn's value (``sklearn_loss_ratio = 1``).
     """
 
     sklearn_loss_ratio = 1

@@ -7,21 +7,31 @@ convert
   and ``loss='poisson'``), alone or inside a ``Pipeline``;
 - :class:`~sknotes.EmbeddingBagRegressor` fitted on a bag matrix, alone (the ONNX
   input is then a dense tensor of the bag's columns) or after a ``CountVectorizer``
-  or ``TfidfVectorizer`` in a ``Pipeline`` fed raw strings.
+  or ``TfidfVectorizer`` in a ``Pipeline`` fed raw strings; every ``pooling`` of a
+  bag matrix ('sum', 'mean', 'sqrtn'), every ``weighting`` and ``idf``.
 
 The graph computes in the type of its input: ``FloatTensorType`` (float32) or
 ``DoubleTensorType`` (float64), or the estimator's own dtype for an integer input
 (counts); skl2onnx's text vectorizers always emit float32.
 An ``EmbeddingBagRegressor`` that holds its own vocabulary (fitted on token lists or
 raw strings) cannot be expressed with skl2onnx's operators and is refused with a
-``ValueError`` saying what can be exported.
+``ValueError`` saying what can be exported. So is a model whose fitted state or
+parameters hold something this converter does not know (an attribute or a
+parameter added to the estimators after it was written): it is refused rather
+than exported without it.
 
 The graph is the forward pass of the notes, node for node, read from the
 estimators' public fitted attributes (``coefs_``, ``intercepts_``, ``embeddings_``,
-``activation``, ``out_activation_``, ``pooling``, ``n_outputs_``):
+``idf_``, ``activation``, ``out_activation_``, ``pooling``, ``weighting``,
+``n_outputs_``):
 
-- the embedding ``R = Π·Table`` is a ``MatMul`` with the table (after the ``'mean'``
-  pooling's division of each row of ``Π`` by the sum of its absolute weights);
+- a bag's values are weighed as ``predict`` weighs them: 'binary' is ``x > 0``,
+  'sublinear' is ``1 + ln(x)`` where ``x > 0``, ``idf_`` multiplies column by
+  column (``predict`` refuses negative values with 'binary' and 'sublinear'; the
+  graph cannot raise, and gives them the weight 0);
+- the embedding ``R = Π·Table`` is a ``MatMul`` with the table, after the
+  pooling's division of each row of ``Π`` by the sum of its absolute weights
+  ('mean') or by the square root of the sum of their squares ('sqrtn');
 - each linear node ``S = X·W + b`` is a ``Gemm``;
 - the hidden activations are ``Tanh``, ``Sigmoid``, ``Relu`` or nothing (identity);
 - the output activation is nothing for squared error and ``Exp`` for Poisson (its
@@ -51,17 +61,22 @@ try:
     from skl2onnx import update_registered_converter
     from skl2onnx.algebra.onnx_ops import (
         OnnxAbs,
+        OnnxAdd,
         OnnxCast,
         OnnxDiv,
         OnnxEqual,
         OnnxExp,
         OnnxGemm,
+        OnnxGreater,
         OnnxIdentity,
+        OnnxLog,
         OnnxMatMul,
         OnnxMin,
+        OnnxMul,
         OnnxReduceSumApi11,
         OnnxRelu,
         OnnxSigmoid,
+        OnnxSqrt,
         OnnxTanh,
         OnnxWhere,
     )
@@ -94,12 +109,61 @@ _HIDDEN = {
 }
 
 
+# What the converter knows of each estimator. A parameter or fitted attribute
+# outside these sets may change predict in a way the graph would not follow
+# (a linear path, a target's scaling, ...): such a model is refused, not exported
+# without it. Extend the sets only together with the conversion.
+_TRAINING_PARAMS = frozenset(
+    # Shape the fit only; the graph reads its result (coefs_, embeddings_, ...).
+    "alpha batch_size beta_1 beta_2 early_stopping epsilon hidden_layer_sizes "
+    "learning_rate learning_rate_init max_fun max_iter momentum n_iter_no_change "
+    "nesterovs_momentum power_t random_state shuffle solver tol validation_fraction "
+    "verbose warm_start loss".split()
+)
+_CONVERTED_PARAMS = {
+    MLPRegressorFromNotes: _TRAINING_PARAMS | {"activation"},
+    EmbeddingBagRegressor: _TRAINING_PARAMS
+    | {"activation", "pooling", "weighting", "idf", "dtype", "embedding_dim"}
+    # Penalties of the table and of a linear path's ridge start.
+    | {"alpha_embedding", "alpha_linear"}
+    # Vocabulary and table initialisation: their effect is in embeddings_ (a
+    # model with a vocabulary is refused anyway).
+    | {"max_length", "min_count", "max_vocabulary", "n_buckets", "tokenizer"}
+    | {"lowercase", "token_pattern", "ngram_range", "char_ngram_range"}
+    | {"n_subword_buckets", "initial_embeddings", "freeze_embeddings"},
+}
+_FITTED = frozenset(
+    "coefs_ intercepts_ n_outputs_ out_activation_ n_layers_ n_features_in_ "
+    "feature_names_in_ loss_ loss_curve_ best_loss_ validation_scores_ "
+    "validation_loss_curve_ best_validation_score_ n_iter_ t_ "
+    # The fit loop's own state, read by no prediction.
+    "_network _optimizers _optimizer_params _fit_state _rng "
+    "_no_improvement_count".split()
+)
+_CONVERTED_FITTED = {
+    MLPRegressorFromNotes: _FITTED,
+    EmbeddingBagRegressor: _FITTED
+    | {"embeddings_", "idf_", "vocabulary_", "max_length_", "n_pretrained_rows_"}
+    | {"_encoder", "_input_form"}
+    # Training only: the table's penalty by document frequency, the ridge alpha
+    # chosen for a linear path's start, the output bias's starting value.
+    | {"_document_frequency", "_row_penalty", "alpha_linear_", "_y_log_mean"},
+}
+# scikit-learn's own bookkeeping (callbacks, set_output, metadata routing).
+_SKLEARN_STATE = ("_skl_", "_sklearn_", "_callback", "_metadata_request")
+_POOLINGS = ("sum", "mean", "sqrtn")
+_WEIGHTINGS = ("count", "binary", "sublinear")
+
+
 def check_exportable(estimator):
     """Raise ``ValueError`` if a fitted sknotes estimator cannot be converted.
 
-    Only an :class:`~sknotes.EmbeddingBagRegressor` that holds its own vocabulary
-    (fitted on token lists or raw strings, so without ``n_features_in_``) is
-    refused: skl2onnx has no operator for its tokenization and vocabulary lookup.
+    Refused: an :class:`~sknotes.EmbeddingBagRegressor` that holds its own
+    vocabulary (fitted on token lists or raw strings, so without
+    ``n_features_in_``), as skl2onnx has no operator for its tokenization and
+    vocabulary lookup; and any sknotes estimator with a parameter, a parameter
+    value or a fitted attribute the converter does not know, since the graph
+    would silently leave out what it does.
 
     Parameters
     ----------
@@ -107,11 +171,26 @@ def check_exportable(estimator):
         Other estimators pass; an unfitted sknotes estimator raises
         ``NotFittedError``.
     """
-    if isinstance(estimator, (MLPRegressorFromNotes, EmbeddingBagRegressor)):
-        check_is_fitted(estimator)
-    if isinstance(estimator, EmbeddingBagRegressor) and not hasattr(
-        estimator, "n_features_in_"
-    ):
+    known = next((cls for cls in _CONVERTED_PARAMS if isinstance(estimator, cls)), None)
+    if known is None:
+        return
+    check_is_fitted(estimator)
+    name = type(estimator).__name__
+    params = estimator.get_params(deep=False)
+    unknown = sorted(set(params) - _CONVERTED_PARAMS[known]) + sorted(
+        key
+        for key in vars(estimator)
+        if key not in params
+        and key not in _CONVERTED_FITTED[known]
+        and not key.startswith(_SKLEARN_STATE)
+    )
+    if unknown:
+        raise ValueError(
+            f"This {name} has {', '.join(unknown)}, which sknotes.onnx does not "
+            "convert: exporting it without them would give other predictions than "
+            "predict. Export a model without them, or extend the converter."
+        )
+    if known is EmbeddingBagRegressor and not hasattr(estimator, "n_features_in_"):
         raise ValueError(
             "This EmbeddingBagRegressor was fitted on token lists or raw strings: its "
             "tokenization and vocabulary cannot be expressed in ONNX. What can be "
@@ -120,6 +199,16 @@ def check_exportable(estimator):
             "CountVectorizer() or TfidfVectorizer(), EmbeddingBagRegressor()) fitted "
             "on raw strings."
         )
+    if known is EmbeddingBagRegressor and (
+        estimator.pooling not in _POOLINGS or estimator.weighting not in _WEIGHTINGS
+    ):
+        raise ValueError(
+            f"No ONNX conversion for pooling={estimator.pooling!r} with "
+            f"weighting={estimator.weighting!r}: a bag matrix's pooling is one of "
+            f"{_POOLINGS} and its weighting one of {_WEIGHTINGS}."
+        )
+    if estimator.activation not in _HIDDEN:
+        raise ValueError(f"No ONNX conversion for activation={estimator.activation!r}.")
 
 
 # scikit-learn's default token_pattern, r"(?u)\b\w\w+\b", in re2's syntax: runs of
@@ -271,9 +360,36 @@ def _regression_output(S, out_activation, dtype, opv, output_names):
     raise ValueError(f"No ONNX conversion for out_activation_={out_activation!r}.")
 
 
-def _mean_pooling(P, dtype, opv):
-    """Each row of ``Π`` divided by the sum of its absolute weights; zero rows stay."""
-    norm = OnnxReduceSumApi11(OnnxAbs(P, op_version=opv), axes=[1], op_version=opv)
+def _weigh(P, weighting, idf, dtype, opv):
+    """``predict``'s weights of a bag's values (text.weigh_bag), then its IDF."""
+    zero = np.array([0], dtype=dtype)
+    to = TensorProto.DOUBLE if dtype == np.float64 else TensorProto.FLOAT
+    if weighting == "binary":
+        P = OnnxCast(OnnxGreater(P, zero, op_version=opv), to=to, op_version=opv)
+    elif weighting == "sublinear":
+        # Where picks 0 for x <= 0: log's -inf (or NaN) there is never used.
+        one = np.array([1], dtype=dtype)
+        log = OnnxAdd(one, OnnxLog(P, op_version=opv), op_version=opv)
+        P = OnnxWhere(OnnxGreater(P, zero, op_version=opv), log, zero, op_version=opv)
+    if idf is not None:
+        P = OnnxMul(P, np.asarray(idf, dtype=dtype).reshape(1, -1), op_version=opv)
+    return P
+
+
+def _pool(P, pooling, dtype, opv):
+    """Each row of ``Π`` divided by its L1 ('mean') or L2 ('sqrtn') norm.
+
+    Rows of norm zero stay zero, as in :func:`sknotes.text.normalize_bag_rows`.
+    """
+    if pooling == "sum":
+        return P
+    if pooling == "mean":
+        norm = OnnxReduceSumApi11(OnnxAbs(P, op_version=opv), axes=[1], op_version=opv)
+    else:
+        squares = OnnxReduceSumApi11(
+            OnnxMul(P, P, op_version=opv), axes=[1], op_version=opv
+        )
+        norm = OnnxSqrt(squares, op_version=opv)
     zero, one = np.array([0], dtype=dtype), np.array([1], dtype=dtype)
     safe = OnnxWhere(OnnxEqual(norm, zero, op_version=opv), one, norm, op_version=opv)
     return OnnxDiv(P, safe, op_version=opv)
@@ -286,8 +402,8 @@ def _convert(scope, operator, container):
     opv, dtype = container.target_opset, _graph_dtype(operator)
     A = _input(operator, dtype, opv)
     if isinstance(model, EmbeddingBagRegressor):
-        if model.pooling == "mean":
-            A = _mean_pooling(A, dtype, opv)
+        A = _weigh(A, model.weighting, model.idf_, dtype, opv)
+        A = _pool(A, model.pooling, dtype, opv)
         # The notes' embedding node: R = Π·Table.
         A = OnnxMatMul(A, np.asarray(model.embeddings_, dtype=dtype), op_version=opv)
     S = _linear_chain(A, model.coefs_, model.intercepts_, model.activation, dtype, opv)

@@ -1,7 +1,5 @@
 import os
-import sys
 import warnings
-from pathlib import Path
 
 # scikit-learn's check_array_api_input runs only when scipy was imported with its
 # array API support on; set it before anything imports scipy, so that every estimator
@@ -12,9 +10,6 @@ import pytest  # noqa: E402
 from sklearn.datasets import make_regression  # noqa: E402
 from sklearn.exceptions import ConvergenceWarning  # noqa: E402
 from sklearn.preprocessing import StandardScaler  # noqa: E402
-
-# Test helpers (the fuzz harness) import as top-level modules.
-sys.path.insert(0, str(Path(__file__).parent))
 
 
 @pytest.fixture

@@ -1,19 +1,22 @@
 """A failed fit, partial_fit or warm start leaves the model exactly as it was.
 
 Failures: bad input, divergence, ``KeyboardInterrupt`` raised inside the training
-loop.  A first Ctrl-C (SIGINT) is different by design: it becomes a flag read
-between minibatches, so fit stops cleanly with a warning and a usable model.
+loop, a second Ctrl-C.  A first Ctrl-C (SIGINT) is different by design: it becomes a
+flag read between minibatches, so fit stops cleanly with a warning and a usable
+model.  Every test of divergence and of Ctrl-C is here, for both estimators.
 """
 
 import signal
+import warnings
 
 import numpy as np
 import pytest
-from reliability_cases import CASE_IDS, CASES, DOCS, X, Y, state
-from sklearn.exceptions import NotFittedError
+from sklearn.exceptions import ConvergenceWarning, NotFittedError
 
 import sknotes.training
-from sknotes.optimizers import SGD, Adam, RowSparseAdam
+from sknotes import nodes
+from sknotes.optimizers import SGD, Adam, RowSparseAdam, RowSparseSGD
+from tests.reliability_cases import CASE_IDS, CASES, DOCS, X, Y, parameters, state
 
 pytestmark = pytest.mark.usefixtures("quiet_convergence")
 
@@ -79,28 +82,82 @@ def test_wrong_n_features_leaves_the_fitted_model_unchanged(call):
     _assert_unchanged(est, X, before, prediction)
 
 
+# -- divergence -----------------------------------------------------------------
+# scikit-learn's wording for a step that made the parameters non-finite.
+DIVERGED = "Solver produced non-finite parameter weights"
+
+
+def _assert_still_tied(est):
+    """The public arrays are still views of the network's own parameters."""
+    assert np.shares_memory(est.coefs_[0], est._network.theta)
+    if hasattr(est, "embeddings_"):
+        assert est.embeddings_ is est._network.table
+
+
 @pytest.mark.parametrize("make, data", CASES, ids=CASE_IDS)
 @pytest.mark.parametrize("call", ["partial_fit", "warm_start"])
 def test_divergence_leaves_the_fitted_model_unchanged(make, data, call):
     est = _fitted(make, data, call, solver="sgd")
     before, prediction = state(est), est.predict(data)
     est.set_params(learning_rate_init=1e12)
-    with pytest.raises(ValueError, match="non-finite|not finite"):
+    with pytest.raises(ValueError, match=DIVERGED):
         _call(est, call)(data, Y * 1e150)
     est.set_params(learning_rate_init=0.001)  # the parameter, not fitted state
     _assert_unchanged(est, data, before, prediction)
+    _assert_still_tied(est)
 
 
 @pytest.mark.parametrize("make, data", CASES, ids=CASE_IDS)
-def test_divergent_first_fit_leaves_the_estimator_unfitted(make, data):
-    est = make(solver="sgd", learning_rate_init=1e12)
-    with pytest.raises(ValueError, match="non-finite|not finite"):
+def test_divergence_with_early_stopping_keeps_the_best_finite_weights(make, data):
+    est = make(
+        solver="sgd",
+        learning_rate_init=1e6,
+        momentum=0.0,
+        batch_size=8,
+        early_stopping=True,
+    )
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", RuntimeWarning)
+        est.fit(data, Y * 1e3)
+    assert np.isnan(est.validation_scores_[-1])
+    assert all(np.isfinite(p).all() for p in parameters(est))
+    assert np.isfinite(est.predict(data)).all()
+
+
+# -- a first fit that fails ---------------------------------------------------------
+def _diverge(est, data, monkeypatch):
+    est.set_params(solver="sgd", learning_rate_init=1e12)
+    with pytest.raises(ValueError, match=DIVERGED):
         est.fit(data, Y * 1e150)
+
+
+def _raise_keyboard_interrupt(est, data, monkeypatch):
+    _interrupt_on_call(monkeypatch, Adam, 2)
+    with pytest.raises(KeyboardInterrupt):
+        est.fit(data, Y)
+
+
+def _press_ctrl_c_twice(est, data, monkeypatch):
+    _sigint_on_call(monkeypatch, 2, times=2)
+    with pytest.raises(KeyboardInterrupt):
+        est.fit(data, Y)
+
+
+@pytest.mark.parametrize("make, data", CASES, ids=CASE_IDS)
+@pytest.mark.parametrize(
+    "fail",
+    [_diverge, _raise_keyboard_interrupt, _press_ctrl_c_twice],
+    ids=lambda f: f.__name__[1:],
+)
+def test_failed_first_fit_leaves_the_estimator_unfitted(make, data, fail, monkeypatch):
+    est = make(batch_size=16)
+    fail(est, data, monkeypatch)
     with pytest.raises(NotFittedError):
         est.predict(data)
     assert not [k for k in vars(est) if k.endswith("_") and not k.startswith("_")]
 
 
+# -- KeyboardInterrupt inside the loop -------------------------------------------------
 def _interrupt_on_call(monkeypatch, cls, n):
     """Make ``cls.step`` raise KeyboardInterrupt on its n-th call, after stepping."""
     original, calls = cls.step, []
@@ -121,23 +178,34 @@ def _interrupt_on_call(monkeypatch, cls, n):
         (*CASES[0], Adam),
         (*CASES[1], Adam),
         (*CASES[1], RowSparseAdam),
+        (*CASES[1], RowSparseSGD),
         (*CASES[0], SGD),
     ],
-    ids=["mlp-adam", "bag-adam", "bag-rowsparse", "mlp-sgd"],
+    ids=["mlp-adam", "bag-adam", "bag-rowsparse-adam", "bag-rowsparse-sgd", "mlp-sgd"],
 )
 @pytest.mark.parametrize("call", ["partial_fit", "warm_start"])
-@pytest.mark.parametrize("nth", [1, 3])
+@pytest.mark.parametrize("nth", [1, 3, 5])
 def test_interrupt_inside_the_loop_restores_the_previous_model(
     make, data, optimizer, call, nth, monkeypatch
 ):
-    solver = "sgd" if optimizer is SGD else "adam"
+    solver = "sgd" if optimizer in (SGD, RowSparseSGD) else "adam"
     est = _fitted(make, data, call, solver=solver)
     before, prediction = state(est), est.predict(data)
+    # A table's optimizer state is journaled by rows: rows touched by several
+    # batches keep their value from before the call.
+    table_optimizer = est._optimizers[1] if len(est._optimizers) > 1 else None
+    moments = [] if table_optimizer is None else table_optimizer.row_state()
+    moments = [a.copy() for a in moments]
     calls = _interrupt_on_call(monkeypatch, optimizer, nth)
     with pytest.raises(KeyboardInterrupt):
         _call(est, call)(data, Y)
     assert len(calls) == nth  # the parameters had moved before the interrupt
     _assert_unchanged(est, data, before, prediction)
+    if table_optimizer is not None:
+        restored = est._optimizers[1].row_state()
+        assert len(restored) == len(moments)
+        for old, new in zip(moments, restored, strict=True):
+            np.testing.assert_array_equal(old, new)
     monkeypatch.undo()
     # The restored model still trains: its parameters are tied to the network.
     _call(est, call)(data, Y)
@@ -163,19 +231,10 @@ def test_interrupt_inside_lbfgs_restores_the_previous_model(monkeypatch):
     _assert_unchanged(est, data, before, prediction)
 
 
-@pytest.mark.parametrize("make, data", CASES, ids=CASE_IDS)
-def test_failed_first_fit_leaves_the_estimator_unfitted(make, data, monkeypatch):
-    est = make(batch_size=16)
-    _interrupt_on_call(monkeypatch, Adam, 2)
-    with pytest.raises(KeyboardInterrupt):
-        est.fit(data, Y)
-    with pytest.raises(NotFittedError):
-        est.predict(data)
-    assert not [k for k in vars(est) if k.endswith("_") and not k.startswith("_")]
-
-
-def _sigint_on_call(monkeypatch, n, times=1):
-    original, calls = Adam.step, []
+# -- Ctrl-C (SIGINT) ---------------------------------------------------------------
+def _sigint_on_call(monkeypatch, n, times=1, cls=Adam):
+    """Press Ctrl-C ``times`` times right after the n-th step of ``cls``."""
+    original, calls = cls.step, []
 
     def step(self, *args):
         original(self, *args)
@@ -184,31 +243,100 @@ def _sigint_on_call(monkeypatch, n, times=1):
             for _ in range(times):
                 signal.raise_signal(signal.SIGINT)
 
-    monkeypatch.setattr(Adam, "step", step)
+    monkeypatch.setattr(cls, "step", step)
     return calls
 
 
+def _sigint_after_epoch(monkeypatch, epoch):
+    """Press Ctrl-C once, after the stochastic loop's epoch ``epoch`` (from 0)."""
+    original = sknotes.training.StochasticLoop.end_epoch
+
+    def end_epoch(self, fit_state, loss):
+        stop = original(self, fit_state, loss)
+        if fit_state.n_iter - 1 == epoch:
+            signal.raise_signal(signal.SIGINT)
+        return stop
+
+    monkeypatch.setattr(sknotes.training.StochasticLoop, "end_epoch", end_epoch)
+
+
 @pytest.mark.parametrize("make, data", CASES, ids=CASE_IDS)
-def test_first_ctrl_c_stops_cleanly_with_a_usable_model(make, data, monkeypatch):
-    est = make(batch_size=16, max_iter=50, tol=0.0)
-    calls = _sigint_on_call(monkeypatch, 7)
-    with pytest.warns(UserWarning, match="interrupted"):
+@pytest.mark.parametrize(
+    "solver, early_stopping", [("sgd", False), ("adam", False), ("adam", True)]
+)
+@pytest.mark.parametrize("when", ["mid-epoch", "epoch-end"])
+def test_first_ctrl_c_stops_cleanly_with_a_usable_model(
+    make, data, solver, early_stopping, when, monkeypatch
+):
+    handler = signal.getsignal(signal.SIGINT)
+    est = make(
+        solver=solver,
+        early_stopping=early_stopping,
+        batch_size=16,
+        max_iter=50,
+        tol=0.0,
+    )
+    if when == "mid-epoch":
+        # The 7th step is in the second epoch (at most 5 batches of 16 per epoch).
+        calls = _sigint_on_call(monkeypatch, 7, cls=SGD if solver == "sgd" else Adam)
+    else:
+        _sigint_after_epoch(monkeypatch, 1)
+    with pytest.warns(UserWarning, match="Training interrupted by user."):
         est.fit(data, Y)
-    assert len(calls) == 7  # stopped right after the batch that saw Ctrl-C
-    assert est.n_iter_ == 1  # the interrupted epoch is not counted
-    assert np.isfinite(est.predict(data)).all()
+    if when == "mid-epoch":
+        assert len(calls) == 7  # stopped right after the batch that saw Ctrl-C
+        assert est.n_iter_ == 1  # the interrupted epoch is not counted
+    else:
+        assert est.n_iter_ == 2  # the epoch that saw Ctrl-C ended normally
+    assert len(est.loss_curve_) == est.n_iter_
     # The handler was restored: SIGINT is an ordinary KeyboardInterrupt again.
-    assert signal.getsignal(signal.SIGINT) is signal.default_int_handler
+    assert signal.getsignal(signal.SIGINT) is handler is signal.default_int_handler
+    assert all(np.isfinite(p).all() for p in parameters(est))
+    assert np.isfinite(est.predict(data)).all()
+    # The interrupted model is a normal one: training can go on.
+    monkeypatch.undo()
+    est.set_params(warm_start=True, max_iter=2).fit(data, Y)
+    assert est.n_iter_ == 2
 
 
 @pytest.mark.parametrize("make, data", CASES, ids=CASE_IDS)
-def test_second_ctrl_c_restores_the_previous_model(make, data, monkeypatch):
-    est = _fitted(make, data, "warm_start")
+@pytest.mark.parametrize("call", ["partial_fit", "warm_start"])
+def test_second_ctrl_c_restores_the_previous_model(make, data, call, monkeypatch):
+    est = _fitted(make, data, call)
     before, prediction = state(est), est.predict(data)
     _sigint_on_call(monkeypatch, 2, times=2)
     with pytest.raises(KeyboardInterrupt):
-        est.fit(data, Y)
+        _call(est, call)(data, Y)
     _assert_unchanged(est, data, before, prediction)
+
+
+def test_ctrl_c_during_lbfgs_stops_at_the_current_iterate(monkeypatch):
+    make, data = CASES[0]  # only the MLP has L-BFGS
+    settings = dict(solver="lbfgs", alpha=0.0, max_iter=300, tol=0.0)
+    full = make(**settings).fit(data, Y)
+    calls = []
+    original = nodes.MSELoss.forward
+
+    def press_ctrl_c_at_the_tenth_evaluation(self, *args):
+        calls.append(original(self, *args))
+        if len(calls) == 10:
+            signal.raise_signal(signal.SIGINT)
+        return calls[-1]
+
+    monkeypatch.setattr(nodes.MSELoss, "forward", press_ctrl_c_at_the_tenth_evaluation)
+    handler = signal.getsignal(signal.SIGINT)
+    est = make(**settings)
+    with warnings.catch_warnings():
+        warnings.simplefilter("error", ConvergenceWarning)  # a stop, not a failure
+        with pytest.warns(UserWarning, match="Training interrupted by user."):
+            est.fit(data, Y)
+    assert signal.getsignal(signal.SIGINT) is handler
+    assert est.n_iter_ < full.n_iter_  # stopped after the current iteration
+    # loss_ is the notes' MSE (alpha=0) at the parameters kept: the iterate reached,
+    # not the start.
+    mse = np.mean((est.predict(data) - Y) ** 2)
+    assert est.loss_ == pytest.approx(mse, rel=1e-10)
+    assert est.loss_ < calls[0]
 
 
 def test_predict_on_an_unfitted_model_is_a_clear_error():
@@ -237,19 +365,3 @@ def test_partial_fit_journals_rows_instead_of_copying_the_table():
     tracemalloc.stop()
     # The table and Adam's two moments would be 3 × table_bytes.
     assert peak < table_bytes / 4
-
-
-@pytest.mark.parametrize("solver", ["adam", "sgd"])
-def test_interrupted_partial_fit_restores_the_journaled_rows(solver, monkeypatch):
-    """Rows touched by several batches keep their value from before the call."""
-    make, data = CASES[1]
-    est = make(solver=solver, batch_size=8).partial_fit(data, Y)
-    optimizer = type(est._optimizers[1])
-    moments = [a.copy() for a in est._optimizers[1].row_state()]
-    before, prediction = state(est), est.predict(data)
-    _interrupt_on_call(monkeypatch, optimizer, 5)
-    with pytest.raises(KeyboardInterrupt):
-        est.partial_fit(data, Y)
-    _assert_unchanged(est, data, before, prediction)
-    for old, new in zip(moments, est._optimizers[1].row_state(), strict=True):
-        np.testing.assert_array_equal(old, new)

@@ -5,8 +5,9 @@ from concurrent.futures import ThreadPoolExecutor
 
 import numpy as np
 import pytest
-from reliability_cases import CASES, Y
 from sklearn.exceptions import ConvergenceWarning
+
+from tests.reliability_cases import CASES, Y
 
 
 @pytest.mark.parametrize(

@@ -2,7 +2,7 @@
 is refused with a clear ValueError/TypeError or handled, and a refused call on a
 fitted model leaves its parameters unchanged."""
 
-from fuzz_harness import run
+from tests.fuzz_harness import run
 
 
 def test_no_unexpected_outcome():

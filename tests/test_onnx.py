@@ -93,7 +93,7 @@ def test_mlp_multi_output_and_lbfgs(tabular, dtype):
 
 
 @pytest.mark.parametrize("dtype", [np.float64, np.float32])
-@pytest.mark.parametrize("pooling", ["mean", "sum"])
+@pytest.mark.parametrize("pooling", ["mean", "sum", "sqrtn"])
 @pytest.mark.parametrize("hidden", [(), (6,)])
 def test_embedding_bag_on_a_bag_matrix(texts, dtype, pooling, hidden):
     docs, y = texts
@@ -112,6 +112,47 @@ def test_embedding_bag_on_a_bag_matrix(texts, dtype, pooling, hidden):
     onx = skl2onnx_to_onnx(model, P[:1].toarray())
     assert_same(onx, P.toarray(), model, P, dtype)
     assert_same(to_onnx(model, P), P.toarray(), model, P, dtype)
+
+
+@pytest.mark.parametrize("dtype", [np.float64, np.float32])
+@pytest.mark.parametrize("pooling", ["mean", "sum", "sqrtn"])
+@pytest.mark.parametrize("weighting", ["count", "binary", "sublinear"])
+@pytest.mark.parametrize("idf", [False, True])
+def test_embedding_bag_weighting_and_idf(texts, dtype, pooling, weighting, idf):
+    docs, y = texts
+    P = CountVectorizer().fit(docs[4:]).transform(docs).astype(dtype)
+    # Counts above 1 in most rows: binary and sublinear differ from count.
+    assert (P.max(axis=1).toarray() > 1).sum() > len(docs) // 4
+    model = EmbeddingBagRegressor(
+        embedding_dim=5,
+        pooling=pooling,
+        weighting=weighting,
+        idf=idf,
+        hidden_layer_sizes=(4,),
+        max_iter=15,
+        random_state=0,
+    ).fit(P, y)
+    assert (model.idf_ is not None) == idf
+    assert_same(to_onnx(model, P), P.toarray(), model, P, dtype)
+
+
+@pytest.mark.parametrize("weighting", ["binary", "sublinear"])
+def test_weighting_of_tfidf_values_in_a_pipeline(texts, weighting):
+    # Values below 1: sublinear weights are negative there, as in predict.
+    docs, y = texts
+    model = make_pipeline(
+        TfidfVectorizer(),
+        EmbeddingBagRegressor(
+            embedding_dim=4,
+            pooling="sqrtn",
+            weighting=weighting,
+            idf=True,
+            max_iter=10,
+            random_state=0,
+        ),
+    ).fit(docs, y)
+    strings = np.array(docs).reshape(-1, 1)
+    assert_same(to_onnx(model, docs), strings, model, docs, np.float32)
 
 
 def test_embedding_bag_poisson_multi_output(texts):
@@ -219,3 +260,62 @@ def test_the_graph_is_built_from_the_public_attributes(tabular):
     ).fit(X, Y[:, 0])
     model.intercepts_[-1][...] += 10.0  # live: predict sees the edit, so must ONNX
     assert_same(to_onnx(model, X), X, model, X, np.float64)
+
+
+@pytest.fixture
+def bag_model(texts):
+    docs, y = texts
+    P = CountVectorizer().fit_transform(docs)
+    return EmbeddingBagRegressor(embedding_dim=3, max_iter=3, random_state=0).fit(P, y)
+
+
+@pytest.mark.parametrize("attribute", ["path_coef_", "_y_shift"])
+def test_unknown_fitted_state_is_refused(bag_model, tabular, attribute):
+    # A fitted part the converter does not know (a linear path's coefficients, a
+    # target's shift, ...) would be left out of the graph.
+    X, Y = tabular
+    mlp = MLPRegressorFromNotes(max_iter=3, random_state=0).fit(X, Y[:, 0])
+    for model in (bag_model, mlp):
+        to_onnx(model, X if model is mlp else np.ones((1, model.n_features_in_)))
+        setattr(model, attribute, np.ones(1))
+        with pytest.raises(ValueError, match=f"has {attribute}, which sknotes.onnx"):
+            check_exportable(model)
+        with pytest.raises(ValueError, match=attribute):
+            skl2onnx_to_onnx(model, np.ones((1, model.n_features_in_)))
+
+
+def test_unknown_parameter_is_refused(texts):
+    class WithLinearPath(EmbeddingBagRegressor):
+        @classmethod
+        def _get_param_names(cls):
+            return sorted([*super()._get_param_names(), "linear"])
+
+    docs, y = texts
+    P = CountVectorizer().fit_transform(docs)
+    model = WithLinearPath(embedding_dim=3, max_iter=3, random_state=0)
+    model.linear = True
+    model.fit(P, y)
+    assert "linear" in model.get_params()
+    with pytest.raises(ValueError, match="has linear, which"):
+        to_onnx(model, P)
+
+
+@pytest.mark.parametrize(
+    "param, value", [("pooling", "max"), ("weighting", "log"), ("activation", "gelu")]
+)
+def test_unknown_parameter_value_is_refused(bag_model, param, value):
+    setattr(bag_model, param, value)
+    with pytest.raises(ValueError, match=f"No ONNX conversion for .*{value}"):
+        check_exportable(bag_model)
+
+
+def test_callbacks_do_not_block_export(texts):
+    # scikit-learn's callback state on the estimator is not a fitted part.
+    callback = pytest.importorskip("sklearn.callback")
+    docs, y = texts
+    P = CountVectorizer().fit_transform(docs)
+    model = EmbeddingBagRegressor(embedding_dim=3, max_iter=3, random_state=0)
+    model.set_callbacks(callback.ScoringMonitor(scoring="r2"))
+    model.fit(P, y)
+    assert any(key.startswith("_skl_") for key in vars(model))
+    assert_same(to_onnx(model, P), P.toarray(), model, P, np.float64)

@@ -9,7 +9,10 @@ import sys
 
 import numpy as np
 import pytest
-from reliability_cases import (
+from sklearn.base import clone
+from sklearn.model_selection import GridSearchCV
+
+from tests.reliability_cases import (
     CASE_IDS,
     CASES,
     DOCS,
@@ -19,8 +22,6 @@ from reliability_cases import (
     make_bag,
     make_mlp,
 )
-from sklearn.base import clone
-from sklearn.model_selection import GridSearchCV
 
 pytestmark = pytest.mark.usefixtures("quiet_convergence")
 
@@ -72,11 +73,11 @@ def test_random_state_none_differs(make, data):
     )
 
 
+# Run from the repository's root, where ``python -c`` finds sknotes and tests.
 _SUBPROCESS = """
-import sys, warnings
-sys.path.insert(0, {tests!r})
+import warnings
 warnings.simplefilter("ignore")
-from reliability_cases import DOCS, Y, fingerprint, make_bag, make_mlp, X
+from tests.reliability_cases import DOCS, Y, fingerprint, make_bag, make_mlp, X
 print(fingerprint(make_mlp().fit(X, Y)))
 print(fingerprint(make_bag().fit(DOCS, Y)))
 print(fingerprint(make_bag(n_buckets=64).fit(DOCS, Y)))
@@ -84,10 +85,11 @@ print(fingerprint(make_bag(n_buckets=64).fit(DOCS, Y)))
 
 
 def _fingerprints_in_subprocess(hashseed):
-    tests = os.path.dirname(os.path.abspath(__file__))
+    root = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
     env = {**os.environ, "PYTHONHASHSEED": hashseed}
     return subprocess.run(
-        [sys.executable, "-c", _SUBPROCESS.format(tests=tests)],
+        [sys.executable, "-c", _SUBPROCESS],
+        cwd=root,
         env=env,
         capture_output=True,
         text=True,

@@ -1,17 +1,16 @@
-"""The shared training loop: what loss_ is, early stopping, weights, faults, Ctrl-C."""
+"""The shared training loop: what loss_ is, warm starts, early stopping, weights.
+
+Its faults (divergence, Ctrl-C, exceptions) are tested in test_atomicity.py.
+"""
 
 import copy
 import pickle
-import signal
-import warnings
 
 import numpy as np
 import pytest
 from sklearn.datasets import make_regression
-from sklearn.exceptions import ConvergenceWarning, NotFittedError
 from sklearn.metrics import r2_score
 from sklearn.preprocessing import StandardScaler
-from sklearn.utils.validation import check_is_fitted
 
 import sknotes.training as training
 from sknotes import MLPRegressorFromNotes
@@ -37,18 +36,6 @@ def _penalised_mse(est, X, y, alpha):
     mse = np.mean(np.sum(residual**2, axis=1))
     l2 = sum(float(np.sum(W**2)) for W in est.coefs_)
     return mse + 2 * 0.5 * alpha * l2 / len(y)
-
-
-def _on_epoch_end(monkeypatch, hook):
-    """Call ``hook(epoch_index)`` after each epoch of the stochastic loop."""
-    original = training.StochasticLoop.end_epoch
-
-    def end_epoch(self, state, loss):
-        stop = original(self, state, loss)
-        hook(state.n_iter - 1)
-        return stop
-
-    monkeypatch.setattr(training.StochasticLoop, "end_epoch", end_epoch)
 
 
 # -- loss_ is the notes' MSE ----------------------------------------------------
@@ -291,146 +278,6 @@ def test_bad_sample_weights_are_refused(data, bad, match):
     X, y = data
     with pytest.raises(ValueError, match=match):
         MLPRegressorFromNotes(max_iter=1).fit(X[:40], y[:40], sample_weight=bad)
-
-
-# -- divergence ----------------------------------------------------------------------
-_HUGE = dict(
-    solver="sgd",
-    learning_rate_init=1e6,
-    momentum=0.0,
-    hidden_layer_sizes=(5,),
-    batch_size=8,
-    random_state=0,
-)
-
-
-def test_divergence_in_partial_fit_keeps_the_previous_model(data):
-    X, y = data
-    reg = MLPRegressorFromNotes(**{**_HUGE, "learning_rate_init": 0.01}).partial_fit(
-        X, y
-    )
-    before, prediction = _params(reg), reg.predict(X)
-    reg.set_params(learning_rate_init=1e6)
-    with warnings.catch_warnings():
-        warnings.simplefilter("ignore", RuntimeWarning)
-        with pytest.raises(ValueError, match="Solver produced non-finite parameter"):
-            reg.partial_fit(X * 1e3, y * 1e3)
-    for a, b in zip(before, _params(reg), strict=True):
-        np.testing.assert_array_equal(a, b)
-    np.testing.assert_array_equal(reg.predict(X), prediction)
-    assert np.shares_memory(reg.coefs_[0], reg._network.theta)
-
-
-def test_divergent_fresh_fit_is_left_unfitted(data):
-    X, y = data
-    reg = MLPRegressorFromNotes(max_iter=5, **_HUGE)
-    with warnings.catch_warnings():
-        warnings.simplefilter("ignore", RuntimeWarning)
-        with pytest.raises(ValueError, match="Solver produced non-finite parameter"):
-            reg.fit(X * 1e3, y * 1e3)
-    with pytest.raises(NotFittedError):
-        check_is_fitted(reg)
-
-
-def test_divergence_with_early_stopping_keeps_the_best_finite_weights(data):
-    X, y = data
-    reg = MLPRegressorFromNotes(early_stopping=True, max_iter=5, **_HUGE)
-    with warnings.catch_warnings():
-        warnings.simplefilter("ignore", RuntimeWarning)
-        reg.fit(X * 1e3, y * 1e3)
-    assert np.isnan(reg.validation_scores_[-1])
-    assert all(np.isfinite(p).all() for p in _params(reg))
-    assert np.isfinite(reg.predict(X)).all()
-
-
-# -- Ctrl-C ----------------------------------------------------------------------------
-def _press_ctrl_c_after(epoch_to_interrupt):
-    def hook(epoch):
-        if epoch == epoch_to_interrupt:
-            signal.raise_signal(signal.SIGINT)
-
-    return hook
-
-
-@pytest.mark.parametrize(
-    "solver, early_stopping", [("sgd", False), ("adam", False), ("adam", True)]
-)
-def test_ctrl_c_stops_with_a_warning_and_a_usable_model(
-    data, solver, early_stopping, monkeypatch
-):
-    X, y = data
-    handler = signal.getsignal(signal.SIGINT)
-    reg = MLPRegressorFromNotes(
-        hidden_layer_sizes=(5,),
-        solver=solver,
-        max_iter=50,
-        early_stopping=early_stopping,
-        random_state=0,
-    )
-    _on_epoch_end(monkeypatch, _press_ctrl_c_after(1))
-    with pytest.warns(UserWarning, match="Training interrupted by user."):
-        reg.fit(X, y)
-    assert reg.n_iter_ == len(reg.loss_curve_) == 2
-    assert signal.getsignal(signal.SIGINT) is handler
-    check_is_fitted(reg)
-    assert all(np.isfinite(p).all() for p in _params(reg))
-    assert np.isfinite(reg.predict(X)).all()
-    # The interrupted model is a normal one: training can go on.
-    reg.set_params(warm_start=True, max_iter=2)
-    monkeypatch.undo()
-    reg.fit(X, y)
-    assert reg.n_iter_ == 2
-
-
-def test_second_ctrl_c_raises_and_leaves_the_estimator_as_before(data, monkeypatch):
-    X, y = data
-    reg = MLPRegressorFromNotes(hidden_layer_sizes=(5,), max_iter=50, random_state=0)
-
-    def press_twice(epoch):
-        signal.raise_signal(signal.SIGINT)
-        signal.raise_signal(signal.SIGINT)
-
-    _on_epoch_end(monkeypatch, press_twice)
-    with pytest.raises(KeyboardInterrupt):
-        reg.fit(X, y)
-    with pytest.raises(NotFittedError):
-        check_is_fitted(reg)
-
-
-def test_ctrl_c_during_lbfgs_stops_at_the_current_iterate(data, monkeypatch):
-    X, y = data
-    from sknotes import nodes
-
-    settings = dict(
-        hidden_layer_sizes=(5,),
-        solver="lbfgs",
-        alpha=0.0,
-        max_iter=300,
-        tol=0.0,
-        random_state=0,
-    )
-    full = MLPRegressorFromNotes(**settings).fit(X, y)
-    calls = []
-    original = nodes.MSELoss.forward
-
-    def press_ctrl_c_at_the_tenth_evaluation(self, *args):
-        calls.append(original(self, *args))
-        if len(calls) == 10:
-            signal.raise_signal(signal.SIGINT)
-        return calls[-1]
-
-    monkeypatch.setattr(nodes.MSELoss, "forward", press_ctrl_c_at_the_tenth_evaluation)
-    handler = signal.getsignal(signal.SIGINT)
-    reg = MLPRegressorFromNotes(**settings)
-    with warnings.catch_warnings():
-        warnings.simplefilter("error", ConvergenceWarning)  # a stop, not a failure
-        with pytest.warns(UserWarning, match="Training interrupted by user."):
-            reg.fit(X, y)
-    assert signal.getsignal(signal.SIGINT) is handler
-    assert reg.n_iter_ < full.n_iter_  # stopped after the current iteration
-    check_is_fitted(reg)
-    assert reg.loss_ == pytest.approx(_penalised_mse(reg, X, y, 0.0), rel=1e-10)
-    assert reg.loss_ < calls[0]  # the iterate reached, not the start
 
 
 # -- one schedule, one stopping decision ------------------------------------------
