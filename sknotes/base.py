@@ -37,7 +37,6 @@ from sknotes.nodes import (
     L2Penalty,
     SigmoidBinaryCrossEntropy,
     SoftmaxCrossEntropy,
-    log_sigmoid,
 )
 from sknotes.optimizers import SGD, Adam, RowSparseAdam, RowSparseSGD, Schedule
 from sknotes.training import (
@@ -257,6 +256,16 @@ class BaseNotesEstimator(CallbackSupportMixin, BaseEstimator):
             raise ValueError("partial_fit does not support early_stopping=True")
         hidden = hidden_layer_sizes_list(self.hidden_layer_sizes)
         first_pass = not self._is_fitted() or (not self.warm_start and not incremental)
+        # scikit-learn continues from coefs_/intercepts_ a user set on an unfitted
+        # model (its tests do): the new network starts from them.
+        adopt = (
+            not self._is_fitted()
+            and (self.warm_start or incremental)
+            and "coefs_" in self.__dict__
+            and "intercepts_" in self.__dict__
+        )
+        saved_coefs = self.__dict__.get("coefs_")
+        saved_intercepts = self.__dict__.get("intercepts_")
         with self._atomic(fitted=not first_pass) as journal:
             inputs, y, take = self._validate_fit_input(X, y, reset=first_pass)
             y = self._encode_targets(y, incremental, inputs.dtype)
@@ -268,6 +277,8 @@ class BaseNotesEstimator(CallbackSupportMixin, BaseEstimator):
                 self._sync_from_public()
             else:
                 self._initialize(inputs, y, hidden)
+                if adopt:
+                    self._adopt_public_parameters(saved_coefs, saved_intercepts)
             data = TrainingData(inputs, y, sample_weight, take)
             callbacks = FitCallbacks(
                 self, X, y, 1 if incremental else self.max_iter, self._fitted_copy
@@ -349,6 +360,7 @@ class BaseNotesEstimator(CallbackSupportMixin, BaseEstimator):
         """Expose the loop's ``FitState`` as the fitted attributes."""
         self.n_iter_ = state.n_iter
         self.t_ = state.t
+        self._no_improvement_count = state.no_improvement_count
         if state.loss is not None:
             self.loss_ = state.loss
         if self.solver in STOCHASTIC_SOLVERS:
@@ -444,6 +456,22 @@ class BaseNotesEstimator(CallbackSupportMixin, BaseEstimator):
                 "The training loss is not finite: the targets or inputs are too "
                 "large for the solver; scale them first."
             )
+
+    def _adopt_public_parameters(self, coefs, intercepts):
+        """Load user-set ``coefs_``/``intercepts_`` into a new network."""
+        expected = [W.shape for W in self._network.coefs]
+        shapes = [np.shape(W) for W in coefs]
+        if shapes != expected or len(intercepts) != len(expected):
+            raise ValueError(
+                f"coefs_ of shapes {shapes} do not fit this data and "
+                f"hidden_layer_sizes (expected {expected})."
+            )
+        self._network.load(coefs, intercepts)
+
+    @property
+    def _optimizer(self):
+        """The learning-rate schedule (scikit-learn's tests read ``_optimizer``'s)."""
+        return self._optimizers[0].schedule
 
     def _sync_from_public(self):
         """Copy the public parameters into the network (a user may reassign them)."""
@@ -661,7 +689,7 @@ class BaseNotesClassifier(ClassifierMixin, BaseNotesEstimator):
         return P
 
     def predict_log_proba(self, X):
-        """Logarithm of :meth:`predict_proba`, computed from the logits stably.
+        """Logarithm of :meth:`predict_proba`, as scikit-learn's (ties kept).
 
         Parameters
         ----------
@@ -671,10 +699,11 @@ class BaseNotesClassifier(ClassifierMixin, BaseNotesEstimator):
         -------
         log_proba : ndarray of shape (n_samples, n_classes)
         """
-        S = self._predict_raw(X)
-        if S.shape[1] == 1:
-            return np.hstack([log_sigmoid(-S), log_sigmoid(S)])
-        return self._output_node().log_proba(S)
+        # log(P), not the node's log_proba from the logits: probabilities that
+        # round to the same value keep equal logs, so argmax agrees with P's.
+        P = self.predict_proba(X)
+        with np.errstate(divide="ignore"):
+            return np.log(P, out=P)
 
     def __sklearn_tags__(self):
         tags = super().__sklearn_tags__()
