@@ -37,6 +37,7 @@ from sknotes.nodes import (
     L2Penalty,
     SigmoidBinaryCrossEntropy,
     SoftmaxCrossEntropy,
+    _clip_probabilities,
 )
 from sknotes.optimizers import SGD, Adam, RowSparseAdam, RowSparseSGD, Schedule
 from sknotes.training import (
@@ -683,7 +684,12 @@ class BaseNotesClassifier(ClassifierMixin, BaseNotesEstimator):
             ``softmax(S)`` for several classes, ``σ(S)`` per label (multilabel), and
             ``[1 − σ(s), σ(s)]`` for two classes.
         """
-        P = self._output_node().proba(self._predict_raw(X))
+        S = self._predict_raw(X)
+        P = self._output_node().proba(S)
+        if self.out_activation_ == "logistic":
+            # σ(s) rounds to 1 from s ≈ 37: keep each label uncertain, within the
+            # [eps, 1 − eps] that scikit-learn's log-loss clips to.
+            P = _clip_probabilities(P)
         if P.shape[1] == 1:
             return np.hstack([1 - P, P])
         return P

@@ -2,12 +2,19 @@
 
 from sklearn.utils.estimator_checks import parametrize_with_checks
 
-from sknotes import EmbeddingBagRegressor, MLPRegressorFromNotes
+from sknotes import (
+    EmbeddingBagRegressor,
+    MLPClassifierFromNotes,
+    MLPRegressorFromNotes,
+)
 
 ESTIMATORS = [
     MLPRegressorFromNotes(),
     MLPRegressorFromNotes(solver="sgd"),
     MLPRegressorFromNotes(solver="lbfgs"),
+    MLPClassifierFromNotes(),
+    MLPClassifierFromNotes(solver="sgd"),
+    MLPClassifierFromNotes(solver="lbfgs"),
     # Numeric X is a bag matrix: 'concat' needs token positions, so it is tested
     # in tests/test_embedding_bag.py instead.
     EmbeddingBagRegressor(),
