@@ -303,3 +303,21 @@ def test_clone_and_unfitted_errors():
             getattr(est, method)(np.zeros((2, 3)))
     with pytest.raises(AttributeError, match="partial_fit"):
         MLPClassifierFromNotes(solver="lbfgs").partial_fit  # noqa: B018
+
+
+def test_loss_curve_display_shows_the_training_and_validation_log_loss():
+    pytest.importorskip("matplotlib")
+    import matplotlib
+
+    matplotlib.use("Agg")
+    from sknotes import LossCurveDisplay
+
+    X, y = _data("multiclass")
+    est = MLPClassifierFromNotes(
+        hidden_layer_sizes=(4,), early_stopping=True, max_iter=8, random_state=0
+    ).fit(X, y)
+    display = LossCurveDisplay.from_estimator(est)
+    np.testing.assert_array_equal(display.loss_curve, est.loss_curve_)
+    np.testing.assert_array_equal(
+        display.validation_loss_curve, est.validation_loss_curve_
+    )
