@@ -31,6 +31,13 @@ MLP_CONSTRAINTS = {
 }
 
 
+def _store_params(estimator, params):
+    """Store ``__init__``'s arguments unchanged, under their own names."""
+    for name, value in params.items():
+        if name != "self":
+            setattr(estimator, name, value)
+
+
 class _MLPFromNotes:
     """What both MLPs share: dense or sparse ``X`` into a plain network, and fit."""
 
@@ -252,30 +259,7 @@ class MLPRegressorFromNotes(_MLPFromNotes, BaseNotesRegressor):
         n_iter_no_change=10,
         max_fun=15000,
     ):
-        self.loss = loss
-        self.hidden_layer_sizes = hidden_layer_sizes
-        self.activation = activation
-        self.solver = solver
-        self.alpha = alpha
-        self.batch_size = batch_size
-        self.learning_rate = learning_rate
-        self.learning_rate_init = learning_rate_init
-        self.power_t = power_t
-        self.max_iter = max_iter
-        self.shuffle = shuffle
-        self.random_state = random_state
-        self.tol = tol
-        self.verbose = verbose
-        self.warm_start = warm_start
-        self.momentum = momentum
-        self.nesterovs_momentum = nesterovs_momentum
-        self.early_stopping = early_stopping
-        self.validation_fraction = validation_fraction
-        self.beta_1 = beta_1
-        self.beta_2 = beta_2
-        self.epsilon = epsilon
-        self.n_iter_no_change = n_iter_no_change
-        self.max_fun = max_fun
+        _store_params(self, locals())
 
     def _validate_fit_input(self, X, y, reset):
         X, y = self._validate_X_y(X, y, reset, y_numeric=True)
@@ -445,29 +429,7 @@ class MLPClassifierFromNotes(_MLPFromNotes, BaseNotesClassifier):
         n_iter_no_change=10,
         max_fun=15000,
     ):
-        self.hidden_layer_sizes = hidden_layer_sizes
-        self.activation = activation
-        self.solver = solver
-        self.alpha = alpha
-        self.batch_size = batch_size
-        self.learning_rate = learning_rate
-        self.learning_rate_init = learning_rate_init
-        self.power_t = power_t
-        self.max_iter = max_iter
-        self.shuffle = shuffle
-        self.random_state = random_state
-        self.tol = tol
-        self.verbose = verbose
-        self.warm_start = warm_start
-        self.momentum = momentum
-        self.nesterovs_momentum = nesterovs_momentum
-        self.early_stopping = early_stopping
-        self.validation_fraction = validation_fraction
-        self.beta_1 = beta_1
-        self.beta_2 = beta_2
-        self.epsilon = epsilon
-        self.n_iter_no_change = n_iter_no_change
-        self.max_fun = max_fun
+        _store_params(self, locals())
 
     def _validate_fit_input(self, X, y, reset):
         X, y = self._validate_X_y(X, y, reset, y_numeric=False)
