@@ -472,7 +472,11 @@ class BaseNotesEstimator(CallbackSupportMixin, BaseEstimator):
     @property
     def _optimizer(self):
         """The learning-rate schedule (scikit-learn's tests read ``_optimizer``'s)."""
-        return self._optimizers[0].schedule
+        optimizers = self.__dict__.get("_optimizers")
+        if not optimizers:
+            # As scikit-learn: no optimizer before a stochastic fit, none with lbfgs.
+            raise AttributeError("_optimizer")
+        return optimizers[0].schedule
 
     def _sync_from_public(self):
         """Copy the public parameters into the network (a user may reassign them)."""
