@@ -3,6 +3,7 @@
 from sklearn.utils.estimator_checks import parametrize_with_checks
 
 from sknotes import (
+    EmbeddingBagClassifier,
     EmbeddingBagRegressor,
     MLPClassifierFromNotes,
     MLPRegressorFromNotes,
@@ -23,6 +24,8 @@ ESTIMATORS = [
     # The weighting options on a bag matrix's values (issue 10).
     EmbeddingBagRegressor(pooling="sqrtn", idf=True),
     EmbeddingBagRegressor(weighting="sublinear", idf=True),
+    EmbeddingBagClassifier(),
+    EmbeddingBagClassifier(pooling="sum", hidden_layer_sizes=(8,)),
 ]
 
 
