@@ -11,8 +11,10 @@ from collections import Counter
 
 import numpy as np
 import scipy.sparse as sp
+from sklearn.base import is_classifier
 
 from sknotes import (
+    EmbeddingBagClassifier,
     EmbeddingBagRegressor,
     MLPClassifierFromNotes,
     MLPRegressorFromNotes,
@@ -187,7 +189,8 @@ def one_case(rng):
         pooling = ["sum", "mean", "sqrtn", "concat"][rng.integers(4)]
         # 'concat' refuses the text options: draw them mostly for the others.
         plain = pooling == "concat" and rng.random() < 0.8
-        est = EmbeddingBagRegressor(
+        bag = EmbeddingBagClassifier if rng.random() < 0.5 else EmbeddingBagRegressor
+        est = bag(
             embedding_dim=int(rng.integers(1, 4)),
             pooling=pooling,
             hidden_layer_sizes=[(), (3,)][rng.integers(2)],
@@ -219,7 +222,7 @@ def one_case(rng):
         n_features = shape[-1] if len(shape) == 2 else None
         X_new = random_table(rng, d=n_features if rng.random() < 0.6 else None)
     n = _length(X)
-    classifier = isinstance(est, MLPClassifierFromNotes)
+    classifier = is_classifier(est)
     y = random_labels(rng, n) if classifier else random_y(rng, n)
     sample_weight = random_weights(rng, n)
     method = ["fit", "partial_fit"][rng.integers(2)] if est.solver != "lbfgs" else "fit"
@@ -244,7 +247,7 @@ def one_case(rng):
 
 def _prediction(est, X):
     """Predictions, as numbers: a classifier's probabilities."""
-    if isinstance(est, MLPClassifierFromNotes):
+    if is_classifier(est):
         return est.predict_proba(X)
     return est.predict(X)
 
@@ -269,9 +272,12 @@ def _second_call(rng, est, text, X_new):
         elif call == "transform":
             features = est.transform(X_new)
             problem = _check_prediction(features, n_new)
-            est.token_attributions(X_new)
+            if is_classifier(est):
+                est.token_attributions(X_new, class_=est.classes_[0])
+            else:
+                est.token_attributions(X_new)
         else:
-            classifier = isinstance(est, MLPClassifierFromNotes)
+            classifier = is_classifier(est)
             y_new = random_labels(rng, n_new) if classifier else random_y(rng, n_new)
             if call == "partial_fit":
                 est.partial_fit(X_new, y_new)

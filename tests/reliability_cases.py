@@ -7,7 +7,12 @@ import numpy as np
 from sklearn.base import is_classifier
 from sklearn.datasets import make_regression
 
-from sknotes import EmbeddingBagRegressor, MLPClassifierFromNotes, MLPRegressorFromNotes
+from sknotes import (
+    EmbeddingBagClassifier,
+    EmbeddingBagRegressor,
+    MLPClassifierFromNotes,
+    MLPRegressorFromNotes,
+)
 
 X, Y = make_regression(n_samples=80, n_features=4, noise=0.1, random_state=0)
 Y = Y / Y.std()
@@ -28,6 +33,18 @@ def make_mlp(**kwargs):
 def make_mlp_classifier(**kwargs):
     return MLPClassifierFromNotes(
         **{"hidden_layer_sizes": (4,), "max_iter": 5, "random_state": 0, **kwargs}
+    )
+
+
+def make_bag_classifier(**kwargs):
+    return EmbeddingBagClassifier(
+        **{
+            "embedding_dim": 3,
+            "hidden_layer_sizes": (3,),
+            "max_iter": 5,
+            "random_state": 0,
+            **kwargs,
+        }
     )
 
 

@@ -8,6 +8,7 @@ import pytest
 from sklearn.base import is_classifier
 
 from sknotes import (
+    EmbeddingBagClassifier,
     EmbeddingBagRegressor,
     MLPClassifierFromNotes,
     MLPRegressorFromNotes,
@@ -25,6 +26,12 @@ CASES = [
     (MLPRegressorFromNotes(solver="lbfgs", max_iter=3, random_state=0), X),
     (MLPClassifierFromNotes(hidden_layer_sizes=(4,), max_iter=3, random_state=0), X),
     (MLPClassifierFromNotes(solver="lbfgs", max_iter=3, random_state=0), X),
+    (
+        EmbeddingBagClassifier(
+            embedding_dim=3, hidden_layer_sizes=(2,), max_iter=3, random_state=0
+        ),
+        DOCS,
+    ),
     (
         EmbeddingBagRegressor(
             embedding_dim=3, hidden_layer_sizes=(2,), max_iter=3, random_state=0

@@ -17,6 +17,7 @@ from reliability_cases import (
     Y,
     fingerprint,
     make_bag,
+    make_bag_classifier,
     make_mlp,
     make_mlp_classifier,
     target,
@@ -26,10 +27,10 @@ from sklearn.model_selection import GridSearchCV
 
 pytestmark = pytest.mark.usefixtures("quiet_convergence")
 
-# The classifier joins the loops over estimators (the subprocess test keeps the
+# The classifiers join the loops over estimators (the subprocess test keeps the
 # regressors' fixed list).
-CASES = [*CASES, (make_mlp_classifier, X)]
-CASE_IDS = [*CASE_IDS, "mlp_classifier"]
+CASES = [*CASES, (make_mlp_classifier, X), (make_bag_classifier, DOCS)]
+CASE_IDS = [*CASE_IDS, "mlp_classifier", "bag_classifier"]
 
 
 @pytest.mark.parametrize(
@@ -42,6 +43,7 @@ CASE_IDS = [*CASE_IDS, "mlp_classifier"]
         (*CASES[1], "sgd"),
         (*CASES[2], "adam"),
         (*CASES[2], "lbfgs"),
+        (*CASES[3], "adam"),
     ],
     ids=[
         "mlp-adam",
@@ -51,6 +53,7 @@ CASE_IDS = [*CASE_IDS, "mlp_classifier"]
         "bag-sgd",
         "classifier-adam",
         "classifier-lbfgs",
+        "bag-classifier-adam",
     ],
 )
 def test_same_random_state_same_bits(make, data, solver):
