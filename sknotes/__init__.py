@@ -5,12 +5,15 @@ __version__ = "0.2.0.dev0"
 
 from sknotes.display import LossCurveDisplay
 from sknotes.embedding_bag import EmbeddingBagRegressor
+from sknotes.embedding_bag_classifier import EmbeddingBagClassifier
 from sknotes.gradcheck import gradcheck
-from sknotes.mlp import MLPRegressorFromNotes
+from sknotes.mlp import MLPClassifierFromNotes, MLPRegressorFromNotes
 
 __all__ = [
+    "EmbeddingBagClassifier",
     "EmbeddingBagRegressor",
     "LossCurveDisplay",
+    "MLPClassifierFromNotes",
     "MLPRegressorFromNotes",
     "gradcheck",
 ]

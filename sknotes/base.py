@@ -1,5 +1,9 @@
-"""What both estimators share: optimisation parameters, fit orchestration, predict.
+"""What every estimator shares: optimisation parameters, fit orchestration, predict.
 
+:class:`BaseNotesEstimator` is the fit/partial_fit plumbing; two thin layers say
+what the targets are: :class:`BaseNotesRegressor` (numbers, a squared-error or
+Poisson loss node) and :class:`BaseNotesClassifier` (labels binarised to an
+indicator matrix, the fused sigmoid or softmax cross-entropy node on the logits).
 Subclasses say only what ``X`` becomes (``_validate_fit_input``,
 ``_validate_predict_input``), how to build their network (``_new_network``), and
 their extra parameters.  Training itself is :mod:`sknotes.training`.
@@ -11,9 +15,11 @@ from contextlib import contextmanager
 from numbers import Integral, Real
 
 import numpy as np
-from sklearn.base import BaseEstimator, RegressorMixin
-from sklearn.metrics import r2_score
+from sklearn.base import BaseEstimator, ClassifierMixin, RegressorMixin
+from sklearn.metrics import accuracy_score, r2_score
+from sklearn.preprocessing import LabelBinarizer
 from sklearn.utils import check_random_state, column_or_1d
+from sklearn.utils.multiclass import type_of_target, unique_labels
 from sklearn.utils.validation import check_is_fitted
 
 from sknotes._compat import (
@@ -26,7 +32,13 @@ from sknotes._compat import (
 from sknotes.callbacks import FitCallbacks
 from sknotes.network import n_parameters
 from sknotes.network import predict as network_predict
-from sknotes.nodes import LOSSES, L2Penalty
+from sknotes.nodes import (
+    LOSSES,
+    L2Penalty,
+    SigmoidBinaryCrossEntropy,
+    SoftmaxCrossEntropy,
+    _clip_probabilities,
+)
 from sknotes.optimizers import SGD, Adam, RowSparseAdam, RowSparseSGD, Schedule
 from sknotes.training import (
     RowJournal,
@@ -38,7 +50,7 @@ from sknotes.training import (
     random_split,
 )
 
-__all__ = ["BaseNotesRegressor"]
+__all__ = ["BaseNotesClassifier", "BaseNotesEstimator", "BaseNotesRegressor"]
 
 STOCHASTIC_SOLVERS = ("sgd", "adam")
 
@@ -140,8 +152,8 @@ def _r2(y_true, y_pred, sample_weight):
 _CHANGED_IN_PLACE = ("_network", "_optimizers", "_rng")
 
 
-class BaseNotesRegressor(CallbackSupportMixin, RegressorMixin, BaseEstimator):
-    """Fit/partial_fit/predict plumbing shared by the sknotes regressors."""
+class BaseNotesEstimator(CallbackSupportMixin, BaseEstimator):
+    """Fit/partial_fit plumbing shared by every sknotes estimator."""
 
     # What a copy of the model needs to predict, besides its public attributes.
     _PREDICT_STATE = ("_network",)
@@ -166,9 +178,21 @@ class BaseNotesRegressor(CallbackSupportMixin, RegressorMixin, BaseEstimator):
         """The embedding table the network reads, or None."""
         return None
 
+    def _encode_targets(self, y, incremental, dtype):
+        """Return the targets the loss node trains on (checked, encoded)."""
+        raise NotImplementedError
+
+    def _out_activation(self):
+        """``out_activation_``: the output activation of the model's prediction."""
+        raise NotImplementedError
+
+    def _network_out_activation(self):
+        """The training network's last activation (the loss node takes its output)."""
+        return self.out_activation_
+
     def _loss_node(self):
-        """The training loss node (a classifier adds log-loss nodes)."""
-        return LOSSES[self.loss]()
+        """The training loss node."""
+        raise NotImplementedError
 
     # Early stopping's validation score (higher is better) and split.
     _validation_scorer = staticmethod(_r2)
@@ -233,21 +257,29 @@ class BaseNotesRegressor(CallbackSupportMixin, RegressorMixin, BaseEstimator):
             raise ValueError("partial_fit does not support early_stopping=True")
         hidden = hidden_layer_sizes_list(self.hidden_layer_sizes)
         first_pass = not self._is_fitted() or (not self.warm_start and not incremental)
+        # scikit-learn continues from coefs_/intercepts_ a user set on an unfitted
+        # model (its tests do): the new network starts from them.
+        adopt = (
+            not self._is_fitted()
+            and (self.warm_start or incremental)
+            and "coefs_" in self.__dict__
+            and "intercepts_" in self.__dict__
+        )
+        saved_coefs = self.__dict__.get("coefs_")
+        saved_intercepts = self.__dict__.get("intercepts_")
         with self._atomic(fitted=not first_pass) as journal:
             inputs, y, take = self._validate_fit_input(X, y, reset=first_pass)
+            y = self._encode_targets(y, incremental, inputs.dtype)
             if y.ndim == 1:
                 y = y.reshape(-1, 1)
-            if self.loss == "poisson" and (y < 0).any():
-                raise ValueError(
-                    "Some value(s) of y are negative which is not allowed for "
-                    "loss='poisson'."
-                )
             sample_weight = self._check_sample_weight(sample_weight, y)
             if not first_pass:
                 self._check_continuation(y, hidden)
                 self._sync_from_public()
             else:
                 self._initialize(inputs, y, hidden)
+                if adopt:
+                    self._adopt_public_parameters(saved_coefs, saved_intercepts)
             data = TrainingData(inputs, y, sample_weight, take)
             callbacks = FitCallbacks(
                 self, X, y, 1 if incremental else self.max_iter, self._fitted_copy
@@ -329,6 +361,7 @@ class BaseNotesRegressor(CallbackSupportMixin, RegressorMixin, BaseEstimator):
         """Expose the loop's ``FitState`` as the fitted attributes."""
         self.n_iter_ = state.n_iter
         self.t_ = state.t
+        self._no_improvement_count = state.no_improvement_count
         if state.loss is not None:
             self.loss_ = state.loss
         if self.solver in STOCHASTIC_SOLVERS:
@@ -365,7 +398,7 @@ class BaseNotesRegressor(CallbackSupportMixin, RegressorMixin, BaseEstimator):
     def _initialize(self, inputs, y, hidden):
         self._rng = check_random_state(self.random_state)
         self.n_outputs_ = y.shape[1]
-        self.out_activation_ = "exp" if self.loss == "poisson" else "identity"
+        self.out_activation_ = self._out_activation()
         self._network = self._new_network(inputs, hidden, self.n_outputs_, self._rng)
         self.n_layers_ = len(self._network.layer_units)
         self._fit_state = None
@@ -425,6 +458,26 @@ class BaseNotesRegressor(CallbackSupportMixin, RegressorMixin, BaseEstimator):
                 "large for the solver; scale them first."
             )
 
+    def _adopt_public_parameters(self, coefs, intercepts):
+        """Load user-set ``coefs_``/``intercepts_`` into a new network."""
+        expected = [W.shape for W in self._network.coefs]
+        shapes = [np.shape(W) for W in coefs]
+        if shapes != expected or len(intercepts) != len(expected):
+            raise ValueError(
+                f"coefs_ of shapes {shapes} do not fit this data and "
+                f"hidden_layer_sizes (expected {expected})."
+            )
+        self._network.load(coefs, intercepts)
+
+    @property
+    def _optimizer(self):
+        """The learning-rate schedule (scikit-learn's tests read ``_optimizer``'s)."""
+        optimizers = self.__dict__.get("_optimizers")
+        if not optimizers:
+            # As scikit-learn: no optimizer before a stochastic fit, none with lbfgs.
+            raise AttributeError("_optimizer")
+        return optimizers[0].schedule
+
     def _sync_from_public(self):
         """Copy the public parameters into the network (a user may reassign them)."""
         self._network.load(self.coefs_, self.intercepts_)
@@ -449,7 +502,7 @@ class BaseNotesRegressor(CallbackSupportMixin, RegressorMixin, BaseEstimator):
                 self.coefs_,
                 self.intercepts_,
                 self.activation,
-                self.out_activation_,
+                self._network.out_activation,
                 table=self._table(),
                 positions=self._network.positions,
             )
@@ -461,6 +514,30 @@ class BaseNotesRegressor(CallbackSupportMixin, RegressorMixin, BaseEstimator):
                 "too large for the fitted model; scale the data as for training."
             )
         return y_pred
+
+    @staticmethod
+    def _as_1d_or_2d(y):
+        if y.ndim == 2 and y.shape[1] == 1:
+            return column_or_1d(y, warn=True)
+        return y
+
+
+class BaseNotesRegressor(RegressorMixin, BaseNotesEstimator):
+    """The regressor layer: numeric targets, a squared-error or Poisson loss."""
+
+    def _encode_targets(self, y, incremental, dtype):
+        if self.loss == "poisson" and (y < 0).any():
+            raise ValueError(
+                "Some value(s) of y are negative which is not allowed for "
+                "loss='poisson'."
+            )
+        return y
+
+    def _out_activation(self):
+        return "exp" if self.loss == "poisson" else "identity"
+
+    def _loss_node(self):
+        return LOSSES[self.loss]()
 
     def predict(self, X):
         """Predict with the fitted network.
@@ -478,11 +555,170 @@ class BaseNotesRegressor(CallbackSupportMixin, RegressorMixin, BaseEstimator):
             return y_pred.ravel()
         return y_pred
 
-    @staticmethod
-    def _as_1d_or_2d(y):
-        if y.ndim == 2 and y.shape[1] == 1:
-            return column_or_1d(y, warn=True)
-        return y
+
+class BaseNotesClassifier(ClassifierMixin, BaseNotesEstimator):
+    """The classifier layer: labels, logits, and a fused cross-entropy loss node.
+
+    The labels are binarised as scikit-learn's ``MLPClassifier`` does
+    (``LabelBinarizer``: one column for two classes, one per class for several, the
+    indicator matrix for multilabel ``y``).  The training network ends at the
+    logits ``S`` (identity last activation); the loss node is
+    :class:`~sknotes.nodes.SoftmaxCrossEntropy` for several classes, else
+    :class:`~sknotes.nodes.SigmoidBinaryCrossEntropy`, and prediction applies that
+    node's ``proba`` to the logits.
+    """
+
+    _PREDICT_STATE = ("_network", "_label_binarizer")
+
+    def _encode_targets(self, y, incremental, dtype):
+        first_classes = self.__dict__.get("_first_partial_fit_classes")
+        if first_classes is not None:
+            # scikit-learn's first partial_fit: classes_ from ``classes``.
+            self.classes_ = unique_labels(first_classes)
+            self._label_binarizer = LabelBinarizer()
+            if type_of_target(y).startswith("multilabel"):
+                self._label_binarizer.fit(y)
+            else:
+                self._label_binarizer.fit(self.classes_)
+        if first_classes is None and (
+            not hasattr(self, "classes_") or (not self.warm_start and not incremental)
+        ):
+            self._label_binarizer = LabelBinarizer()
+            self._label_binarizer.fit(y)
+            self.classes_ = self._label_binarizer.classes_
+        else:
+            # scikit-learn's checks and messages.
+            classes = unique_labels(y)
+            if self.warm_start and first_classes is None:
+                if set(classes) != set(self.classes_):
+                    raise ValueError(
+                        "warm_start can only be used where `y` has the same "
+                        "classes as in the previous call to fit. Previously "
+                        f"got {self.classes_}, `y` has {classes}"
+                    )
+            elif len(np.setdiff1d(classes, self.classes_, assume_unique=True)):
+                raise ValueError(
+                    "`y` has classes not in `self.classes_`. "
+                    f"`self.classes_` has {self.classes_}. 'y' has {classes}."
+                )
+        return self._label_binarizer.transform(y).astype(dtype)
+
+    def _out_activation(self):
+        if self._label_binarizer.y_type_ == "multiclass":
+            return "softmax"
+        return "logistic"
+
+    def _network_out_activation(self):
+        return "identity"
+
+    def _output_node(self):
+        if self.out_activation_ == "softmax":
+            return SoftmaxCrossEntropy
+        return SigmoidBinaryCrossEntropy
+
+    def _loss_node(self):
+        return self._output_node()()
+
+    def _labels(self, S):
+        """Labels from logits ``S``, thresholded as scikit-learn's ``predict``."""
+        P = self._output_node().proba(S)
+        if P.shape[1] == 1:
+            P = P.ravel()
+        return self._label_binarizer.inverse_transform(P)
+
+    def _validation_scorer(self, Y, S, sample_weight):
+        """Accuracy of the logits ``S`` against the indicator targets ``Y``."""
+        if Y.shape[1] == 1:
+            Y = Y.ravel()
+        y_true = self._label_binarizer.inverse_transform(Y)
+        return accuracy_score(y_true, self._labels(S), sample_weight=sample_weight)
+
+    def _validation_splitter(self, Y, validation_fraction, random_state):
+        """scikit-learn's draw: stratified for one output column (binary) only."""
+        from sklearn.model_selection import train_test_split
+
+        stratify = Y.astype(bool) if Y.shape[1] == 1 else None
+        return train_test_split(
+            np.arange(Y.shape[0]),
+            random_state=random_state,
+            test_size=validation_fraction,
+            stratify=stratify,
+        )
+
+    def _partial_fit_classes(self, X, y, sample_weight, classes):
+        """``partial_fit`` as scikit-learn's: the first call needs ``classes``."""
+        first = not hasattr(self, "classes_")
+        if first and classes is None:
+            raise ValueError("classes must be passed on the first call to partial_fit.")
+        if not first and classes is not None:
+            if not np.array_equal(self.classes_, unique_labels(classes)):
+                raise ValueError(
+                    f"`classes={classes!r}` is not the same as on last call "
+                    f"to partial_fit, was: {self.classes_!r}"
+                )
+        self._first_partial_fit_classes = classes if first else None
+        try:
+            return self._fit(X, y, sample_weight, incremental=True)
+        finally:
+            self.__dict__.pop("_first_partial_fit_classes", None)
+
+    def predict(self, X):
+        """Predict class labels (or the label indicator matrix, multilabel).
+
+        Parameters
+        ----------
+        X : see the estimator's ``fit``
+
+        Returns
+        -------
+        y : ndarray of shape (n_samples,) or (n_samples, n_classes)
+        """
+        return self._labels(self._predict_raw(X))
+
+    def predict_proba(self, X):
+        """Probability of each class, in the order of ``classes_``.
+
+        Parameters
+        ----------
+        X : see the estimator's ``fit``
+
+        Returns
+        -------
+        proba : ndarray of shape (n_samples, n_classes)
+            ``softmax(S)`` for several classes, ``σ(S)`` per label (multilabel), and
+            ``[1 − σ(s), σ(s)]`` for two classes.
+        """
+        S = self._predict_raw(X)
+        P = self._output_node().proba(S)
+        if self.out_activation_ == "logistic":
+            # σ(s) rounds to 1 from s ≈ 37: keep each label uncertain, within the
+            # [eps, 1 − eps] that scikit-learn's log-loss clips to.
+            P = _clip_probabilities(P)
+        if P.shape[1] == 1:
+            return np.hstack([1 - P, P])
+        return P
+
+    def predict_log_proba(self, X):
+        """Logarithm of :meth:`predict_proba`, as scikit-learn's (ties kept).
+
+        Parameters
+        ----------
+        X : see the estimator's ``fit``
+
+        Returns
+        -------
+        log_proba : ndarray of shape (n_samples, n_classes)
+        """
+        # log(P), not the node's log_proba from the logits: probabilities that
+        # round to the same value keep equal logs, so argmax agrees with P's.
+        P = self.predict_proba(X)
+        with np.errstate(divide="ignore"):
+            return np.log(P, out=P)
+
+    def __sklearn_tags__(self):
+        tags = super().__sklearn_tags__()
+        tags.classifier_tags.multi_label = True
+        return tags
 
 
 def _copy_list(values):

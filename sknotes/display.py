@@ -90,7 +90,9 @@ class LossCurveDisplay:
 
         Parameters
         ----------
-        estimator : fitted MLPRegressorFromNotes or EmbeddingBagRegressor
+        estimator : fitted sknotes estimator
+            ``MLPRegressorFromNotes``, ``MLPClassifierFromNotes`` or
+            ``EmbeddingBagRegressor``.
         ax : matplotlib Axes, default=None
             Where to draw; a new figure (constrained layout) when None.
         name : str, default=None

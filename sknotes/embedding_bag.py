@@ -242,6 +242,8 @@ best_validation_score_, n_iter_, t_, n_layers_, n_outputs_, out_activation_
     """
 
     _PREDICT_STATE = ("_network", "_encoder", "_input_form")
+    # A classifier's labels stay labels until it binarises them.
+    _y_numeric = True
 
     _parameter_constraints: dict = {
         **OPTIMIZATION_CONSTRAINTS,
@@ -463,7 +465,7 @@ best_validation_score_, n_iter_, t_, n_layers_, n_outputs_, out_activation_
                 y,
                 accept_sparse=["csr", "csc", "coo"],
                 multi_output=True,
-                y_numeric=True,
+                y_numeric=self._y_numeric,
                 dtype=(np.float64, np.float32),
                 reset=reset,
             )
@@ -476,7 +478,9 @@ best_validation_score_, n_iter_, t_, n_layers_, n_outputs_, out_activation_
                 self.idf_ = smooth_idf(df, present.shape[0])
             Pi = self._pi_from_bag(X, dtype)
         else:
-            y = validate_data(self, y=y, multi_output=True, y_numeric=True, reset=reset)
+            y = validate_data(
+                self, y=y, multi_output=True, y_numeric=self._y_numeric, reset=reset
+            )
             if sp.issparse(y):
                 raise ValueError("A sparse y is not supported; pass a dense array.")
             check_consistent_length(X, y)
@@ -495,7 +499,9 @@ best_validation_score_, n_iter_, t_, n_layers_, n_outputs_, out_activation_
                 )
         if reset:
             self._input_form = form
-        y = self._as_1d_or_2d(np.asarray(y)).astype(dtype, copy=False)
+        y = self._as_1d_or_2d(np.asarray(y))
+        if self._y_numeric:
+            y = y.astype(dtype, copy=False)
         return Pi, y, self._take
 
     def _fit_encoder(self, docs):
@@ -554,7 +560,7 @@ best_validation_score_, n_iter_, t_, n_layers_, n_outputs_, out_activation_
         network = Network(
             [n_inputs, *hidden, n_outputs],
             self.activation,
-            self.out_activation_,
+            self._network_out_activation(),
             Pi.dtype,
             table=table,
             positions=positions,
@@ -772,7 +778,7 @@ of shape (n_documents, n_tokens)
         network = Network(
             fitted.layer_units,
             self.activation,
-            self.out_activation_,
+            self._network_out_activation(),
             fitted.dtype,
             table=self.embeddings_ if table is None else table,
             positions=fitted.positions,

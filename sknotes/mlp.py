@@ -1,4 +1,4 @@
-"""MLPRegressorFromNotes: scikit-learn's MLPRegressor, rebuilt from the notes' nodes."""
+"""scikit-learn's MLPRegressor and MLPClassifier, rebuilt from the notes' nodes."""
 
 from numbers import Integral
 
@@ -10,16 +10,105 @@ from sklearn.utils.validation import validate_data
 from sknotes._compat import Interval, StrOptions, _fit_context, with_callbacks
 from sknotes.base import (
     OPTIMIZATION_CONSTRAINTS,
+    BaseNotesClassifier,
     BaseNotesRegressor,
     check_network_fits,
     has_partial_fit,
 )
 from sknotes.network import Network
 
-__all__ = ["MLPRegressorFromNotes"]
+__all__ = ["MLPClassifierFromNotes", "MLPRegressorFromNotes"]
+
+# The parameters of scikit-learn's MLPs, both estimators (the regressor adds loss).
+MLP_CONSTRAINTS = {
+    **{key: value for key, value in OPTIMIZATION_CONSTRAINTS.items() if key != "loss"},
+    "hidden_layer_sizes": [
+        "array-like",
+        Interval(Integral, 1, None, closed="left"),
+    ],
+    "solver": [StrOptions({"lbfgs", "sgd", "adam"})],
+    "max_fun": [Interval(Integral, 1, None, closed="left")],
+}
 
 
-class MLPRegressorFromNotes(BaseNotesRegressor):
+def _store_params(estimator, params):
+    """Store ``__init__``'s arguments unchanged, under their own names."""
+    for name, value in params.items():
+        if name != "self":
+            setattr(estimator, name, value)
+
+
+class _MLPFromNotes:
+    """What both MLPs share: dense or sparse ``X`` into a plain network, and fit."""
+
+    def _validate_X_y(self, X, y, reset, y_numeric):
+        X, y = validate_data(
+            self,
+            X,
+            y,
+            accept_sparse=["csr", "csc"],
+            multi_output=True,
+            y_numeric=y_numeric,
+            dtype=(np.float64, np.float32),
+            reset=reset,
+        )
+        if sp.issparse(X):
+            # Minibatches are row slices: CSR makes them cheap.
+            X = X.tocsr()
+        if not reset and X.dtype != self._network.dtype:
+            X = X.astype(self._network.dtype)
+        return X, self._as_1d_or_2d(y)
+
+    def _validate_predict_input(self, X):
+        X = validate_data(
+            self,
+            X,
+            accept_sparse=["csr", "csc"],
+            dtype=(np.float64, np.float32),
+            reset=False,
+        )
+        return X
+
+    def _new_network(self, X, hidden, n_outputs, rng):
+        check_network_fits([X.shape[1], *hidden, n_outputs], X.dtype)
+        network = Network(
+            [X.shape[1], *hidden, n_outputs],
+            self.activation,
+            self._network_out_activation(),
+            X.dtype,
+        )
+        network.initialize(rng)
+        return network
+
+    @with_callbacks
+    @_fit_context(prefer_skip_nested_validation=True)
+    def fit(self, X, y, sample_weight=None):
+        """Fit the model to ``X`` and ``y``.
+
+        Parameters
+        ----------
+        X : {array-like, sparse matrix} of shape (n_samples, n_features)
+            Input data; float32 trains in float32, sparse stays sparse.
+        y : array-like of shape (n_samples,) or (n_samples, n_outputs)
+            Targets (class labels, or a label indicator matrix, for a classifier).
+        sample_weight : array-like of shape (n_samples,), default=None
+            Sample weights; the loss is their weighted mean.
+
+        Returns
+        -------
+        self : object
+            The fitted estimator.
+        """
+        return self._fit(X, y, sample_weight, incremental=False)
+
+    def __sklearn_tags__(self):
+        tags = super().__sklearn_tags__()
+        tags.input_tags.sparse = True
+        tags.target_tags.multi_output = True
+        return tags
+
+
+class MLPRegressorFromNotes(_MLPFromNotes, BaseNotesRegressor):
     """Multi-layer perceptron regressor whose every gradient is a line of the notes.
 
     A drop-in alternative to :class:`sklearn.neural_network.MLPRegressor`: the same
@@ -138,13 +227,8 @@ class MLPRegressorFromNotes(BaseNotesRegressor):
     """
 
     _parameter_constraints: dict = {
-        **OPTIMIZATION_CONSTRAINTS,
-        "hidden_layer_sizes": [
-            "array-like",
-            Interval(Integral, 1, None, closed="left"),
-        ],
-        "solver": [StrOptions({"lbfgs", "sgd", "adam"})],
-        "max_fun": [Interval(Integral, 1, None, closed="left")],
+        **MLP_CONSTRAINTS,
+        "loss": OPTIMIZATION_CONSTRAINTS["loss"],
     }
 
     def __init__(
@@ -175,94 +259,11 @@ class MLPRegressorFromNotes(BaseNotesRegressor):
         n_iter_no_change=10,
         max_fun=15000,
     ):
-        self.loss = loss
-        self.hidden_layer_sizes = hidden_layer_sizes
-        self.activation = activation
-        self.solver = solver
-        self.alpha = alpha
-        self.batch_size = batch_size
-        self.learning_rate = learning_rate
-        self.learning_rate_init = learning_rate_init
-        self.power_t = power_t
-        self.max_iter = max_iter
-        self.shuffle = shuffle
-        self.random_state = random_state
-        self.tol = tol
-        self.verbose = verbose
-        self.warm_start = warm_start
-        self.momentum = momentum
-        self.nesterovs_momentum = nesterovs_momentum
-        self.early_stopping = early_stopping
-        self.validation_fraction = validation_fraction
-        self.beta_1 = beta_1
-        self.beta_2 = beta_2
-        self.epsilon = epsilon
-        self.n_iter_no_change = n_iter_no_change
-        self.max_fun = max_fun
+        _store_params(self, locals())
 
-    # -- what X becomes ---------------------------------------------------------
     def _validate_fit_input(self, X, y, reset):
-        X, y = validate_data(
-            self,
-            X,
-            y,
-            accept_sparse=["csr", "csc"],
-            multi_output=True,
-            y_numeric=True,
-            dtype=(np.float64, np.float32),
-            reset=reset,
-        )
-        if sp.issparse(X):
-            # Minibatches are row slices: CSR makes them cheap.
-            X = X.tocsr()
-        y = self._as_1d_or_2d(y).astype(X.dtype, copy=False)
-        if not reset and X.dtype != self._network.dtype:
-            X = X.astype(self._network.dtype)
-            y = y.astype(self._network.dtype)
-        return X, y, None
-
-    def _validate_predict_input(self, X):
-        X = validate_data(
-            self,
-            X,
-            accept_sparse=["csr", "csc"],
-            dtype=(np.float64, np.float32),
-            reset=False,
-        )
-        return X
-
-    def _new_network(self, X, hidden, n_outputs, rng):
-        check_network_fits([X.shape[1], *hidden, n_outputs], X.dtype)
-        network = Network(
-            [X.shape[1], *hidden, n_outputs],
-            self.activation,
-            self.out_activation_,
-            X.dtype,
-        )
-        network.initialize(rng)
-        return network
-
-    # -- public API -------------------------------------------------------------
-    @with_callbacks
-    @_fit_context(prefer_skip_nested_validation=True)
-    def fit(self, X, y, sample_weight=None):
-        """Fit the model to ``X`` and ``y``.
-
-        Parameters
-        ----------
-        X : {array-like, sparse matrix} of shape (n_samples, n_features)
-            Input data; float32 trains in float32, sparse stays sparse.
-        y : array-like of shape (n_samples,) or (n_samples, n_outputs)
-            Targets.
-        sample_weight : array-like of shape (n_samples,), default=None
-            Sample weights; the loss is their weighted mean.
-
-        Returns
-        -------
-        self : object
-            The fitted estimator.
-        """
-        return self._fit(X, y, sample_weight, incremental=False)
+        X, y = self._validate_X_y(X, y, reset, y_numeric=True)
+        return X, y.astype(X.dtype, copy=False), None
 
     @available_if(has_partial_fit)
     @with_callbacks
@@ -286,8 +287,174 @@ class MLPRegressorFromNotes(BaseNotesRegressor):
         """
         return self._fit(X, y, sample_weight, incremental=True)
 
-    def __sklearn_tags__(self):
-        tags = super().__sklearn_tags__()
-        tags.input_tags.sparse = True
-        tags.target_tags.multi_output = True
-        return tags
+
+class MLPClassifierFromNotes(_MLPFromNotes, BaseNotesClassifier):
+    """Multi-layer perceptron classifier whose every gradient is a line of the notes.
+
+    A drop-in alternative to :class:`sklearn.neural_network.MLPClassifier`: the same
+    parameters, methods and fitted attributes.  The network is the notes' chain
+    ``S = X·W + b``, ``Δ(S)``, …, ending at the logits ``S``; the loss is the fused
+    :class:`~sknotes.nodes.SigmoidBinaryCrossEntropy` (two classes, or one column
+    per label for multilabel ``y``) or :class:`~sknotes.nodes.SoftmaxCrossEntropy`
+    (several classes), whose backward is ``grad_S = (P − Y)·w/n``.  The loss is
+    scikit-learn's log-loss and ``alpha`` its L2 penalty, so ``solver='lbfgs'``
+    reaches scikit-learn's minimiser.
+
+    Differences from scikit-learn, on purpose: the log-loss is computed from the
+    logits (exact where scikit-learn clips probabilities), ``predict_log_proba``
+    too; a warm start keeps the optimizer's state, the random stream and the
+    early-stopping split; ``validation_loss_curve_`` records the validation
+    log-loss; a failed ``fit``/``partial_fit`` leaves a fitted model as it was.
+
+    Parameters
+    ----------
+    hidden_layer_sizes : array-like of shape (n_layers - 2,), default=(100,)
+        Neurons of each hidden layer.
+    activation : {'identity', 'logistic', 'tanh', 'relu'}, default='relu'
+        Hidden activation.
+    solver : {'lbfgs', 'sgd', 'adam'}, default='adam'
+        Weight optimizer.
+    alpha : float, default=0.0001
+        L2 penalty strength, scikit-learn's ``alpha/(2n)·Σ‖W‖²``.
+    batch_size : int or 'auto', default='auto'
+        Minibatch size; ``'auto'`` is ``min(200, n_samples)``.
+    learning_rate : {'constant', 'invscaling', 'adaptive'}, default='constant'
+        Learning-rate schedule (``solver='sgd'``).
+    learning_rate_init : float, default=0.001
+        Initial learning rate (``'sgd'``, ``'adam'``).
+    power_t : float, default=0.5
+        Exponent of ``'invscaling'``.
+    max_iter : int, default=200
+        Epochs (stochastic solvers) or iterations (``'lbfgs'``).
+    shuffle : bool, default=True
+        Shuffle samples each epoch.
+    random_state : int, RandomState instance or None, default=None
+        Initialisation, shuffling and the early-stopping split.
+    tol : float, default=1e-4
+        Improvement threshold for stopping.
+    verbose : bool, default=False
+        Print the loss each epoch.
+    warm_start : bool, default=False
+        Continue from the previous solution (and optimizer state).
+    momentum : float, default=0.9
+        SGD momentum.
+    nesterovs_momentum : bool, default=True
+        Use Nesterov's momentum.
+    early_stopping : bool, default=False
+        Hold out ``validation_fraction`` (stratified for two classes, as
+        scikit-learn) and stop when its accuracy stops improving; the best
+        parameters are restored.
+    validation_fraction : float, default=0.1
+        Held-out fraction for early stopping.
+    beta_1, beta_2 : float, default=0.9, 0.999
+        Adam's moment decay rates.
+    epsilon : float, default=1e-8
+        Adam's numerical-stability constant.
+    n_iter_no_change : int, default=10
+        Epochs without ``tol`` improvement before stopping.
+    max_fun : int, default=15000
+        Maximum loss evaluations (``'lbfgs'``).
+
+    Attributes
+    ----------
+    classes_ : ndarray of shape (n_classes,)
+        Class labels (label indices for multilabel ``y``).
+    loss_ : float
+        Penalised log-loss at the end of fitting.
+    best_loss_ : float or None
+        Lowest training loss (None with early stopping).
+    loss_curve_ : list of float
+        Training loss per epoch (stochastic solvers).
+    validation_scores_ : list of float or None
+        Validation accuracy per epoch (early stopping).
+    validation_loss_curve_ : list of float or None
+        Validation log-loss per epoch (early stopping).
+    best_validation_score_ : float or None
+        Best validation accuracy (early stopping).
+    t_ : int
+        Training samples seen.
+    coefs_ : list of ndarray of shape (fan_in, fan_out)
+        Weights, live views of the model's parameter vector.
+    intercepts_ : list of ndarray of shape (fan_out,)
+        Biases, live views.
+    n_features_in_ : int
+        Number of features seen during fit.
+    feature_names_in_ : ndarray of shape (`n_features_in_`,)
+        Feature names, when ``X`` has string column names.
+    n_iter_ : int
+        Iterations run by the last fit.
+    n_layers_ : int
+        Number of layers.
+    n_outputs_ : int
+        Number of outputs (logits).
+    out_activation_ : str
+        ``'softmax'`` for several classes, else ``'logistic'``.
+
+    Examples
+    --------
+    >>> from sklearn.datasets import make_classification
+    >>> from sknotes import MLPClassifierFromNotes
+    >>> X, y = make_classification(n_samples=100, random_state=1)
+    >>> clf = MLPClassifierFromNotes(max_iter=300, random_state=1).fit(X, y)
+    >>> clf.predict_proba(X[:1]).shape
+    (1, 2)
+    """
+
+    _parameter_constraints: dict = {**MLP_CONSTRAINTS}
+
+    def __init__(
+        self,
+        hidden_layer_sizes=(100,),
+        activation="relu",
+        *,
+        solver="adam",
+        alpha=0.0001,
+        batch_size="auto",
+        learning_rate="constant",
+        learning_rate_init=0.001,
+        power_t=0.5,
+        max_iter=200,
+        shuffle=True,
+        random_state=None,
+        tol=1e-4,
+        verbose=False,
+        warm_start=False,
+        momentum=0.9,
+        nesterovs_momentum=True,
+        early_stopping=False,
+        validation_fraction=0.1,
+        beta_1=0.9,
+        beta_2=0.999,
+        epsilon=1e-8,
+        n_iter_no_change=10,
+        max_fun=15000,
+    ):
+        _store_params(self, locals())
+
+    def _validate_fit_input(self, X, y, reset):
+        X, y = self._validate_X_y(X, y, reset, y_numeric=False)
+        return X, y, None
+
+    @available_if(has_partial_fit)
+    @with_callbacks
+    @_fit_context(prefer_skip_nested_validation=True)
+    def partial_fit(self, X, y, sample_weight=None, classes=None):
+        """Update the model with one epoch over the given data.
+
+        Parameters
+        ----------
+        X : {array-like, sparse matrix} of shape (n_samples, n_features)
+            Input data.
+        y : array-like of shape (n_samples,) or (n_samples, n_labels)
+            Class labels, or a label indicator matrix.
+        sample_weight : array-like of shape (n_samples,), default=None
+            Sample weights.
+        classes : array-like of shape (n_classes,), default=None
+            Every class of all calls; required on the first call only.
+
+        Returns
+        -------
+        self : object
+            The updated estimator.
+        """
+        return self._partial_fit_classes(X, y, sample_weight, classes)

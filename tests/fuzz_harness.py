@@ -1,4 +1,4 @@
-"""Random malformed inputs thrown at both estimators; used by tests and benchmarks.
+"""Random malformed inputs thrown at the estimators; used by tests and benchmarks.
 
 An outcome is *expected* when the call returns finite predictions of the right
 shape, or raises ``ValueError``/``TypeError`` (scikit-learn's ``NotFittedError`` and
@@ -11,8 +11,14 @@ from collections import Counter
 
 import numpy as np
 import scipy.sparse as sp
+from sklearn.base import is_classifier
 
-from sknotes import EmbeddingBagRegressor, MLPRegressorFromNotes
+from sknotes import (
+    EmbeddingBagClassifier,
+    EmbeddingBagRegressor,
+    MLPClassifierFromNotes,
+    MLPRegressorFromNotes,
+)
 
 _TABULAR_DTYPES = [
     np.float16,
@@ -116,6 +122,15 @@ def random_y(rng, n):
     return y
 
 
+def random_labels(rng, n):
+    """Class labels (multilabel indicators when 2-D), from :func:`random_y`."""
+    y = random_y(rng, n)
+    if isinstance(y, np.ndarray) and y.dtype.kind == "f":
+        with np.errstate(invalid="ignore"):
+            y = (y > 0).astype(int) if y.ndim == 2 else np.round(y)
+    return y
+
+
 def random_weights(rng, n):
     choice = rng.integers(10)
     if choice >= 5:
@@ -174,7 +189,8 @@ def one_case(rng):
         pooling = ["sum", "mean", "sqrtn", "concat"][rng.integers(4)]
         # 'concat' refuses the text options: draw them mostly for the others.
         plain = pooling == "concat" and rng.random() < 0.8
-        est = EmbeddingBagRegressor(
+        bag = EmbeddingBagClassifier if rng.random() < 0.5 else EmbeddingBagRegressor
+        est = bag(
             embedding_dim=int(rng.integers(1, 4)),
             pooling=pooling,
             hidden_layer_sizes=[(), (3,)][rng.integers(2)],
@@ -194,7 +210,8 @@ def one_case(rng):
         X = random_docs(rng) if rng.random() < 0.8 else random_table(rng)
         X_new = random_docs(rng) if rng.random() < 0.8 else random_table(rng)
     else:
-        est = MLPRegressorFromNotes(
+        mlp = MLPClassifierFromNotes if rng.random() < 0.5 else MLPRegressorFromNotes
+        est = mlp(
             hidden_layer_sizes=(3,),
             solver=["adam", "sgd", "lbfgs"][rng.integers(3)],
             max_iter=2,
@@ -205,14 +222,18 @@ def one_case(rng):
         n_features = shape[-1] if len(shape) == 2 else None
         X_new = random_table(rng, d=n_features if rng.random() < 0.6 else None)
     n = _length(X)
-    y = random_y(rng, n)
+    classifier = is_classifier(est)
+    y = random_labels(rng, n) if classifier else random_y(rng, n)
     sample_weight = random_weights(rng, n)
     method = ["fit", "partial_fit"][rng.integers(2)] if est.solver != "lbfgs" else "fit"
     try:
         with warnings.catch_warnings():
             warnings.simplefilter("ignore")
-            getattr(est, method)(X, y, sample_weight=sample_weight)
-            fitted = _check_prediction(est.predict(X), n)
+            extra = {}
+            if classifier and method == "partial_fit":
+                extra["classes"] = np.unique(np.asarray(y, dtype=object))
+            getattr(est, method)(X, y, sample_weight=sample_weight, **extra)
+            fitted = _check_prediction(_prediction(est, X), n)
             if fitted:
                 return "unexpected: " + fitted
             return _second_call(rng, est, text, X_new)
@@ -222,6 +243,13 @@ def one_case(rng):
         return "refused: " + type(exc).__name__
     except Exception as exc:  # noqa: BLE001 - the point is to count these
         return f"unexpected: {type(exc).__name__}: {str(exc)[:80]}"
+
+
+def _prediction(est, X):
+    """Predictions, as numbers: a classifier's probabilities."""
+    if is_classifier(est):
+        return est.predict_proba(X)
+    return est.predict(X)
 
 
 def _parameters(est):
@@ -240,19 +268,23 @@ def _second_call(rng, est, text, X_new):
     before = _parameters(est)
     try:
         if call == "predict":
-            problem = _check_prediction(est.predict(X_new), n_new)
+            problem = _check_prediction(_prediction(est, X_new), n_new)
         elif call == "transform":
             features = est.transform(X_new)
             problem = _check_prediction(features, n_new)
-            est.token_attributions(X_new)
+            if is_classifier(est):
+                est.token_attributions(X_new, class_=est.classes_[0])
+            else:
+                est.token_attributions(X_new)
         else:
-            y_new = random_y(rng, n_new)
+            classifier = is_classifier(est)
+            y_new = random_labels(rng, n_new) if classifier else random_y(rng, n_new)
             if call == "partial_fit":
                 est.partial_fit(X_new, y_new)
             else:
                 est.set_params(warm_start=True).fit(X_new, y_new)
             before = _parameters(est)  # the update succeeded; predict may refuse
-            problem = _check_prediction(est.predict(X_new), n_new)
+            problem = _check_prediction(_prediction(est, X_new), n_new)
         return "unexpected: " + problem if problem else "ok"
     except (ValueError, TypeError) as exc:
         after = _parameters(est)

@@ -10,17 +10,17 @@ from sklearn.metrics import log_loss
 from sklearn.neural_network._base import binary_log_loss
 from sklearn.neural_network._base import log_loss as mlp_log_loss
 
-from sknotes._classification_nodes import (
+from sknotes.gradcheck import gradcheck
+from sknotes.nodes import (
     BinaryCrossEntropy,
     CrossEntropy,
+    Sigmoid,
     SigmoidBinaryCrossEntropy,
     Softmax,
     SoftmaxCrossEntropy,
     log_sigmoid,
     log_softmax,
 )
-from sknotes.gradcheck import gradcheck
-from sknotes.nodes import Sigmoid
 
 RTOL = 1e-6
 FUSED = [SigmoidBinaryCrossEntropy, SoftmaxCrossEntropy]

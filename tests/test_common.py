@@ -2,12 +2,20 @@
 
 from sklearn.utils.estimator_checks import parametrize_with_checks
 
-from sknotes import EmbeddingBagRegressor, MLPRegressorFromNotes
+from sknotes import (
+    EmbeddingBagClassifier,
+    EmbeddingBagRegressor,
+    MLPClassifierFromNotes,
+    MLPRegressorFromNotes,
+)
 
 ESTIMATORS = [
     MLPRegressorFromNotes(),
     MLPRegressorFromNotes(solver="sgd"),
     MLPRegressorFromNotes(solver="lbfgs"),
+    MLPClassifierFromNotes(),
+    MLPClassifierFromNotes(solver="sgd"),
+    MLPClassifierFromNotes(solver="lbfgs"),
     # Numeric X is a bag matrix: 'concat' needs token positions, so it is tested
     # in tests/test_embedding_bag.py instead.
     EmbeddingBagRegressor(),
@@ -16,6 +24,8 @@ ESTIMATORS = [
     # The weighting options on a bag matrix's values (issue 10).
     EmbeddingBagRegressor(pooling="sqrtn", idf=True),
     EmbeddingBagRegressor(weighting="sublinear", idf=True),
+    EmbeddingBagClassifier(),
+    EmbeddingBagClassifier(pooling="sum", hidden_layer_sizes=(8,)),
 ]
 
 

@@ -5,18 +5,33 @@ import pickle
 import joblib
 import numpy as np
 import pytest
+from sklearn.base import is_classifier
 
-from sknotes import EmbeddingBagRegressor, MLPRegressorFromNotes
+from sknotes import (
+    EmbeddingBagClassifier,
+    EmbeddingBagRegressor,
+    MLPClassifierFromNotes,
+    MLPRegressorFromNotes,
+)
 
 pytestmark = pytest.mark.filterwarnings("ignore::sklearn.exceptions.ConvergenceWarning")
 
 rng = np.random.default_rng(0)
 X = rng.standard_normal((40, 3))
 Y = rng.standard_normal(40)
+LABELS = np.array(["no", "yes", "maybe"])[rng.integers(0, 3, 40)]
 DOCS = [[f"t{j}" for j in rng.integers(0, 9, size=4)] for _ in range(40)]
 CASES = [
     (MLPRegressorFromNotes(hidden_layer_sizes=(4,), max_iter=3, random_state=0), X),
     (MLPRegressorFromNotes(solver="lbfgs", max_iter=3, random_state=0), X),
+    (MLPClassifierFromNotes(hidden_layer_sizes=(4,), max_iter=3, random_state=0), X),
+    (MLPClassifierFromNotes(solver="lbfgs", max_iter=3, random_state=0), X),
+    (
+        EmbeddingBagClassifier(
+            embedding_dim=3, hidden_layer_sizes=(2,), max_iter=3, random_state=0
+        ),
+        DOCS,
+    ),
     (
         EmbeddingBagRegressor(
             embedding_dim=3, hidden_layer_sizes=(2,), max_iter=3, random_state=0
@@ -59,6 +74,16 @@ CASES = [
 ]
 
 
+def _target(est):
+    return LABELS if is_classifier(est) else Y
+
+
+def _predictions(est, data):
+    if is_classifier(est):
+        return est.predict_proba(data)
+    return est.predict(data)
+
+
 def _round_trips(tmp_path):
     yield "pickle", lambda est: pickle.loads(pickle.dumps(est))
 
@@ -71,11 +96,11 @@ def _round_trips(tmp_path):
 
 @pytest.mark.parametrize("est, data", CASES)
 def test_pickle_and_joblib_round_trips(est, data, tmp_path):
-    est.fit(data, Y)
+    est.fit(data, _target(est))
     for name, round_trip in _round_trips(tmp_path):
         loaded = round_trip(est)
         np.testing.assert_array_equal(
-            loaded.predict(data), est.predict(data), err_msg=name
+            _predictions(loaded, data), _predictions(est, data), err_msg=name
         )
         assert np.shares_memory(loaded.coefs_[0], loaded._network.theta)
         if hasattr(est, "idf_") and est.idf_ is not None:
@@ -84,15 +109,17 @@ def test_pickle_and_joblib_round_trips(est, data, tmp_path):
             np.testing.assert_array_equal(loaded.transform(data), est.transform(data))
         # Training goes on where it stopped.
         if loaded.solver != "lbfgs":
-            loaded.partial_fit(data, Y)
-            est.partial_fit(data, Y)
-            np.testing.assert_array_equal(loaded.predict(data), est.predict(data))
+            loaded.partial_fit(data, _target(est))
+            est.partial_fit(data, _target(est))
+            np.testing.assert_array_equal(
+                _predictions(loaded, data), _predictions(est, data)
+            )
 
 
 @pytest.mark.parametrize("est, data", CASES)
 def test_skops_trusts_only_sknotes_and_numpy_types(est, data, tmp_path):
     sio = pytest.importorskip("skops.io")
-    est.fit(data, Y)
+    est.fit(data, _target(est))
     path = tmp_path / "model.skops"
     sio.dump(est, path)
     untrusted = sio.get_untrusted_types(file=path)
@@ -107,5 +134,5 @@ def test_skops_trusts_only_sknotes_and_numpy_types(est, data, tmp_path):
         with pytest.raises(Exception, match="[Uu]ntrusted"):
             sio.load(path, trusted=[t for t in untrusted if t != left_out])
     loaded = sio.load(path, trusted=untrusted)
-    np.testing.assert_array_equal(loaded.predict(data), est.predict(data))
+    np.testing.assert_array_equal(_predictions(loaded, data), _predictions(est, data))
     assert np.shares_memory(loaded.coefs_[0], loaded._network.theta)

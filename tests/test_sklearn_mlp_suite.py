@@ -1,10 +1,12 @@
-"""scikit-learn's own MLP tests, with MLPRegressorFromNotes in place of MLPRegressor.
+"""scikit-learn's own MLP tests, with the sknotes MLPs in place of scikit-learn's.
 
 The installed ``sklearn/neural_network/tests/test_mlp.py`` is copied at run time
-(never vendored), its import of ``MLPRegressor`` replaced by ours, and its regressor
-tests run in a subprocess.  The selection is an explicit list of test ids: a test
-scikit-learn renames or drops fails here instead of silently not running.  The
-classifier tests wait for the classifier.
+(never vendored), its import of ``MLPClassifier`` and ``MLPRegressor`` replaced by
+``MLPClassifierFromNotes`` and ``MLPRegressorFromNotes``, and its tests run in a
+subprocess.  The selection is an explicit list of test ids: a test scikit-learn
+renames or drops fails here instead of silently not running.  Excluded, and listed:
+the tests that call scikit-learn's private ``_loss_grad_lbfgs`` (sknotes checks its
+gradients by finite differences in its own tests).
 """
 
 import ast
@@ -47,9 +49,51 @@ REGRESSOR_TESTS = [
     "test_minimum_input_sample_size",
 ]
 
+CLASSIFIER_TESTS = [
+    "test_alpha",
+    "test_fit",
+    "test_lbfgs_classification[X0-y0]",
+    "test_lbfgs_classification[X1-y1]",
+    "test_lbfgs_classification_maxfun[X0-y0]",
+    "test_lbfgs_classification_maxfun[X1-y1]",
+    "test_learning_rate_warmstart",
+    "test_multilabel_classification",
+    "test_partial_fit_classes_error",
+    "test_partial_fit_classification",
+    "test_partial_fit_unseen_classes",
+    "test_partial_fit_errors",
+    "test_predict_proba_binary",
+    "test_predict_proba_multiclass",
+    "test_predict_proba_multilabel",
+    "test_sparse_matrices[csr_matrix]",
+    "test_sparse_matrices[csr_array]",
+    "test_tolerance",
+    "test_verbose_sgd",
+    "test_early_stopping[MLPClassifier]",
+    "test_adaptive_learning_rate",
+    "test_warm_start",
+    "test_warm_start_full_iteration[MLPClassifier]",
+    "test_n_iter_no_change",
+    "test_n_iter_no_change_inf",
+    "test_early_stopping_stratified",
+    "test_mlp_early_stopping_string_labels",
+    "test_mlp_classifier_dtypes_casting",
+    "test_mlp_param_dtypes[MLPClassifier-float32]",
+    "test_mlp_param_dtypes[MLPClassifier-float64]",
+    "test_preserve_feature_names[MLPClassifier]",
+    "test_mlp_warm_start_with_early_stopping[MLPClassifier]",
+    "test_mlp_warm_start_no_convergence[sgd-MLPClassifier]",
+    "test_mlp_warm_start_no_convergence[adam-MLPClassifier]",
+    "test_mlp_warm_start_no_convergence[lbfgs-MLPClassifier]",
+    "test_mlp_partial_fit_after_fit[MLPClassifier]",
+]
+
+# Calls scikit-learn's private ``_loss_grad_lbfgs``, which sknotes does not have.
+EXCLUDED = ["test_gradient"]
+
 _IMPORT = "from sklearn.neural_network import MLPClassifier, MLPRegressor\n"
 _OURS = (
-    "from sklearn.neural_network import MLPClassifier\n"
+    "from sknotes import MLPClassifierFromNotes as MLPClassifier\n"
     "from sknotes import MLPRegressorFromNotes as MLPRegressor\n"
 )
 # scikit-learn's conftest supplies global_random_seed; its default seed is 42.
@@ -71,7 +115,9 @@ def _installed_test_mlp():
 
 def _node_id(name):
     # The parametrized ids name the estimator class: ours under the alias.
-    return "test_mlp_notes.py::" + name.replace("MLPRegressor", "MLPRegressorFromNotes")
+    for ours in ("MLPRegressor", "MLPClassifier"):
+        name = name.replace(ours, ours + "FromNotes")
+    return "test_mlp_notes.py::" + name
 
 
 @pytest.fixture(scope="module")
@@ -94,7 +140,7 @@ def outcomes(tmp_path_factory):
             "no:cacheprovider",
             f"--junitxml={report}",
             f"--rootdir={directory}",
-            *(_node_id(name) for name in REGRESSOR_TESTS),
+            *(_node_id(name) for name in REGRESSOR_TESTS + CLASSIFIER_TESTS),
         ],
         cwd=directory,
         env={**_environ(), "PYTHONPATH": str(root)},
@@ -125,14 +171,41 @@ def test_scikit_learns_regressor_test_passes(outcomes, name):
     assert outcomes[node] == "passed", outcomes[node]
 
 
-def test_the_selection_is_every_regressor_test(outcomes):
-    """Every test of the installed file that uses MLPRegressor is in the list."""
+@pytest.mark.parametrize("name", CLASSIFIER_TESTS)
+def test_scikit_learns_classifier_test_passes(outcomes, name):
+    node = _node_id(name)
+    assert node in outcomes, f"{name} did not run: renamed or removed upstream?"
+    assert outcomes[node] == "passed", outcomes[node]
+
+
+def _tests_using(estimator):
     source = _installed_test_mlp().read_text()
-    uses_regressor = set()
+    found = set()
     for node in ast.parse(source).body:
         if isinstance(node, ast.FunctionDef) and node.name.startswith("test_"):
             parts = [node, *node.decorator_list]
-            if any("MLPRegressor" in ast.get_source_segment(source, p) for p in parts):
-                uses_regressor.add(node.name)
+            if any(estimator in ast.get_source_segment(source, p) for p in parts):
+                found.add(node.name)
+    return found
+
+
+def test_the_selection_is_every_regressor_test():
+    """Every test of the installed file that uses MLPRegressor is in the list."""
     selected = {name.split("[")[0] for name in REGRESSOR_TESTS}
-    assert uses_regressor == selected
+    assert _tests_using("MLPRegressor") == selected
+
+
+def test_the_selection_is_every_classifier_test_but_the_excluded():
+    """Every test that uses MLPClassifier is in the list or, named, excluded."""
+    selected = {name.split("[")[0] for name in CLASSIFIER_TESTS}
+    assert not selected & set(EXCLUDED)
+    assert _tests_using("MLPClassifier") == selected | set(EXCLUDED)
+    for name in EXCLUDED:
+        assert "_loss_grad_lbfgs" in ast.get_source_segment(
+            _installed_test_mlp().read_text(),
+            next(
+                node
+                for node in ast.parse(_installed_test_mlp().read_text()).body
+                if isinstance(node, ast.FunctionDef) and node.name == name
+            ),
+        )

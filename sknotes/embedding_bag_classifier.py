@@ -1,0 +1,159 @@
+"""EmbeddingBagClassifier: the embedding bag with a sigmoid or softmax output."""
+
+from sklearn.utils.metaestimators import available_if
+from sklearn.utils.validation import check_is_fitted
+
+from sknotes._compat import _fit_context, with_callbacks
+from sknotes.base import BaseNotesClassifier, has_partial_fit
+from sknotes.embedding_bag import EmbeddingBagRegressor
+from sknotes.mlp import _store_params
+from sknotes.text import TOKEN_PATTERN
+
+__all__ = ["EmbeddingBagClassifier"]
+
+
+class EmbeddingBagClassifier(BaseNotesClassifier, EmbeddingBagRegressor):
+    """Classification of text: ``Π·Table`` → pooling → optional MLP head → logits.
+
+    :class:`EmbeddingBagRegressor`'s inputs (token lists, raw strings, bag
+    matrices), pooling, vocabulary, hashing, n-grams and subwords, with
+    :class:`MLPClassifierFromNotes`'s output: the network ends at the logits ``S``
+    and trains with :class:`~sknotes.nodes.SigmoidBinaryCrossEntropy` (two classes,
+    or one column per label for multilabel ``y``) or
+    :class:`~sknotes.nodes.SoftmaxCrossEntropy` (several classes), whose backward is
+    ``grad_S = (P − Y)·w/n``.  The parameters are the regressor's, without
+    ``loss``; see :class:`EmbeddingBagRegressor` for their meaning.
+
+    Attributes
+    ----------
+    classes_ : ndarray of shape (n_classes,)
+        Class labels (label indices for multilabel ``y``).
+    embeddings_ : ndarray of shape (n_rows, embedding_dim)
+        The trained table.
+    out_activation_ : str
+        ``'softmax'`` for several classes, else ``'logistic'``.
+
+    Other fitted attributes are :class:`EmbeddingBagRegressor`'s.
+
+    Examples
+    --------
+    >>> from sknotes import EmbeddingBagClassifier
+    >>> docs = ["good food", "bad service", "good service", "bad"]
+    >>> clf = EmbeddingBagClassifier(embedding_dim=4, max_iter=50, random_state=0)
+    >>> clf.fit(docs, ["yes", "no", "yes", "no"]).predict_proba(["good"]).shape
+    (1, 2)
+    """
+
+    _parameter_constraints: dict = {
+        key: value
+        for key, value in EmbeddingBagRegressor._parameter_constraints.items()
+        if key != "loss"
+    }
+    _y_numeric = False
+
+    def __init__(
+        self,
+        embedding_dim=32,
+        pooling="mean",
+        *,
+        max_length=None,
+        weighting="count",
+        idf=False,
+        ngram_range=(1, 1),
+        char_ngram_range=None,
+        n_subword_buckets=2**18,
+        initial_embeddings=None,
+        freeze_embeddings=False,
+        hidden_layer_sizes=(),
+        activation="relu",
+        min_count=1,
+        max_vocabulary=None,
+        n_buckets=None,
+        tokenizer=None,
+        lowercase=True,
+        token_pattern=TOKEN_PATTERN,
+        dtype=None,
+        solver="adam",
+        alpha=0.0001,
+        batch_size="auto",
+        learning_rate="constant",
+        learning_rate_init=0.01,
+        power_t=0.5,
+        max_iter=200,
+        shuffle=True,
+        random_state=None,
+        tol=1e-4,
+        verbose=False,
+        warm_start=False,
+        momentum=0.9,
+        nesterovs_momentum=True,
+        early_stopping=False,
+        validation_fraction=0.1,
+        beta_1=0.9,
+        beta_2=0.999,
+        epsilon=1e-8,
+        n_iter_no_change=10,
+    ):
+        _store_params(self, locals())
+
+    @available_if(has_partial_fit)
+    @with_callbacks
+    @_fit_context(prefer_skip_nested_validation=True)
+    def partial_fit(self, X, y, sample_weight=None, classes=None):
+        """One epoch over ``X``; the vocabulary is fixed by the first call.
+
+        Parameters
+        ----------
+        X : see :meth:`fit`
+        y : array-like of shape (n_documents,) or (n_documents, n_labels)
+            Class labels, or a label indicator matrix.
+        sample_weight : array-like of shape (n_documents,), default=None
+        classes : array-like of shape (n_classes,), default=None
+            Every class of all calls; required on the first call only.
+
+        Returns
+        -------
+        self : object
+        """
+        return self._partial_fit_classes(X, y, sample_weight, classes)
+
+    def token_attributions(self, X, class_=None):
+        """Each term's derivative of the chosen class's logit, in document order.
+
+        The derivative is of the logit, not the probability: for two classes the
+        logit of ``classes_[1]`` is ``s = log(p/(1 − p))`` and that of
+        ``classes_[0]`` is ``−s``; for several classes it is ``s_k``, the input of
+        the softmax (defined up to a shift shared by all classes, so only
+        differences between classes' attributions compare probabilities); per
+        label for multilabel ``y``.  The terms and their order are
+        :meth:`EmbeddingBagRegressor.token_attributions`'s, from the notes'
+        ``grad_Π = grad_R·Tableᵀ``.
+
+        Parameters
+        ----------
+        X : see :meth:`fit`
+        class_ : label, default=None
+            The class (or label index) to explain; ``classes_[1]`` when None with
+            two classes, required otherwise.
+
+        Returns
+        -------
+        list of list of (term, float)
+        """
+        check_is_fitted(self)
+        classes = list(self.classes_)
+        if class_ is None:
+            if self.n_outputs_ != 1:
+                raise ValueError(
+                    f"class_ is required with {len(classes)} classes; one of {classes}."
+                )
+            class_ = classes[-1]
+        if class_ not in classes:
+            raise ValueError(f"class_ must be one of {classes}; got {class_!r}.")
+        index = classes.index(class_)
+        binary = self.n_outputs_ == 1
+        column = 0 if binary else index
+        attributions = super().token_attributions(X, output=column)
+        if binary and index == 0:
+            return [[(term, -value) for term, value in doc] for doc in attributions]
+        return attributions

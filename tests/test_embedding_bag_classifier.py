@@ -1,0 +1,210 @@
+"""EmbeddingBagClassifier: the embedding bag trained through the fused log-loss node."""
+
+import pickle
+
+import numpy as np
+import pytest
+import scipy.sparse as sp
+from scipy.special import logit
+
+from sknotes import EmbeddingBagClassifier, MLPClassifierFromNotes
+from sknotes.gradcheck import gradcheck
+from sknotes.nodes import SigmoidBinaryCrossEntropy, SoftmaxCrossEntropy
+
+pytestmark = pytest.mark.usefixtures("quiet_convergence")
+
+
+def _corpus(n_docs=900, n_tokens=60, n_classes=3, seed=0):
+    """Each token leans towards one class; a document's class is its tokens' vote."""
+    rng = np.random.default_rng(seed)
+    leaning = rng.integers(0, n_classes, n_tokens)
+    docs = [
+        [f"t{j}" for j in rng.integers(0, n_tokens, size=rng.integers(2, 10))]
+        for _ in range(n_docs)
+    ]
+    votes = np.array(
+        [
+            np.bincount(leaning[[int(t[1:]) for t in d]], minlength=n_classes)
+            for d in docs
+        ]
+    )
+    labels = np.array(["neg", "neu", "pos"][:n_classes])
+    return docs, labels[(votes + 0.1 * rng.random(votes.shape)).argmax(axis=1)]
+
+
+@pytest.mark.parametrize("n_classes", [2, 3])
+def test_it_learns_the_synthetic_task(n_classes):
+    docs, y = _corpus(n_classes=n_classes)
+    clf = EmbeddingBagClassifier(embedding_dim=8, max_iter=30, random_state=0)
+    clf.fit(docs[:700], y[:700])
+    np.testing.assert_array_equal(clf.classes_, np.unique(y))
+    assert clf.score(docs[700:], y[700:]) > 0.8
+    proba = clf.predict_proba(docs[700:])
+    assert proba.shape == (200, n_classes)
+    np.testing.assert_allclose(proba.sum(axis=1), 1.0)
+    np.testing.assert_array_equal(
+        clf.predict(docs[700:]), clf.classes_[proba.argmax(axis=1)]
+    )
+    assert clf.out_activation_ == ("logistic" if n_classes == 2 else "softmax")
+
+
+@pytest.mark.parametrize("n_classes", [2, 3])
+@pytest.mark.parametrize("hidden", [(), (4,)])
+def test_whole_model_gradient_through_the_fused_loss(n_classes, hidden):
+    docs, y = _corpus(n_docs=40, n_tokens=8, n_classes=n_classes, seed=1)
+    clf = EmbeddingBagClassifier(
+        embedding_dim=3,
+        hidden_layer_sizes=hidden,
+        activation="tanh",
+        max_iter=1,
+        random_state=0,
+    ).fit(docs, y)
+    assert len(clf.classes_) == n_classes
+    network, Pi = clf._network, clf._validate_predict_input(docs)
+    Y = clf._label_binarizer.transform(y).astype(float)
+    node = SoftmaxCrossEntropy() if n_classes > 2 else SigmoidBinaryCrossEntropy()
+    assert type(clf._loss_node()) is type(node)
+
+    def loss():
+        return node.forward(network.predict(Pi), Y)
+
+    node.forward(network.forward(Pi), Y)
+    network.backward(node.backward())
+    gradcheck(loss, network.table, network.embedding.grad_table, rtol=1e-6)
+    gradcheck(loss, network.theta, network.grad.copy(), rtol=1e-6)
+
+
+def test_token_attributions_are_the_derivative_of_the_chosen_logit():
+    docs, y = _corpus(n_docs=200, n_tokens=20, n_classes=3)
+    # A bag matrix with sum pooling: attributions are ∂logit/∂X[i, j].
+    X = sp.csr_array(
+        np.stack(
+            [np.bincount([int(t[1:]) for t in d], minlength=20) for d in docs]
+        ).astype(float)
+    )
+    clf = EmbeddingBagClassifier(
+        embedding_dim=4,
+        pooling="sum",
+        hidden_layer_sizes=(5,),
+        max_iter=5,
+        random_state=0,
+    ).fit(X, y)
+    row = X[[0]].toarray()
+    log_proba = clf.predict_log_proba
+    for k, class_ in enumerate(clf.classes_):
+        (attributions,) = clf.token_attributions(sp.csr_array(row), class_=class_)
+        for column, value in attributions:
+            step = np.zeros_like(row)
+            step[0, column] = 1e-6
+
+            # log p_k − mean_j log p_j = s_k − mean_j s_j: the shift cancels.
+            def centred(x, k=k):
+                lp = log_proba(sp.csr_array(x))[0]
+                return lp[k] - lp.mean()
+
+            numeric = (centred(row + step) - centred(row - step)) / 2e-6
+            mean_of_all = np.mean(
+                [
+                    dict(clf.token_attributions(sp.csr_array(row), class_=c)[0])[column]
+                    for c in clf.classes_
+                ]
+            )
+            np.testing.assert_allclose(
+                value - mean_of_all, numeric, rtol=1e-5, atol=1e-8
+            )
+
+
+def test_binary_attributions_are_the_log_odds_derivative_and_its_negative():
+    docs, y = _corpus(n_docs=200, n_tokens=20, n_classes=2)
+    clf = EmbeddingBagClassifier(embedding_dim=4, max_iter=5, random_state=0)
+    clf.fit(docs, y)
+    positive = clf.token_attributions(docs[:3])
+    assert positive == clf.token_attributions(docs[:3], class_=clf.classes_[1])
+    negative = clf.token_attributions(docs[:3], class_=clf.classes_[0])
+    for pos_doc, neg_doc in zip(positive, negative, strict=True):
+        assert [t for t, _ in pos_doc] == [t for t, _ in neg_doc]
+        np.testing.assert_allclose([v for _, v in pos_doc], [-v for _, v in neg_doc])
+    # The logit is the log-odds of classes_[1].
+    s = clf._predict_raw(docs[:3])[:, 0]
+    np.testing.assert_allclose(s, logit(clf.predict_proba(docs[:3])[:, 1]), rtol=1e-6)
+    with pytest.raises(ValueError, match="class_ must be one of"):
+        clf.token_attributions(docs[:1], class_="nope")
+
+
+def test_class_is_required_with_several_classes():
+    docs, y = _corpus(n_docs=100)
+    clf = EmbeddingBagClassifier(max_iter=2, random_state=0).fit(docs, y)
+    with pytest.raises(ValueError, match="class_ is required"):
+        clf.token_attributions(docs[:1])
+
+
+def test_partial_fit_needs_classes_and_streams_over_chunks():
+    docs, y = _corpus()
+    clf = EmbeddingBagClassifier(embedding_dim=8, n_buckets=256, random_state=0)
+    with pytest.raises(ValueError, match="classes must be passed"):
+        clf.partial_fit(docs[:100], y[:100])
+    assert not hasattr(clf, "classes_")
+    for _ in range(15):
+        for start in range(0, 700, 100):
+            chunk = slice(start, start + 100)
+            clf.partial_fit(docs[chunk], y[chunk], classes=np.unique(y))
+    assert clf.score(docs[700:], y[700:]) > 0.7
+    with pytest.raises(ValueError, match="classes not in"):
+        clf.partial_fit(docs[:5], ["other"] * 5)
+
+
+def test_multilabel_indicator_targets():
+    docs, y = _corpus(n_docs=300)
+    Y = np.stack([y == "pos", y != "neg"], axis=1).astype(int)
+    clf = EmbeddingBagClassifier(embedding_dim=8, max_iter=60, random_state=0)
+    clf.fit(docs, Y)
+    proba = clf.predict_proba(docs)
+    assert proba.shape == (300, 2) and clf.out_activation_ == "logistic"
+    np.testing.assert_array_equal(clf.predict(docs), (proba > 0.5).astype(int))
+    assert (clf.predict(docs) == Y).mean() > 0.8
+
+
+def test_raw_strings_transform_and_pickle():
+    docs, y = _corpus(n_docs=200)
+    texts = [" ".join(d) for d in docs]
+    clf = EmbeddingBagClassifier(
+        embedding_dim=4, ngram_range=(1, 2), max_iter=3, random_state=0
+    ).fit(texts, y)
+    assert clf.transform(texts[:5]).shape == (5, 4)
+    assert list(clf.get_feature_names_out())[0] == "embeddingbagclassifier0"
+    loaded = pickle.loads(pickle.dumps(clf))
+    np.testing.assert_array_equal(loaded.predict_proba(texts), clf.predict_proba(texts))
+
+
+def test_linear_model_on_a_bag_matrix_matches_the_mlp_classifier():
+    """With a frozen identity table and no hidden layer, the embedding bag is the
+    MLP classifier without hidden layers on the same bag matrix: same loss, same
+    gradients, so Adam's steps coincide."""
+    docs, y = _corpus(n_docs=120, n_tokens=6)
+    X = np.stack(
+        [np.bincount([int(t[1:]) for t in d], minlength=6) for d in docs]
+    ).astype(float)
+    clf = EmbeddingBagClassifier(
+        embedding_dim=6,
+        pooling="sum",
+        max_iter=1,
+        random_state=0,
+        freeze_embeddings=True,
+        warm_start=True,
+        shuffle=False,
+    ).fit(X, y)
+    clf.embeddings_[...] = np.eye(6)
+    mlp = MLPClassifierFromNotes(
+        hidden_layer_sizes=(),
+        max_iter=1,
+        random_state=0,
+        warm_start=True,
+        shuffle=False,
+        learning_rate_init=clf.learning_rate_init,
+    ).fit(X, y)
+    mlp.coefs_[0][...] = clf.coefs_[0]
+    mlp.intercepts_[0][...] = clf.intercepts_[0]
+    # Fresh optimizers from here on, for both.
+    clf.set_params(beta_1=0.8).fit(X, y)
+    mlp.set_params(beta_1=0.8).fit(X, y)
+    np.testing.assert_allclose(clf.predict_proba(X), mlp.predict_proba(X), rtol=1e-10)

@@ -1,0 +1,323 @@
+"""MLPClassifierFromNotes against scikit-learn's MLPClassifier, and its own contract."""
+
+import warnings
+
+import numpy as np
+import pytest
+import scipy.sparse as sp
+from sklearn.base import clone
+from sklearn.exceptions import NotFittedError
+from sklearn.neural_network import MLPClassifier
+from sklearn.utils import check_random_state
+
+import sknotes.training
+from sknotes import MLPClassifierFromNotes
+from sknotes.optimizers import Adam
+
+pytestmark = pytest.mark.filterwarnings("ignore::sklearn.exceptions.ConvergenceWarning")
+
+
+def _data(kind, n=300, seed=0):
+    """Noisy linear logits: no class is separable, so the minimiser is unique."""
+    rng = np.random.RandomState(seed)
+    k = 2 if kind == "binary" else 3
+    X = rng.standard_normal((n, 3))
+    S = X @ rng.standard_normal((3, k)) + 1.5 * rng.standard_normal((n, k))
+    if kind == "multilabel":
+        return X, (S > 0).astype(int)
+    return X, S.argmax(axis=1)
+
+
+KINDS = ["binary", "multiclass", "multilabel"]
+
+
+# Same start (the weights are drawn in scikit-learn's order from the same
+# random_state), same loss, same alpha: L-BFGS follows the same path.  Measured
+# differences are ≤ 1e-11 in probability (summation order only); 1e-8 keeps three
+# orders of margin.  With alpha=1e-4 a tanh network's loss is non-convex and its
+# flat directions amplify rounding into another local minimum after hundreds of
+# iterations, so that case uses identity hidden units (a linear model in function
+# space, one minimiser); alpha=1 makes the tanh problem well conditioned.
+@pytest.mark.parametrize("kind", KINDS)
+@pytest.mark.parametrize("alpha, activation", [(1e-4, "identity"), (1.0, "tanh")])
+def test_lbfgs_reaches_scikit_learns_minimiser(kind, alpha, activation):
+    X, y = _data(kind)
+    params = dict(
+        solver="lbfgs",
+        hidden_layer_sizes=(3,),
+        activation=activation,
+        alpha=alpha,
+        random_state=0,
+        tol=1e-10,
+        max_iter=20000,
+        max_fun=100000,
+    )
+    ours = MLPClassifierFromNotes(**params).fit(X, y)
+    theirs = MLPClassifier(**params).fit(X, y)
+    np.testing.assert_allclose(
+        ours.predict_proba(X), theirs.predict_proba(X), atol=1e-8
+    )
+    np.testing.assert_array_equal(ours.predict(X), theirs.predict(X))
+    np.testing.assert_allclose(ours.loss_, theirs.loss_, rtol=1e-9)
+    assert ours.out_activation_ == theirs.out_activation_
+    assert ours.n_outputs_ == theirs.n_outputs_
+    np.testing.assert_array_equal(ours.classes_, theirs.classes_)
+
+
+@pytest.mark.parametrize("kind", KINDS)
+@pytest.mark.parametrize("solver", ["adam", "sgd"])
+def test_stochastic_solvers_follow_scikit_learns_trajectory(kind, solver):
+    X, y = _data(kind, n=120)
+    params = dict(hidden_layer_sizes=(4,), solver=solver, max_iter=15, random_state=0)
+    ours = MLPClassifierFromNotes(**params).fit(X, y)
+    theirs = MLPClassifier(**params).fit(X, y)
+    np.testing.assert_allclose(ours.loss_curve_, theirs.loss_curve_, rtol=1e-10)
+    np.testing.assert_allclose(
+        ours.predict_proba(X), theirs.predict_proba(X), atol=1e-12
+    )
+
+
+@pytest.mark.parametrize("kind", ["binary", "multiclass"])
+def test_early_stopping_draws_scikit_learns_split_and_scores_accuracy(kind):
+    X, y = _data(kind, n=200)
+    params = dict(
+        hidden_layer_sizes=(4,), early_stopping=True, max_iter=30, random_state=3
+    )
+    ours = MLPClassifierFromNotes(**params).fit(X, y)
+    theirs = MLPClassifier(**params).fit(X, y)
+    # Accuracies are multiples of 1/20: equal lists mean the same rows held out.
+    assert ours.validation_scores_ == theirs.validation_scores_
+    assert ours.best_validation_score_ == theirs.best_validation_score_
+    assert ours.n_iter_ == theirs.n_iter_
+    np.testing.assert_allclose(
+        ours.predict_proba(X), theirs.predict_proba(X), atol=1e-12
+    )
+
+
+def test_binary_early_stopping_split_is_stratified():
+    y = (np.arange(200) < 20).astype(int)  # 10 % positives
+    est = MLPClassifierFromNotes(
+        hidden_layer_sizes=(2,), early_stopping=True, validation_fraction=0.2
+    )
+    rng = check_random_state(0)
+    Y = np.asarray(y, dtype=float)[:, None]
+    train, val = est._validation_splitter(Y, 0.2, rng)
+    assert y[val].sum() == 4 and y[train].sum() == 16
+
+
+def test_string_labels_and_probabilities():
+    X, y = _data("multiclass")
+    labels = np.array(["cat", "dog", "eel"])[y]
+    est = MLPClassifierFromNotes(hidden_layer_sizes=(5,), max_iter=50, random_state=0)
+    est.fit(X, labels)
+    np.testing.assert_array_equal(est.classes_, ["cat", "dog", "eel"])
+    assert set(est.predict(X)) <= set(est.classes_)
+    proba = est.predict_proba(X)
+    np.testing.assert_allclose(proba.sum(axis=1), 1.0)
+    np.testing.assert_array_equal(est.predict(X), est.classes_[proba.argmax(axis=1)])
+    np.testing.assert_allclose(est.predict_log_proba(X), np.log(proba))
+
+
+def test_binary_probabilities_are_one_minus_p_and_p():
+    X, y = _data("binary")
+    est = MLPClassifierFromNotes(solver="lbfgs", random_state=0).fit(X, y == 1)
+    proba = est.predict_proba(X)
+    assert proba.shape == (len(X), 2)
+    np.testing.assert_allclose(proba.sum(axis=1), 1.0)
+    np.testing.assert_array_equal(est.predict(X), proba[:, 1] > 0.5)
+    assert est.n_outputs_ == 1 and est.out_activation_ == "logistic"
+
+
+def test_multilabel_probabilities_are_per_label():
+    X, Y = _data("multilabel")
+    est = MLPClassifierFromNotes(solver="lbfgs", random_state=0).fit(X, Y)
+    proba = est.predict_proba(X)
+    assert proba.shape == Y.shape and est.out_activation_ == "logistic"
+    np.testing.assert_array_equal(est.predict(X), (proba > 0.5).astype(int))
+    assert np.abs(proba.sum(axis=1) - 1).max() > 0.1  # not a softmax
+
+
+def test_partial_fit_needs_classes_first_and_then_keeps_them():
+    X, y = _data("multiclass")
+    est = MLPClassifierFromNotes(hidden_layer_sizes=(3,), random_state=0)
+    with pytest.raises(ValueError, match="classes must be passed"):
+        est.partial_fit(X, y)
+    assert not hasattr(est, "classes_")
+    # The first chunk lacks class 2; classes= declares it.
+    est.partial_fit(X[y < 2], y[y < 2], classes=[0, 1, 2])
+    np.testing.assert_array_equal(est.classes_, [0, 1, 2])
+    assert est.predict_proba(X).shape == (len(X), 3)
+    est.partial_fit(X, y)
+    with pytest.raises(ValueError, match="not the same as on last call"):
+        est.partial_fit(X, y, classes=[0, 1])
+    with pytest.raises(ValueError, match="classes not in"):
+        est.partial_fit(X, y + 5)
+
+
+def test_a_failed_first_partial_fit_sets_no_classes():
+    X, y = _data("binary")
+    est = MLPClassifierFromNotes()
+    X_bad = X.copy()
+    X_bad[0, 0] = np.nan
+    with pytest.raises(ValueError, match="NaN"):
+        est.partial_fit(X_bad, y, classes=[0, 1])
+    assert not hasattr(est, "classes_")
+    with pytest.raises(NotFittedError):
+        est.predict(X)
+
+
+def test_integer_sample_weight_equals_repeated_rows():
+    X, y = _data("multiclass", n=60)
+    weight = np.random.RandomState(1).randint(0, 3, len(y))
+    params = dict(solver="lbfgs", hidden_layer_sizes=(3,), alpha=1.0, random_state=0)
+    weighted = MLPClassifierFromNotes(**params, tol=1e-12).fit(
+        X, y, sample_weight=weight
+    )
+    repeated = MLPClassifierFromNotes(**params, tol=1e-12).fit(
+        np.repeat(X, weight, axis=0), np.repeat(y, weight)
+    )
+    np.testing.assert_allclose(
+        weighted.predict_proba(X), repeated.predict_proba(X), atol=1e-6
+    )
+
+
+def test_float32_end_to_end():
+    X, y = _data("multiclass")
+    est = MLPClassifierFromNotes(hidden_layer_sizes=(4,), max_iter=5, random_state=0)
+    est.fit(X.astype(np.float32), y)
+    assert all(W.dtype == np.float32 for W in est.coefs_ + est.intercepts_)
+    assert est.predict_proba(X.astype(np.float32)).dtype == np.float32
+    est.partial_fit(X, y)  # float64 chunks train the float32 model
+    assert est.coefs_[0].dtype == np.float32
+
+
+def test_sparse_input_equals_dense():
+    X, y = _data("multiclass")
+    X[X < 0.3] = 0
+    params = dict(hidden_layer_sizes=(4,), max_iter=5, random_state=0)
+    dense = MLPClassifierFromNotes(**params).fit(X, y)
+    sparse = MLPClassifierFromNotes(**params).fit(sp.csr_array(X), y)
+    np.testing.assert_allclose(
+        dense.predict_proba(X), sparse.predict_proba(sp.csr_array(X)), rtol=1e-10
+    )
+
+
+def test_warm_start_keeps_the_optimizer():
+    X, y = _data("multiclass")
+    params = dict(hidden_layer_sizes=(4,), random_state=0)
+    once = MLPClassifierFromNotes(max_iter=6, **params).fit(X, y)
+    warm = MLPClassifierFromNotes(max_iter=1, warm_start=True, **params)
+    for _ in range(6):
+        warm.fit(X, y)
+    np.testing.assert_array_equal(warm.coefs_[0], once.coefs_[0])
+    np.testing.assert_array_equal(warm.loss_curve_, once.loss_curve_)
+    with pytest.raises(ValueError, match="warm_start can only be used"):
+        warm.fit(X[y < 2], y[y < 2])
+
+
+def _interrupt_third_step(monkeypatch):
+    original, calls = Adam.step, []
+
+    def step(self, *args, **kwargs):
+        original(self, *args, **kwargs)
+        calls.append(1)
+        if len(calls) == 3:
+            raise KeyboardInterrupt
+
+    monkeypatch.setattr(Adam, "step", step)
+    return calls
+
+
+@pytest.mark.parametrize("call", ["partial_fit", "warm_start"])
+def test_failures_leave_the_fitted_model_unchanged(call, monkeypatch):
+    X, y = _data("multiclass")
+    est = MLPClassifierFromNotes(
+        hidden_layer_sizes=(4,), batch_size=16, max_iter=3, random_state=0
+    )
+    est.set_params(warm_start=call == "warm_start").fit(X, y)
+    update = est.partial_fit if call == "partial_fit" else est.fit
+    before = [a.copy() for a in est.coefs_ + est.intercepts_]
+    attributes = {k: v for k, v in vars(est).items() if k.endswith("_")}
+    proba = est.predict_proba(X)
+
+    def unchanged():
+        after = est.coefs_ + est.intercepts_
+        assert all(np.array_equal(a, b) for a, b in zip(after, before, strict=True))
+        assert repr(attributes) == repr(
+            {k: v for k, v in vars(est).items() if k.endswith("_")}
+        )
+        np.testing.assert_array_equal(est.predict_proba(X), proba)
+
+    with pytest.raises(ValueError):
+        update(X, y + 7)  # unseen classes
+    unchanged()
+    with pytest.raises(ValueError, match="(?i)negative"):
+        update(X, y, sample_weight=-np.ones(len(y)))
+    unchanged()
+    calls = _interrupt_third_step(monkeypatch)
+    with pytest.raises(KeyboardInterrupt):
+        update(X, y)
+    assert len(calls) == 3  # parameters had moved before the interrupt
+    unchanged()
+    monkeypatch.undo()
+    update(X, y)  # the restored model still trains
+    assert not np.array_equal(est.coefs_[0], before[0])
+
+
+def test_interrupt_inside_lbfgs_restores_the_previous_model(monkeypatch):
+    X, y = _data("binary")
+    est = MLPClassifierFromNotes(solver="lbfgs", warm_start=True, random_state=0)
+    est.fit(X, y)
+    before, proba = est.coefs_[0].copy(), est.predict_proba(X)
+    original, calls = sknotes.training.loss_and_backward, []
+
+    def loss_then_interrupt(*args):
+        calls.append(1)
+        if len(calls) == 3:
+            raise KeyboardInterrupt
+        return original(*args)
+
+    monkeypatch.setattr(sknotes.training, "loss_and_backward", loss_then_interrupt)
+    with pytest.raises(KeyboardInterrupt):
+        est.fit(X, y)
+    np.testing.assert_array_equal(est.coefs_[0], before)
+    np.testing.assert_array_equal(est.predict_proba(X), proba)
+
+
+def test_extreme_logits_give_finite_probabilities_without_warnings():
+    X, y = _data("binary")
+    est = MLPClassifierFromNotes(solver="lbfgs", random_state=0).fit(X, y)
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")
+        proba = est.predict_proba(X * 1e6)
+        log_proba = est.predict_log_proba(X * 1e6)
+    assert np.isfinite(proba).all() and np.isfinite(log_proba).all()
+    assert ((proba > 0) & (proba < 1)).all()
+
+
+def test_clone_and_unfitted_errors():
+    est = MLPClassifierFromNotes(hidden_layer_sizes=(2,))
+    assert clone(est).get_params() == est.get_params()
+    for method in ("predict", "predict_proba", "predict_log_proba"):
+        with pytest.raises(NotFittedError):
+            getattr(est, method)(np.zeros((2, 3)))
+    with pytest.raises(AttributeError, match="partial_fit"):
+        MLPClassifierFromNotes(solver="lbfgs").partial_fit  # noqa: B018
+
+
+def test_loss_curve_display_shows_the_training_and_validation_log_loss():
+    pytest.importorskip("matplotlib")
+    import matplotlib
+
+    matplotlib.use("Agg")
+    from sknotes import LossCurveDisplay
+
+    X, y = _data("multiclass")
+    est = MLPClassifierFromNotes(
+        hidden_layer_sizes=(4,), early_stopping=True, max_iter=8, random_state=0
+    ).fit(X, y)
+    display = LossCurveDisplay.from_estimator(est)
+    np.testing.assert_array_equal(display.loss_curve, est.loss_curve_)
+    np.testing.assert_array_equal(
+        display.validation_loss_curve, est.validation_loss_curve_
+    )
