@@ -170,6 +170,21 @@ class BaseNotesRegressor(CallbackSupportMixin, RegressorMixin, BaseEstimator):
         """The training loss node (a classifier adds log-loss nodes)."""
         return LOSSES[self.loss]()
 
+    def _prepare_target(self, y, sample_weight, first_pass):
+        """The target the network is trained on (a subclass may standardise it)."""
+        return y
+
+    def _stops_early(self, incremental, n_samples=None):
+        """Whether this call holds out a validation set and stops on its score."""
+        if incremental and self.early_stopping:
+            # scikit-learn's error (one pass over a chunk has no held-out set).
+            raise ValueError("partial_fit does not support early_stopping=True")
+        return self.early_stopping
+
+    def _loop_extras(self):
+        """Extra :class:`~sknotes.training.StochasticLoop` arguments of a subclass."""
+        return {}
+
     # Early stopping's validation score (higher is better) and split.
     _validation_scorer = staticmethod(_r2)
     _validation_splitter = staticmethod(random_split)
@@ -228,9 +243,7 @@ class BaseNotesRegressor(CallbackSupportMixin, RegressorMixin, BaseEstimator):
         return sample_weight
 
     def _fit(self, X, y, sample_weight, incremental):
-        if incremental and self.early_stopping:
-            # scikit-learn's error (one pass over a chunk has no held-out set).
-            raise ValueError("partial_fit does not support early_stopping=True")
+        self._stops_early(incremental)
         hidden = hidden_layer_sizes_list(self.hidden_layer_sizes)
         first_pass = not self._is_fitted() or (not self.warm_start and not incremental)
         with self._atomic(fitted=not first_pass) as journal:
@@ -246,9 +259,10 @@ class BaseNotesRegressor(CallbackSupportMixin, RegressorMixin, BaseEstimator):
             if not first_pass:
                 self._check_continuation(y, hidden)
                 self._sync_from_public()
-            else:
-                self._initialize(inputs, y, hidden)
-            data = TrainingData(inputs, y, sample_weight, take)
+            target = self._prepare_target(y, sample_weight, first_pass)
+            if first_pass:
+                self._initialize(inputs, target, hidden)
+            data = TrainingData(inputs, target, sample_weight, take)
             callbacks = FitCallbacks(
                 self, X, y, 1 if incremental else self.max_iter, self._fitted_copy
             )
@@ -287,7 +301,7 @@ class BaseNotesRegressor(CallbackSupportMixin, RegressorMixin, BaseEstimator):
         ):
             self._optimizers = self._new_optimizers()
             self._optimizer_params = self._current_optimizer_params()
-        if self.early_stopping:
+        if self._stops_early(incremental, data.n_samples):
             stopping = ValidationStopping(
                 self.tol,
                 self.n_iter_no_change,
@@ -322,6 +336,7 @@ class BaseNotesRegressor(CallbackSupportMixin, RegressorMixin, BaseEstimator):
             verbose=self.verbose,
             on_epoch_end=on_epoch_end,
             journal=journal,
+            **self._loop_extras(),
         )
         return loop.fit(data, self._fit_state, incremental=incremental)
 

@@ -2,10 +2,11 @@
 
 import os
 from collections.abc import Mapping
-from numbers import Integral
+from numbers import Integral, Real
 
 import numpy as np
 import scipy.sparse as sp
+from scipy.sparse.linalg import LinearOperator, lsqr
 from sklearn.base import ClassNamePrefixFeaturesOutMixin, TransformerMixin
 from sklearn.utils.metaestimators import available_if
 from sklearn.utils.validation import (
@@ -24,7 +25,8 @@ from sknotes.base import (
     has_partial_fit,
 )
 from sknotes.network import Network
-from sknotes.nodes import Embedding
+from sknotes.nodes import Embedding, RowL2Penalty
+from sknotes.optimizers import FrozenColumns
 from sknotes.text import (
     TOKEN_PATTERN,
     DocumentEncoder,
@@ -42,6 +44,10 @@ __all__ = ["EmbeddingBagRegressor"]
 
 # Table + Adam's two moments.
 _TABLE_COPIES = 3
+
+ALPHA_EMBEDDING = 1e-4
+# Ridge alphas for the linear path's closed-form start, tried from the largest.
+LINEAR_ALPHAS = 10.0 ** np.arange(3.0, -2.5, -0.5)
 
 
 def _check_range(value, name):
@@ -73,6 +79,34 @@ def _entries(A, rows, cols):
     keys = keys * n_cols + A.indices
     wanted = np.asarray(rows, dtype=np.int64) * n_cols + np.asarray(cols)
     return A.data[np.searchsorted(keys, wanted)]
+
+
+def _ridge(X, y, sample_weight, alpha):
+    """``(coef, intercept)`` minimising ``Σᵢ sᵢ‖Xᵢ·coef + intercept − yᵢ‖² + α‖coef‖²``.
+
+    LSQR on the weighted, centred sparse ``X`` (as a linear operator, never
+    densified), one output at a time; None when the weights sum to 0.
+    """
+    s = sample_weight
+    total = s.sum()
+    if total <= 0:
+        return None
+    mu = np.asarray(X.T @ s).ravel() / total
+    y_mean = s @ y / total
+    root = np.sqrt(s)
+    operator = LinearOperator(
+        X.shape,
+        matvec=lambda v: root * (X @ v.ravel() - mu @ v.ravel()),
+        rmatvec=lambda z: X.T @ (root * z.ravel()) - mu * (root @ z.ravel()),
+        dtype=np.float64,
+    )
+    coef = np.column_stack(
+        [
+            lsqr(operator, root * (y[:, j] - y_mean[j]), damp=np.sqrt(alpha))[0]
+            for j in range(y.shape[1])
+        ]
+    )
+    return coef, y_mean - mu @ coef
 
 
 class EmbeddingBagRegressor(
@@ -241,7 +275,7 @@ best_validation_score_, n_iter_, t_, n_layers_, n_outputs_, out_activation_
     (1,)
     """
 
-    _PREDICT_STATE = ("_network", "_encoder", "_input_form")
+    _PREDICT_STATE = ("_network", "_encoder", "_input_form", "_y_mean", "_y_scale")
 
     _parameter_constraints: dict = {
         **OPTIMIZATION_CONSTRAINTS,
@@ -254,6 +288,9 @@ best_validation_score_, n_iter_, t_, n_layers_, n_outputs_, out_activation_
         "n_subword_buckets": [Interval(Integral, 1, None, closed="left")],
         "initial_embeddings": [Mapping, tuple, str, os.PathLike, None],
         "freeze_embeddings": ["boolean"],
+        "linear_path": ["boolean"],
+        "alpha_embedding": [Interval(Real, 0, None, closed="left")],
+        "alpha_linear": [Interval(Real, 0, None, closed="left"), StrOptions({"auto"})],
         "max_length": [Interval(Integral, 1, None, closed="left"), None],
         "hidden_layer_sizes": ["array-like"],
         "solver": [StrOptions({"sgd", "adam"})],
@@ -283,6 +320,9 @@ best_validation_score_, n_iter_, t_, n_layers_, n_outputs_, out_activation_
         n_subword_buckets=2**18,
         initial_embeddings=None,
         freeze_embeddings=False,
+        linear_path=True,
+        alpha_embedding=ALPHA_EMBEDDING,
+        alpha_linear="auto",
         hidden_layer_sizes=(),
         activation="relu",
         min_count=1,
@@ -307,7 +347,7 @@ best_validation_score_, n_iter_, t_, n_layers_, n_outputs_, out_activation_
         warm_start=False,
         momentum=0.9,
         nesterovs_momentum=True,
-        early_stopping=False,
+        early_stopping=True,
         validation_fraction=0.1,
         beta_1=0.9,
         beta_2=0.999,
@@ -324,6 +364,9 @@ best_validation_score_, n_iter_, t_, n_layers_, n_outputs_, out_activation_
         self.n_subword_buckets = n_subword_buckets
         self.initial_embeddings = initial_embeddings
         self.freeze_embeddings = freeze_embeddings
+        self.linear_path = linear_path
+        self.alpha_embedding = alpha_embedding
+        self.alpha_linear = alpha_linear
         self.hidden_layer_sizes = hidden_layer_sizes
         self.activation = activation
         self.min_count = min_count
@@ -551,6 +594,10 @@ best_validation_score_, n_iter_, t_, n_layers_, n_outputs_, out_activation_
         positions = self.max_length_ if self.pooling == "concat" else None
         n_inputs = d * (positions or 1)
         check_network_fits([n_inputs, *hidden, n_outputs], Pi.dtype)
+        if self._has_linear_path():
+            # w: one column per output beside the vectors, fitted in closed form
+            # at the start of training (zero until then).
+            table = np.hstack([table, np.zeros((n_rows, n_outputs), table.dtype)])
         network = Network(
             [n_inputs, *hidden, n_outputs],
             self.activation,
@@ -560,7 +607,16 @@ best_validation_score_, n_iter_, t_, n_layers_, n_outputs_, out_activation_
             positions=positions,
         )
         network.initialize(rng)
+        if self._has_linear_path():
+            # The head adds nothing at first: the starting model is the linear one.
+            network.coefs[-1][...] = 0.0
+        # The output bias starts at the target's mean (0 once standardised;
+        # log of the mean through Poisson's exp link).
+        network.intercepts[-1][...] = self._y_log_mean
         return network
+
+    def _has_linear_path(self):
+        return self.linear_path and self.pooling != "concat"
 
     def _pretrained_rows(self, tokens, vectors, n_rows):
         """Table rows of the pretrained ``tokens`` this model has, and their vectors."""
@@ -595,8 +651,13 @@ best_validation_score_, n_iter_, t_, n_layers_, n_outputs_, out_activation_
 
     def _new_optimizers(self):
         dense, table = super()._new_optimizers()
+        if not self.freeze_embeddings:
+            return dense, table
+        if self._network.n_linear:
+            # The linear path's columns train; the vectors stay as they are.
+            return dense, FrozenColumns(table, self.embedding_dim)
         # A frozen table has no optimizer: the loop then never updates it.
-        return dense, None if self.freeze_embeddings else table
+        return dense, None
 
     def _current_optimizer_params(self):
         return {
@@ -604,17 +665,161 @@ best_validation_score_, n_iter_, t_, n_layers_, n_outputs_, out_activation_
             "freeze_embeddings": self.freeze_embeddings,
         }
 
+    def _stops_early(self, incremental, n_samples=None):
+        # Early stopping is on by default: partial_fit (one epoch over a chunk,
+        # nothing held out) ignores it rather than refusing every call, and so
+        # does a fit on too few documents to hold out two.
+        if not self.early_stopping or incremental:
+            return False
+        if n_samples is None:
+            return True
+        n_validation = int(np.ceil(self.validation_fraction * n_samples))
+        return n_validation >= 2 and n_samples - n_validation >= 1
+
+    # -- the target ------------------------------------------------------------
+    def _prepare_target(self, y, sample_weight, first_pass):
+        """Standardise ``y`` with the (weighted) statistics of the first fit.
+
+        The output bias starts near 0 and the table's rows move by about the
+        learning rate per step: a target far from 0 or of a large spread (years)
+        would take thousands of steps to reach.  Centring and scaling it puts
+        every target at the scale the initialisation assumes; predictions are
+        mapped back.  Poisson's log link is not standardised: its bias starts at
+        ``log(mean)`` instead.
+        """
+        if first_pass:
+            mean = np.average(y, axis=0, weights=sample_weight)
+            self._y_log_mean = 0.0
+            if self.loss == "poisson":
+                self._y_log_mean = np.log(np.maximum(mean, np.finfo(y.dtype).tiny))
+                self._y_mean = np.zeros_like(mean)
+                self._y_scale = np.ones_like(mean)
+            else:
+                var = np.average((y - mean) ** 2, axis=0, weights=sample_weight)
+                scale = np.sqrt(var)
+                self._y_mean = mean
+                self._y_scale = np.where(scale > 0, scale, 1.0)
+        return ((y - self._y_mean) / self._y_scale).astype(y.dtype, copy=False)
+
+    def _predict_raw(self, X):
+        y_pred = super()._predict_raw(X)
+        return y_pred * self._y_scale + self._y_mean
+
+    # -- the linear path's start and the table's penalty ---------------------------
+    def _loop_extras(self):
+        network = self._network
+        extras = {}
+        fresh = self._fit_state is None
+        if fresh:
+            extras["initialize"] = self._initialize_from_training_rows
+        if network.table is not None and (
+            self.alpha_embedding or (network.n_linear and self._alpha_linear())
+        ):
+            alphas = np.full(network.table.shape[1], float(self.alpha_embedding))
+            if network.n_linear:
+                alphas[-network.n_linear :] = self._alpha_linear()
+            df = np.zeros(0) if fresh else self._document_frequency
+            self._row_penalty = RowL2Penalty(alphas, df)
+            extras["table_penalty"] = self._row_penalty
+        return extras
+
+    def _alpha_linear(self):
+        if self.alpha_linear != "auto":
+            return float(self.alpha_linear)
+        return getattr(self, "alpha_linear_", 1.0)
+
+    def _initialize_from_training_rows(self, train, validation):
+        """Document frequencies of the table rows; the linear path's ridge solve."""
+        Pi = sp.csr_array(train.inputs)
+        df = np.bincount(Pi.indices, minlength=self._network.table.shape[0])
+        self._document_frequency = df
+        if self._network.n_linear and self.loss == "squared_error":
+            self.alpha_linear_ = self._solve_linear_path(train, validation)
+        penalty = getattr(self, "_row_penalty", None)
+        if penalty is not None:
+            penalty.set_document_frequency(df)
+            if self._network.n_linear:
+                penalty.alphas[-self._network.n_linear :] = self._alpha_linear()
+
+    def _solve_linear_path(self, train, validation):
+        """``(w, b)`` of the ridge on the training rows: the notes' linear node
+        ``Ŷ = Π·w + b`` in closed form, ``min Σᵢ sᵢ‖Π_i·w + b − yᵢ‖² + α‖w‖²``.
+
+        Solved by LSQR on the weighted, centred ``Π`` (the intercept is not
+        penalised).  With ``alpha_linear='auto'`` α is the best mean R² of a
+        3-fold cross-validation on the training rows over a log grid, tried from
+        the largest down until two in a row do not improve (the validation rows
+        are left to early stopping: a few hundred rows choose α too noisily).
+        Returns α.
+        """
+        network = self._network
+        k = network.n_linear
+        X = sp.csr_array(train.inputs, dtype=np.float64)
+        y = np.asarray(train.y, dtype=np.float64)
+        s = (
+            np.ones(X.shape[0])
+            if train.sample_weight is None
+            else np.asarray(train.sample_weight, dtype=np.float64)
+        )
+        alpha = self._alpha_linear()
+        if self.alpha_linear == "auto" and X.shape[0] >= 30:
+            folds = np.arange(X.shape[0]) % 3
+            best, worse = -np.inf, 0
+            for candidate in LINEAR_ALPHAS:
+                scores = []
+                for fold in range(3):
+                    fit, held = folds != fold, folds == fold
+                    coef, intercept = _ridge(X[fit], y[fit], s[fit], candidate)
+                    y_held = X[held] @ coef + intercept
+                    scores.append(self._validation_scorer(y[held], y_held, s[held]))
+                score = float(np.mean(scores))
+                if score > best:
+                    best, alpha, worse = score, float(candidate), 0
+                else:
+                    worse += 1
+                    if worse >= 2:
+                        break
+        solution = _ridge(X, y, s, alpha)
+        if solution is not None:
+            network.table[:, -k:], network.intercepts[-1][...] = solution
+        return alpha
+
     # -- live table ------------------------------------------------------------
     def _table(self):
-        return self.embeddings_
+        network = self._network
+        if not network.n_linear:
+            return self.embeddings_
+        if self._is_live(self.embeddings_) and self._is_live(self.linear_coef_):
+            return network.table
+        linear = np.asarray(self.linear_coef_).reshape(network.table.shape[0], -1)
+        return np.hstack([self.embeddings_, linear])
+
+    def _is_live(self, array):
+        # The table itself or a view of its columns (a reassigned array is neither).
+        return array is self._network.table or (
+            isinstance(array, np.ndarray)
+            and array.base is not None
+            and array.base is self._network.table
+        )
 
     def _publish(self):
         super()._publish()
-        self.embeddings_ = self._network.table
+        network = self._network
+        if network.n_linear:
+            k = network.n_linear
+            self.embeddings_ = network.table[:, :-k]
+            self.linear_coef_ = network.table[:, -k:]
+            if k == 1:
+                self.linear_coef_ = network.table[:, -1]
+        else:
+            self.embeddings_ = network.table
+            self.linear_coef_ = None
 
     def _journaled_rows(self):
         network = self._network
-        if self.embeddings_ is not network.table:
+        if not self._is_live(self.embeddings_) or (
+            network.n_linear and not self._is_live(self.linear_coef_)
+        ):
             # A reassigned table is copied in whole by the next fit: no journal.
             return []
         optimizer = (self._optimizers or (None, None))[1]
@@ -623,8 +828,13 @@ best_validation_score_, n_iter_, t_, n_layers_, n_outputs_, out_activation_
 
     def _sync_from_public(self):
         super()._sync_from_public()
-        if self.embeddings_ is not self._network.table:
-            self._network.table[...] = self.embeddings_
+        network = self._network
+        if not self._is_live(self.embeddings_):
+            network.table[:, : self.embeddings_.shape[1]] = self.embeddings_
+        if network.n_linear and not self._is_live(self.linear_coef_):
+            network.table[:, -network.n_linear :] = np.asarray(
+                self.linear_coef_
+            ).reshape(network.table.shape[0], -1)
 
     # -- public API --------------------------------------------------------------
     @with_callbacks
@@ -740,7 +950,7 @@ of shape (n_documents, n_tokens)
         docs = self._docs(X, form)
         terms, C, M = self._encoder.encode(docs, self._network.dtype)
         grad_C = self._grad_input(
-            sp.csr_array(C), output, table=np.asarray(M @ self.embeddings_)
+            sp.csr_array(C), output, table=np.asarray(M @ self._table())
         )
         kept = self._encoder.term_rows(terms)[terms.term] >= 0
         # Occurrences come by order then position; a stable sort by document
@@ -774,14 +984,15 @@ of shape (n_documents, n_tokens)
             self.activation,
             self.out_activation_,
             fitted.dtype,
-            table=self.embeddings_ if table is None else table,
+            table=self._table() if table is None else table,
             positions=fitted.positions,
         )
         network.load(self.coefs_, self.intercepts_)
         network.embedding.input_is_data = False
         y_hat = network.forward(Pi)
         grad_y_hat = np.zeros_like(y_hat)
-        grad_y_hat[:, output] = 1.0
+        # ŷ = ŷ_standardised·scale + mean: the derivative in the target's units.
+        grad_y_hat[:, output] = self._y_scale[output]
         return network.backward(grad_y_hat)
 
     def __sklearn_tags__(self):

@@ -31,6 +31,11 @@ def _corpus(n_docs=1500, n_tokens=120, seed=0):
     return docs, y + 0.05 * rng.standard_normal(n_docs)
 
 
+def _predict_pi(reg, Pi):
+    """The fitted model's prediction from ``Π``, in the target's units."""
+    return reg._network.predict(Pi) * reg._y_scale + reg._y_mean
+
+
 @pytest.fixture(scope="module")
 def corpus():
     return _corpus()
@@ -86,6 +91,8 @@ def test_one_sgd_step_is_the_notes_update():
         learning_rate_init=0.1,
         shuffle=False,
         random_state=0,
+        linear_path=False,
+        alpha_embedding=0.0,
     )  # batch_size='auto': all the data
     reg.partial_fit(docs, y)  # builds the vocabulary and the model
     reg.embeddings_[...] = np.arange(reg.embeddings_.size).reshape(-1, 2) / 10
@@ -94,7 +101,9 @@ def test_one_sgd_step_is_the_notes_update():
     Pi = reg._validate_predict_input([["a", "b"], ["a"]])  # rows of a, b only
     R = Pi @ table_before
     y_hat = R @ W + b
-    grad_y_hat = 2 / 2 * (y_hat - np.array([[1.0], [0.5]]))
+    # The network fits the target standardised by the first call's statistics.
+    target = (np.array([[1.0], [0.5]]) - reg._y_mean) / reg._y_scale
+    grad_y_hat = 2 / 2 * (y_hat - target)
     grad_R = grad_y_hat @ W.T
     reg.partial_fit([["a", "b"], ["a"]], [1.0, 0.5])
     expected = table_before - 0.1 * (Pi.T @ grad_R)
@@ -203,7 +212,7 @@ def test_clone_pickle_and_live_table(corpus):
     assert clone(reg).get_params() == reg.get_params()
     restored = pickle.loads(pickle.dumps(reg))
     np.testing.assert_array_equal(restored.predict(docs[:50]), reg.predict(docs[:50]))
-    assert restored.embeddings_ is restored._network.table
+    assert np.shares_memory(restored.embeddings_, restored._network.table)
     restored.embeddings_[...] = 0.0  # live: editing the table changes the model
     np.testing.assert_allclose(restored.transform(docs[:5]), 0.0)
     assert not np.allclose(restored.predict(docs[:5]), reg.predict(docs[:5]))
@@ -230,8 +239,7 @@ def test_token_attributions_match_finite_differences(corpus):
         up[0, row] += eps
         down[0, row] -= eps
         numeric = (
-            reg._network.predict(sp.csr_array(up))
-            - reg._network.predict(sp.csr_array(down))
+            _predict_pi(reg, sp.csr_array(up)) - _predict_pi(reg, sp.csr_array(down))
         )[0, 0] / (2 * eps)
         assert value == pytest.approx(numeric, rel=1e-5, abs=1e-8)
     assert "unknown" in attributions  # its own text, through the OOV row
@@ -284,7 +292,7 @@ def test_token_attributions_are_the_gradient_at_pi(corpus, pooling):
             up[row, j] += eps
             down[row, j] -= eps
             numeric = (
-                reg._network.predict(up.tocsr()) - reg._network.predict(down.tocsr())
+                _predict_pi(reg, up.tocsr()) - _predict_pi(reg, down.tocsr())
             )[i, 0] / (2 * eps)
             assert value == pytest.approx(numeric, rel=1e-5, abs=1e-8)
     # Two unknown tokens share the OOV row, hence its derivative.
@@ -426,8 +434,8 @@ def test_attributions_are_the_derivative_of_each_terms_weight(corpus, options):
             up[i, t] += eps
             down[i, t] -= eps
             numeric = (
-                reg._network.predict(sp.csr_array(up.tocsr() @ M))
-                - reg._network.predict(sp.csr_array(down.tocsr() @ M))
+                _predict_pi(reg, sp.csr_array(up.tocsr() @ M))
+                - _predict_pi(reg, sp.csr_array(down.tocsr() @ M))
             )[i, 0] / (2 * eps)
             assert value == pytest.approx(numeric, rel=1e-5, abs=1e-8)
     if "char_ngram_range" in options:
