@@ -305,8 +305,8 @@ class Embedding:
         grad_R = grad_X_new.reshape(-1, self.table.shape[1])
         rows, Pi_rows = self._touched_rows().compact(self.Pi)
         self.grad_table_rows = rows, np.asarray(Pi_rows.T @ grad_R)
-        # n_r: the batch's rows of Π in which each touched row occurs.
-        self.row_counts = np.bincount(Pi_rows.indices, minlength=rows.size)
+        # Π restricted to the touched rows, for a penalty that counts occurrences.
+        self.Pi_rows = Pi_rows
         if self.input_is_data:
             return None
         return _grad_at_pattern(self.Pi, grad_R, self.table)
@@ -507,7 +507,8 @@ class RowL2Penalty:
     alphas : ndarray of shape (n_columns,)
         scikit-learn's ``alpha`` of each table column.
     document_frequency : ndarray of shape (n_rows,)
-        ``df_r`` from the training ``Π``.
+        ``df_r`` from the training ``Π`` (weighted by the sample weights:
+        :meth:`occurrences` of the whole training ``Π``).
     """
 
     def __init__(self, alphas, document_frequency):
@@ -527,6 +528,22 @@ class RowL2Penalty:
             return np.zeros((rows.size, self.alphas.size))
         per_row = counts * self.inverse_df[rows]
         return np.outer(per_row, loss_node.sklearn_loss_ratio * self.alphas / n)
+
+    @staticmethod
+    def occurrences(Pi_rows, sample_weight=None):
+        """``n_r``: the (weighted) rows of ``Π[:, rows]`` in which each row occurs.
+
+        With sample weights a document counts its weight, as in ``n = Σ wᵢ`` and
+        the weighted ``df_r``: weights then equal repetitions.
+        """
+        if sample_weight is None:
+            return np.bincount(Pi_rows.indices, minlength=Pi_rows.shape[1])
+        # Positions ('concat') are several rows of Π per document.
+        per_row = np.repeat(sample_weight, Pi_rows.shape[0] // sample_weight.shape[0])
+        entry_weight = np.repeat(per_row, np.diff(Pi_rows.indptr))
+        return np.bincount(
+            Pi_rows.indices, weights=entry_weight, minlength=Pi_rows.shape[1]
+        )
 
     def forward(self, table_rows, rows, counts, loss_node):
         """Return the batch's penalty on ``table_rows = T[rows]``."""

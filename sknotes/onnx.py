@@ -51,6 +51,7 @@ try:
     from skl2onnx import update_registered_converter
     from skl2onnx.algebra.onnx_ops import (
         OnnxAbs,
+        OnnxAdd,
         OnnxCast,
         OnnxDiv,
         OnnxEqual,
@@ -59,6 +60,7 @@ try:
         OnnxIdentity,
         OnnxMatMul,
         OnnxMin,
+        OnnxMul,
         OnnxReduceSumApi11,
         OnnxRelu,
         OnnxSigmoid,
@@ -285,15 +287,30 @@ def _convert(scope, operator, container):
     check_exportable(model)
     opv, dtype = container.target_opset, _graph_dtype(operator)
     A = _input(operator, dtype, opv)
+    linear, scale, shift = None, None, None
     if isinstance(model, EmbeddingBagRegressor):
         if model.pooling == "mean":
             A = _mean_pooling(A, dtype, opv)
+        if model.linear_coef_ is not None:
+            rows = model.embeddings_.shape[0]
+            w = np.asarray(model.linear_coef_, dtype=dtype).reshape(rows, -1)
+            # The linear path Π·w, joined to the output layer by the Add node.
+            linear = OnnxMatMul(A, w, op_version=opv)
+        scale = np.asarray(model._y_scale, dtype=dtype)
+        shift = np.asarray(model._y_mean, dtype=dtype)
         # The notes' embedding node: R = Π·Table.
         A = OnnxMatMul(A, np.asarray(model.embeddings_, dtype=dtype), op_version=opv)
     S = _linear_chain(A, model.coefs_, model.intercepts_, model.activation, dtype, opv)
-    output = _regression_output(
-        S, model.out_activation_, dtype, opv, operator.outputs[:1]
-    )
+    if linear is not None:
+        S = OnnxAdd(S, linear, op_version=opv)
+    names = operator.outputs[:1]
+    if scale is not None:
+        # Back from the standardised target the network was trained on.
+        Y = _regression_output(S, model.out_activation_, dtype, opv, None)
+        Y = OnnxMul(Y, scale, op_version=opv)
+        output = OnnxAdd(Y, shift, op_version=opv, output_names=names)
+    else:
+        output = _regression_output(S, model.out_activation_, dtype, opv, names)
     output.add_to(scope, container)
 
 

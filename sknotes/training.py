@@ -507,7 +507,9 @@ class StochasticLoop:
             rows, grad_rows = network.embedding.grad_table_rows
             if self.table_penalty is not None:
                 table_rows = np.take(network.table, rows, axis=0)
-                counts = network.embedding.row_counts
+                counts = self.table_penalty.occurrences(
+                    network.embedding.Pi_rows, sample_weight
+                )
                 loss += self.table_penalty.forward(
                     table_rows, rows, counts, self.loss_node
                 )

@@ -636,3 +636,161 @@ def test_freeze_embeddings_trains_only_the_head(corpus, solver):
     start = clone(fitted).set_params(max_iter=1, learning_rate_init=1e-300)
     start.fit(docs[:100], y[:100])
     np.testing.assert_array_equal(fitted.embeddings_, start.embeddings_)
+
+
+# -- issue 10: standardised target, table penalty, linear path ---------------------
+def test_row_penalty_is_the_gradient_of_its_dense_equivalent():
+    """Row-sparse ``grad_table[rows] += 2c·(N/n)·(n_r/df_r)·T[rows]`` equals the
+    finite differences of ``c·Σ D·T²`` over the whole table (zero elsewhere)."""
+    from sknotes.nodes import RowL2Penalty
+
+    rng = np.random.default_rng(0)
+    table = rng.standard_normal((7, 3))
+    alphas = np.array([0.1, 0.1, 2.0])  # embedding columns, then the linear path's
+    df = np.array([3, 1, 0, 5, 2, 2, 4])
+    penalty = RowL2Penalty(alphas, df)
+    rows, counts = np.array([0, 2, 3, 6]), np.array([2, 1, 1, 3])
+    loss_node = MSELoss()
+    loss_node.forward(np.zeros((4, 1)), np.ones((4, 1)))  # n = 4
+
+    def dense_penalty():
+        return penalty.forward(table[rows], rows, counts, loss_node)
+
+    penalty.forward(table[rows], rows, counts, loss_node)
+    grad_rows = penalty.backward(np.zeros((rows.size, 3)), table[rows])
+    grad_table = np.zeros_like(table)
+    grad_table[rows] = grad_rows
+    gradcheck(dense_penalty, table, grad_table, rtol=1e-7)
+    # The coefficient: sklearn_loss_ratio·α_j/n · n_r/df_r (a row never counted: 1).
+    expected = 2 * alphas / 4 * (counts / np.maximum(df[rows], 1))[:, None] * table[rows]
+    np.testing.assert_allclose(grad_rows, expected)
+
+
+def test_row_penalty_decays_each_row_once_per_epoch_in_expectation():
+    """Σ over an epoch's batches of n_r/df_r is 1: each row gets the dense decay."""
+    docs, y = _corpus(n_docs=60, n_tokens=10, seed=2)
+    reg = EmbeddingBagRegressor(embedding_dim=2, max_iter=1, random_state=0)
+    Pi = sp.csr_array(reg.fit(docs, y)._validate_predict_input(docs))
+    df = np.bincount(Pi.indices, minlength=Pi.shape[1])
+    total = np.zeros(Pi.shape[1])
+    for start in range(0, 60, 16):
+        batch = Pi[start : start + 16]
+        total += np.bincount(batch.indices, minlength=Pi.shape[1])
+    seen = df > 0
+    np.testing.assert_allclose(total[seen] / df[seen], 1.0)
+
+
+@pytest.mark.parametrize("hidden", [(), (4,)])
+def test_joined_model_gradient_with_two_outputs(hidden):
+    """Table (vectors and w), head and biases of ŷ = head(pool(Π·T)) + Π·w + b."""
+    docs, y = _corpus(n_docs=30, n_tokens=10, seed=4)
+    Y = np.c_[y, 2 * y + 1]
+    reg = EmbeddingBagRegressor(
+        embedding_dim=3,
+        pooling="sqrtn",
+        hidden_layer_sizes=hidden,
+        activation="tanh",
+        max_iter=2,
+        early_stopping=False,
+        random_state=0,
+    ).fit(docs, Y)
+    network, Pi = reg._network, reg._validate_predict_input(docs)
+    assert network.n_linear == 2 and network.table.shape[1] == 3 + 2
+    loss_node = MSELoss()
+
+    def loss():
+        return loss_node.forward(network.predict(Pi), Y)
+
+    loss_node.forward(network.forward(Pi), Y)
+    network.backward(loss_node.backward())
+    gradcheck(loss, network.table, network.embedding.grad_table, rtol=1e-6)
+    gradcheck(loss, network.theta, network.grad.copy(), rtol=1e-6)
+
+
+def test_ridge_start_is_scikit_learns_ridge():
+    from sklearn.linear_model import Ridge
+
+    from sknotes.embedding_bag import _ridge
+
+    rng = np.random.default_rng(0)
+    X = sp.random_array((80, 30), density=0.1, random_state=0, format="csr")
+    y = rng.standard_normal((80, 2))
+    weight = rng.uniform(0.5, 2.0, 80)
+    coef, intercept = _ridge(X, y, weight, 0.7, tol=1e-12)
+    ridge = Ridge(alpha=0.7, tol=1e-12).fit(X.toarray(), y, sample_weight=weight)
+    np.testing.assert_allclose(coef, ridge.coef_.T, atol=1e-9)
+    np.testing.assert_allclose(intercept, ridge.intercept_, atol=1e-9)
+
+
+def test_early_stopping_never_ends_worse_than_the_linear_start(corpus):
+    """Epoch 0 (the ridge start) is scored: training that only hurts is undone."""
+    docs, y = corpus
+    reg = EmbeddingBagRegressor(
+        embedding_dim=4,
+        hidden_layer_sizes=(4,),
+        learning_rate_init=3.0,  # every epoch ruins the model
+        n_iter_no_change=2,
+        random_state=0,
+    ).fit(docs[:400], y[:400])
+    assert reg.best_validation_score_ > max(reg.validation_scores_)
+    # Restored to the start: the head's last layer is still exactly zero.
+    np.testing.assert_array_equal(reg.coefs_[-1], 0.0)
+    assert reg.score(docs[400:800], y[400:800]) > 0.5
+
+
+def test_target_is_standardised_with_the_first_fits_statistics():
+    docs, y = _corpus(n_docs=300, n_tokens=20, seed=5)
+    years = 1950.0 + 30.0 * y  # far from 0, wide: the tate_titles failure
+    weight = np.r_[np.ones(150), 3 * np.ones(150)]
+    reg = EmbeddingBagRegressor(embedding_dim=4, random_state=0)
+    reg.fit(docs, years, sample_weight=weight)
+    np.testing.assert_allclose(reg._y_mean, np.average(years, weights=weight))
+    spread = np.sqrt(np.average((years - reg._y_mean) ** 2, weights=weight))
+    np.testing.assert_allclose(reg._y_scale, spread)
+    assert reg.score(docs, years) > 0.5  # in the target's units
+    Pi = reg._validate_predict_input(docs[:5])
+    np.testing.assert_allclose(reg.predict(docs[:5]), _predict_pi(reg, Pi).ravel())
+    # partial_fit: the first call fixes the statistics, later chunks keep them.
+    inc = EmbeddingBagRegressor(embedding_dim=4, random_state=0)
+    inc.partial_fit(docs[:100], years[:100])
+    mean, scale = inc._y_mean.copy(), inc._y_scale.copy()
+    inc.partial_fit(docs[100:], years[100:] + 500.0)
+    np.testing.assert_array_equal(inc._y_mean, mean)
+    np.testing.assert_array_equal(inc._y_scale, scale)
+    # Multi-output: one mean and scale per output.
+    multi = EmbeddingBagRegressor(embedding_dim=4, max_iter=3, random_state=0)
+    multi.fit(docs, np.c_[years, -y])
+    np.testing.assert_allclose(multi._y_mean, [years.mean(), -y.mean()])
+
+
+def test_poisson_starts_at_the_log_mean_without_standardising():
+    docs, y = _corpus(n_docs=200, n_tokens=10, seed=6)
+    counts = np.round(np.exp(1.5 + y)).astype(float)
+    reg = EmbeddingBagRegressor(
+        loss="poisson",
+        embedding_dim=2,
+        max_iter=1,
+        learning_rate_init=1e-9,  # the start, barely moved
+        early_stopping=False,
+        random_state=0,
+    ).fit(docs, counts)
+    np.testing.assert_array_equal(reg._y_scale, 1.0)
+    np.testing.assert_allclose(reg.predict(docs), counts.mean(), rtol=1e-6)
+
+
+def test_frozen_vectors_beside_a_trained_linear_path(corpus):
+    docs, y = corpus
+    reg = EmbeddingBagRegressor(
+        embedding_dim=3, freeze_embeddings=True, max_iter=3, random_state=0
+    )
+    reg.fit(docs[:200], y[:200])
+    before = reg.embeddings_.copy(), reg.linear_coef_.copy()
+    reg.partial_fit(docs[200:400], y[200:400])
+    np.testing.assert_array_equal(reg.embeddings_, before[0])
+    assert not np.array_equal(reg.linear_coef_, before[1])
+
+
+def test_defaults_fit_a_handful_of_documents():
+    """Too few documents to hold out two: trained without early stopping."""
+    reg = EmbeddingBagRegressor(random_state=0).fit([["a"], ["b"], ["a", "b"]], [1, 2, 3])
+    assert reg.validation_scores_ is None and np.isfinite(reg.predict([["a"]])).all()
