@@ -161,7 +161,7 @@ class EmbeddingBagRegressor(
     ----------
     embedding_dim : int, default=32
         Dimension ``d`` of the token vectors.
-    pooling : {'mean', 'sum', 'sqrtn', 'concat'}, default='mean'
+    pooling : {'mean', 'sum', 'sqrtn', 'concat'}, default='sqrtn'
         How a document's weighted terms are combined. ``'sum'``: ``Π`` holds the
         weights as they are (counts by default). ``'mean'``: each row of ``Π`` is
         divided by the sum of its absolute weights (the token count: L1).
@@ -170,11 +170,11 @@ class EmbeddingBagRegressor(
         model needs than 'mean' (long documents are not shrunk to their average).
         ``'concat'``: the notes' layout, one one-hot row per position (``n·c × w``),
         documents padded/truncated to ``max_length`` positions, reshaped to
-        ``n × (c·d)``; padding contributes zero vectors. Token input only, with
-        none of the options below (weighting, idf, n-grams, subwords).
+        ``n × (c·d)``; padding contributes zero vectors. Token input only,
+        without n-grams or subwords; ``weighting`` and ``idf`` are ignored.
     max_length : int, default=None
         ``c`` for ``'concat'``; None means the longest training document.
-    weighting : {'count', 'binary', 'sublinear'}, default='count'
+    weighting : {'count', 'binary', 'sublinear'}, default='sublinear'
         The weight of a term (token or n-gram) in a document's row of ``Π``,
         before pooling's normalisation: its count, 1 if present, or
         ``1 + ln(count)`` (``TfidfVectorizer``'s ``sublinear_tf``), so that a
@@ -247,8 +247,11 @@ class EmbeddingBagRegressor(
         rows (tried from the largest until two in a row do not improve; 1.0
         below 100 training documents), stored in ``alpha_linear_``. Its own
         parameter: the vectors and ``w`` have different scales.
-    hidden_layer_sizes : array-like of int, default=()
-        Hidden layers of the head; ``()`` is a linear head.
+    hidden_layer_sizes : array-like of int, default=(64,)
+        Hidden layers of the head; ``()`` is a linear head (with a linear head
+        the embedding path is itself linear in ``Π``, of rank
+        ``embedding_dim``: the hidden layer is what adds interactions between
+        terms, e.g. of a user and a movie).
     activation : {'identity', 'logistic', 'tanh', 'relu'}, default='relu'
         Hidden activation of the head.
     min_count : int, default=1
@@ -380,10 +383,10 @@ best_validation_score_, n_iter_, t_, n_layers_, n_outputs_, out_activation_
     def __init__(
         self,
         embedding_dim=32,
-        pooling="mean",
+        pooling="sqrtn",
         *,
         max_length=None,
-        weighting="count",
+        weighting="sublinear",
         idf=False,
         ngram_range=(1, 1),
         char_ngram_range=None,
@@ -393,7 +396,7 @@ best_validation_score_, n_iter_, t_, n_layers_, n_outputs_, out_activation_
         linear_path=True,
         alpha_embedding=ALPHA_EMBEDDING,
         alpha_linear="auto",
-        hidden_layer_sizes=(),
+        hidden_layer_sizes=(64,),
         activation="relu",
         min_count=1,
         max_vocabulary=None,
@@ -407,7 +410,7 @@ best_validation_score_, n_iter_, t_, n_layers_, n_outputs_, out_activation_
         alpha=0.0001,
         batch_size="auto",
         learning_rate="constant",
-        learning_rate_init=0.01,
+        learning_rate_init=0.003,
         power_t=0.5,
         max_iter=200,
         shuffle=True,
@@ -514,8 +517,8 @@ best_validation_score_, n_iter_, t_, n_layers_, n_outputs_, out_activation_
             if not self._text_encoder().plain:
                 raise ValueError(
                     "pooling='concat' gives one vector per position: it takes no "
-                    "weighting, idf, ngram_range or char_ngram_range. Use 'mean', "
-                    "'sum' or 'sqrtn' pooling for those."
+                    "ngram_range or char_ngram_range. Use 'mean', 'sum' or 'sqrtn' "
+                    "pooling for those."
                 )
         if not reset and form != self._input_form:
             raise ValueError(
@@ -534,8 +537,9 @@ best_validation_score_, n_iter_, t_, n_layers_, n_outputs_, out_activation_
             if self.char_ngram_range is None
             else _check_range(self.char_ngram_range, "char_ngram_range"),
             n_subword_buckets=self.n_subword_buckets,
-            weighting=self.weighting,
-            idf=self.idf,
+            # 'concat' has one row per position: no term weights to apply.
+            weighting="count" if self.pooling == "concat" else self.weighting,
+            idf=self.idf and self.pooling != "concat",
             pooling=self.pooling,
         )
 
@@ -599,6 +603,9 @@ best_validation_score_, n_iter_, t_, n_layers_, n_outputs_, out_activation_
                     self.__dict__.pop(name, None)
                 self._fit_encoder(docs)
             dtype = self._float_dtype() if reset else self._network.dtype
+            if reset:
+                # Before Π: weighting an n_rows-column Π allocates per column.
+                self._check_table_fits(self._encoder.n_rows, self.embedding_dim, dtype)
             Pi = self._pi_from_docs(docs, dtype)
             if reset and Pi.nnz == 0:
                 raise ValueError(

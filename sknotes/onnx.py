@@ -111,6 +111,18 @@ def check_exportable(estimator):
     """
     if isinstance(estimator, (MLPRegressorFromNotes, EmbeddingBagRegressor)):
         check_is_fitted(estimator)
+    if isinstance(estimator, EmbeddingBagRegressor) and (
+        estimator.pooling not in ("mean", "sum")
+        or estimator.weighting != "count"
+        or estimator.idf_ is not None
+    ):
+        raise ValueError(
+            "Only pooling='mean' or 'sum' with weighting='count' and idf=False is "
+            "exported to ONNX; this EmbeddingBagRegressor has "
+            f"pooling={estimator.pooling!r}, weighting={estimator.weighting!r}, "
+            f"idf={estimator.idf!r}. Put the weighting in the vectorizer instead "
+            "(e.g. TfidfVectorizer(sublinear_tf=True), pooling='sum')."
+        )
     if isinstance(estimator, EmbeddingBagRegressor) and not hasattr(
         estimator, "n_features_in_"
     ):
