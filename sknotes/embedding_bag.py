@@ -1047,7 +1047,7 @@ of shape (n_documents, n_tokens)
         return attributions
 
     def _grad_input(self, Pi, output, table=None):
-        """The notes' ``grad_Π = grad_R·Tableᵀ`` of ``ŷ[:, output]``, at ``Π``'s non-zeros.
+        """The notes' ``grad_Π = grad_R·Tableᵀ`` of ``ŷ[:, output]`` at ``Π``'s entries.
 
         ``table`` replaces the fitted table: with ``Π = C·M`` (term weights ``C``,
         term → rows ``M``), ``C·(M·Table)`` is the same ``R``, so passing ``C`` and
