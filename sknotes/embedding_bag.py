@@ -154,8 +154,11 @@ class EmbeddingBagRegressor(
     results in ``benchmarks/README.md``): without early stopping 200 epochs
     memorise the training documents (worse than the mean on four of the six);
     without a centred target the output cannot reach targets far from 0 (years);
-    'sqrtn' pooling with sublinear TF-IDF weights and the linear path were each
-    better than the alternatives on five of the six sets.
+    the linear path gained R² on all six; 'sqrtn' pooling, sublinear weights
+    without IDF, a (64,) head and a learning rate of 3e-3 were the best
+    compromise of a small grid.  With them the model reaches 0.89–1.02 of a
+    tuned ridge's R² on those sets (word or character n-grams, which the ridge
+    baselines use, are ``ngram_range`` and ``char_ngram_range``).
 
     Parameters
     ----------
