@@ -32,7 +32,7 @@ For each set, 5-fold ``KFold(shuffle=True, random_state=0)``, the same folds for
   ``"char_tfidf"``, ``"char_count"``), fed with ``pooling='sum'`` so the weights
   survive: IDF weighting, ``'sqrtn'`` pooling, n-grams;
   ``"scale_y"``: standardise the target around the model;
-  ``"linear_path"``: a baseline (e.g. ``"tfidf_word11"``) fit first, the embedding
+  ``"linear_emulation"``: a baseline (e.g. ``"tfidf_word11"``) fit first, the embedding
   model fit to its training residuals.
   Parameters the installed estimator does not accept are dropped with a note.
 
@@ -215,7 +215,7 @@ EXPLORE = {
     },
     "es_alpha1_scale_y": {"early_stopping": True, "alpha": 1.0, "scale_y": True},
     "linear_tfidf11_es_lr1e-3_scale_y": {
-        "linear_path": "tfidf_word11",
+        "linear_emulation": "tfidf_word11",
         "early_stopping": True,
         "learning_rate_init": 0.001,
         "scale_y": True,
@@ -244,7 +244,7 @@ EXPLORE = {
 }
 
 CONFIG_GROUPS = {"grid": GRID, "explore": EXPLORE}
-BENCH_KEYS = {"input", "scale_y", "linear_path"}
+BENCH_KEYS = {"input", "scale_y", "linear_emulation"}
 
 
 def sknotes_model(config, tokens):
@@ -257,7 +257,8 @@ def sknotes_model(config, tokens):
         if key not in accepted:
             print(f"    note: EmbeddingBagRegressor has no parameter {key!r}: ignored")
             continue
-        params[key] = tuple(value) if key == "hidden_layer_sizes" else value
+        # JSON has no tuples: sizes and (min_n, max_n) ranges come as lists.
+        params[key] = tuple(value) if isinstance(value, list) else value
     model = EmbeddingBagRegressor(**params)
     source = config.get("input", "raw")
     if source != "raw":
@@ -275,9 +276,9 @@ def sknotes_model(config, tokens):
         model = make_pipeline(vec, Normalizer(), model)
     if config.get("scale_y"):
         model = TransformedTargetRegressor(model, transformer=StandardScaler())
-    if config.get("linear_path"):
+    if config.get("linear_emulation"):
         linear = make_pipeline(
-            vectorizer(config["linear_path"], tokens), HoldoutRidgeCV()
+            vectorizer(config["linear_emulation"], tokens), HoldoutRidgeCV()
         )
         model = LinearPathEmulation(linear, model)
     return model

@@ -91,7 +91,14 @@ for dtype, rtol in [(np.float64, 1e-6), (np.float32, 1e-4)]:
 texts, great = food_reviews(n_rows)
 text_model = make_pipeline(
     TfidfVectorizer(min_df=2),
-    EmbeddingBagRegressor(embedding_dim=16, max_iter=20, random_state=0),
+    # The vectorizer weighs the terms: ONNX exports 'sum'/'mean' pooling of them.
+    EmbeddingBagRegressor(
+        embedding_dim=16,
+        pooling="sum",
+        weighting="count",
+        max_iter=20,
+        random_state=0,
+    ),
 ).fit(texts, great)
 path = folder / "reviews.onnx"
 path.write_bytes(sknotes.onnx.to_onnx(text_model, texts).SerializeToString())

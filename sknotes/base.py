@@ -194,6 +194,21 @@ class BaseNotesEstimator(CallbackSupportMixin, BaseEstimator):
         """The training loss node."""
         raise NotImplementedError
 
+    def _prepare_target(self, y, sample_weight, first_pass):
+        """The target the network is trained on (a subclass may standardise it)."""
+        return y
+
+    def _stops_early(self, incremental, n_samples=None):
+        """Whether this call holds out a validation set and stops on its score."""
+        if incremental and self.early_stopping:
+            # scikit-learn's error (one pass over a chunk has no held-out set).
+            raise ValueError("partial_fit does not support early_stopping=True")
+        return self.early_stopping
+
+    def _loop_extras(self):
+        """Extra :class:`~sknotes.training.StochasticLoop` arguments of a subclass."""
+        return {}
+
     # Early stopping's validation score (higher is better) and split.
     _validation_scorer = staticmethod(_r2)
     _validation_splitter = staticmethod(random_split)
@@ -252,9 +267,7 @@ class BaseNotesEstimator(CallbackSupportMixin, BaseEstimator):
         return sample_weight
 
     def _fit(self, X, y, sample_weight, incremental):
-        if incremental and self.early_stopping:
-            # scikit-learn's error (one pass over a chunk has no held-out set).
-            raise ValueError("partial_fit does not support early_stopping=True")
+        self._stops_early(incremental)
         hidden = hidden_layer_sizes_list(self.hidden_layer_sizes)
         first_pass = not self._is_fitted() or (not self.warm_start and not incremental)
         # scikit-learn continues from coefs_/intercepts_ a user set on an unfitted
@@ -276,11 +289,12 @@ class BaseNotesEstimator(CallbackSupportMixin, BaseEstimator):
             if not first_pass:
                 self._check_continuation(y, hidden)
                 self._sync_from_public()
-            else:
-                self._initialize(inputs, y, hidden)
+            target = self._prepare_target(y, sample_weight, first_pass)
+            if first_pass:
+                self._initialize(inputs, target, hidden)
                 if adopt:
                     self._adopt_public_parameters(saved_coefs, saved_intercepts)
-            data = TrainingData(inputs, y, sample_weight, take)
+            data = TrainingData(inputs, target, sample_weight, take)
             callbacks = FitCallbacks(
                 self, X, y, 1 if incremental else self.max_iter, self._fitted_copy
             )
@@ -319,7 +333,7 @@ class BaseNotesEstimator(CallbackSupportMixin, BaseEstimator):
         ):
             self._optimizers = self._new_optimizers()
             self._optimizer_params = self._current_optimizer_params()
-        if self.early_stopping:
+        if self._stops_early(incremental, data.n_samples):
             stopping = ValidationStopping(
                 self.tol,
                 self.n_iter_no_change,
@@ -354,6 +368,7 @@ class BaseNotesEstimator(CallbackSupportMixin, BaseEstimator):
             verbose=self.verbose,
             on_epoch_end=on_epoch_end,
             journal=journal,
+            **self._loop_extras(),
         )
         return loop.fit(data, self._fit_state, incremental=incremental)
 

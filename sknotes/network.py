@@ -10,7 +10,7 @@ outside ``theta`` because it is updated one touched row at a time.
 
 import numpy as np
 
-from sknotes.nodes import ACTIVATIONS, Embedding, Linear
+from sknotes.nodes import ACTIVATIONS, Add, Embedding, Linear
 
 __all__ = ["Network", "glorot_bound", "n_parameters", "predict"]
 
@@ -25,6 +25,20 @@ def glorot_bound(fan_in, fan_out, activation):
     """Half-width of Glorot's uniform initialisation (as scikit-learn's MLP)."""
     factor = 2.0 if activation == "logistic" else 6.0
     return np.sqrt(factor / (fan_in + fan_out))
+
+
+def linear_path_width(layer_units, table, positions):
+    """Columns of ``table`` beyond the head's inputs: the linear path's ``k``."""
+    if table is None or positions is not None:
+        return 0
+    return table.shape[1] - int(layer_units[0])
+
+
+def split_linear_path(R, n_linear):
+    """``Π·Table = [R | R_lin]`` → ``(R, R_lin)``; ``R_lin`` is None without a path."""
+    if not n_linear:
+        return R, None
+    return np.ascontiguousarray(R[:, :-n_linear]), R[:, -n_linear:]
 
 
 class Network:
@@ -44,6 +58,14 @@ class Network:
         Embedding table; when given, the input of :meth:`forward` is ``Π``.
     positions : int, default=None
         Token positions per document for the embedding's ``n × (c·d)`` reshape.
+
+    A table with ``k`` columns more than the first layer's inputs (``d + k``, no
+    ``positions``) carries a linear path: ``Π·Table = [R | R_lin]``, ``R`` feeds
+    the head and the notes' Add node joins ``R_lin = Π·w`` to the output layer's
+    ``S`` before the output activation, ``S_out = head(R) + Π·w``.  Backward, the
+    Add node passes ``grad_S_out`` to both, so ``grad_R_lin = grad_S_out`` and
+    ``grad_table = Πᵀ·[grad_R | grad_S_out]``: ``w`` is trained row-sparse with
+    the table, by the same optimizer.
     """
 
     def __init__(
@@ -107,6 +129,8 @@ class Network:
         self.embedding = (
             None if self.table is None else Embedding(self.table, self.positions)
         )
+        self.n_linear = linear_path_width(self.layer_units, self.table, self.positions)
+        self.add = Add() if self.n_linear else None
         self._forward_buffers = []
         self._backward_buffers = []
         self._capacity = 0
@@ -175,12 +199,16 @@ class Network:
         embedding.  Returns ``Ŷ`` (a view of a reused buffer: copy it to keep it).
         """
         A = X if self.embedding is None else self.embedding.forward(X)
+        A, R_lin = split_linear_path(A, self.n_linear)
         n = A.shape[0]
         self._reserve(n)
-        for linear, activation, buffer in zip(
-            self.linears, self.activations, self._forward_buffers, strict=True
+        last = len(self.linears) - 1
+        for i, (linear, activation, buffer) in enumerate(
+            zip(self.linears, self.activations, self._forward_buffers, strict=True)
         ):
             S = linear.forward(A, out=buffer[:n])
+            if i == last and R_lin is not None:
+                S[...] = self.add.forward(S, R_lin)
             A = activation.forward(S, out=S)
         return A
 
@@ -193,14 +221,23 @@ class Network:
         """
         n = grad_Y_hat.shape[0]
         grad = grad_Y_hat
-        for linear, activation, buffer in zip(
-            self.linears[::-1],
-            self.activations[::-1],
-            self._backward_buffers[::-1],
-            strict=True,
+        grad_R_lin = None
+        for i, (linear, activation, buffer) in enumerate(
+            zip(
+                self.linears[::-1],
+                self.activations[::-1],
+                self._backward_buffers[::-1],
+                strict=True,
+            )
         ):
             grad_S = activation.backward(grad, out=grad)
+            if i == 0 and self.add is not None:
+                # The Add node: grad_S_head = grad_R_lin = grad_S_out.
+                grad_S, grad_R_lin = self.add.backward(grad_S)
+                grad_R_lin = grad_R_lin.copy()
             grad = linear.backward(grad_S, out=None if buffer is None else buffer[:n])
+        if grad_R_lin is not None:
+            grad = np.hstack([grad, grad_R_lin])
         if self.embedding is not None:
             # grad of the first linear node's input is the notes' gradient of X_new.
             grad = self.embedding.backward(grad)
@@ -227,12 +264,16 @@ def predict(
     Parameters are passed explicitly so that estimators predict from their public
     ``coefs_``/``intercepts_`` even after a user reassigns them.
     """
-    A = X
+    A, R_lin = X, None
     if table is not None:
         A = Embedding(table, positions).forward(X)
+        units = [coefs[0].shape[0], *(W.shape[1] for W in coefs)]
+        A, R_lin = split_linear_path(A, linear_path_width(units, table, positions))
     n_layers = len(coefs)
     for i, (W, b) in enumerate(zip(coefs, intercepts, strict=True)):
         S = Linear(W, b).forward(A)
+        if i == n_layers - 1 and R_lin is not None:
+            S = Add().forward(S, R_lin)
         name = activation if i < n_layers - 1 else out_activation
         A = ACTIVATIONS[name]().forward(S, out=S)
     return A

@@ -33,6 +33,7 @@ __all__ = [
     "Exp",
     "Identity",
     "L2Penalty",
+    "RowL2Penalty",
     "Linear",
     "MSELoss",
     "PoissonLoss",
@@ -312,6 +313,8 @@ class Embedding:
         grad_R = grad_X_new.reshape(-1, self.table.shape[1])
         rows, Pi_rows = self._touched_rows().compact(self.Pi)
         self.grad_table_rows = rows, np.asarray(Pi_rows.T @ grad_R)
+        # Π restricted to the touched rows, for a penalty that counts occurrences.
+        self.Pi_rows = Pi_rows
         if self.input_is_data:
             return None
         return _grad_at_pattern(self.Pi, grad_R, self.table)
@@ -781,6 +784,84 @@ class SoftmaxCrossEntropy:
     def log_proba(S):
         """``log softmax(S)``, computed stably."""
         return log_softmax(S)
+
+
+class RowL2Penalty:
+    """L2 penalty on the rows of a table that a batch touches, per occurrence.
+
+    The dense penalty scikit-learn's ``alpha`` means, on a table ``T`` (one
+    coefficient per column ``j``: the embedding columns and the linear path's),
+    is ``Σⱼ c_j·Σ_r T[r, j]²`` with ``c_j = sklearn_loss_ratio·α_j/(2N)`` over
+    ``N`` training rows.  Its gradient ``2c·T`` is dense: every row moves at every
+    step, which a row-sparse update cannot afford.  A batch of ``n`` documents in
+    which row ``r`` occurs in ``n_r`` of them instead pays
+
+        penalty = Σ_r Σⱼ c_j·(N/n)·(n_r/df_r)·T[r, j]²,
+        c_j·(N/n) = sklearn_loss_ratio·α_j/(2n)
+
+    (``df_r``: the training documents containing row ``r``) and, differentiating
+    each entry the notes' way,
+
+        grad_table[r] += 2·c_j·(N/n)·(n_r/df_r)·T[r]
+
+    which is zero on the rows the batch does not touch: exact under row-sparse
+    updates.  Over an epoch's batches ``Σ n_r = df_r``, so the decay a row
+    receives per epoch equals the dense penalty's, spread over the steps that
+    touch it (per-occurrence decay as in matrix factorisation, reweighted by
+    ``1/df_r`` so that frequent tokens are not penalised more than rare ones).
+
+    Parameters
+    ----------
+    alphas : ndarray of shape (n_columns,)
+        scikit-learn's ``alpha`` of each table column.
+    document_frequency : ndarray of shape (n_rows,)
+        ``df_r`` from the training ``Π`` (weighted by the sample weights:
+        :meth:`occurrences` of the whole training ``Π``).
+    """
+
+    def __init__(self, alphas, document_frequency):
+        self.alphas = np.asarray(alphas, dtype=np.float64)
+        self.set_document_frequency(document_frequency)
+
+    def set_document_frequency(self, document_frequency):
+        """``1/df_r``; a row absent from the counted documents (a hashed row first
+        met by a later ``partial_fit``) counts as seen once."""
+        df = np.asarray(document_frequency, dtype=np.float64)
+        self.inverse_df = 1.0 / np.maximum(df, 1.0)
+
+    def coefficients(self, rows, counts, loss_node):
+        """``2c_j·(N/n)·(n_r/df_r)`` as an outer product (rows × columns)."""
+        n = loss_node.n
+        if not n:
+            return np.zeros((rows.size, self.alphas.size))
+        per_row = counts * self.inverse_df[rows]
+        return np.outer(per_row, loss_node.sklearn_loss_ratio * self.alphas / n)
+
+    @staticmethod
+    def occurrences(Pi_rows, sample_weight=None):
+        """``n_r``: the (weighted) rows of ``Π[:, rows]`` in which each row occurs.
+
+        With sample weights a document counts its weight, as in ``n = Σ wᵢ`` and
+        the weighted ``df_r``: weights then equal repetitions.
+        """
+        if sample_weight is None:
+            return np.bincount(Pi_rows.indices, minlength=Pi_rows.shape[1])
+        # Positions ('concat') are several rows of Π per document.
+        per_row = np.repeat(sample_weight, Pi_rows.shape[0] // sample_weight.shape[0])
+        entry_weight = np.repeat(per_row, np.diff(Pi_rows.indptr))
+        return np.bincount(
+            Pi_rows.indices, weights=entry_weight, minlength=Pi_rows.shape[1]
+        )
+
+    def forward(self, table_rows, rows, counts, loss_node):
+        """Return the batch's penalty on ``table_rows = T[rows]``."""
+        self.decay = self.coefficients(rows, counts, loss_node)
+        return 0.5 * float(np.einsum("ij,ij,ij->", self.decay, table_rows, table_rows))
+
+    def backward(self, grad_rows, table_rows):
+        """Add ``grad_table[rows] += 2c·(N/n)·(n_r/df_r)·T[rows]`` in place."""
+        grad_rows += (self.decay * table_rows).astype(grad_rows.dtype, copy=False)
+        return grad_rows
 
 
 LOSSES = {"squared_error": MSELoss, "poisson": PoissonLoss}

@@ -92,6 +92,7 @@ except ImportError as exc:  # an optional extra
         'pip install ".[onnx]".'
     ) from exc
 from onnx import TensorProto
+from sklearn.base import is_classifier
 from sklearn.feature_extraction.text import CountVectorizer, TfidfVectorizer
 from sklearn.utils.validation import check_is_fitted
 
@@ -125,7 +126,7 @@ _CONVERTED_PARAMS = {
     EmbeddingBagRegressor: _TRAINING_PARAMS
     | {"activation", "pooling", "weighting", "idf", "dtype", "embedding_dim"}
     # Penalties of the table and of a linear path's ridge start.
-    | {"alpha_embedding", "alpha_linear"}
+    | {"alpha_embedding", "alpha_linear", "linear_path"}
     # Vocabulary and table initialisation: their effect is in embeddings_ (a
     # model with a vocabulary is refused anyway).
     | {"max_length", "min_count", "max_vocabulary", "n_buckets", "tokenizer"}
@@ -147,7 +148,10 @@ _CONVERTED_FITTED = {
     | {"_encoder", "_input_form"}
     # Training only: the table's penalty by document frequency, the ridge alpha
     # chosen for a linear path's start, the output bias's starting value.
-    | {"_document_frequency", "_row_penalty", "alpha_linear_", "_y_log_mean"},
+    | {"_document_frequency", "_row_penalty", "alpha_linear_", "_y_log_mean"}
+    # Converted: the linear path (Π·w added to the output layer) and the target's
+    # standardisation, undone after the output activation.
+    | {"linear_coef_", "_y_mean", "_y_scale"},
 }
 # scikit-learn's own bookkeeping (callbacks, set_output, metadata routing).
 _SKLEARN_STATE = ("_skl_", "_sklearn_", "_callback", "_metadata_request")
@@ -171,6 +175,12 @@ def check_exportable(estimator):
         Other estimators pass; an unfitted sknotes estimator raises
         ``NotFittedError``.
     """
+    if is_classifier(estimator) and type(estimator).__module__.startswith("sknotes"):
+        raise ValueError(
+            f"sknotes.onnx does not convert {type(estimator).__name__} yet (its "
+            "probability and label outputs); MLPRegressorFromNotes and a bag-matrix "
+            "EmbeddingBagRegressor convert."
+        )
     known = next((cls for cls in _CONVERTED_PARAMS if isinstance(estimator, cls)), None)
     if known is None:
         return
@@ -401,15 +411,30 @@ def _convert(scope, operator, container):
     check_exportable(model)
     opv, dtype = container.target_opset, _graph_dtype(operator)
     A = _input(operator, dtype, opv)
+    linear, scale, shift = None, None, None
     if isinstance(model, EmbeddingBagRegressor):
         A = _weigh(A, model.weighting, model.idf_, dtype, opv)
         A = _pool(A, model.pooling, dtype, opv)
+        if model.linear_coef_ is not None:
+            rows = model.embeddings_.shape[0]
+            w = np.asarray(model.linear_coef_, dtype=dtype).reshape(rows, -1)
+            # The linear path Π·w, joined to the output layer by the Add node.
+            linear = OnnxMatMul(A, w, op_version=opv)
+        scale = np.asarray(model._y_scale, dtype=dtype)
+        shift = np.asarray(model._y_mean, dtype=dtype)
         # The notes' embedding node: R = Π·Table.
         A = OnnxMatMul(A, np.asarray(model.embeddings_, dtype=dtype), op_version=opv)
     S = _linear_chain(A, model.coefs_, model.intercepts_, model.activation, dtype, opv)
-    output = _regression_output(
-        S, model.out_activation_, dtype, opv, operator.outputs[:1]
-    )
+    if linear is not None:
+        S = OnnxAdd(S, linear, op_version=opv)
+    names = operator.outputs[:1]
+    if scale is not None:
+        # Back from the standardised target the network was trained on.
+        Y = _regression_output(S, model.out_activation_, dtype, opv, None)
+        Y = OnnxMul(Y, scale, op_version=opv)
+        output = OnnxAdd(Y, shift, op_version=opv, output_names=names)
+    else:
+        output = _regression_output(S, model.out_activation_, dtype, opv, names)
     output.add_to(scope, container)
 
 

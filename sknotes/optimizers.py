@@ -188,6 +188,29 @@ class Adam:
         )  # fmt: skip
 
 
+class FrozenColumns:
+    """A row-sparse optimizer that leaves the first ``n_frozen`` columns as they are.
+
+    Their gradient is zeroed before the step, so their moments stay zero and
+    their update is zero: a frozen embedding beside a trained linear path.
+    """
+
+    def __init__(self, optimizer, n_frozen):
+        self.optimizer = optimizer
+        self.n_frozen = n_frozen
+
+    @property
+    def schedule(self):
+        return self.optimizer.schedule
+
+    def row_state(self):
+        return self.optimizer.row_state()
+
+    def step(self, table, rows, grad_rows):
+        grad_rows[:, : self.n_frozen] = 0.0
+        self.optimizer.step(table, rows, grad_rows)
+
+
 class RowSparseSGD:
     """SGD on the touched rows of a table: ``table[rows] −= lr·grad_table[rows]``.
 

@@ -156,6 +156,9 @@ class TrainingLossStopping(_NoImprovement):
         if loss < state.best_loss:
             state.best_loss = loss
 
+    def initial_model(self, state, network):
+        """Nothing to score before training (no held-out data)."""
+
     def message(self):
         return (
             f"Training loss did not improve more than tol={self.tol:f}"
@@ -236,6 +239,18 @@ class ValidationStopping(_NoImprovement):
             return np.nan, np.nan
         loss = self.loss_node.forward(y_pred, val.y, val.sample_weight)
         return float(self.scorer(val.y, y_pred, val.sample_weight)), loss
+
+    def initial_model(self, state, network):
+        """Score the model before its first epoch: the best to beat.
+
+        An estimator that starts from a fitted model (a linear path solved in
+        closed form) then never ends worse than it on the validation rows.  The
+        score is not appended to ``validation_scores``.
+        """
+        score, _ = self.scores(network)
+        if np.isfinite(score) and score > state.best_validation_score:
+            state.best_validation_score = score
+            state.best_params = network.snapshot()
 
     def epoch_end(self, state, network, verbose):
         score, loss = self.scores(network)
@@ -377,6 +392,12 @@ class StochasticLoop:
         ``on_epoch_end(state) -> bool``; True stops training (callbacks).
     journal : RowJournal, default=None
         Saves the table rows before the table optimizer first writes them.
+    table_penalty : RowL2Penalty, default=None
+        L2 penalty on the table rows each batch touches.
+    initialize : callable, default=None
+        ``initialize(train, validation)``: called with the training data (after
+        the validation split; ``validation`` is None without one) before the first
+        epoch; the model it leaves is scored by the stopping strategy as epoch 0.
     """
 
     def __init__(
@@ -395,6 +416,8 @@ class StochasticLoop:
         verbose=False,
         on_epoch_end=None,
         journal=None,
+        table_penalty=None,
+        initialize=None,
     ):
         self.network = network
         self.loss_node = loss_node
@@ -409,6 +432,8 @@ class StochasticLoop:
         self.verbose = verbose
         self.on_epoch_end = on_epoch_end
         self.journal = journal
+        self.table_penalty = table_penalty
+        self.initialize = initialize
 
     def _batch_size(self, n_samples):
         if self.batch_size == "auto":
@@ -429,6 +454,9 @@ class StochasticLoop:
         state = FitState() if state is None else state.copy()
         state.n_iter = 0
         train = self.stopping.start(state, data, self.network)
+        if self.initialize is not None:
+            self.initialize(train, getattr(self.stopping, "validation", None))
+            self.stopping.initial_model(state, self.network)
         with _InterruptFlag() as interrupt:
             for _ in range(1 if incremental else self.max_iter):
                 loss = self.run_epoch(train, state, interrupt)
@@ -477,6 +505,15 @@ class StochasticLoop:
         self.dense_optimizer.step(network.theta, network.grad, self.penalty)
         if self.table_optimizer is not None:
             rows, grad_rows = network.embedding.grad_table_rows
+            if self.table_penalty is not None:
+                table_rows = np.take(network.table, rows, axis=0)
+                counts = self.table_penalty.occurrences(
+                    network.embedding.Pi_rows, sample_weight
+                )
+                loss += self.table_penalty.forward(
+                    table_rows, rows, counts, self.loss_node
+                )
+                self.table_penalty.backward(grad_rows, table_rows)
             if self.journal is not None:
                 self.journal.save(rows)
             self.table_optimizer.step(network.table, rows, grad_rows)

@@ -31,6 +31,11 @@ def _corpus(n_docs=1500, n_tokens=120, seed=0):
     return docs, y + 0.05 * rng.standard_normal(n_docs)
 
 
+def _predict_pi(reg, Pi):
+    """The fitted model's prediction from ``Π``, in the target's units."""
+    return reg._network.predict(Pi) * reg._y_scale + reg._y_mean
+
+
 @pytest.fixture(scope="module")
 def corpus():
     return _corpus()
@@ -38,7 +43,15 @@ def corpus():
 
 def test_it_learns_the_synthetic_task(corpus):
     docs, y = corpus
-    reg = EmbeddingBagRegressor(embedding_dim=8, max_iter=40, random_state=0)
+    # The task's own model: y is the plain mean of its tokens' weights.
+    reg = EmbeddingBagRegressor(
+        embedding_dim=8,
+        pooling="mean",
+        weighting="count",
+        idf=False,
+        max_iter=40,
+        random_state=0,
+    )
     reg.fit(docs[:1200], y[:1200])
     assert reg.score(docs[1200:], y[1200:]) > 0.9
 
@@ -46,7 +59,7 @@ def test_it_learns_the_synthetic_task(corpus):
 def _check_whole_model_gradient(reg, docs, y):
     """Finite differences of the loss w.r.t. the table and θ at the fitted model."""
     network, Pi = reg._network, reg._validate_predict_input(docs)
-    Y = np.asarray(y).reshape(-1, 1)
+    Y = np.asarray(y).reshape(len(y), -1)
     loss_node = MSELoss()
 
     def loss():
@@ -86,6 +99,9 @@ def test_one_sgd_step_is_the_notes_update():
         learning_rate_init=0.1,
         shuffle=False,
         random_state=0,
+        linear_path=False,
+        alpha_embedding=0.0,
+        hidden_layer_sizes=(),
     )  # batch_size='auto': all the data
     reg.partial_fit(docs, y)  # builds the vocabulary and the model
     reg.embeddings_[...] = np.arange(reg.embeddings_.size).reshape(-1, 2) / 10
@@ -94,7 +110,9 @@ def test_one_sgd_step_is_the_notes_update():
     Pi = reg._validate_predict_input([["a", "b"], ["a"]])  # rows of a, b only
     R = Pi @ table_before
     y_hat = R @ W + b
-    grad_y_hat = 2 / 2 * (y_hat - np.array([[1.0], [0.5]]))
+    # The network fits the target standardised by the first call's statistics.
+    target = (np.array([[1.0], [0.5]]) - reg._y_mean) / reg._y_scale
+    grad_y_hat = 2 / 2 * (y_hat - target)
     grad_R = grad_y_hat @ W.T
     reg.partial_fit([["a", "b"], ["a"]], [1.0, 0.5])
     expected = table_before - 0.1 * (Pi.T @ grad_R)
@@ -167,7 +185,7 @@ def test_bag_matrix_equals_token_lists(corpus):
     vectorizer = CountVectorizer(token_pattern=r"\S+")
     counts = vectorizer.fit_transform(texts)
     reg = EmbeddingBagRegressor(
-        embedding_dim=4, pooling="sum", max_iter=2, random_state=0
+        embedding_dim=4, pooling="sum", weighting="count", max_iter=2, random_state=0
     )
     reg.fit(counts, y[:300])
     assert reg.n_features_in_ == counts.shape[1]
@@ -203,7 +221,7 @@ def test_clone_pickle_and_live_table(corpus):
     assert clone(reg).get_params() == reg.get_params()
     restored = pickle.loads(pickle.dumps(reg))
     np.testing.assert_array_equal(restored.predict(docs[:50]), reg.predict(docs[:50]))
-    assert restored.embeddings_ is restored._network.table
+    assert np.shares_memory(restored.embeddings_, restored._network.table)
     restored.embeddings_[...] = 0.0  # live: editing the table changes the model
     np.testing.assert_allclose(restored.transform(docs[:5]), 0.0)
     assert not np.allclose(restored.predict(docs[:5]), reg.predict(docs[:5]))
@@ -230,8 +248,7 @@ def test_token_attributions_match_finite_differences(corpus):
         up[0, row] += eps
         down[0, row] -= eps
         numeric = (
-            reg._network.predict(sp.csr_array(up))
-            - reg._network.predict(sp.csr_array(down))
+            _predict_pi(reg, sp.csr_array(up)) - _predict_pi(reg, sp.csr_array(down))
         )[0, 0] / (2 * eps)
         assert value == pytest.approx(numeric, rel=1e-5, abs=1e-8)
     assert "unknown" in attributions  # its own text, through the OOV row
@@ -283,9 +300,9 @@ def test_token_attributions_are_the_gradient_at_pi(corpus, pooling):
             up, down = Pi.tolil(), Pi.tolil()
             up[row, j] += eps
             down[row, j] -= eps
-            numeric = (
-                reg._network.predict(up.tocsr()) - reg._network.predict(down.tocsr())
-            )[i, 0] / (2 * eps)
+            numeric = (_predict_pi(reg, up.tocsr()) - _predict_pi(reg, down.tocsr()))[
+                i, 0
+            ] / (2 * eps)
             assert value == pytest.approx(numeric, rel=1e-5, abs=1e-8)
     # Two unknown tokens share the OOV row, hence its derivative.
     assert attributions[1][1][1] == attributions[1][2][1]
@@ -426,8 +443,8 @@ def test_attributions_are_the_derivative_of_each_terms_weight(corpus, options):
             up[i, t] += eps
             down[i, t] -= eps
             numeric = (
-                reg._network.predict(sp.csr_array(up.tocsr() @ M))
-                - reg._network.predict(sp.csr_array(down.tocsr() @ M))
+                _predict_pi(reg, sp.csr_array(up.tocsr() @ M))
+                - _predict_pi(reg, sp.csr_array(down.tocsr() @ M))
             )[i, 0] / (2 * eps)
             assert value == pytest.approx(numeric, rel=1e-5, abs=1e-8)
     if "char_ngram_range" in options:
@@ -439,7 +456,9 @@ def test_attributions_are_the_derivative_of_each_terms_weight(corpus, options):
 def test_mean_and_sum_count_are_unchanged():
     docs, y = _corpus(n_docs=50, n_tokens=10, seed=3)
     for pooling in ("mean", "sum"):
-        reg = EmbeddingBagRegressor(pooling=pooling, max_iter=2, random_state=0)
+        reg = EmbeddingBagRegressor(
+            pooling=pooling, weighting="count", max_iter=2, random_state=0
+        )
         reg.fit(docs, y)
         indices, indptr = reg._encoder.words.encode(docs)
         expected = bag_matrix(indices, indptr, reg._encoder.n_rows, pooling=pooling)
@@ -479,7 +498,8 @@ def test_weighting_of_a_bag_matrix_equals_token_lists():
         EmbeddingBagRegressor(ngram_range=(1, 2)).fit(bag, y)
     with pytest.raises(ValueError, match="bag matrix has no word order"):
         EmbeddingBagRegressor(char_ngram_range=(3, 5)).fit(bag, y)
-    sqrtn = EmbeddingBagRegressor(pooling="sqrtn", max_iter=1).fit(bag, y)
+    sqrtn = EmbeddingBagRegressor(pooling="sqrtn", weighting="count", max_iter=1)
+    sqrtn.fit(bag, y)
     expected = bag.toarray() / np.linalg.norm(bag.toarray(), axis=1, keepdims=True)
     np.testing.assert_allclose(sqrtn._validate_predict_input(bag).toarray(), expected)
 
@@ -496,7 +516,6 @@ def test_weighting_of_a_bag_matrix_equals_token_lists():
         ({"pooling": "max"}, "pooling"),
         ({"n_subword_buckets": 0}, "n_subword_buckets"),
         ({"initial_embeddings": 3}, "initial_embeddings"),
-        ({"pooling": "concat", "idf": True}, "concat.*takes no"),
         ({"pooling": "concat", "ngram_range": (1, 2)}, "concat.*takes no"),
         ({"hidden_layer_sizes": (8.5,)}, "must be integers"),
         ({"hidden_layer_sizes": (True,)}, "must be integers"),
@@ -628,3 +647,156 @@ def test_freeze_embeddings_trains_only_the_head(corpus, solver):
     start = clone(fitted).set_params(max_iter=1, learning_rate_init=1e-300)
     start.fit(docs[:100], y[:100])
     np.testing.assert_array_equal(fitted.embeddings_, start.embeddings_)
+
+
+# -- issue 10: standardised target, table penalty, linear path ---------------------
+def test_row_penalty_is_the_gradient_of_its_dense_equivalent():
+    """Row-sparse ``grad_table[rows] += 2c·(N/n)·(n_r/df_r)·T[rows]`` equals the
+    finite differences of ``c·Σ D·T²`` over the whole table (zero elsewhere)."""
+    from sknotes.nodes import RowL2Penalty
+
+    rng = np.random.default_rng(0)
+    table = rng.standard_normal((7, 3))
+    alphas = np.array([0.1, 0.1, 2.0])  # embedding columns, then the linear path's
+    df = np.array([3, 1, 0, 5, 2, 2, 4])
+    penalty = RowL2Penalty(alphas, df)
+    rows, counts = np.array([0, 2, 3, 6]), np.array([2, 1, 1, 3])
+    loss_node = MSELoss()
+    loss_node.forward(np.zeros((4, 1)), np.ones((4, 1)))  # n = 4
+
+    def dense_penalty():
+        return penalty.forward(table[rows], rows, counts, loss_node)
+
+    penalty.forward(table[rows], rows, counts, loss_node)
+    grad_rows = penalty.backward(np.zeros((rows.size, 3)), table[rows])
+    grad_table = np.zeros_like(table)
+    grad_table[rows] = grad_rows
+    gradcheck(dense_penalty, table, grad_table, rtol=1e-7)
+    # The coefficient: sklearn_loss_ratio·α_j/n · n_r/df_r (a row never counted: 1).
+    expected = (
+        2 * alphas / 4 * (counts / np.maximum(df[rows], 1))[:, None] * table[rows]
+    )
+    np.testing.assert_allclose(grad_rows, expected)
+
+
+def test_row_penalty_decays_each_row_once_per_epoch_in_expectation():
+    """Σ over an epoch's batches of n_r/df_r is 1: each row gets the dense decay."""
+    docs, y = _corpus(n_docs=60, n_tokens=10, seed=2)
+    reg = EmbeddingBagRegressor(embedding_dim=2, max_iter=1, random_state=0)
+    Pi = sp.csr_array(reg.fit(docs, y)._validate_predict_input(docs))
+    df = np.bincount(Pi.indices, minlength=Pi.shape[1])
+    total = np.zeros(Pi.shape[1])
+    for start in range(0, 60, 16):
+        batch = Pi[start : start + 16]
+        total += np.bincount(batch.indices, minlength=Pi.shape[1])
+    seen = df > 0
+    np.testing.assert_allclose(total[seen] / df[seen], 1.0)
+
+
+@pytest.mark.parametrize("hidden", [(), (4,)])
+def test_joined_model_gradient_with_two_outputs(hidden):
+    """Table (vectors and w), head and biases of ŷ = head(pool(Π·T)) + Π·w + b."""
+    docs, y = _corpus(n_docs=30, n_tokens=10, seed=4)
+    Y = np.c_[y, 2 * y + 1]
+    reg = EmbeddingBagRegressor(
+        embedding_dim=3,
+        pooling="sqrtn",
+        hidden_layer_sizes=hidden,
+        activation="tanh",
+        max_iter=2,
+        early_stopping=False,
+        random_state=0,
+    ).fit(docs, Y)
+    assert reg._network.n_linear == 2 and reg._network.table.shape[1] == 3 + 2
+    _check_whole_model_gradient(reg, docs, Y)
+
+
+def test_ridge_start_is_scikit_learns_ridge():
+    from sklearn.linear_model import Ridge
+
+    from sknotes.embedding_bag import _ridge
+
+    rng = np.random.default_rng(0)
+    X = sp.random_array((80, 30), density=0.1, random_state=0, format="csr")
+    y = rng.standard_normal((80, 2))
+    weight = rng.uniform(0.5, 2.0, 80)
+    coef, intercept = _ridge(X, y, weight, 0.7, tol=1e-12)
+    ridge = Ridge(alpha=0.7, tol=1e-12).fit(X.toarray(), y, sample_weight=weight)
+    np.testing.assert_allclose(coef, ridge.coef_.T, atol=1e-9)
+    np.testing.assert_allclose(intercept, ridge.intercept_, atol=1e-9)
+
+
+def test_early_stopping_never_ends_worse_than_the_linear_start(corpus):
+    """Epoch 0 (the ridge start) is scored: training that only hurts is undone."""
+    docs, y = corpus
+    reg = EmbeddingBagRegressor(
+        embedding_dim=4,
+        hidden_layer_sizes=(4,),
+        learning_rate_init=3.0,  # every epoch ruins the model
+        n_iter_no_change=2,
+        random_state=0,
+    ).fit(docs[:400], y[:400])
+    assert reg.best_validation_score_ > max(reg.validation_scores_)
+    # Restored to the start: the head's last layer is still exactly zero.
+    np.testing.assert_array_equal(reg.coefs_[-1], 0.0)
+    assert reg.score(docs[400:800], y[400:800]) > 0.5
+
+
+def test_target_is_standardised_with_the_first_fits_statistics():
+    docs, y = _corpus(n_docs=300, n_tokens=20, seed=5)
+    years = 1950.0 + 30.0 * y  # far from 0, wide: the tate_titles failure
+    weight = np.r_[np.ones(150), 3 * np.ones(150)]
+    reg = EmbeddingBagRegressor(embedding_dim=4, random_state=0)
+    reg.fit(docs, years, sample_weight=weight)
+    np.testing.assert_allclose(reg._y_mean, np.average(years, weights=weight))
+    spread = np.sqrt(np.average((years - reg._y_mean) ** 2, weights=weight))
+    np.testing.assert_allclose(reg._y_scale, spread)
+    assert reg.score(docs, years) > 0.5  # in the target's units
+    Pi = reg._validate_predict_input(docs[:5])
+    np.testing.assert_allclose(reg.predict(docs[:5]), _predict_pi(reg, Pi).ravel())
+    # partial_fit: the first call fixes the statistics, later chunks keep them.
+    inc = EmbeddingBagRegressor(embedding_dim=4, random_state=0)
+    inc.partial_fit(docs[:100], years[:100])
+    mean, scale = inc._y_mean.copy(), inc._y_scale.copy()
+    inc.partial_fit(docs[100:], years[100:] + 500.0)
+    np.testing.assert_array_equal(inc._y_mean, mean)
+    np.testing.assert_array_equal(inc._y_scale, scale)
+    # Multi-output: one mean and scale per output.
+    multi = EmbeddingBagRegressor(embedding_dim=4, max_iter=3, random_state=0)
+    multi.fit(docs, np.c_[years, -y])
+    np.testing.assert_allclose(multi._y_mean, [years.mean(), -y.mean()])
+
+
+def test_poisson_starts_at_the_log_mean_without_standardising():
+    docs, y = _corpus(n_docs=200, n_tokens=10, seed=6)
+    counts = np.round(np.exp(1.5 + y)).astype(float)
+    reg = EmbeddingBagRegressor(
+        loss="poisson",
+        embedding_dim=2,
+        max_iter=1,
+        learning_rate_init=1e-9,  # the start, barely moved
+        early_stopping=False,
+        random_state=0,
+    ).fit(docs, counts)
+    np.testing.assert_array_equal(reg._y_scale, 1.0)
+    np.testing.assert_allclose(reg.predict(docs), counts.mean(), rtol=1e-6)
+
+
+def test_frozen_vectors_beside_a_trained_linear_path(corpus):
+    docs, y = corpus
+    reg = EmbeddingBagRegressor(
+        embedding_dim=3, freeze_embeddings=True, max_iter=3, random_state=0
+    )
+    reg.fit(docs[:200], y[:200])
+    before = reg.embeddings_.copy(), reg.linear_coef_.copy()
+    reg.partial_fit(docs[200:400], y[200:400])
+    np.testing.assert_array_equal(reg.embeddings_, before[0])
+    assert not np.array_equal(reg.linear_coef_, before[1])
+
+
+def test_defaults_fit_a_handful_of_documents():
+    """Too few documents to hold out two: trained without early stopping."""
+    reg = EmbeddingBagRegressor(random_state=0).fit(
+        [["a"], ["b"], ["a", "b"]], [1, 2, 3]
+    )
+    assert reg.validation_scores_ is None and np.isfinite(reg.predict([["a"]])).all()

@@ -22,6 +22,10 @@ pytestmark = pytest.mark.filterwarnings("ignore::sklearn.exceptions.ConvergenceW
 RTOL = {np.float64: 1e-6, np.float32: 1e-4}
 WORDS = "good food bad service great awful ok slow fast cheap café été naïve".split()
 
+# What ONNX exports: the weights of Π as the bag matrix gives them.
+PLAIN = {"weighting": "count", "idf": False}
+MEAN = {**PLAIN, "pooling": "mean"}
+
 
 def run(onx, X):
     session = ort.InferenceSession(
@@ -101,6 +105,7 @@ def test_embedding_bag_on_a_bag_matrix(texts, dtype, pooling, hidden):
     P = vectorizer.transform(docs).astype(dtype)  # sparse, row 3 all zero
     assert P[[3]].nnz == 0
     model = EmbeddingBagRegressor(
+        **PLAIN,
         embedding_dim=5,
         pooling=pooling,
         hidden_layer_sizes=hidden,
@@ -159,7 +164,7 @@ def test_embedding_bag_poisson_multi_output(texts):
     docs, y = texts
     P = TfidfVectorizer().fit_transform(docs)
     model = EmbeddingBagRegressor(
-        embedding_dim=4, loss="poisson", max_iter=10, random_state=0
+        **MEAN, embedding_dim=4, loss="poisson", max_iter=10, random_state=0
     ).fit(P, np.c_[y, y / 2])
     assert_same(to_onnx(model, P), P.toarray(), model, P, np.float64)
 
@@ -172,6 +177,7 @@ def test_pipeline_on_raw_strings(texts, vectorizer, pooling, embedding_dtype):
     model = make_pipeline(
         vectorizer(),
         EmbeddingBagRegressor(
+            **PLAIN,
             embedding_dim=5,
             pooling=pooling,
             hidden_layer_sizes=(4,),
@@ -192,7 +198,7 @@ def test_pipeline_options_reach_every_vectorizer(texts):
     docs, y = texts
     model = make_pipeline(
         CountVectorizer(ngram_range=(1, 2), lowercase=False),
-        EmbeddingBagRegressor(embedding_dim=3, max_iter=5, random_state=0),
+        EmbeddingBagRegressor(**MEAN, embedding_dim=3, max_iter=5, random_state=0),
     ).fit(docs, y)
     # Non-ASCII tokens and capitals: the Unicode pattern keeps "café" whole.
     new = np.array(["Café été good", "NAÏVE café", "naïve café good food"])
@@ -211,7 +217,9 @@ def test_pipeline_options_reach_every_vectorizer(texts):
 def test_lower_target_opset(tabular, texts):
     docs, y = texts
     P = CountVectorizer().fit_transform(docs)
-    model = EmbeddingBagRegressor(embedding_dim=3, max_iter=5, random_state=0).fit(P, y)
+    model = EmbeddingBagRegressor(
+        **MEAN, embedding_dim=3, max_iter=5, random_state=0
+    ).fit(P, y)
     onx = to_onnx(model, P, target_opset=13)
     assert max(o.version for o in onx.opset_import if o.domain == "") == 13
     assert_same(onx, P.toarray(), model, P, np.float64)
@@ -221,7 +229,9 @@ def test_lower_target_opset(tabular, texts):
 def test_vocabulary_models_are_refused(texts, form):
     docs, y = texts
     X = [doc.split() for doc in docs] if form == "token lists" else docs
-    model = EmbeddingBagRegressor(embedding_dim=3, max_iter=3, random_state=0).fit(X, y)
+    model = EmbeddingBagRegressor(
+        **MEAN, embedding_dim=3, max_iter=3, random_state=0
+    ).fit(X, y)
     message = "bag matrix.*Pipeline"
     with pytest.raises(ValueError, match=message):
         check_exportable(model)
@@ -237,7 +247,7 @@ def test_vocabulary_models_are_refused(texts, form):
 def test_unfitted_models_are_refused():
     from sklearn.exceptions import NotFittedError
 
-    for model in (MLPRegressorFromNotes(), EmbeddingBagRegressor()):
+    for model in (MLPRegressorFromNotes(), EmbeddingBagRegressor(**MEAN)):
         with pytest.raises(NotFittedError):
             to_onnx(make_pipeline(StandardScaler(), model), np.ones((2, 3)))
 
@@ -246,7 +256,7 @@ def test_sublinear_tf_is_refused(texts):
     docs, y = texts
     model = make_pipeline(
         TfidfVectorizer(sublinear_tf=True),
-        EmbeddingBagRegressor(embedding_dim=3, max_iter=3, random_state=0),
+        EmbeddingBagRegressor(**MEAN, embedding_dim=3, max_iter=3, random_state=0),
     ).fit(docs, y)
     with pytest.raises(ValueError, match="sublinear_tf"):
         to_onnx(model, docs)

@@ -294,6 +294,8 @@ def test_the_table_and_head_share_one_schedule_and_stop_once(capsys):
         max_iter=6,
         verbose=True,
         random_state=0,
+        early_stopping=False,  # the training loss's decision, epoch by epoch
+        learning_rate_init=0.01,
     ).fit(docs, np.arange(40.0) % 5)
     dense, table = est._optimizers
     assert dense.schedule is table.schedule
