@@ -717,7 +717,7 @@ def test_ridge_start_is_scikit_learns_ridge():
     from sknotes.embedding_bag import _ridge
 
     rng = np.random.default_rng(0)
-    X = sp.random_array((80, 30), density=0.1, random_state=0, format="csr")
+    X = sp.csr_array(sp.random(80, 30, density=0.1, random_state=0, format="csr"))
     y = rng.standard_normal((80, 2))
     weight = rng.uniform(0.5, 2.0, 80)
     coef, intercept = _ridge(X, y, weight, 0.7, tol=1e-12)
