@@ -15,6 +15,7 @@ from sknotes import EmbeddingBagRegressor
 from sknotes.gradcheck import gradcheck
 from sknotes.nodes import MSELoss
 from sknotes.text import bag_matrix, smooth_idf, stable_hash
+from tests.gradients import check_whole_model_gradient
 
 pytestmark = pytest.mark.usefixtures("quiet_convergence")
 
@@ -57,18 +58,9 @@ def test_it_learns_the_synthetic_task(corpus):
 
 
 def _check_whole_model_gradient(reg, docs, y):
-    """Finite differences of the loss w.r.t. the table and θ at the fitted model."""
-    network, Pi = reg._network, reg._validate_predict_input(docs)
+    """The squared error's gradient w.r.t. the table and θ at the fitted model."""
     Y = np.asarray(y).reshape(len(y), -1)
-    loss_node = MSELoss()
-
-    def loss():
-        return loss_node.forward(network.predict(Pi), Y)
-
-    loss_node.forward(network.forward(Pi), Y)
-    network.backward(loss_node.backward())
-    gradcheck(loss, network.table, network.embedding.grad_table, rtol=1e-6)
-    gradcheck(loss, network.theta, network.grad.copy(), rtol=1e-6)
+    check_whole_model_gradient(reg, docs, Y, MSELoss())
 
 
 @pytest.mark.parametrize("pooling", ["sum", "mean", "concat"])

@@ -8,8 +8,8 @@ import scipy.sparse as sp
 from scipy.special import logit
 
 from sknotes import EmbeddingBagClassifier, MLPClassifierFromNotes
-from sknotes.gradcheck import gradcheck
 from sknotes.nodes import SigmoidBinaryCrossEntropy, SoftmaxCrossEntropy
+from tests.gradients import check_whole_model_gradient
 
 pytestmark = pytest.mark.usefixtures("quiet_convergence")
 
@@ -60,18 +60,10 @@ def test_whole_model_gradient_through_the_fused_loss(n_classes, hidden):
         random_state=0,
     ).fit(docs, y)
     assert len(clf.classes_) == n_classes
-    network, Pi = clf._network, clf._validate_predict_input(docs)
     Y = clf._label_binarizer.transform(y).astype(float)
     node = SoftmaxCrossEntropy() if n_classes > 2 else SigmoidBinaryCrossEntropy()
     assert type(clf._loss_node()) is type(node)
-
-    def loss():
-        return node.forward(network.predict(Pi), Y)
-
-    node.forward(network.forward(Pi), Y)
-    network.backward(node.backward())
-    gradcheck(loss, network.table, network.embedding.grad_table, rtol=1e-6)
-    gradcheck(loss, network.theta, network.grad.copy(), rtol=1e-6)
+    check_whole_model_gradient(clf, docs, Y, node)
 
 
 def test_token_attributions_are_the_derivative_of_the_chosen_logit():
