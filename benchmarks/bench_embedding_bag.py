@@ -39,7 +39,8 @@ from _common import blas_environment, median_seconds
 from sklearn.exceptions import ConvergenceWarning
 from sklearn.metrics import r2_score
 
-from sknotes import EmbeddingBagRegressor, kernels
+from sknotes import EmbeddingBagRegressor
+from sknotes import _kernels as kernels
 
 D = 50
 FASTTEXT_EPOCHS = 5

@@ -29,7 +29,8 @@ from sklearn.datasets import make_regression
 from sklearn.exceptions import ConvergenceWarning
 from sklearn.neural_network import MLPRegressor
 
-from sknotes import MLPRegressorFromNotes, kernels
+from sknotes import MLPRegressorFromNotes
+from sknotes import _kernels as kernels
 
 TARGETS = {(100,): 1.6, (256, 256): 1.3}
 BATCH = 200

@@ -19,7 +19,7 @@ import time
 import numpy as np
 
 from sknotes import EmbeddingBagRegressor
-from sknotes.kernels import using_numba
+from sknotes._kernels import using_numba
 
 
 def _documents(rng, n_docs=200, length=20, vocabulary=50_000):

@@ -31,7 +31,8 @@ import numpy as np
 from sklearn.exceptions import ConvergenceWarning
 from sklearn.metrics import r2_score
 
-from sknotes import EmbeddingBagRegressor, kernels
+from sknotes import EmbeddingBagRegressor
+from sknotes import _kernels as kernels
 
 N_TOKENS = 20
 VOCABULARY = 1_000_000

@@ -17,7 +17,8 @@ import numpy as np
 from _common import MatmulFloor, blas_environment
 from sklearn.datasets import make_regression
 
-from sknotes import MLPRegressorFromNotes, kernels
+from sknotes import MLPRegressorFromNotes
+from sknotes import _kernels as kernels
 from sknotes.nodes import L2Penalty, MSELoss
 
 

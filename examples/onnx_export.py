@@ -33,7 +33,7 @@ from sklearn.preprocessing import StandardScaler
 
 import sknotes.onnx  # registers the converters with skl2onnx
 from sknotes import EmbeddingBagRegressor, MLPRegressorFromNotes
-from sknotes.demo import food_reviews
+from sknotes._demo import food_reviews
 
 warnings.simplefilter("ignore", ConvergenceWarning)
 n_rows = os.environ.get("SKNOTES_EXAMPLE_N")

@@ -29,7 +29,7 @@ from sklearn.model_selection import KFold, cross_val_score
 from sklearn.pipeline import make_pipeline
 
 from sknotes import EmbeddingBagRegressor
-from sknotes.demo import embedding_model, food_reviews, movielens_tokens
+from sknotes._demo import embedding_model, food_reviews, movielens_tokens
 
 warnings.simplefilter("ignore", ConvergenceWarning)
 n_rows = os.environ.get("SKNOTES_EXAMPLE_N")

@@ -1,6 +1,6 @@
-"""``python -m sknotes``: the main demo (see :mod:`sknotes.demo`)."""
+"""``python -m sknotes``: the main demo (see :mod:`sknotes._demo`)."""
 
-from sknotes.demo import main
+from sknotes._demo import main
 
 if __name__ == "__main__":
     main()

@@ -22,7 +22,7 @@ import numpy as np
 import scipy.sparse as sp
 from scipy.special import expit, xlogy
 
-from sknotes.kernels import add_decay, add_row, outer, relu_backward
+from sknotes._kernels import add_decay, add_row, outer, relu_backward
 
 __all__ = [
     "ACTIVATIONS",

@@ -96,8 +96,8 @@ from sklearn.base import is_classifier
 from sklearn.feature_extraction.text import CountVectorizer, TfidfVectorizer
 from sklearn.utils.validation import check_is_fitted
 
-from sknotes.embedding_bag import EmbeddingBagRegressor
-from sknotes.mlp import MLPRegressorFromNotes
+from sknotes._embedding_bag import EmbeddingBagRegressor
+from sknotes._mlp import MLPRegressorFromNotes
 
 __all__ = ["check_exportable", "to_onnx", "vectorizer_options"]
 
@@ -389,7 +389,7 @@ def _weigh(P, weighting, idf, dtype, opv):
 def _pool(P, pooling, dtype, opv):
     """Each row of ``Π`` divided by its L1 ('mean') or L2 ('sqrtn') norm.
 
-    Rows of norm zero stay zero, as in :func:`sknotes.text.normalize_bag_rows`.
+    Rows of norm zero stay zero, as in :func:`sknotes._text.normalize_bag_rows`.
     """
     if pooling == "sum":
         return P

@@ -13,9 +13,9 @@ import numpy as np
 import pytest
 from sklearn.exceptions import ConvergenceWarning, NotFittedError
 
-import sknotes.training
+import sknotes._training
 from sknotes import nodes
-from sknotes.optimizers import SGD, Adam, RowSparseAdam, RowSparseSGD
+from sknotes._optimizers import SGD, Adam, RowSparseAdam, RowSparseSGD
 from tests.reliability_cases import CASE_IDS, CASES, DOCS, X, Y, parameters, state
 
 pytestmark = pytest.mark.usefixtures("quiet_convergence")
@@ -220,7 +220,7 @@ def test_interrupt_inside_lbfgs_restores_the_previous_model(monkeypatch):
     make, data = CASES[0]  # only the MLP has L-BFGS
     est = make(solver="lbfgs", warm_start=True).fit(data, Y)
     before, prediction = state(est), est.predict(data)
-    original, calls = sknotes.training.loss_and_backward, []
+    original, calls = sknotes._training.loss_and_backward, []
 
     def loss_then_interrupt(*args):
         result = original(*args)
@@ -229,7 +229,7 @@ def test_interrupt_inside_lbfgs_restores_the_previous_model(monkeypatch):
             raise KeyboardInterrupt
         return result
 
-    monkeypatch.setattr(sknotes.training, "loss_and_backward", loss_then_interrupt)
+    monkeypatch.setattr(sknotes._training, "loss_and_backward", loss_then_interrupt)
     with pytest.raises(KeyboardInterrupt):
         est.fit(data, Y)
     _assert_unchanged(est, data, before, prediction)
@@ -253,7 +253,7 @@ def _sigint_on_call(monkeypatch, n, times=1, cls=Adam):
 
 def _sigint_after_epoch(monkeypatch, epoch):
     """Press Ctrl-C once, after the stochastic loop's epoch ``epoch`` (from 0)."""
-    original = sknotes.training.StochasticLoop.end_epoch
+    original = sknotes._training.StochasticLoop.end_epoch
 
     def end_epoch(self, fit_state, loss):
         stop = original(self, fit_state, loss)
@@ -261,7 +261,7 @@ def _sigint_after_epoch(monkeypatch, epoch):
             signal.raise_signal(signal.SIGINT)
         return stop
 
-    monkeypatch.setattr(sknotes.training.StochasticLoop, "end_epoch", end_epoch)
+    monkeypatch.setattr(sknotes._training.StochasticLoop, "end_epoch", end_epoch)
 
 
 @pytest.mark.parametrize("make, data", CASES, ids=CASE_IDS)

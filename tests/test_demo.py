@@ -7,7 +7,7 @@ pytest.importorskip("matplotlib")
 
 
 def test_demo_runs_and_writes_the_loss_curve(tmp_path, capsys):
-    from sknotes.demo import main
+    from sknotes._demo import main
 
     picture = tmp_path / "curve.png"
     main(["--n-ratings", "3000", "--picture", str(picture)])

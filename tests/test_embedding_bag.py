@@ -12,9 +12,9 @@ from sklearn.model_selection import GridSearchCV, cross_val_score
 from sklearn.pipeline import make_pipeline
 
 from sknotes import EmbeddingBagRegressor
+from sknotes._text import bag_matrix, smooth_idf, stable_hash
 from sknotes.gradcheck import gradcheck
 from sknotes.nodes import MSELoss
-from sknotes.text import bag_matrix, smooth_idf, stable_hash
 from tests.gradients import check_whole_model_gradient
 
 pytestmark = pytest.mark.usefixtures("quiet_convergence")
@@ -706,7 +706,7 @@ def test_joined_model_gradient_with_two_outputs(hidden):
 def test_ridge_start_is_scikit_learns_ridge():
     from sklearn.linear_model import Ridge
 
-    from sknotes.embedding_bag import _ridge
+    from sknotes._embedding_bag import _ridge
 
     rng = np.random.default_rng(0)
     X = sp.csr_array(sp.random(80, 30, density=0.1, random_state=0, format="csr"))

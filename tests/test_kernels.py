@@ -10,7 +10,8 @@ import pytest
 from numpy.testing import assert_allclose, assert_array_equal
 from sklearn.datasets import make_regression
 
-from sknotes import EmbeddingBagRegressor, MLPRegressorFromNotes, kernels
+from sknotes import EmbeddingBagRegressor, MLPRegressorFromNotes
+from sknotes import _kernels as kernels
 
 numba = pytest.importorskip("numba")
 
@@ -157,7 +158,7 @@ def test_embedding_bag_fit_is_identical_without_numba(monkeypatch):
 @pytest.mark.parametrize("variable", ["SKNOTES_NUMBA", "NUMBA_DISABLE_JIT"])
 def test_environment_variable_turns_numba_off(variable):
     # NUMBA_DISABLE_JIT would run the loops as Python: numpy is used instead.
-    code = "from sknotes import kernels; print(kernels.using_numba())"
+    code = "from sknotes import _kernels; print(_kernels.using_numba())"
     env = {**os.environ, variable: "0" if variable == "SKNOTES_NUMBA" else "1"}
     out = subprocess.run(
         [sys.executable, "-c", code], env=env, capture_output=True, text=True,

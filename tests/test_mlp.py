@@ -20,7 +20,7 @@ from sklearn.preprocessing import StandardScaler
 
 from sknotes import MLPRegressorFromNotes
 from sknotes._compat import InvalidParameterError
-from sknotes.training import StochasticLoop
+from sknotes._training import StochasticLoop
 
 pytestmark = pytest.mark.usefixtures("quiet_convergence")
 
@@ -195,7 +195,7 @@ def test_sparse_input_gives_the_dense_model(data, fmt, monkeypatch):
     settings = dict(hidden_layer_sizes=(5,), max_iter=4, random_state=0)
     dense = MLPRegressorFromNotes(**settings).fit(X, y)
     seen = []
-    from sknotes.network import Network
+    from sknotes._network import Network
 
     original = Network.forward
 
@@ -736,8 +736,8 @@ def test_penalised_gradient_is_twice_scikit_learns(alpha, n_outputs, weighted):
     theirs._backprop(X, Y2, sw, activations, [None] * (len(units) - 1),
                      coef_grads, intercept_grads)  # fmt: skip
 
+    from sknotes._training import loss_and_backward
     from sknotes.nodes import L2Penalty, MSELoss
-    from sknotes.training import loss_and_backward
 
     network = ours._network
     penalty = L2Penalty(alpha, network.n_coef_params)

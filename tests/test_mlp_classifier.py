@@ -10,9 +10,9 @@ from sklearn.exceptions import NotFittedError
 from sklearn.neural_network import MLPClassifier
 from sklearn.utils import check_random_state
 
-import sknotes.training
+import sknotes._training
 from sknotes import MLPClassifierFromNotes
-from sknotes.optimizers import Adam
+from sknotes._optimizers import Adam
 
 pytestmark = pytest.mark.filterwarnings("ignore::sklearn.exceptions.ConvergenceWarning")
 
@@ -269,7 +269,7 @@ def test_interrupt_inside_lbfgs_restores_the_previous_model(monkeypatch):
     est = MLPClassifierFromNotes(solver="lbfgs", warm_start=True, random_state=0)
     est.fit(X, y)
     before, proba = est.coefs_[0].copy(), est.predict_proba(X)
-    original, calls = sknotes.training.loss_and_backward, []
+    original, calls = sknotes._training.loss_and_backward, []
 
     def loss_then_interrupt(*args):
         calls.append(1)
@@ -277,7 +277,7 @@ def test_interrupt_inside_lbfgs_restores_the_previous_model(monkeypatch):
             raise KeyboardInterrupt
         return original(*args)
 
-    monkeypatch.setattr(sknotes.training, "loss_and_backward", loss_then_interrupt)
+    monkeypatch.setattr(sknotes._training, "loss_and_backward", loss_then_interrupt)
     with pytest.raises(KeyboardInterrupt):
         est.fit(X, y)
     np.testing.assert_array_equal(est.coefs_[0], before)

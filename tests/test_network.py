@@ -7,10 +7,10 @@ import numpy as np
 import pytest
 import scipy.sparse as sp
 
+from sknotes._network import Network
+from sknotes._training import loss_and_backward
 from sknotes.gradcheck import gradcheck
-from sknotes.network import Network
 from sknotes.nodes import L2Penalty, MSELoss
-from sknotes.training import loss_and_backward
 
 
 def _network(hidden, activation, n_features=4, n_outputs=2, seed=0, **kwargs):

@@ -7,8 +7,8 @@ import pytest
 from sklearn.exceptions import ConvergenceWarning
 
 from sknotes import EmbeddingBagRegressor, MLPRegressorFromNotes
-from sknotes.network import Network
-from sknotes.network import predict as network_predict
+from sknotes._network import Network
+from sknotes._network import predict as network_predict
 from sknotes.nodes import ACTIVATIONS, MSELoss
 from tests.reliability_cases import DOCS, X, Y
 

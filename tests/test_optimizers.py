@@ -7,7 +7,7 @@ import pytest
 from sklearn.exceptions import ConvergenceWarning
 from sklearn.neural_network._stochastic_optimizers import AdamOptimizer, SGDOptimizer
 
-from sknotes.optimizers import (
+from sknotes._optimizers import (
     SGD,
     Adam,
     RowSparseAdam,

@@ -12,7 +12,7 @@ from hypothesis import strategies as st
 from hypothesis.extra.numpy import arrays
 
 from sknotes import EmbeddingBagRegressor, MLPRegressorFromNotes
-from sknotes.text import tokenize
+from sknotes._text import tokenize
 
 SETTINGS = settings(
     max_examples=60, deadline=None, suppress_health_check=[HealthCheck.too_slow]

@@ -13,7 +13,7 @@ from hypothesis import strategies as st
 from sklearn.feature_extraction.text import CountVectorizer
 from sklearn.utils import murmurhash3_32
 
-from sknotes.text import (
+from sknotes._text import (
     TOKEN_PATTERN,
     DocumentEncoder,
     HashingEncoder,
@@ -162,7 +162,7 @@ def test_stable_hash_is_stable_across_processes():
     tokens = ["good", "food", "émoji🙂", 7, "7", -(2**80)]
     here = stable_hash(tokens, 1000)
     code = (
-        "from sknotes.text import stable_hash;"
+        "from sknotes._text import stable_hash;"
         "tokens = ['good', 'food', 'émoji🙂', 7, '7', -(2**80)];"
         "print(stable_hash(tokens, 1000).tolist())"
     )
@@ -250,7 +250,7 @@ def test_vocabulary_min_count_and_max_vocabulary():
 
 def test_vocabulary_is_deterministic_across_hash_seeds():
     code = (
-        "from sknotes.text import Vocabulary;"
+        "from sknotes._text import Vocabulary;"
         "v = Vocabulary(max_vocabulary=4).fit([list('zyxwvzyx'), list('abcz')]);"
         "print(v.tokens)"
     )

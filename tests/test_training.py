@@ -12,7 +12,7 @@ from sklearn.datasets import make_regression
 from sklearn.metrics import r2_score
 from sklearn.preprocessing import StandardScaler
 
-import sknotes.training as training
+import sknotes._training as training
 from sknotes import MLPRegressorFromNotes
 
 pytestmark = pytest.mark.usefixtures("quiet_convergence")

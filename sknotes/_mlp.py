@@ -7,15 +7,15 @@ import scipy.sparse as sp
 from sklearn.utils.metaestimators import available_if
 from sklearn.utils.validation import validate_data
 
-from sknotes._compat import Interval, StrOptions, _fit_context, with_callbacks
-from sknotes.base import (
+from sknotes._base import (
     OPTIMIZATION_CONSTRAINTS,
     BaseNotesClassifier,
     BaseNotesRegressor,
     check_network_fits,
     has_partial_fit,
 )
-from sknotes.network import Network
+from sknotes._compat import Interval, StrOptions, _fit_context, with_callbacks
+from sknotes._network import Network
 
 __all__ = ["MLPClassifierFromNotes", "MLPRegressorFromNotes"]
 

@@ -3,7 +3,7 @@
 Each optimizer has one job: update its parameters from a gradient.  The learning
 rate is a :class:`Schedule` shared by the optimizers of a fit, which also makes the
 one stopping decision.  Dense optimizers work on one flat parameter vector and its
-flat gradient, in place through :mod:`sknotes.kernels` and one reused scratch
+flat gradient, in place through :mod:`sknotes._kernels` and one reused scratch
 buffer, so a step allocates nothing; the L2 penalty's gradient is fused into that
 pass.  Row-sparse optimizers update only the rows of an embedding table that a
 batch touched (the rows where the notes' ``grad_table = Πᵀ·grad_R`` is non-zero),
@@ -19,7 +19,7 @@ import numpy as np
 import scipy.optimize
 from sklearn.exceptions import ConvergenceWarning
 
-from sknotes.kernels import adam_update, add_decay, add_scaled
+from sknotes._kernels import adam_update, add_decay, add_scaled
 
 __all__ = [
     "Adam",

@@ -16,18 +16,17 @@ from sklearn.utils.validation import (
     validate_data,
 )
 
-from sknotes._compat import Interval, Options, StrOptions, _fit_context, with_callbacks
-from sknotes.base import (
+from sknotes._base import (
     OPTIMIZATION_CONSTRAINTS,
     BaseNotesRegressor,
     check_fits_in_memory,
     check_network_fits,
     has_partial_fit,
 )
-from sknotes.network import Network
-from sknotes.nodes import Embedding, RowL2Penalty
-from sknotes.optimizers import FrozenColumns
-from sknotes.text import (
+from sknotes._compat import Interval, Options, StrOptions, _fit_context, with_callbacks
+from sknotes._network import Network
+from sknotes._optimizers import FrozenColumns
+from sknotes._text import (
     TOKEN_PATTERN,
     DocumentEncoder,
     as_documents,
@@ -39,6 +38,7 @@ from sknotes.text import (
     tokenize,
     weigh_bag,
 )
+from sknotes.nodes import Embedding, RowL2Penalty
 
 __all__ = ["EmbeddingBagRegressor"]
 

@@ -6,7 +6,7 @@ Poisson loss node) and :class:`BaseNotesClassifier` (labels binarised to an
 indicator matrix, the fused sigmoid or softmax cross-entropy node on the logits).
 Subclasses say only what ``X`` becomes (``_validate_fit_input``,
 ``_validate_predict_input``), how to build their network (``_new_network``), and
-their extra parameters.  Training itself is :mod:`sknotes.training`.
+their extra parameters.  Training itself is :mod:`sknotes._training`.
 """
 
 import copy
@@ -22,6 +22,7 @@ from sklearn.utils import check_random_state, column_or_1d
 from sklearn.utils.multiclass import type_of_target, unique_labels
 from sklearn.utils.validation import check_is_fitted
 
+from sknotes._callbacks import FitCallbacks
 from sknotes._compat import (
     CallbackSupportMixin,
     Interval,
@@ -29,18 +30,10 @@ from sknotes._compat import (
     StrOptions,
     _check_sample_weight,
 )
-from sknotes.callbacks import FitCallbacks
-from sknotes.network import n_parameters
-from sknotes.network import predict as network_predict
-from sknotes.nodes import (
-    LOSSES,
-    L2Penalty,
-    SigmoidBinaryCrossEntropy,
-    SoftmaxCrossEntropy,
-    _clip_probabilities,
-)
-from sknotes.optimizers import SGD, Adam, RowSparseAdam, RowSparseSGD, Schedule
-from sknotes.training import (
+from sknotes._network import n_parameters
+from sknotes._network import predict as network_predict
+from sknotes._optimizers import SGD, Adam, RowSparseAdam, RowSparseSGD, Schedule
+from sknotes._training import (
     RowJournal,
     StochasticLoop,
     TrainingData,
@@ -48,6 +41,13 @@ from sknotes.training import (
     ValidationStopping,
     fit_lbfgs,
     random_split,
+)
+from sknotes.nodes import (
+    LOSSES,
+    L2Penalty,
+    SigmoidBinaryCrossEntropy,
+    SoftmaxCrossEntropy,
+    _clip_probabilities,
 )
 
 __all__ = ["BaseNotesClassifier", "BaseNotesEstimator", "BaseNotesRegressor"]
@@ -168,7 +168,7 @@ class BaseNotesEstimator(CallbackSupportMixin, BaseEstimator):
         raise NotImplementedError
 
     def _new_network(self, inputs, hidden, n_outputs, rng):
-        """Return an initialised :class:`~sknotes.network.Network`.
+        """Return an initialised :class:`~sknotes._network.Network`.
 
         ``hidden`` is the list of hidden layer sizes; ``rng`` the model's stream.
         """
@@ -206,7 +206,7 @@ class BaseNotesEstimator(CallbackSupportMixin, BaseEstimator):
         return self.early_stopping
 
     def _loop_extras(self):
-        """Extra :class:`~sknotes.training.StochasticLoop` arguments of a subclass."""
+        """Extra :class:`~sknotes._training.StochasticLoop` arguments of a subclass."""
         return {}
 
     # Early stopping's validation score (higher is better) and split.
@@ -226,7 +226,7 @@ class BaseNotesEstimator(CallbackSupportMixin, BaseEstimator):
         copy of ``__dict__`` suffices).  A warm start or ``partial_fit`` changes the
         network, the optimizers and the random stream in place: those are copied
         first, except the embedding table and its optimizer's per-row moments,
-        whose rows are saved by a :class:`~sknotes.training.RowJournal` before their
+        whose rows are saved by a :class:`~sknotes._training.RowJournal` before their
         first write.  The cost is the dense parameters and the rows touched.
         Yields the journal (None for a fresh fit).
         """

@@ -4,11 +4,11 @@ import numpy as np
 from sklearn.utils.metaestimators import available_if
 from sklearn.utils.validation import check_is_fitted
 
+from sknotes._base import BaseNotesClassifier, has_partial_fit
 from sknotes._compat import _fit_context, with_callbacks
-from sknotes.base import BaseNotesClassifier, has_partial_fit
-from sknotes.embedding_bag import EmbeddingBagRegressor
-from sknotes.mlp import _store_params
-from sknotes.text import TOKEN_PATTERN
+from sknotes._embedding_bag import EmbeddingBagRegressor
+from sknotes._mlp import _store_params
+from sknotes._text import TOKEN_PATTERN
 
 __all__ = ["EmbeddingBagClassifier"]
 

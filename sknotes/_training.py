@@ -21,7 +21,7 @@ import numpy as np
 from sklearn.exceptions import ConvergenceWarning
 from sklearn.utils import shuffle as shuffle_indices
 
-from sknotes.optimizers import minimize_lbfgs
+from sknotes._optimizers import minimize_lbfgs
 
 __all__ = [
     "FitState",
@@ -87,7 +87,7 @@ def random_split(y, validation_fraction, random_state):
     stratified one with the same signature.
     """
     # Imported here: sklearn.model_selection needs sklearn.callback, which
-    # scikit-learn < 1.9 lacks (see sknotes.callbacks).
+    # scikit-learn < 1.9 lacks (see sknotes._callbacks).
     from sklearn.model_selection import train_test_split
 
     return train_test_split(
