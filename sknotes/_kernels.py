@@ -173,7 +173,9 @@ def relu_backward(grad_Y, Y, out=None):
     if out is None:
         out = np.empty_like(grad_Y)
     loops = _loops()
-    contiguous = all(a.flags.c_contiguous for a in (grad_Y, Y, out))
+    contiguous = (
+        grad_Y.flags.c_contiguous and Y.flags.c_contiguous and out.flags.c_contiguous
+    )
     if loops and contiguous:
         if out is grad_Y:
             loops.relu_backward_inplace(grad_Y.reshape(-1), Y.reshape(-1))

@@ -51,6 +51,9 @@ __all__ = [
 
 def _matmul(A, B, out=None):
     """``A @ B`` for dense or scipy.sparse ``A``, always a dense ndarray."""
+    if isinstance(A, np.ndarray):
+        # The common case first: scipy's issparse is an abstract-class check.
+        return np.matmul(A, B, out=out)
     if sp.issparse(A):
         result = np.asarray(A @ B)
         if out is None:
