@@ -358,7 +358,8 @@ def _weighted_mean(row_values, sample_weight):
     """
     if sample_weight is None:
         n = row_values.shape[0]
-        return float(row_values.sum()) / n, n
+        # np.add.reduce is ndarray.sum without its Python wrapper.
+        return float(np.add.reduce(row_values)) / n, n
     n = float(sample_weight.sum())
     return (float(row_values @ sample_weight) / n if n else 0.0), n
 
