@@ -223,7 +223,7 @@ class Network:
         else:
             A, R_lin = split_linear_path(self.embedding.forward(X), self.n_linear)
         buffers, output_buffer, _, _ = self._reserve(A.shape[0])
-        for (linear, activation), buffer in zip(self._hidden, buffers):
+        for (linear, activation), buffer in zip(self._hidden, buffers, strict=True):
             S = linear.forward(A, out=buffer)
             A = activation.forward(S, out=S)
         linear, activation = self._output
@@ -249,7 +249,9 @@ class Network:
             grad_S, grad_R_lin = self.add.backward(grad_S)
             grad_R_lin = grad_R_lin.copy()
         grad = linear.backward(grad_S, out=output_buffer)
-        for (linear, activation), buffer in zip(self._hidden_reversed, buffers):
+        for (linear, activation), buffer in zip(
+            self._hidden_reversed, buffers, strict=True
+        ):
             grad = linear.backward(activation.backward(grad, out=grad), out=buffer)
         if grad_R_lin is not None:
             grad = np.hstack([grad, grad_R_lin])
