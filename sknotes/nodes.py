@@ -22,7 +22,7 @@ import numpy as np
 import scipy.sparse as sp
 from scipy.special import expit, xlogy
 
-from sknotes._kernels import add_decay, add_row, outer, relu_backward
+from sknotes._kernels import add_decay, add_row, outer, relu, relu_backward
 
 __all__ = [
     "ACTIVATIONS",
@@ -190,7 +190,7 @@ class ReLU:
     """
 
     def forward(self, X, out=None):
-        self.Y = np.maximum(X, 0, out=out)
+        self.Y = relu(X, out=out)
         return self.Y
 
     def backward(self, grad_Y, out=None):
