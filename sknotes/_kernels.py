@@ -22,6 +22,7 @@ __all__ = [
     "add_row",
     "add_scaled",
     "outer",
+    "relu",
     "relu_backward",
     "using_numba",
 ]
@@ -48,6 +49,20 @@ def _adam_loop(params, grad, m, v, beta_1, beta_2, one_minus_beta_1, one_minus_b
 def _add_scaled_loop(y, x, a):
     for i in range(y.shape[0]):
         y[i] += x[i] * a
+
+
+def _relu_loop(X, out):
+    # np.maximum(X, 0)'s answer for every input: X when X > 0 or NaN, else +0
+    # (also for X = -0).
+    for i in range(X.shape[0]):
+        x = X[i]
+        out[i] = x if x > 0 or x != x else 0.0
+
+
+def _relu_inplace_loop(X):
+    for i in range(X.shape[0]):
+        x = X[i]
+        X[i] = x if x > 0 or x != x else 0.0
 
 
 def _relu_backward_loop(grad_Y, Y, out):
@@ -79,6 +94,8 @@ class _Compiled:
         jit = numba.njit(cache=cache, nogil=True, error_model="numpy")
         self.adam = jit(_adam_loop)
         self.add_scaled = jit(_add_scaled_loop)
+        self.relu = jit(_relu_loop)
+        self.relu_inplace = jit(_relu_inplace_loop)
         self.relu_backward = jit(_relu_backward_loop)
         self.relu_backward_inplace = jit(_relu_backward_inplace_loop)
         self.add_row = jit(_add_row_loop)
@@ -168,12 +185,28 @@ def add_decay(grad, params, decay, n_decayed, scratch=None):
         add_scaled(grad[:n_decayed], params[:n_decayed], decay, part)
 
 
+def relu(X, out=None):
+    """``max(X, 0)`` (``np.maximum(X, 0)``), written to ``out`` (which may be ``X``)."""
+    if out is None:
+        out = np.empty_like(X)
+    loops = _loops()
+    if loops and X.flags.c_contiguous and out.flags.c_contiguous:
+        if out is X:
+            loops.relu_inplace(X.reshape(-1))
+        else:
+            loops.relu(X.reshape(-1), out.reshape(-1))
+        return out
+    return np.maximum(X, 0, out=out)
+
+
 def relu_backward(grad_Y, Y, out=None):
     """``grad_Y · 1[Y > 0]``, written to ``out`` (which may be ``grad_Y``)."""
     if out is None:
         out = np.empty_like(grad_Y)
     loops = _loops()
-    contiguous = all(a.flags.c_contiguous for a in (grad_Y, Y, out))
+    contiguous = (
+        grad_Y.flags.c_contiguous and Y.flags.c_contiguous and out.flags.c_contiguous
+    )
     if loops and contiguous:
         if out is grad_Y:
             loops.relu_backward_inplace(grad_Y.reshape(-1), Y.reshape(-1))

@@ -131,9 +131,15 @@ class Network:
         )
         self.n_linear = linear_path_width(self.layer_units, self.table, self.positions)
         self.add = Add() if self.n_linear else None
+        # The (linear, activation) pairs of the hidden layers, in forward and in
+        # backward order, and the output layer's pair: built once, not per batch.
+        layers = list(zip(self.linears, self.activations, strict=True))
+        self._hidden, self._output = layers[:-1], layers[-1]
+        self._hidden_reversed = self._hidden[::-1]
         self._forward_buffers = []
         self._backward_buffers = []
         self._capacity = 0
+        self._views = {}
 
     def __getstate__(self):
         return {
@@ -180,17 +186,31 @@ class Network:
             self.table[...] = table
 
     def _reserve(self, n):
-        # Per-batch buffers are allocated once for the largest batch and sliced.
-        if n <= self._capacity:
-            return
-        units = self.layer_units
-        self._forward_buffers = [np.empty((n, u), self.dtype) for u in units[1:]]
-        # grad_X of each layer's input; none for data.
-        self._backward_buffers = [
-            None if linear.input_is_data else np.empty((n, u), self.dtype)
-            for linear, u in zip(self.linears, units[:-1], strict=True)
-        ]
-        self._capacity = n
+        """The buffers of a batch of ``n`` rows, as :meth:`forward` and
+        :meth:`backward` walk the layers.
+
+        Allocated once for the largest batch; the views of each batch size are
+        kept (an epoch has at most two), so a batch slices nothing.
+        """
+        views = self._views.get(n)
+        if views is not None:
+            return views
+        if n > self._capacity or len(self._views) > 8:
+            # New buffers, or many chunk sizes (partial_fit): forget the old views.
+            self._views = {}
+        if n > self._capacity:
+            units = self.layer_units
+            self._forward_buffers = [np.empty((n, u), self.dtype) for u in units[1:]]
+            # grad_X of each layer's input; none for data.
+            self._backward_buffers = [
+                None if linear.input_is_data else np.empty((n, u), self.dtype)
+                for linear, u in zip(self.linears, units[:-1], strict=True)
+            ]
+            self._capacity = n
+        forward = [buffer[:n] for buffer in self._forward_buffers]
+        backward = [None if b is None else b[:n] for b in self._backward_buffers[::-1]]
+        views = self._views[n] = (forward[:-1], forward[-1], backward[0], backward[1:])
+        return views
 
     def forward(self, X):
         """Training forward pass; caches in the nodes what backward needs.
@@ -198,19 +218,20 @@ class Network:
         ``X`` is the data (dense or sparse), or ``Π`` when the network has an
         embedding.  Returns ``Ŷ`` (a view of a reused buffer: copy it to keep it).
         """
-        A = X if self.embedding is None else self.embedding.forward(X)
-        A, R_lin = split_linear_path(A, self.n_linear)
-        n = A.shape[0]
-        self._reserve(n)
-        last = len(self.linears) - 1
-        for i, (linear, activation, buffer) in enumerate(
-            zip(self.linears, self.activations, self._forward_buffers, strict=True)
-        ):
-            S = linear.forward(A, out=buffer[:n])
-            if i == last and R_lin is not None:
-                S[...] = self.add.forward(S, R_lin)
+        if self.embedding is None:
+            A, R_lin = X, None
+        else:
+            A, R_lin = split_linear_path(self.embedding.forward(X), self.n_linear)
+        buffers, output_buffer, _, _ = self._reserve(A.shape[0])
+        for (linear, activation), buffer in zip(self._hidden, buffers, strict=True):
+            S = linear.forward(A, out=buffer)
             A = activation.forward(S, out=S)
-        return A
+        linear, activation = self._output
+        S = linear.forward(A, out=output_buffer)
+        if R_lin is not None:
+            # The Add node joins the linear path before the output activation.
+            S[...] = self.add.forward(S, R_lin)
+        return activation.forward(S, out=S)
 
     def backward(self, grad_Y_hat):
         """Backward pass from ``grad_Ŷ`` (which it overwrites); fills ``grad``.
@@ -219,23 +240,19 @@ class Network:
         of ``grad``; the embedding keeps ``grad_table_rows``).  Returns the gradient
         of the network's input: None for data.
         """
-        n = grad_Y_hat.shape[0]
-        grad = grad_Y_hat
+        _, _, output_buffer, buffers = self._reserve(grad_Y_hat.shape[0])
+        linear, activation = self._output
+        grad_S = activation.backward(grad_Y_hat, out=grad_Y_hat)
         grad_R_lin = None
-        for i, (linear, activation, buffer) in enumerate(
-            zip(
-                self.linears[::-1],
-                self.activations[::-1],
-                self._backward_buffers[::-1],
-                strict=True,
-            )
+        if self.add is not None:
+            # The Add node: grad_S_head = grad_R_lin = grad_S_out.
+            grad_S, grad_R_lin = self.add.backward(grad_S)
+            grad_R_lin = grad_R_lin.copy()
+        grad = linear.backward(grad_S, out=output_buffer)
+        for (linear, activation), buffer in zip(
+            self._hidden_reversed, buffers, strict=True
         ):
-            grad_S = activation.backward(grad, out=grad)
-            if i == 0 and self.add is not None:
-                # The Add node: grad_S_head = grad_R_lin = grad_S_out.
-                grad_S, grad_R_lin = self.add.backward(grad_S)
-                grad_R_lin = grad_R_lin.copy()
-            grad = linear.backward(grad_S, out=None if buffer is None else buffer[:n])
+            grad = linear.backward(activation.backward(grad, out=grad), out=buffer)
         if grad_R_lin is not None:
             grad = np.hstack([grad, grad_R_lin])
         if self.embedding is not None:

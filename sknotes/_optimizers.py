@@ -13,6 +13,7 @@ The update rules, schedules and stopping logic are scikit-learn's
 (``sklearn/neural_network/_stochastic_optimizers.py``).
 """
 
+import math
 import warnings
 
 import numpy as np
@@ -114,9 +115,10 @@ class _AdamSteps:
     def next_step_size(self):
         """Count a step; return ``lr·√(1−β₂ᵗ)/(1−β₁ᵗ)``."""
         self.t += 1
+        # math.sqrt: the same correctly rounded root as np.sqrt, without a ufunc call.
         return (
             self.schedule.learning_rate
-            * np.sqrt(1.0 - self.beta_2**self.t)
+            * math.sqrt(1.0 - self.beta_2**self.t)
             / (1.0 - self.beta_1**self.t)
         )
 

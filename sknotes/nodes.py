@@ -22,7 +22,7 @@ import numpy as np
 import scipy.sparse as sp
 from scipy.special import expit, xlogy
 
-from sknotes._kernels import add_decay, add_row, outer, relu_backward
+from sknotes._kernels import add_decay, add_row, outer, relu, relu_backward
 
 __all__ = [
     "ACTIVATIONS",
@@ -51,6 +51,9 @@ __all__ = [
 
 def _matmul(A, B, out=None):
     """``A @ B`` for dense or scipy.sparse ``A``, always a dense ndarray."""
+    if isinstance(A, np.ndarray):
+        # The common case first: scipy's issparse is an abstract-class check.
+        return np.matmul(A, B, out=out)
     if sp.issparse(A):
         result = np.asarray(A @ B)
         if out is None:
@@ -187,7 +190,7 @@ class ReLU:
     """
 
     def forward(self, X, out=None):
-        self.Y = np.maximum(X, 0, out=out)
+        self.Y = relu(X, out=out)
         return self.Y
 
     def backward(self, grad_Y, out=None):
@@ -355,7 +358,8 @@ def _weighted_mean(row_values, sample_weight):
     """
     if sample_weight is None:
         n = row_values.shape[0]
-        return float(row_values.sum()) / n, n
+        # np.add.reduce is ndarray.sum without its Python wrapper.
+        return float(np.add.reduce(row_values)) / n, n
     n = float(sample_weight.sum())
     return (float(row_values @ sample_weight) / n if n else 0.0), n
 
@@ -512,18 +516,48 @@ class L2Penalty:
 # respect to the node's input, a new array each call, in the input's dtype.
 
 
+# numpy reduces a short row (a few classes) slowly, one row at a time; a loop over
+# the columns makes one long vector operation per column.  Below 8 entries numpy
+# adds a row's entries one by one (its pairwise summation starts at 8), so the
+# column loop makes the same additions in the same order: the same bits.
+_SHORT_ROW = 8
+
+
+def _row_max(S):
+    """``S.max(axis=1, keepdims=True)``."""
+    k = S.shape[1]
+    if not 0 < k < _SHORT_ROW:
+        return S.max(axis=1, keepdims=True)
+    m = S[:, 0].copy()
+    for j in range(1, k):
+        np.maximum(m, S[:, j], out=m)
+    return m[:, None]
+
+
+def _row_sum(S, dtype=None):
+    """``S.sum(axis=1, keepdims=True, dtype=dtype)``."""
+    k = S.shape[1]
+    if not 0 < k < _SHORT_ROW:
+        return S.sum(axis=1, keepdims=True, dtype=dtype)
+    # From zero, as numpy: a row of -0.0 sums to +0.0.
+    total = np.zeros(S.shape[0], S.dtype if dtype is None else dtype)
+    for j in range(k):
+        np.add(total, S[:, j], out=total, dtype=total.dtype)
+    return total[:, None]
+
+
 def _shifted_logits(S):
     """``S − max(S, axis=1)``: every entry ≤ 0, so ``e^{·}`` cannot overflow."""
-    return np.subtract(S, S.max(axis=1, keepdims=True))
+    return np.subtract(S, _row_max(S))
 
 
 def softmax(S, out=None):
     """Row-wise ``P = e^{S−m} / Σ e^{S−m}`` (``= e^S / Σ e^S``), ``m`` the row max."""
-    P = np.subtract(S, S.max(axis=1, keepdims=True), out=out)
+    P = np.subtract(S, _row_max(S), out=out)
     # Logits far below the row's max underflow to probability 0: the right answer.
     with np.errstate(under="ignore"):
         np.exp(P, out=P)
-    P /= P.sum(axis=1, keepdims=True)
+    P /= _row_sum(P)
     return P
 
 
@@ -531,7 +565,7 @@ def log_softmax(S):
     """Row-wise ``log P = (S − m) − log Σ e^{S−m}`` without forming ``P``."""
     log_P = _shifted_logits(S)
     with np.errstate(under="ignore"):
-        log_Z = np.log(np.exp(log_P).sum(axis=1, keepdims=True))
+        log_Z = np.log(_row_sum(np.exp(log_P)))
     log_P -= log_Z
     return log_P
 
@@ -710,7 +744,7 @@ class SigmoidBinaryCrossEntropy:
         entry = _log1p_exp_neg_abs(S)
         entry += np.maximum(S, 0)
         entry -= Y * S
-        row_loss = entry.sum(axis=1, dtype=np.float64)
+        row_loss = _row_sum(entry, np.float64)[:, 0]
         self.n = _n(S.shape[0], sample_weight)
         return _mean(row_loss, sample_weight, self.n)
 
@@ -760,10 +794,10 @@ class SoftmaxCrossEntropy:
         shifted = _shifted_logits(S)
         with np.errstate(under="ignore"):
             P = np.exp(shifted)
-        Z = P.sum(axis=1, keepdims=True)
+        Z = _row_sum(P)
         P /= Z
         self.P, self.Y, self.sample_weight = P, Y, sample_weight
-        self.y_sum = Y.sum(axis=1, dtype=P.dtype)
+        self.y_sum = _row_sum(Y, P.dtype)[:, 0]
         row_loss = self.y_sum * np.log(Z[:, 0], dtype=np.float64)
         row_loss -= np.einsum("ij,ij->i", Y, shifted, dtype=np.float64)
         self.n = _n(S.shape[0], sample_weight)

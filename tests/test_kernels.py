@@ -80,6 +80,26 @@ def test_add_scaled_matches_numpy(dtype):
     _assert_same(a[0], y + dtype(-0.7) * x, dtype)
 
 
+@pytest.mark.parametrize("dtype", [np.float64, np.float32])
+@pytest.mark.parametrize("in_place", [True, False])
+def test_relu_matches_np_maximum_bit_for_bit(dtype, in_place):
+    # Signed zeros, NaN and infinities included: the compiled loop must give
+    # np.maximum(X, 0)'s bits, or a fit would change with numba.
+    rng = np.random.default_rng(5)
+    X = rng.standard_normal((11, 7)).astype(dtype)
+    X.flat[:6] = [-0.0, 0.0, np.nan, -np.inf, np.inf, -1e-45]
+    (a, _), (b, _) = _both(lambda x: kernels.relu(x, out=x if in_place else None), X)
+    expected = np.maximum(X, 0)
+    for result in (a, b):
+        assert result.dtype == dtype
+        assert_array_equal(result.view(np.uint8), expected.view(np.uint8))
+
+
+def test_relu_on_strided_arrays_falls_back_to_numpy():
+    X = np.random.default_rng(6).standard_normal((6, 8))[:, ::2]
+    assert_array_equal(kernels.relu(X), np.maximum(X, 0))
+
+
 @pytest.mark.parametrize("in_place", [True, False])
 def test_relu_backward_matches_numpy(in_place):
     rng = np.random.default_rng(2)

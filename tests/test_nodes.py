@@ -455,3 +455,28 @@ def test_l2_penalty_gradient(loss_class, weighted):
     assert np.all(grad[n_penalized:] == 0)  # biases are not penalised
     gradcheck(loss, theta, grad, rtol=RTOL)
     assert L2Penalty(0.0, n_penalized).forward(theta, loss_node) == 0.0
+
+
+@pytest.mark.parametrize("k", range(1, 11))
+@pytest.mark.parametrize("dtype", [np.float64, np.float32])
+def test_row_reductions_give_numpys_bits(k, dtype):
+    # The column loops of the classifiers' losses must change no bit of a fit:
+    # magnitudes far apart make any change in the order of additions visible.
+    from numpy.testing import assert_array_equal
+
+    from sknotes.nodes import _row_max, _row_sum
+
+    rng = np.random.default_rng(k)
+    S = rng.standard_normal((301, k)) * rng.choice([1e-8, 1.0, 1e8], (301, k))
+    S = S.astype(dtype)
+    S.flat[:5] = [-0.0, 0.0, np.nan, np.inf, -np.inf]
+    S[-1] = -0.0
+    assert_array_equal(
+        _row_max(S).view(np.uint8), S.max(axis=1, keepdims=True).view(np.uint8)
+    )
+    for sum_dtype in (None, np.float64, np.float32):
+        with np.errstate(invalid="ignore"):  # inf - inf, on both sides
+            expected = S.sum(axis=1, keepdims=True, dtype=sum_dtype)
+            got = _row_sum(S, sum_dtype)
+        assert got.dtype == expected.dtype
+        assert_array_equal(got.view(np.uint8), expected.view(np.uint8))
