@@ -116,6 +116,9 @@ try:
     )
     from skl2onnx.common.utils import check_input_and_output_numbers
     from skl2onnx.common.utils_classifier import get_label_classes
+
+    # What skl2onnx's to_onnx does to its options first (private in 1.20).
+    from skl2onnx.common.utils_sklearn import _process_options
 except ImportError as exc:  # an optional extra
     raise ImportError(
         "sknotes.onnx needs skl2onnx and onnxruntime: from a checkout of sknotes, "
@@ -363,7 +366,9 @@ def to_onnx(model, X, *, options=None, **kwargs):
         input's type: float32 → float tensors, float64 → double tensors, str →
         string tensors (give raw strings as an array of shape (n, 1)).
     options : dict, default=None
-        skl2onnx options, applied over :func:`vectorizer_options`.
+        skl2onnx options in any of its forms (``{'zipmap': False}``,
+        ``{id(step): {...}}``, ``{'step__zipmap': False}``), applied over
+        :func:`vectorizer_options`.
     **kwargs : dict
         Passed to ``skl2onnx.to_onnx`` (``target_opset``, ``name``, …).
 
@@ -381,7 +386,14 @@ def to_onnx(model, X, *, options=None, **kwargs):
         row = np.asarray(X)[:1]
         if row.ndim == 1:  # raw strings
             row = row.reshape(-1, 1)
-    merged = {**vectorizer_options(model), **(options or {})}
+    merged = vectorizer_options(model)
+    # skl2onnx takes keys of one kind only: ids and classes, or names ('zipmap'
+    # for the model itself, 'step__zipmap'). Its own resolution turns names into
+    # ids, so that options for one model merge with the vectorizers'.
+    resolved = _process_options(model, options) or {}
+    for key, values in resolved.items():
+        if not isinstance(key, str):
+            merged[key] = {**merged.get(key, {}), **values}
     return skl2onnx.to_onnx(model, row, options=merged, **kwargs)
 
 
@@ -549,6 +561,21 @@ def _convert(scope, operator, container):
     _unscale(Y, model, dtype, opv, operator.outputs[:1]).add_to(scope, container)
 
 
+def _sigmoid(S, dtype, opv):
+    """``σ(S) = 1/(1 + exp(−S))``, exact to the dtype's relative precision.
+
+    Not ONNX's ``Sigmoid``: onnxruntime's keeps only absolute precision for
+    negative ``S`` (in float32 ``σ(−10)`` is off by 2e-4 of its value and
+    ``σ(−30)`` is 0). ``exp(−S)`` may overflow to ``inf``, giving ``σ = 0`` as the
+    clipping to ``eps`` then requires.
+    """
+    one = np.array([1], dtype=dtype)
+    denominator = OnnxAdd(
+        one, OnnxExp(OnnxNeg(S, op_version=opv), op_version=opv), op_version=opv
+    )
+    return OnnxDiv(one, denominator, op_version=opv)
+
+
 def _convert_classifier(scope, operator, container):
     """A classifier's forward pass: logits ``S`` → probabilities and labels.
 
@@ -571,10 +598,9 @@ def _convert_classifier(scope, operator, container):
     else:
         eps = np.finfo(np.result_type(dtype, model.coefs_[0].dtype)).eps
         bounds = np.array([eps], dtype=dtype), np.array([1 - eps], dtype=dtype)
-        positive = OnnxGreater(
-            OnnxSigmoid(S, op_version=opv), np.array([0.5], dtype=dtype), op_version=opv
-        )
-        P = OnnxClip(OnnxSigmoid(S, op_version=opv), *bounds, op_version=opv)
+        sigma = _sigmoid(S, dtype, opv)
+        positive = OnnxGreater(sigma, np.array([0.5], dtype=dtype), op_version=opv)
+        P = OnnxClip(sigma, *bounds, op_version=opv)
         if model.n_outputs_ > 1:  # multilabel: the indicator matrix
             OnnxIdentity(P, op_version=opv, output_names=[proba_name]).add_to(
                 scope, container
@@ -588,9 +614,7 @@ def _convert_classifier(scope, operator, container):
             return
         # 1 − σ(s) as σ(−s), as predict_proba computes it.
         negative = OnnxClip(
-            OnnxSigmoid(OnnxNeg(S, op_version=opv), op_version=opv),
-            *bounds,
-            op_version=opv,
+            _sigmoid(OnnxNeg(S, op_version=opv), dtype, opv), *bounds, op_version=opv
         )
         OnnxConcat(
             negative, P, axis=1, op_version=opv, output_names=[proba_name]
