@@ -186,7 +186,7 @@ onx = sknotes.onnx.to_onnx(text_classifier, texts, options={"zipmap": False})
 path.write_bytes(onx.SerializeToString())
 got_labels, proba = onnx_run(str(path), strings)
 compare_classes(
-    "reviews, TfidfVectorizer + EmbeddingBag classifier",
+    "reviews, Tfidf + EmbeddingBagClassifier",
     text_classifier,
     texts,
     got_labels,
