@@ -1,4 +1,4 @@
-"""Each estimator's docstring states its own defaults: checked against __init__."""
+"""Each estimator's docstring documents every parameter and its own defaults."""
 
 import ast
 import inspect
@@ -29,12 +29,13 @@ def literal(text):
 @pytest.mark.parametrize("estimator", ESTIMATORS, ids=lambda cls: cls.__name__)
 def test_documented_defaults_are_the_defaults(estimator):
     signature = inspect.signature(estimator.__init__).parameters
-    documented = {}
+    documented, every_name = {}, set()
     for parameter in docscrape.ClassDoc(estimator)["Parameters"]:
+        names = [name.strip() for name in parameter.name.split(",")]
+        every_name.update(names)
         match = re.search(r"default=(.*)$", parameter.type)
         if match is None:
             continue
-        names = [name.strip() for name in parameter.name.split(",")]
         values = [match.group(1)] if len(names) == 1 else match.group(1).split(",")
         for name, value in zip(names, values, strict=True):
             assert name in signature, f"{name} is documented but not a parameter"
@@ -44,3 +45,4 @@ def test_documented_defaults_are_the_defaults(estimator):
     assert len(documented) >= 7
     for name, value in documented.items():
         assert signature[name].default == value, name
+    assert every_name == set(signature) - {"self"}
