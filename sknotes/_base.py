@@ -469,8 +469,9 @@ class BaseNotesEstimator(CallbackSupportMixin, BaseEstimator):
         restored = self.early_stopping and self.solver != "lbfgs"
         if not restored and not np.isfinite(getattr(self, "loss_", 0.0)):
             raise ValueError(
-                "The training loss is not finite: the targets or inputs are too "
-                "large for the solver; scale them first."
+                "The training loss is not finite: the solver diverged. Lower "
+                "learning_rate_init, or scale the inputs (and a regressor's "
+                "targets) first."
             )
 
     def _adopt_public_parameters(self, coefs, intercepts):

@@ -67,6 +67,10 @@ def make_bag(**kwargs):
 
 CASES = [(make_mlp, X), (make_bag, DOCS)]
 CASE_IDS = ["mlp", "embedding_bag"]
+CLASSIFIER_CASES = [(make_mlp_classifier, X), (make_bag_classifier, DOCS)]
+CLASSIFIER_CASE_IDS = ["mlp_classifier", "embedding_bag_classifier"]
+ALL_CASES = CASES + CLASSIFIER_CASES
+ALL_CASE_IDS = CASE_IDS + CLASSIFIER_CASE_IDS
 
 
 def parameters(est):

@@ -3,7 +3,7 @@
 Failures: bad input, divergence, ``KeyboardInterrupt`` raised inside the training
 loop, a second Ctrl-C.  A first Ctrl-C (SIGINT) is different by design: it becomes a
 flag read between minibatches, so fit stops cleanly with a warning and a usable
-model.  Every test of divergence and of Ctrl-C is here, for both estimators.
+model.  Every test of divergence and of Ctrl-C is here, for all four estimators.
 """
 
 import signal
@@ -11,18 +11,35 @@ import warnings
 
 import numpy as np
 import pytest
+from sklearn.base import is_classifier
 from sklearn.exceptions import ConvergenceWarning, NotFittedError
 
 import sknotes._training
 from sknotes import nodes
 from sknotes._optimizers import SGD, Adam, RowSparseAdam, RowSparseSGD
-from tests.reliability_cases import CASE_IDS, CASES, DOCS, X, Y, parameters, state
+from tests.reliability_cases import (
+    ALL_CASE_IDS,
+    ALL_CASES,
+    CASES,
+    CLASSIFIER_CASE_IDS,
+    CLASSIFIER_CASES,
+    DOCS,
+    X,
+    Y,
+    make_bag_classifier,
+    make_mlp_classifier,
+    parameters,
+    state,
+    target,
+)
 
 pytestmark = pytest.mark.usefixtures("quiet_convergence")
 
 
 def _fitted(make, data, call, **kwargs):
-    return make(warm_start=call == "warm_start", batch_size=16, **kwargs).fit(data, Y)
+    return make(warm_start=call == "warm_start", batch_size=16, **kwargs).fit(
+        data, target(make)
+    )
 
 
 def _call(est, call):
@@ -34,38 +51,40 @@ def _assert_unchanged(est, data, before, prediction):
     np.testing.assert_array_equal(est.predict(data), prediction)
 
 
-def _nan_y(data):
-    y = Y.copy()
+def _nan_y(data, y):
+    y = y.astype(float)
     y[3] = np.nan
     return data, y, None, "NaN"
 
 
-def _negative_weight(data):
-    weight = np.ones(len(Y))
+def _negative_weight(data, y):
+    weight = np.ones(len(y))
     weight[5] = -1.0
-    return data, Y, weight, "(?i)negative"
+    return data, y, weight, "(?i)negative"
 
 
-def _wrong_outputs(data):
-    return data, np.c_[Y, Y], None, "output"
+def _wrong_outputs(data, y):
+    # Two columns of classes: scikit-learn's MLPClassifier words it the same way.
+    return data, np.c_[y, y], None, "output|Unknown label type"
 
 
-def _wrong_length(data):
-    return data, Y[:-1], None, "inconsistent numbers of samples"
+def _wrong_length(data, y):
+    return data, y[:-1], None, "inconsistent numbers of samples"
 
 
 BAD_INPUTS = [_nan_y, _negative_weight, _wrong_outputs, _wrong_length]
 
 
-@pytest.mark.parametrize("make, data", CASES, ids=CASE_IDS)
+@pytest.mark.parametrize("make, data", ALL_CASES, ids=ALL_CASE_IDS)
 @pytest.mark.parametrize("call", ["fit", "partial_fit", "warm_start"])
 @pytest.mark.parametrize("bad", BAD_INPUTS, ids=lambda f: f.__name__[1:])
 def test_bad_input_leaves_the_fitted_model_unchanged(make, data, call, bad):
     est = _fitted(make, data, call)
     before, prediction = state(est), est.predict(data)
-    X_bad, y_bad, weight, message = bad(data)
-    if call == "fit" and bad is _wrong_outputs:
-        # A fresh fit may change the number of outputs: it succeeds.
+    X_bad, y_bad, weight, message = bad(data, target(make))
+    if call == "fit" and bad is _wrong_outputs and not is_classifier(est):
+        # A fresh fit may change the number of outputs: it succeeds.  Two columns of
+        # classes (multiclass-multioutput) is refused, as by MLPClassifier.
         assert est.fit(X_bad, y_bad).predict(data).shape == (len(Y), 2)
         return
     with pytest.raises(ValueError, match=message):
@@ -73,18 +92,33 @@ def test_bad_input_leaves_the_fitted_model_unchanged(make, data, call, bad):
     _assert_unchanged(est, data, before, prediction)
 
 
+@pytest.mark.parametrize("make, data", CLASSIFIER_CASES, ids=CLASSIFIER_CASE_IDS)
 @pytest.mark.parametrize("call", ["partial_fit", "warm_start"])
-def test_wrong_n_features_leaves_the_fitted_model_unchanged(call):
-    est = _fitted(CASES[0][0], X, call)
+def test_unseen_classes_leave_the_fitted_model_unchanged(make, data, call):
+    est = _fitted(make, data, call)
+    before, prediction = state(est), est.predict(data)
+    with pytest.raises(ValueError, match="(?i)class"):
+        _call(est, call)(data, target(make) + 7)
+    _assert_unchanged(est, data, before, prediction)
+
+
+@pytest.mark.parametrize("make", [CASES[0][0], make_mlp_classifier])
+@pytest.mark.parametrize("call", ["partial_fit", "warm_start"])
+def test_wrong_n_features_leaves_the_fitted_model_unchanged(make, call):
+    est = _fitted(make, X, call)
     before, prediction = state(est), est.predict(X)
     with pytest.raises(ValueError, match="features"):
-        _call(est, call)(X[:, :3], Y)
+        _call(est, call)(X[:, :3], target(make))
     _assert_unchanged(est, X, before, prediction)
 
 
 # -- divergence -----------------------------------------------------------------
-# scikit-learn's wording for a step that made the parameters non-finite.
-DIVERGED = "Solver produced non-finite parameter weights"
+# scikit-learn's wording for a step that made the parameters non-finite; ours for
+# finite parameters whose loss overflows (huge logits of a classifier).
+DIVERGED = (
+    "Solver produced non-finite parameter weights"
+    "|The training loss is not finite: the solver diverged"
+)
 
 
 def _assert_still_tied(est):
@@ -94,22 +128,38 @@ def _assert_still_tied(est):
         assert np.shares_memory(est.embeddings_, est._network.table)
 
 
-@pytest.mark.parametrize("make, data", CASES, ids=CASE_IDS)
+def _exploding_target(make):
+    """Targets on which a learning rate of 1e100 overflows the parameters: huge
+    regression targets; the classes as they are (the hidden ReLUs explode)."""
+    return target(make) if is_classifier(make()) else Y * 1e150
+
+
+@pytest.mark.parametrize("make, data", ALL_CASES, ids=ALL_CASE_IDS)
 @pytest.mark.parametrize("call", ["partial_fit", "warm_start"])
 def test_divergence_leaves_the_fitted_model_unchanged(make, data, call):
     # Early stopping (EmbeddingBagRegressor's default) would restore the last
     # finite parameters instead of failing.
     est = _fitted(make, data, call, solver="sgd", early_stopping=False)
     before, prediction = state(est), est.predict(data)
-    est.set_params(learning_rate_init=1e12)
+    est.set_params(learning_rate_init=1e100)
     with pytest.raises(ValueError, match=DIVERGED):
-        _call(est, call)(data, Y * 1e150)
+        _call(est, call)(data, _exploding_target(make))
     est.set_params(learning_rate_init=0.001)  # the parameter, not fitted state
     _assert_unchanged(est, data, before, prediction)
     _assert_still_tied(est)
 
 
-@pytest.mark.parametrize("make, data", CASES, ids=CASE_IDS)
+def test_an_overflowing_loss_with_finite_weights_is_refused():
+    # Weights near 1e150 are finite; the logits they give, and the loss, are not.
+    est = _fitted(make_bag_classifier, DOCS, "partial_fit", solver="sgd")
+    before, prediction = state(est), est.predict(DOCS)
+    est.set_params(learning_rate_init=1e12)
+    with pytest.raises(ValueError, match="The training loss is not finite"):
+        est.partial_fit(DOCS, target(make_bag_classifier))
+    _assert_unchanged(est, DOCS, before, prediction)
+
+
+@pytest.mark.parametrize("make, data", ALL_CASES, ids=ALL_CASE_IDS)
 def test_divergence_with_early_stopping_keeps_the_best_finite_weights(make, data):
     est = make(
         solver="sgd",
@@ -122,32 +172,32 @@ def test_divergence_with_early_stopping_keeps_the_best_finite_weights(make, data
     )
     with warnings.catch_warnings():
         warnings.simplefilter("ignore", RuntimeWarning)
-        est.fit(data, Y * 1e3)
+        est.fit(data, _exploding_target(make) if is_classifier(est) else Y * 1e3)
     assert np.isnan(est.validation_scores_[-1])
     assert all(np.isfinite(p).all() for p in parameters(est))
     assert np.isfinite(est.predict(data)).all()
 
 
 # -- a first fit that fails ---------------------------------------------------------
-def _diverge(est, data, monkeypatch):
-    est.set_params(solver="sgd", learning_rate_init=1e12, early_stopping=False)
+def _diverge(est, make, data, monkeypatch):
+    est.set_params(solver="sgd", learning_rate_init=1e100, early_stopping=False)
     with pytest.raises(ValueError, match=DIVERGED):
-        est.fit(data, Y * 1e150)
+        est.fit(data, _exploding_target(make))
 
 
-def _raise_keyboard_interrupt(est, data, monkeypatch):
+def _raise_keyboard_interrupt(est, make, data, monkeypatch):
     _interrupt_on_call(monkeypatch, Adam, 2)
     with pytest.raises(KeyboardInterrupt):
-        est.fit(data, Y)
+        est.fit(data, target(make))
 
 
-def _press_ctrl_c_twice(est, data, monkeypatch):
+def _press_ctrl_c_twice(est, make, data, monkeypatch):
     _sigint_on_call(monkeypatch, 2, times=2)
     with pytest.raises(KeyboardInterrupt):
-        est.fit(data, Y)
+        est.fit(data, target(make))
 
 
-@pytest.mark.parametrize("make, data", CASES, ids=CASE_IDS)
+@pytest.mark.parametrize("make, data", ALL_CASES, ids=ALL_CASE_IDS)
 @pytest.mark.parametrize(
     "fail",
     [_diverge, _raise_keyboard_interrupt, _press_ctrl_c_twice],
@@ -155,7 +205,7 @@ def _press_ctrl_c_twice(est, data, monkeypatch):
 )
 def test_failed_first_fit_leaves_the_estimator_unfitted(make, data, fail, monkeypatch):
     est = make(batch_size=16)
-    fail(est, data, monkeypatch)
+    fail(est, make, data, monkeypatch)
     with pytest.raises(NotFittedError):
         est.predict(data)
     assert not [k for k in vars(est) if k.endswith("_") and not k.startswith("_")]
@@ -184,8 +234,18 @@ def _interrupt_on_call(monkeypatch, cls, n):
         (*CASES[1], RowSparseAdam),
         (*CASES[1], RowSparseSGD),
         (*CASES[0], SGD),
+        (make_mlp_classifier, X, Adam),
+        (make_bag_classifier, DOCS, RowSparseAdam),
     ],
-    ids=["mlp-adam", "bag-adam", "bag-rowsparse-adam", "bag-rowsparse-sgd", "mlp-sgd"],
+    ids=[
+        "mlp-adam",
+        "bag-adam",
+        "bag-rowsparse-adam",
+        "bag-rowsparse-sgd",
+        "mlp-sgd",
+        "mlp-classifier-adam",
+        "bag-classifier-rowsparse-adam",
+    ],
 )
 @pytest.mark.parametrize("call", ["partial_fit", "warm_start"])
 @pytest.mark.parametrize("nth", [1, 3, 5])
@@ -202,7 +262,7 @@ def test_interrupt_inside_the_loop_restores_the_previous_model(
     moments = [a.copy() for a in moments]
     calls = _interrupt_on_call(monkeypatch, optimizer, nth)
     with pytest.raises(KeyboardInterrupt):
-        _call(est, call)(data, Y)
+        _call(est, call)(data, target(make))
     assert len(calls) == nth  # the parameters had moved before the interrupt
     _assert_unchanged(est, data, before, prediction)
     if table_optimizer is not None:
@@ -212,13 +272,14 @@ def test_interrupt_inside_the_loop_restores_the_previous_model(
             np.testing.assert_array_equal(old, new)
     monkeypatch.undo()
     # The restored model still trains: its parameters are tied to the network.
-    _call(est, call)(data, Y)
+    _call(est, call)(data, target(make))
     assert state(est) != before
 
 
-def test_interrupt_inside_lbfgs_restores_the_previous_model(monkeypatch):
-    make, data = CASES[0]  # only the MLP has L-BFGS
-    est = make(solver="lbfgs", warm_start=True).fit(data, Y)
+@pytest.mark.parametrize("make", [CASES[0][0], make_mlp_classifier])
+def test_interrupt_inside_lbfgs_restores_the_previous_model(make, monkeypatch):
+    data = X  # only the MLPs have L-BFGS
+    est = make(solver="lbfgs", warm_start=True).fit(data, target(make))
     before, prediction = state(est), est.predict(data)
     original, calls = sknotes._training.loss_and_backward, []
 
@@ -231,7 +292,7 @@ def test_interrupt_inside_lbfgs_restores_the_previous_model(monkeypatch):
 
     monkeypatch.setattr(sknotes._training, "loss_and_backward", loss_then_interrupt)
     with pytest.raises(KeyboardInterrupt):
-        est.fit(data, Y)
+        est.fit(data, target(make))
     _assert_unchanged(est, data, before, prediction)
 
 
@@ -264,7 +325,7 @@ def _sigint_after_epoch(monkeypatch, epoch):
     monkeypatch.setattr(sknotes._training.StochasticLoop, "end_epoch", end_epoch)
 
 
-@pytest.mark.parametrize("make, data", CASES, ids=CASE_IDS)
+@pytest.mark.parametrize("make, data", ALL_CASES, ids=ALL_CASE_IDS)
 @pytest.mark.parametrize(
     "solver, early_stopping", [("sgd", False), ("adam", False), ("adam", True)]
 )
@@ -286,7 +347,7 @@ def test_first_ctrl_c_stops_cleanly_with_a_usable_model(
     else:
         _sigint_after_epoch(monkeypatch, 1)
     with pytest.warns(UserWarning, match="Training interrupted by user."):
-        est.fit(data, Y)
+        est.fit(data, target(make))
     if when == "mid-epoch":
         assert len(calls) == 7  # stopped right after the batch that saw Ctrl-C
         assert est.n_iter_ == 1  # the interrupted epoch is not counted
@@ -299,18 +360,18 @@ def test_first_ctrl_c_stops_cleanly_with_a_usable_model(
     assert np.isfinite(est.predict(data)).all()
     # The interrupted model is a normal one: training can go on.
     monkeypatch.undo()
-    est.set_params(warm_start=True, max_iter=2).fit(data, Y)
+    est.set_params(warm_start=True, max_iter=2).fit(data, target(make))
     assert est.n_iter_ == 2
 
 
-@pytest.mark.parametrize("make, data", CASES, ids=CASE_IDS)
+@pytest.mark.parametrize("make, data", ALL_CASES, ids=ALL_CASE_IDS)
 @pytest.mark.parametrize("call", ["partial_fit", "warm_start"])
 def test_second_ctrl_c_restores_the_previous_model(make, data, call, monkeypatch):
     est = _fitted(make, data, call)
     before, prediction = state(est), est.predict(data)
     _sigint_on_call(monkeypatch, 2, times=2)
     with pytest.raises(KeyboardInterrupt):
-        _call(est, call)(data, Y)
+        _call(est, call)(data, target(make))
     _assert_unchanged(est, data, before, prediction)
 
 
@@ -344,7 +405,7 @@ def test_ctrl_c_during_lbfgs_stops_at_the_current_iterate(monkeypatch):
 
 
 def test_predict_on_an_unfitted_model_is_a_clear_error():
-    for make, data in CASES:
+    for make, data in ALL_CASES:
         with pytest.raises(NotFittedError, match="not fitted"):
             make().predict(data)
     with pytest.raises(NotFittedError):

@@ -10,9 +10,7 @@ from sklearn.exceptions import NotFittedError
 from sklearn.neural_network import MLPClassifier
 from sklearn.utils import check_random_state
 
-import sknotes._training
 from sknotes import MLPClassifierFromNotes
-from sknotes._optimizers import Adam
 
 pytestmark = pytest.mark.filterwarnings("ignore::sklearn.exceptions.ConvergenceWarning")
 
@@ -213,75 +211,6 @@ def test_warm_start_keeps_the_optimizer():
     np.testing.assert_array_equal(warm.loss_curve_, once.loss_curve_)
     with pytest.raises(ValueError, match="warm_start can only be used"):
         warm.fit(X[y < 2], y[y < 2])
-
-
-def _interrupt_third_step(monkeypatch):
-    original, calls = Adam.step, []
-
-    def step(self, *args, **kwargs):
-        original(self, *args, **kwargs)
-        calls.append(1)
-        if len(calls) == 3:
-            raise KeyboardInterrupt
-
-    monkeypatch.setattr(Adam, "step", step)
-    return calls
-
-
-@pytest.mark.parametrize("call", ["partial_fit", "warm_start"])
-def test_failures_leave_the_fitted_model_unchanged(call, monkeypatch):
-    X, y = _data("multiclass")
-    est = MLPClassifierFromNotes(
-        hidden_layer_sizes=(4,), batch_size=16, max_iter=3, random_state=0
-    )
-    est.set_params(warm_start=call == "warm_start").fit(X, y)
-    update = est.partial_fit if call == "partial_fit" else est.fit
-    before = [a.copy() for a in est.coefs_ + est.intercepts_]
-    attributes = {k: v for k, v in vars(est).items() if k.endswith("_")}
-    proba = est.predict_proba(X)
-
-    def unchanged():
-        after = est.coefs_ + est.intercepts_
-        assert all(np.array_equal(a, b) for a, b in zip(after, before, strict=True))
-        assert repr(attributes) == repr(
-            {k: v for k, v in vars(est).items() if k.endswith("_")}
-        )
-        np.testing.assert_array_equal(est.predict_proba(X), proba)
-
-    with pytest.raises(ValueError):
-        update(X, y + 7)  # unseen classes
-    unchanged()
-    with pytest.raises(ValueError, match="(?i)negative"):
-        update(X, y, sample_weight=-np.ones(len(y)))
-    unchanged()
-    calls = _interrupt_third_step(monkeypatch)
-    with pytest.raises(KeyboardInterrupt):
-        update(X, y)
-    assert len(calls) == 3  # parameters had moved before the interrupt
-    unchanged()
-    monkeypatch.undo()
-    update(X, y)  # the restored model still trains
-    assert not np.array_equal(est.coefs_[0], before[0])
-
-
-def test_interrupt_inside_lbfgs_restores_the_previous_model(monkeypatch):
-    X, y = _data("binary")
-    est = MLPClassifierFromNotes(solver="lbfgs", warm_start=True, random_state=0)
-    est.fit(X, y)
-    before, proba = est.coefs_[0].copy(), est.predict_proba(X)
-    original, calls = sknotes._training.loss_and_backward, []
-
-    def loss_then_interrupt(*args):
-        calls.append(1)
-        if len(calls) == 3:
-            raise KeyboardInterrupt
-        return original(*args)
-
-    monkeypatch.setattr(sknotes._training, "loss_and_backward", loss_then_interrupt)
-    with pytest.raises(KeyboardInterrupt):
-        est.fit(X, y)
-    np.testing.assert_array_equal(est.coefs_[0], before)
-    np.testing.assert_array_equal(est.predict_proba(X), proba)
 
 
 def test_extreme_logits_give_finite_probabilities_without_warnings():

@@ -132,20 +132,6 @@ def test_activation_backward_uses_the_notes_formulas():
     np.testing.assert_allclose(tanh.backward(grad_Y), grad_Y * (1 - np.tanh(X) ** 2))
 
 
-@pytest.mark.parametrize("dtype", [np.float32, np.float64])
-@pytest.mark.parametrize("node_class", [Sigmoid, Tanh, Exp])
-def test_activations_do_not_overflow(node_class, dtype):
-    X = np.array([[-1e6, -50.0, 0.0, 50.0, 1e6]], dtype=dtype)
-    # Underflow to 0 is the right value of e^-1e6; overflow and NaN are not.
-    with warnings.catch_warnings(), np.errstate(over="raise", invalid="raise"):
-        warnings.simplefilter("error")
-        node = node_class()
-        Y = node.forward(X.copy())
-        grad = node.backward(np.ones_like(Y))
-    assert np.isfinite(Y).all() and np.isfinite(grad).all()
-    assert Y.dtype == dtype
-
-
 @pytest.mark.parametrize("with_bias", [False, True])
 def test_add_gradients(with_bias):
     rng = np.random.default_rng(5)
