@@ -451,9 +451,8 @@ def _input(operator, dtype, opv):
 def _linear_chain(A, coefs, intercepts, activation, dtype, opv):
     """``S = A·W + b`` then the hidden activation, layer by layer.
 
-    Returns the last layer's ``S``, before the output activation: the regressor's
-    output is ``S`` or ``exp(S)``; a classifier's will be ``softmax(S)`` or
-    ``sigmoid(S)`` with labels from an ``ArgMax``.
+    Returns the last layer's ``S``, before the output activation (see
+    :func:`_scores`).
     """
     for i, (W, b) in enumerate(zip(coefs, intercepts, strict=True)):
         A = OnnxGemm(

@@ -468,6 +468,15 @@ def test_lower_target_opset(tabular, texts):
     onx = to_onnx(model, P, target_opset=13)
     assert max(o.version for o in onx.opset_import if o.domain == "") == 13
     assert_same(onx, P.toarray(), model, P, np.float64)
+    X, _ = tabular
+    X = StandardScaler().fit_transform(X)
+    for kind in ("binary", "multiclass", "multilabel"):
+        classifier = MLPClassifierFromNotes(
+            hidden_layer_sizes=(4,), max_iter=10, random_state=0
+        ).fit(X, class_target(X, kind, "str"))
+        onx = to_onnx(classifier, X, options=NO_ZIPMAP, target_opset=13)
+        assert max(o.version for o in onx.opset_import if o.domain == "") == 13
+        assert_same_classes(onx, X, classifier, X, np.float64)
 
 
 @pytest.mark.parametrize("form", ["token lists", "raw strings"])
