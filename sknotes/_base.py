@@ -702,7 +702,7 @@ class BaseNotesClassifier(ClassifierMixin, BaseNotesEstimator):
         -------
         proba : ndarray of shape (n_samples, n_classes)
             ``softmax(S)`` for several classes, ``σ(S)`` per label (multilabel), and
-            ``[1 − σ(s), σ(s)]`` for two classes.
+            ``[σ(−s), σ(s)]`` (that is ``[1 − σ(s), σ(s)]``) for two classes.
         """
         S = self._predict_raw(X)
         P = self._output_node().proba(S)
@@ -711,7 +711,10 @@ class BaseNotesClassifier(ClassifierMixin, BaseNotesEstimator):
             # [eps, 1 − eps] that scikit-learn's log-loss clips to.
             P = _clip_probabilities(P)
         if P.shape[1] == 1:
-            return np.hstack([1 - P, P])
+            # 1 − σ(s) is σ(−s), computed directly: the subtraction would keep
+            # only eps of absolute precision where σ(s) is near 1.
+            negative = _clip_probabilities(self._output_node().proba(-S))
+            return np.hstack([negative, P])
         return P
 
     def predict_log_proba(self, X):

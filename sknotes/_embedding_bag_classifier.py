@@ -29,6 +29,31 @@ class EmbeddingBagClassifier(BaseNotesClassifier, EmbeddingBagRegressor):
     defaults were chosen by measurement on regression sets and have not yet been
     measured for classification.
 
+    Parameters
+    ----------
+    pooling : {'mean', 'sum', 'sqrtn', 'concat'}, default='mean'
+        The regressor's default is ``'sqrtn'``.
+    weighting : {'count', 'binary', 'sublinear'}, default='count'
+        The regressor's default is ``'sublinear'``.
+    linear_path : bool, default=False
+        The regressor's default is True.
+    alpha_embedding : float, default=0.0
+        The regressor's default is ``1e-4``.
+    hidden_layer_sizes : array-like of int, default=()
+        A linear head; the regressor's default is ``(64,)``.
+    learning_rate_init : float, default=0.01
+        The regressor's default is ``0.003``.
+    early_stopping : bool, default=False
+        Scored by accuracy when on; the regressor's default is True.
+    embedding_dim, max_length, idf, ngram_range, char_ngram_range, \
+n_subword_buckets, initial_embeddings, freeze_embeddings, alpha_linear, \
+activation, min_count, max_vocabulary, n_buckets, tokenizer, lowercase, \
+token_pattern, dtype, solver, alpha, batch_size, learning_rate, power_t, \
+max_iter, shuffle, random_state, tol, verbose, warm_start, momentum, \
+nesterovs_momentum, validation_fraction, beta_1, beta_2, epsilon, \
+n_iter_no_change
+        :class:`EmbeddingBagRegressor`'s meaning and default.
+
     Attributes
     ----------
     classes_ : ndarray of shape (n_classes,)

@@ -1,6 +1,7 @@
 """LossCurveDisplay: the training curve, the scikit-learn Display way."""
 
 import numpy as np
+from sklearn.base import is_classifier
 from sklearn.utils.validation import check_is_fitted
 
 __all__ = ["LossCurveDisplay"]
@@ -18,28 +19,35 @@ def _pyplot():
 
 
 class LossCurveDisplay:
-    """Training loss per epoch, with the validation loss and R² of early stopping.
+    """Training loss per epoch, with the validation loss and score of early stopping.
 
     Build it with :meth:`from_estimator`; :meth:`plot` draws it.
 
     The picture is made to be saved as it is: a new figure uses matplotlib's
     constrained layout (both axis labels survive a plain ``savefig``), the single
     legend sits below the axes, clear of the curves, and the epoch whose parameters
-    early stopping restored is marked by a vertical line. The validation R² axis
-    runs from ``min(0, lowest R²)`` (but not below −1) to 1, the scale of R²
-    itself: a wobble of 0.01 is 1 % of the axis, not a swing across it.
+    early stopping restored is marked by a vertical line. The validation score
+    axis runs from ``min(0, lowest score)`` (but not below −1) to 1, the scale of
+    R² and of accuracy themselves: a wobble of 0.01 is 1 % of the axis, not a
+    swing across it.
 
     Parameters
     ----------
     loss_curve : array-like of float
-        Training loss per epoch (the notes' MSE plus the L2 term).
+        Training loss per epoch (the notes' MSE plus the L2 term, for example).
     validation_loss_curve : array-like of float, default=None
-        Validation MSE per epoch.
+        Validation loss per epoch.
     validation_scores : array-like of float, default=None
-        Validation R² per epoch, drawn on a second axis.
+        Validation score per epoch (R², accuracy), drawn on a second axis.
     best_epoch : int, default=None
         Epoch (from 1) whose parameters the model kept; marked when given.
     estimator_name : str, default=None
+    loss_name : str, default='MSE'
+        What the loss is, for the labels: :meth:`from_estimator` gives
+        ``'half Poisson deviance'`` for ``loss='poisson'`` and ``'log-loss'`` for a
+        classifier.
+    score_name : str, default='R²'
+        What the score is: ``'accuracy'`` for a classifier.
 
     Attributes
     ----------
@@ -50,7 +58,7 @@ class LossCurveDisplay:
     legend_ : matplotlib Legend
     ax_ : matplotlib Axes
     score_ax_ : matplotlib Axes or None
-        The twin axes of the validation R².
+        The twin axes of the validation score.
     figure_ : matplotlib Figure
 
     Examples
@@ -73,26 +81,31 @@ class LossCurveDisplay:
         validation_scores=None,
         best_epoch=None,
         estimator_name=None,
+        loss_name="MSE",
+        score_name="R²",
     ):
         self.loss_curve = loss_curve
         self.validation_loss_curve = validation_loss_curve
         self.validation_scores = validation_scores
         self.best_epoch = best_epoch
         self.estimator_name = estimator_name
+        self.loss_name = loss_name
+        self.score_name = score_name
 
     @classmethod
     def from_estimator(cls, estimator, *, ax=None, name=None, **kwargs):
         """Plot the curves of a fitted sknotes estimator (``solver`` 'sgd' or 'adam').
 
         With ``early_stopping=True`` the best epoch is the first one of highest
-        validation R² (``validation_scores_``): the epoch whose parameters the fit
-        restored at its end.
+        validation score (``validation_scores_``: R², or accuracy for a
+        classifier): the epoch whose parameters the fit restored at its end. The
+        labels name the estimator's loss and score.
 
         Parameters
         ----------
         estimator : fitted sknotes estimator
-            ``MLPRegressorFromNotes``, ``MLPClassifierFromNotes`` or
-            ``EmbeddingBagRegressor``.
+            ``MLPRegressorFromNotes``, ``MLPClassifierFromNotes``,
+            ``EmbeddingBagRegressor`` or ``EmbeddingBagClassifier``.
         ax : matplotlib Axes, default=None
             Where to draw; a new figure (constrained layout) when None.
         name : str, default=None
@@ -111,12 +124,20 @@ class LossCurveDisplay:
                 "'adam' (L-BFGS records no curve)."
             )
         scores = getattr(estimator, "validation_scores_", None)
+        if is_classifier(estimator):
+            loss_name, score_name = "log-loss", "accuracy"
+        elif getattr(estimator, "loss", None) == "poisson":
+            loss_name, score_name = "half Poisson deviance", "R²"
+        else:
+            loss_name, score_name = "MSE", "R²"
         display = cls(
             loss_curve=estimator.loss_curve_,
             validation_loss_curve=getattr(estimator, "validation_loss_curve_", None),
             validation_scores=scores,
             best_epoch=_best_epoch(scores),
             estimator_name=name or estimator.__class__.__name__,
+            loss_name=loss_name,
+            score_name=score_name,
         )
         return display.plot(ax=ax, **kwargs)
 
@@ -150,11 +171,14 @@ class LossCurveDisplay:
         self.score_ax_ = None
         if self.validation_loss_curve is not None:
             (self.validation_line_,) = ax.plot(
-                epochs, self.validation_loss_curve, "--", label="validation MSE"
+                epochs,
+                self.validation_loss_curve,
+                "--",
+                label=f"validation {self.loss_name}",
             )
             handles.append(self.validation_line_)
         ax.set_xlabel("epoch")
-        ax.set_ylabel("loss (MSE)")
+        ax.set_ylabel(f"loss ({self.loss_name})")
         if self.validation_scores is not None:
             self.score_ax_ = ax.twinx()
             (self.score_line_,) = self.score_ax_.plot(
@@ -162,10 +186,10 @@ class LossCurveDisplay:
                 self.validation_scores,
                 ":",
                 color="tab:green",
-                label="validation R²",
+                label=f"validation {self.score_name}",
             )
             self.score_ax_.set_ylim(*_score_limits(self.validation_scores))
-            self.score_ax_.set_ylabel("validation R²")
+            self.score_ax_.set_ylabel(f"validation {self.score_name}")
             handles.append(self.score_line_)
         if self.best_epoch is not None:
             self.best_epoch_line_ = ax.axvline(
@@ -192,7 +216,7 @@ def _best_epoch(validation_scores):
 
 
 def _score_limits(validation_scores):
-    """``(max(min(0, lowest R²), -1), 1)``: R²'s own scale, whatever the noise."""
+    """``(max(min(0, lowest score), -1), 1)``: R²'s (or accuracy's) own scale."""
     scores = np.asarray(validation_scores, dtype=float)
     finite = scores[np.isfinite(scores)]
     low = min(0.0, finite.min()) if finite.size else 0.0

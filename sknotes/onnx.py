@@ -4,17 +4,32 @@ After ``import sknotes.onnx``, skl2onnx's own ``to_onnx`` and ``convert_sklearn`
 convert
 
 - :class:`~sknotes.MLPRegressorFromNotes` (every activation, ``loss='squared_error'``
-  and ``loss='poisson'``), alone or inside a ``Pipeline``;
-- :class:`~sknotes.EmbeddingBagRegressor` fitted on a bag matrix, alone (the ONNX
+  and ``loss='poisson'``) and :class:`~sknotes.MLPClassifierFromNotes` (binary,
+  multiclass and multilabel ``y``), alone or inside a ``Pipeline``;
+- :class:`~sknotes.EmbeddingBagRegressor` and
+  :class:`~sknotes.EmbeddingBagClassifier` fitted on a bag matrix, alone (the ONNX
   input is then a dense tensor of the bag's columns) or after a ``CountVectorizer``
   or ``TfidfVectorizer`` in a ``Pipeline`` fed raw strings; every ``pooling`` of a
-  bag matrix ('sum', 'mean', 'sqrtn'), every ``weighting`` and ``idf``.
+  bag matrix ('sum', 'mean', 'sqrtn'), every ``weighting``, ``idf`` and the
+  linear path.
+
+A classifier's graph has skl2onnx's two classifier outputs, as its own
+``MLPClassifier`` converter makes them: the labels (int64 for integer, boolean or
+integer-valued float classes, strings for string classes; the int64 indicator
+matrix for multilabel ``y``) and the probabilities in the order of ``classes_``,
+which skl2onnx wraps by default in a ``ZipMap`` (a list of ``{class:
+probability}`` dicts). ``options={'zipmap': False}`` keeps the probability tensor
+and ``'columns'`` gives one output per class; the options ``nocl`` and
+``output_class_labels`` are skl2onnx's too. ONNX's ``ZipMap`` takes float32 only:
+a float64 classifier graph needs ``zipmap=False`` or ``'columns'``, and is refused
+with a ``ValueError`` saying so otherwise (skl2onnx's own converters would write
+a graph onnxruntime cannot load).
 
 The graph computes in the type of its input: ``FloatTensorType`` (float32) or
 ``DoubleTensorType`` (float64), or the estimator's own dtype for an integer input
 (counts); skl2onnx's text vectorizers always emit float32.
-An ``EmbeddingBagRegressor`` that holds its own vocabulary (fitted on token lists or
-raw strings) cannot be expressed with skl2onnx's operators and is refused with a
+An embedding bag that holds its own vocabulary (fitted on token lists or raw
+strings) cannot be expressed with skl2onnx's operators and is refused with a
 ``ValueError`` saying what can be exported. So is a model whose fitted state or
 parameters hold something this converter does not know (an attribute or a
 parameter added to the estimators after it was written): it is refused rather
@@ -22,8 +37,8 @@ than exported without it.
 
 The graph is the forward pass of the notes, node for node, read from the
 estimators' public fitted attributes (``coefs_``, ``intercepts_``, ``embeddings_``,
-``idf_``, ``activation``, ``out_activation_``, ``pooling``, ``weighting``,
-``n_outputs_``):
+``linear_coef_``, ``idf_``, ``activation``, ``out_activation_``, ``pooling``,
+``weighting``, ``n_outputs_``, ``classes_``):
 
 - a bag's values are weighed as ``predict`` weighs them: 'binary' is ``x > 0``,
   'sublinear' is ``1 + ln(x)`` where ``x > 0``, ``idf_`` multiplies column by
@@ -34,8 +49,13 @@ estimators' public fitted attributes (``coefs_``, ``intercepts_``, ``embeddings_
   ('mean') or by the square root of the sum of their squares ('sqrtn');
 - each linear node ``S = X·W + b`` is a ``Gemm``;
 - the hidden activations are ``Tanh``, ``Sigmoid``, ``Relu`` or nothing (identity);
+- the linear path ``Π·w`` is a ``MatMul`` added to the output layer's ``S``;
 - the output activation is nothing for squared error and ``Exp`` for Poisson (its
-  input clipped as :class:`sknotes.nodes.Exp` clips it).
+  input clipped as :class:`sknotes.nodes.Exp` clips it);
+- a classifier's probabilities are ``predict_proba``'s: ``Softmax`` of the
+  logits ``S`` for several classes, else ``Sigmoid`` clipped to ``[eps, 1 − eps]``
+  (``[σ(−s), σ(s)]`` for two classes); its labels are ``predict``'s, the class of
+  the ``ArgMax`` of the softmax, or ``σ(s) > 0.5``.
 
 Text vectorizers are skl2onnx's own converters. Two of their defaults need
 :func:`vectorizer_options` (or :func:`to_onnx`, which passes them): onnxruntime's
@@ -62,10 +82,14 @@ try:
     from skl2onnx.algebra.onnx_ops import (
         OnnxAbs,
         OnnxAdd,
+        OnnxArgMax,
         OnnxCast,
+        OnnxClip,
+        OnnxConcat,
         OnnxDiv,
         OnnxEqual,
         OnnxExp,
+        OnnxGather,
         OnnxGemm,
         OnnxGreater,
         OnnxIdentity,
@@ -73,9 +97,12 @@ try:
         OnnxMatMul,
         OnnxMin,
         OnnxMul,
+        OnnxNeg,
         OnnxReduceSumApi11,
         OnnxRelu,
+        OnnxReshapeApi13,
         OnnxSigmoid,
+        OnnxSoftmax,
         OnnxSqrt,
         OnnxTanh,
         OnnxWhere,
@@ -83,9 +110,15 @@ try:
     from skl2onnx.common.data_types import (
         DoubleTensorType,
         FloatTensorType,
+        Int64TensorType,
+        StringTensorType,
         guess_numpy_type,
     )
     from skl2onnx.common.utils import check_input_and_output_numbers
+    from skl2onnx.common.utils_classifier import get_label_classes
+
+    # What skl2onnx's to_onnx does to its options first (private in 1.20).
+    from skl2onnx.common.utils_sklearn import _process_options
 except ImportError as exc:  # an optional extra
     raise ImportError(
         "sknotes.onnx needs skl2onnx and onnxruntime: from a checkout of sknotes, "
@@ -97,7 +130,8 @@ from sklearn.feature_extraction.text import CountVectorizer, TfidfVectorizer
 from sklearn.utils.validation import check_is_fitted
 
 from sknotes._embedding_bag import EmbeddingBagRegressor
-from sknotes._mlp import MLPRegressorFromNotes
+from sknotes._embedding_bag_classifier import EmbeddingBagClassifier
+from sknotes._mlp import MLPClassifierFromNotes, MLPRegressorFromNotes
 
 __all__ = ["check_exportable", "to_onnx", "vectorizer_options"]
 
@@ -121,9 +155,8 @@ _TRAINING_PARAMS = frozenset(
     "nesterovs_momentum power_t random_state shuffle solver tol validation_fraction "
     "verbose warm_start loss".split()
 )
-_CONVERTED_PARAMS = {
-    MLPRegressorFromNotes: _TRAINING_PARAMS | {"activation"},
-    EmbeddingBagRegressor: _TRAINING_PARAMS
+_EMBEDDING_BAG_PARAMS = (
+    _TRAINING_PARAMS
     | {"activation", "pooling", "weighting", "idf", "dtype", "embedding_dim"}
     # Penalties of the table and of a linear path's ridge start.
     | {"alpha_embedding", "alpha_linear", "linear_path"}
@@ -131,7 +164,14 @@ _CONVERTED_PARAMS = {
     # model with a vocabulary is refused anyway).
     | {"max_length", "min_count", "max_vocabulary", "n_buckets", "tokenizer"}
     | {"lowercase", "token_pattern", "ngram_range", "char_ngram_range"}
-    | {"n_subword_buckets", "initial_embeddings", "freeze_embeddings"},
+    | {"n_subword_buckets", "initial_embeddings", "freeze_embeddings"}
+)
+# A classifier's parameters are its regressor's (without loss).
+_CONVERTED_PARAMS = {
+    MLPRegressorFromNotes: _TRAINING_PARAMS | {"activation"},
+    MLPClassifierFromNotes: _TRAINING_PARAMS | {"activation"},
+    EmbeddingBagRegressor: _EMBEDDING_BAG_PARAMS,
+    EmbeddingBagClassifier: _EMBEDDING_BAG_PARAMS,
 }
 _FITTED = frozenset(
     "coefs_ intercepts_ n_outputs_ out_activation_ n_layers_ n_features_in_ "
@@ -141,9 +181,8 @@ _FITTED = frozenset(
     "_network _optimizers _optimizer_params _fit_state _rng "
     "_no_improvement_count".split()
 )
-_CONVERTED_FITTED = {
-    MLPRegressorFromNotes: _FITTED,
-    EmbeddingBagRegressor: _FITTED
+_EMBEDDING_BAG_FITTED = (
+    _FITTED
     | {"embeddings_", "idf_", "vocabulary_", "max_length_", "n_pretrained_rows_"}
     | {"_encoder", "_input_form"}
     # Training only: the table's penalty by document frequency, the ridge alpha
@@ -151,23 +190,34 @@ _CONVERTED_FITTED = {
     | {"_document_frequency", "_row_penalty", "alpha_linear_", "_y_log_mean"}
     # Converted: the linear path (Π·w added to the output layer) and the target's
     # standardisation, undone after the output activation.
-    | {"linear_coef_", "_y_mean", "_y_scale"},
+    | {"linear_coef_", "_y_mean", "_y_scale"}
+)
+# Converted: the labels (classes_); the binarizer's thresholds are predict's.
+_CLASSIFIER_FITTED = frozenset({"classes_", "_label_binarizer"})
+_CONVERTED_FITTED = {
+    MLPRegressorFromNotes: _FITTED,
+    MLPClassifierFromNotes: _FITTED | _CLASSIFIER_FITTED,
+    EmbeddingBagRegressor: _EMBEDDING_BAG_FITTED,
+    EmbeddingBagClassifier: _EMBEDDING_BAG_FITTED | _CLASSIFIER_FITTED,
 }
 # scikit-learn's own bookkeeping (callbacks, set_output, metadata routing).
 _SKLEARN_STATE = ("_skl_", "_sklearn_", "_callback", "_metadata_request")
 _POOLINGS = ("sum", "mean", "sqrtn")
 _WEIGHTINGS = ("count", "binary", "sublinear")
+_CLASSIFIER_OUTPUTS = ("logistic", "softmax")
 
 
 def check_exportable(estimator):
     """Raise ``ValueError`` if a fitted sknotes estimator cannot be converted.
 
-    Refused: an :class:`~sknotes.EmbeddingBagRegressor` that holds its own
-    vocabulary (fitted on token lists or raw strings, so without
-    ``n_features_in_``), as skl2onnx has no operator for its tokenization and
-    vocabulary lookup; and any sknotes estimator with a parameter, a parameter
-    value or a fitted attribute the converter does not know, since the graph
-    would silently leave out what it does.
+    Refused: an :class:`~sknotes.EmbeddingBagRegressor` or
+    :class:`~sknotes.EmbeddingBagClassifier` that holds its own vocabulary (fitted
+    on token lists or raw strings, so without ``n_features_in_``), as skl2onnx
+    has no operator for its tokenization and vocabulary lookup; a classifier
+    whose class labels are not integers, booleans, integer-valued floats or
+    strings (ONNX's label tensor is int64 or string); and any sknotes estimator
+    with a parameter, a parameter value or a fitted attribute the converter does
+    not know, since the graph would silently leave out what it does.
 
     Parameters
     ----------
@@ -175,13 +225,10 @@ def check_exportable(estimator):
         Other estimators pass; an unfitted sknotes estimator raises
         ``NotFittedError``.
     """
-    if is_classifier(estimator) and type(estimator).__module__.startswith("sknotes"):
-        raise ValueError(
-            f"sknotes.onnx does not convert {type(estimator).__name__} yet (its "
-            "probability and label outputs); MLPRegressorFromNotes and a bag-matrix "
-            "EmbeddingBagRegressor convert."
-        )
-    known = next((cls for cls in _CONVERTED_PARAMS if isinstance(estimator, cls)), None)
+    # The nearest sknotes class: EmbeddingBagClassifier is an EmbeddingBagRegressor.
+    known = next(
+        (cls for cls in type(estimator).__mro__ if cls in _CONVERTED_PARAMS), None
+    )
     if known is None:
         return
     check_is_fitted(estimator)
@@ -200,16 +247,16 @@ def check_exportable(estimator):
             "convert: exporting it without them would give other predictions than "
             "predict. Export a model without them, or extend the converter."
         )
-    if known is EmbeddingBagRegressor and not hasattr(estimator, "n_features_in_"):
+    bag = issubclass(known, EmbeddingBagRegressor)
+    if bag and not hasattr(estimator, "n_features_in_"):
         raise ValueError(
-            "This EmbeddingBagRegressor was fitted on token lists or raw strings: its "
-            "tokenization and vocabulary cannot be expressed in ONNX. What can be "
-            "exported: an EmbeddingBagRegressor fitted on a bag matrix (e.g. "
-            "CountVectorizer or TfidfVectorizer output), or a Pipeline("
-            "CountVectorizer() or TfidfVectorizer(), EmbeddingBagRegressor()) fitted "
-            "on raw strings."
+            f"This {name} was fitted on token lists or raw strings: its tokenization "
+            f"and vocabulary cannot be expressed in ONNX. What can be exported: an "
+            f"{known.__name__} fitted on a bag matrix (e.g. CountVectorizer or "
+            f"TfidfVectorizer output), or a Pipeline(CountVectorizer() or "
+            f"TfidfVectorizer(), {known.__name__}()) fitted on raw strings."
         )
-    if known is EmbeddingBagRegressor and (
+    if bag and (
         estimator.pooling not in _POOLINGS or estimator.weighting not in _WEIGHTINGS
     ):
         raise ValueError(
@@ -219,6 +266,32 @@ def check_exportable(estimator):
         )
     if estimator.activation not in _HIDDEN:
         raise ValueError(f"No ONNX conversion for activation={estimator.activation!r}.")
+    if is_classifier(estimator):
+        if estimator.out_activation_ not in _CLASSIFIER_OUTPUTS:
+            raise ValueError(
+                f"No ONNX conversion for out_activation_={estimator.out_activation_!r}."
+            )
+        _label_values(estimator.classes_)
+
+
+def _label_values(classes):
+    """``classes`` as ONNX's label tensor holds them: int64 or strings.
+
+    Integer-valued floats and booleans become int64, as in skl2onnx's own
+    classifier converters; other labels are refused.
+    """
+    classes = np.asarray(classes)
+    if classes.dtype.kind in "biu":
+        return classes.astype(np.int64)
+    if classes.dtype.kind == "f" and np.array_equal(classes, np.round(classes)):
+        return classes.astype(np.int64)
+    if classes.dtype.kind == "U" or all(isinstance(c, str) for c in classes):
+        return classes.astype(str)
+    raise ValueError(
+        f"Class labels {classes!r} cannot be ONNX labels, which are int64 or "
+        "strings: fit on integer, boolean or string labels (integer-valued floats "
+        "convert as integers)."
+    )
 
 
 # scikit-learn's default token_pattern, r"(?u)\b\w\w+\b", in re2's syntax: runs of
@@ -293,7 +366,9 @@ def to_onnx(model, X, *, options=None, **kwargs):
         input's type: float32 → float tensors, float64 → double tensors, str →
         string tensors (give raw strings as an array of shape (n, 1)).
     options : dict, default=None
-        skl2onnx options, applied over :func:`vectorizer_options`.
+        skl2onnx options in any of its forms (``{'zipmap': False}``,
+        ``{id(step): {...}}``, ``{'step__zipmap': False}``), applied over
+        :func:`vectorizer_options`.
     **kwargs : dict
         Passed to ``skl2onnx.to_onnx`` (``target_opset``, ``name``, …).
 
@@ -311,7 +386,14 @@ def to_onnx(model, X, *, options=None, **kwargs):
         row = np.asarray(X)[:1]
         if row.ndim == 1:  # raw strings
             row = row.reshape(-1, 1)
-    merged = {**vectorizer_options(model), **(options or {})}
+    merged = vectorizer_options(model)
+    # skl2onnx takes keys of one kind only: ids and classes, or names ('zipmap'
+    # for the model itself, 'step__zipmap'). Its own resolution turns names into
+    # ids, so that options for one model merge with the vectorizers'.
+    resolved = _process_options(model, options) or {}
+    for key, values in resolved.items():
+        if not isinstance(key, str):
+            merged[key] = {**merged.get(key, {}), **values}
     return skl2onnx.to_onnx(model, row, options=merged, **kwargs)
 
 
@@ -323,14 +405,38 @@ def _graph_dtype(operator):
     return operator.raw_operator.coefs_[0].dtype.type
 
 
+def _tensor_type(dtype):
+    return DoubleTensorType if dtype == np.float64 else FloatTensorType
+
+
 def _shape_calculator(operator):
     check_input_and_output_numbers(operator, input_count_range=1, output_count_range=1)
     check_exportable(operator.raw_operator)
-    tensor_type = (
-        DoubleTensorType if _graph_dtype(operator) == np.float64 else FloatTensorType
-    )
     n = operator.inputs[0].get_first_dimension()
+    tensor_type = _tensor_type(_graph_dtype(operator))
     operator.outputs[0].type = tensor_type([n, operator.raw_operator.n_outputs_])
+
+
+def _classifier_shape_calculator(operator):
+    """skl2onnx's two classifier outputs: labels, then probabilities."""
+    check_input_and_output_numbers(operator, input_count_range=1, output_count_range=2)
+    model = operator.raw_operator
+    check_exportable(model)
+    dtype = _graph_dtype(operator)
+    zipmap = operator.scope_inst.get_options(model, {"zipmap": True})["zipmap"]
+    if zipmap is True and dtype == np.float64:
+        raise ValueError(
+            f"This {type(model).__name__} graph computes in float64, and ONNX's ZipMap "
+            "(skl2onnx's default classifier output) takes float32 only. Pass "
+            "options={'zipmap': False} (a probability tensor) or "
+            "options={'zipmap': 'columns'}, or a float32 input."
+        )
+    n = operator.inputs[0].get_first_dimension()
+    classes = _label_values(get_label_classes(operator.scope_inst, model))
+    label_type = StringTensorType if classes.dtype.kind == "U" else Int64TensorType
+    multilabel = model._label_binarizer.y_type_ == "multilabel-indicator"
+    operator.outputs[0].type = label_type([n, len(classes)] if multilabel else [n])
+    operator.outputs[1].type = _tensor_type(dtype)([n, len(model.classes_)])
 
 
 def _input(operator, dtype, opv):
@@ -345,9 +451,8 @@ def _input(operator, dtype, opv):
 def _linear_chain(A, coefs, intercepts, activation, dtype, opv):
     """``S = A·W + b`` then the hidden activation, layer by layer.
 
-    Returns the last layer's ``S``, before the output activation: the regressor's
-    output is ``S`` or ``exp(S)``; a classifier's will be ``softmax(S)`` or
-    ``sigmoid(S)`` with labels from an ``ArgMax``.
+    Returns the last layer's ``S``, before the output activation (see
+    :func:`_scores`).
     """
     for i, (W, b) in enumerate(zip(coefs, intercepts, strict=True)):
         A = OnnxGemm(
@@ -405,13 +510,15 @@ def _pool(P, pooling, dtype, opv):
     return OnnxDiv(P, safe, op_version=opv)
 
 
-def _convert(scope, operator, container):
-    """The forward pass of either estimator: ``[Π·Table →] linear chain → Ŷ``."""
+def _scores(operator, dtype, opv):
+    """The network's output layer ``S``: ``[Π·Table →] linear chain [+ Π·w]``.
+
+    Before the output activation: the regressor's ``Ŷ`` is ``S`` or ``exp(S)``,
+    a classifier's logits are ``S``.
+    """
     model = operator.raw_operator
-    check_exportable(model)
-    opv, dtype = container.target_opset, _graph_dtype(operator)
     A = _input(operator, dtype, opv)
-    linear, scale, shift = None, None, None
+    linear = None
     if isinstance(model, EmbeddingBagRegressor):
         A = _weigh(A, model.weighting, model.idf_, dtype, opv)
         A = _pool(A, model.pooling, dtype, opv)
@@ -420,25 +527,123 @@ def _convert(scope, operator, container):
             w = np.asarray(model.linear_coef_, dtype=dtype).reshape(rows, -1)
             # The linear path Π·w, joined to the output layer by the Add node.
             linear = OnnxMatMul(A, w, op_version=opv)
-        scale = np.asarray(model._y_scale, dtype=dtype)
-        shift = np.asarray(model._y_mean, dtype=dtype)
         # The notes' embedding node: R = Π·Table.
         A = OnnxMatMul(A, np.asarray(model.embeddings_, dtype=dtype), op_version=opv)
     S = _linear_chain(A, model.coefs_, model.intercepts_, model.activation, dtype, opv)
     if linear is not None:
         S = OnnxAdd(S, linear, op_version=opv)
-    names = operator.outputs[:1]
-    if scale is not None:
-        # Back from the standardised target the network was trained on.
-        Y = _regression_output(S, model.out_activation_, dtype, opv, None)
-        Y = OnnxMul(Y, scale, op_version=opv)
-        output = OnnxAdd(Y, shift, op_version=opv, output_names=names)
+    return S
+
+
+def _unscale(Y, model, dtype, opv, output_names):
+    """``Y·scale + mean``: back from the standardised target an embedding bag fits.
+
+    An identity for a classifier, whose targets are not standardised (its
+    ``predict`` applies it to the logits all the same).
+    """
+    scale, shift = getattr(model, "_y_scale", None), getattr(model, "_y_mean", None)
+    if scale is None or (np.all(scale == 1) and np.all(shift == 0)):
+        return OnnxIdentity(Y, op_version=opv, output_names=output_names)
+    Y = OnnxMul(Y, np.asarray(scale, dtype=dtype), op_version=opv)
+    return OnnxAdd(
+        Y, np.asarray(shift, dtype=dtype), op_version=opv, output_names=output_names
+    )
+
+
+def _convert(scope, operator, container):
+    """A regressor's forward pass: ``S`` → output activation → ``Ŷ``."""
+    model = operator.raw_operator
+    check_exportable(model)
+    opv, dtype = container.target_opset, _graph_dtype(operator)
+    S = _scores(operator, dtype, opv)
+    Y = _regression_output(S, model.out_activation_, dtype, opv, None)
+    _unscale(Y, model, dtype, opv, operator.outputs[:1]).add_to(scope, container)
+
+
+def _sigmoid(S, dtype, opv):
+    """``σ(S) = 1/(1 + exp(−S))``, exact to the dtype's relative precision.
+
+    Not ONNX's ``Sigmoid``: onnxruntime's keeps only absolute precision for
+    negative ``S`` (in float32 ``σ(−10)`` is off by 2e-4 of its value and
+    ``σ(−30)`` is 0). ``exp(−S)`` may overflow to ``inf``, giving ``σ = 0`` as the
+    clipping to ``eps`` then requires.
+    """
+    one = np.array([1], dtype=dtype)
+    denominator = OnnxAdd(
+        one, OnnxExp(OnnxNeg(S, op_version=opv), op_version=opv), op_version=opv
+    )
+    return OnnxDiv(one, denominator, op_version=opv)
+
+
+def _convert_classifier(scope, operator, container):
+    """A classifier's forward pass: logits ``S`` → probabilities and labels.
+
+    As ``predict_proba`` and ``predict``: ``softmax(S)`` and the class of its
+    ``ArgMax`` for several classes; ``σ(s) > 0.5`` for each label (multilabel) or
+    for ``classes_[1]`` (two classes), the probabilities clipped to
+    ``[eps, 1 − eps]`` with ``eps`` of the dtype ``predict_proba`` computes in.
+    """
+    model = operator.raw_operator
+    check_exportable(model)
+    opv, dtype = container.target_opset, _graph_dtype(operator)
+    labels_name, proba_name = operator.outputs[0], operator.outputs[1]
+    S = _unscale(_scores(operator, dtype, opv), model, dtype, opv, None)
+    if model.out_activation_ == "softmax":
+        P = OnnxSoftmax(S, axis=1, op_version=opv)
+        OnnxIdentity(P, op_version=opv, output_names=[proba_name]).add_to(
+            scope, container
+        )
+        index = OnnxArgMax(P, axis=1, keepdims=0, op_version=opv)
     else:
-        output = _regression_output(S, model.out_activation_, dtype, opv, names)
-    output.add_to(scope, container)
+        eps = np.finfo(np.result_type(dtype, model.coefs_[0].dtype)).eps
+        bounds = np.array([eps], dtype=dtype), np.array([1 - eps], dtype=dtype)
+        sigma = _sigmoid(S, dtype, opv)
+        positive = OnnxGreater(sigma, np.array([0.5], dtype=dtype), op_version=opv)
+        P = OnnxClip(sigma, *bounds, op_version=opv)
+        if model.n_outputs_ > 1:  # multilabel: the indicator matrix
+            OnnxIdentity(P, op_version=opv, output_names=[proba_name]).add_to(
+                scope, container
+            )
+            OnnxCast(
+                positive,
+                to=TensorProto.INT64,
+                op_version=opv,
+                output_names=[labels_name],
+            ).add_to(scope, container)
+            return
+        # 1 − σ(s) as σ(−s), as predict_proba computes it.
+        negative = OnnxClip(
+            _sigmoid(OnnxNeg(S, op_version=opv), dtype, opv), *bounds, op_version=opv
+        )
+        OnnxConcat(
+            negative, P, axis=1, op_version=opv, output_names=[proba_name]
+        ).add_to(scope, container)
+        index = OnnxReshapeApi13(
+            OnnxCast(positive, to=TensorProto.INT64, op_version=opv),
+            np.array([-1], dtype=np.int64),
+            op_version=opv,
+        )
+    classes = _label_values(get_label_classes(scope, model))
+    OnnxGather(
+        classes, index, axis=0, op_version=opv, output_names=[labels_name]
+    ).add_to(scope, container)
 
 
 for _estimator in (MLPRegressorFromNotes, EmbeddingBagRegressor):
     update_registered_converter(
         _estimator, f"Sknotes{_estimator.__name__}", _shape_calculator, _convert
+    )
+for _estimator in (MLPClassifierFromNotes, EmbeddingBagClassifier):
+    # skl2onnx's MLPClassifier options; 'zipmap' makes skl2onnx parse the model as
+    # a classifier (labels, probabilities, then ZipMap unless zipmap=False).
+    update_registered_converter(
+        _estimator,
+        f"Sknotes{_estimator.__name__}",
+        _classifier_shape_calculator,
+        _convert_classifier,
+        options={
+            "zipmap": [True, False, "columns"],
+            "output_class_labels": [False, True],
+            "nocl": [True, False],
+        },
     )

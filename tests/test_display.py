@@ -194,3 +194,39 @@ def test_best_epoch_ignores_non_finite_scores():
     assert _best_epoch([0.1, np.nan, 0.3, 0.3, 0.2]) == 3
     assert _best_epoch([np.nan, np.nan]) is None
     assert _best_epoch(None) is None
+
+
+@pytest.mark.filterwarnings("ignore::sklearn.exceptions.ConvergenceWarning")
+@pytest.mark.parametrize(
+    "kind, loss, score",
+    [
+        ("classifier", "log-loss", "accuracy"),
+        ("poisson", "half Poisson deviance", "R²"),
+    ],
+)
+def test_labels_name_the_estimators_loss_and_score(kind, loss, score):
+    import matplotlib.pyplot as plt
+
+    from sknotes import MLPClassifierFromNotes
+
+    X, y = make_regression(n_samples=200, n_features=4, random_state=0)
+    params = dict(
+        hidden_layer_sizes=(8,), max_iter=15, early_stopping=True, random_state=0
+    )
+    if kind == "classifier":
+        model = MLPClassifierFromNotes(**params).fit(X, y > 0)
+    else:
+        model = MLPRegressorFromNotes(loss="poisson", **params).fit(X, np.abs(y) / 50)
+    display = LossCurveDisplay.from_estimator(model, name="net")
+    assert display.ax_.get_ylabel() == f"loss ({loss})"
+    assert display.score_ax_.get_ylabel() == f"validation {score}"
+    assert [t.get_text() for t in display.legend_.get_texts()][1:3] == [
+        f"validation {loss}",
+        f"validation {score}",
+    ]
+    np.testing.assert_array_equal(
+        display.score_line_.get_ydata(), model.validation_scores_
+    )
+    if kind == "classifier":  # accuracy, on its own scale
+        assert display.score_ax_.get_ylim() == (0.0, 1.0)
+    plt.close(display.figure_)

@@ -1,4 +1,8 @@
-"""ONNX export: onnxruntime equals `predict` (float64 1e-6, float32 1e-4 relative)."""
+"""ONNX export: onnxruntime equals `predict` (float64 1e-6, float32 1e-4 relative).
+
+Classifiers: labels equal to `predict`, probabilities to `predict_proba` within the
+same tolerances.
+"""
 
 import numpy as np
 import pytest
@@ -14,7 +18,12 @@ from sklearn.pipeline import make_pipeline  # noqa: E402
 from sklearn.preprocessing import StandardScaler  # noqa: E402
 
 import sknotes.onnx  # noqa: E402, F401  (registers the converters)
-from sknotes import EmbeddingBagRegressor, MLPRegressorFromNotes  # noqa: E402
+from sknotes import (  # noqa: E402
+    EmbeddingBagClassifier,
+    EmbeddingBagRegressor,
+    MLPClassifierFromNotes,
+    MLPRegressorFromNotes,
+)
 from sknotes.onnx import check_exportable, to_onnx, vectorizer_options  # noqa: E402
 
 pytestmark = pytest.mark.filterwarnings("ignore::sklearn.exceptions.ConvergenceWarning")
@@ -27,12 +36,16 @@ PLAIN = {"weighting": "count", "idf": False}
 MEAN = {**PLAIN, "pooling": "mean"}
 
 
-def run(onx, X):
+def run_all(onx, X):
     session = ort.InferenceSession(
         onx.SerializeToString(), providers=["CPUExecutionProvider"]
     )
     (name,) = [i.name for i in session.get_inputs()]
-    (y,) = session.run(None, {name: X})
+    return session.run(None, {name: X})
+
+
+def run(onx, X):
+    (y,) = run_all(onx, X)
     return y
 
 
@@ -41,6 +54,18 @@ def assert_same(onx, X_onnx, model, X, dtype):
     got = run(onx, X_onnx)
     assert got.dtype == dtype
     np.testing.assert_allclose(got.reshape(expected.shape), expected, rtol=RTOL[dtype])
+
+
+def assert_same_classes(onx, X_onnx, model, X, dtype):
+    """The graph's labels are ``predict``'s, its probabilities ``predict_proba``'s."""
+    labels, proba = run_all(onx, X_onnx)
+    expected = model.predict(X)
+    # int64 for integer (and integer-valued float, boolean) classes, as skl2onnx.
+    assert labels.dtype == (object if expected.dtype.kind in "UO" else np.int64)
+    assert labels.shape == expected.shape
+    np.testing.assert_array_equal(labels, expected)
+    assert proba.dtype == dtype
+    np.testing.assert_allclose(proba, model.predict_proba(X), rtol=RTOL[dtype])
 
 
 @pytest.fixture(scope="module")
@@ -96,6 +121,217 @@ def test_mlp_multi_output_and_lbfgs(tabular, dtype):
     assert_same(onx, X, model, X, dtype)
 
 
+def class_target(X, kind, labels):
+    """Binary, multiclass or multilabel ``y`` from ``X``, with int or str labels."""
+    score = X[:, 0] + X[:, 1] * X[:, 2] / 3
+    if kind == "multilabel":
+        return np.c_[score > 0, X[:, 3] > 0.5, score + X[:, 4] > 1].astype(int)
+    index = (score > 0).astype(int)
+    if kind == "multiclass":
+        index = np.digitize(score, np.quantile(score, [0.3, 0.6]))
+    names = np.array(["no", "yes", "maybe"] if labels == "str" else [-1, 4, 7])
+    return names[index]
+
+
+CLASS_TARGETS = [
+    ("binary", "int"),
+    ("binary", "str"),
+    ("multiclass", "int"),
+    ("multiclass", "str"),
+    ("multilabel", "int"),
+]
+NO_ZIPMAP = {"zipmap": False}
+
+
+@pytest.mark.parametrize("dtype", [np.float64, np.float32])
+@pytest.mark.parametrize("kind, labels", CLASS_TARGETS)
+@pytest.mark.parametrize("activation", ["identity", "logistic", "tanh", "relu"])
+@pytest.mark.parametrize("in_pipeline", [False, True])
+def test_mlp_classifier(tabular, dtype, kind, labels, activation, in_pipeline):
+    X, _ = tabular
+    y = class_target(StandardScaler().fit_transform(X), kind, labels)
+    X = X.astype(dtype)
+    model = MLPClassifierFromNotes(
+        hidden_layer_sizes=(7, 4), activation=activation, max_iter=60, random_state=0
+    )
+    if in_pipeline:
+        model = make_pipeline(StandardScaler(), model)
+    else:
+        X = StandardScaler().fit_transform(X).astype(dtype)
+    model.fit(X, y)
+    onx = skl2onnx_to_onnx(model, X[:1], options=NO_ZIPMAP)
+    assert_same_classes(onx, X, model, X, dtype)
+
+
+@pytest.mark.parametrize("dtype, logit", [(np.float64, 30.0), (np.float32, 12.0)])
+def test_confident_binary_probabilities_keep_their_precision(tabular, dtype, logit):
+    # 1 − σ(s) by subtraction keeps eps of absolute precision: about 1e-3 of its
+    # value at s = 30 in float64, 1e-2 at s = 12 in float32. predict_proba and
+    # the graph compute σ(−s) instead, exact to the dtype's relative precision
+    # (and above the clipping at eps).
+    X, _ = tabular
+    X = StandardScaler().fit_transform(X).astype(dtype)
+    model = MLPClassifierFromNotes(hidden_layer_sizes=(3,), max_iter=5, random_state=0)
+    model.fit(X, class_target(X, "binary", "int"))
+    model.coefs_[-1][...] = 0.0
+    model.intercepts_[-1][...] = logit
+    exact = 1 / (1 + np.exp(logit))
+    assert exact > 10 * np.finfo(dtype).eps
+    np.testing.assert_allclose(model.predict_proba(X)[:, 0], exact, rtol=RTOL[dtype])
+    onx = to_onnx(model, X, options=NO_ZIPMAP)
+    np.testing.assert_allclose(run_all(onx, X)[1][:, 0], exact, rtol=RTOL[dtype])
+    # Through the hidden layer too: onnxruntime's own Sigmoid would fail this.
+    model.intercepts_[-1][...] = -logit
+    assert_same_classes(to_onnx(model, X, options=NO_ZIPMAP), X, model, X, dtype)
+
+
+@pytest.mark.parametrize("dtype", [np.float64, np.float32])
+def test_confident_multiclass_and_multilabel_probabilities(tabular, dtype):
+    # Probabilities below 1e-4, where onnxruntime's own float32 Sigmoid is off by
+    # more than 1e-4 of their value: relative tolerances still hold.
+    X, _ = tabular
+    X = StandardScaler().fit_transform(X).astype(dtype)
+    for kind in ("multiclass", "multilabel"):
+        model = MLPClassifierFromNotes(
+            hidden_layer_sizes=(3,), max_iter=5, random_state=0
+        ).fit(X, class_target(X, kind, "int"))
+        model.coefs_[-1][...] *= 10.0
+        model.intercepts_[-1][...] = [10.0, -10.0, 0.0]
+        assert model.predict_proba(X).min() < 1e-4
+        onx = to_onnx(model, X, options=NO_ZIPMAP)
+        assert_same_classes(onx, X, model, X, dtype)
+
+
+@pytest.mark.parametrize("y_kind", ["float", "bool"])
+def test_integer_valued_float_and_boolean_classes_are_int64_labels(tabular, y_kind):
+    X, _ = tabular
+    X = StandardScaler().fit_transform(X)
+    y = class_target(X, "binary", "int") == 4
+    y = y if y_kind == "bool" else np.where(y, 3.0, -2.0)
+    model = MLPClassifierFromNotes(hidden_layer_sizes=(4,), max_iter=20, random_state=0)
+    model.fit(X, y)
+    assert_same_classes(to_onnx(model, X, options=NO_ZIPMAP), X, model, X, np.float64)
+
+
+def test_non_integer_float_classes_are_refused(tabular):
+    # scikit-learn's fit refuses them (a continuous target); a model whose classes
+    # were set by hand predicts them, and an int64 label would truncate them.
+    X, _ = tabular
+    model = MLPClassifierFromNotes(hidden_layer_sizes=(3,), max_iter=3, random_state=0)
+    model.fit(X, X[:, 0] > 2)
+    model.classes_ = model._label_binarizer.classes_ = np.array([0.5, 1.5])
+    assert set(model.predict(X)) <= {0.5, 1.5}
+    with pytest.raises(ValueError, match="int64 or strings"):
+        check_exportable(model)
+    with pytest.raises(ValueError, match="int64 or strings"):
+        to_onnx(model, X, options=NO_ZIPMAP)
+
+
+@pytest.mark.parametrize("kind, labels", CLASS_TARGETS)
+def test_zipmap_outputs(tabular, kind, labels):
+    # skl2onnx's default classifier output: one {class: probability} per row.
+    X, _ = tabular
+    X = StandardScaler().fit_transform(X).astype(np.float32)
+    y = class_target(X, kind, labels)
+    model = MLPClassifierFromNotes(hidden_layer_sizes=(5,), max_iter=30, random_state=0)
+    model.fit(X, y)
+    label, dicts = run_all(skl2onnx_to_onnx(model, X[:1]), X)
+    np.testing.assert_array_equal(label, model.predict(X))
+    proba = model.predict_proba(X)
+    assert [list(row) for row in dicts] == [list(model.classes_)] * len(X)
+    got = np.array([list(row.values()) for row in dicts])
+    np.testing.assert_allclose(got, proba, rtol=RTOL[np.float32])
+    # 'columns': one float tensor per class.
+    label, *columns = run_all(to_onnx(model, X, options={"zipmap": "columns"}), X)
+    np.testing.assert_array_equal(label, model.predict(X))
+    np.testing.assert_allclose(np.c_[tuple(columns)], proba, rtol=RTOL[np.float32])
+
+
+def test_float64_zipmap_is_refused(tabular):
+    # ONNX's ZipMap takes float32: skl2onnx's own classifiers write a graph that
+    # onnxruntime cannot load; sknotes says what to pass instead.
+    X, _ = tabular
+    model = MLPClassifierFromNotes(hidden_layer_sizes=(3,), max_iter=3, random_state=0)
+    model.fit(X, class_target(X, "binary", "str"))
+    for convert in (skl2onnx_to_onnx, to_onnx):
+        with pytest.raises(ValueError, match="zipmap': False"):
+            convert(model, X[:1])
+    columns = to_onnx(model, X, options={"zipmap": "columns"})
+    assert len(run_all(columns, X)) == 3
+
+
+def test_skl2onnx_label_options(tabular):
+    X, _ = tabular
+    X = StandardScaler().fit_transform(X)
+    model = MLPClassifierFromNotes(hidden_layer_sizes=(4,), max_iter=20, random_state=0)
+    model.fit(X, class_target(X, "multiclass", "str"))
+    # nocl: class indices instead of the classes.
+    nocl = to_onnx(model, X, options={"zipmap": False, "nocl": True})
+    labels, _ = run_all(nocl, X)
+    classes = list(model.classes_)
+    np.testing.assert_array_equal(labels, [classes.index(c) for c in model.predict(X)])
+    # output_class_labels: the classes as a third output.
+    onx = to_onnx(model, X, options={"zipmap": False, "output_class_labels": True})
+    labels, proba, class_labels = run_all(onx, X)
+    np.testing.assert_array_equal(class_labels, model.classes_)
+    np.testing.assert_array_equal(labels, model.predict(X))
+
+
+@pytest.mark.parametrize("kind", ["binary", "multiclass", "multilabel"])
+@pytest.mark.parametrize("linear_path", [False, True])
+@pytest.mark.parametrize("hidden", [(), (6,)])
+def test_embedding_bag_classifier_targets_and_linear_path(
+    texts, kind, linear_path, hidden
+):
+    docs, y = texts
+    P = TfidfVectorizer().fit_transform(docs)
+    target = {
+        "binary": y > 3,
+        "multiclass": np.digitize(y, [2.5, 3.5]),
+        "multilabel": np.c_[y > 3, y < 3, [len(doc) > 20 for doc in docs]],
+    }[kind]
+    model = EmbeddingBagClassifier(
+        embedding_dim=4,
+        pooling="sqrtn",
+        weighting="sublinear",
+        linear_path=linear_path,
+        hidden_layer_sizes=hidden,
+        activation="tanh",
+        max_iter=15,
+        random_state=0,
+    ).fit(P, target.astype(int) if kind == "multilabel" else target)
+    assert (model.linear_coef_ is not None) == linear_path
+    onx = to_onnx(model, P, options=NO_ZIPMAP)
+    assert_same_classes(onx, P.toarray(), model, P, np.float64)
+
+
+@pytest.mark.parametrize("vectorizer", [CountVectorizer, TfidfVectorizer])
+@pytest.mark.parametrize("kind", ["binary", "multiclass"])
+def test_classifier_pipeline_on_raw_strings(texts, vectorizer, kind):
+    docs, y = texts
+    labels = np.array(["bad", "ok", "good"])[np.digitize(y, [2.5, 3.5])]
+    if kind == "binary":
+        labels = np.where(y > 3, "good", "not good")
+    model = make_pipeline(
+        vectorizer(),
+        EmbeddingBagClassifier(
+            embedding_dim=5,
+            pooling="mean",
+            linear_path=True,
+            hidden_layer_sizes=(4,),
+            max_iter=15,
+            random_state=0,
+        ),
+    ).fit(docs, labels)
+    strings = np.array(docs).reshape(-1, 1)
+    # skl2onnx's vectorizers emit float32: the graph, and ZipMap, are float32.
+    onx = to_onnx(model, docs, options=NO_ZIPMAP)
+    assert_same_classes(onx, strings, model, docs, np.float32)
+    label, dicts = run_all(to_onnx(model, docs), strings)
+    np.testing.assert_array_equal(label, model.predict(docs))
+    assert set(dicts[0]) == set(model.classes_)
+
+
 @pytest.mark.parametrize("dtype", [np.float64, np.float32])
 @pytest.mark.parametrize("pooling", ["mean", "sum", "sqrtn"])
 @pytest.mark.parametrize("hidden", [(), (6,)])
@@ -123,12 +359,17 @@ def test_embedding_bag_on_a_bag_matrix(texts, dtype, pooling, hidden):
 @pytest.mark.parametrize("pooling", ["mean", "sum", "sqrtn"])
 @pytest.mark.parametrize("weighting", ["count", "binary", "sublinear"])
 @pytest.mark.parametrize("idf", [False, True])
-def test_embedding_bag_weighting_and_idf(texts, dtype, pooling, weighting, idf):
+@pytest.mark.parametrize("estimator", [EmbeddingBagRegressor, EmbeddingBagClassifier])
+def test_embedding_bag_weighting_and_idf(
+    texts, dtype, pooling, weighting, idf, estimator
+):
     docs, y = texts
     P = CountVectorizer().fit(docs[4:]).transform(docs).astype(dtype)
     # Counts above 1 in most rows: binary and sublinear differ from count.
     assert (P.max(axis=1).toarray() > 1).sum() > len(docs) // 4
-    model = EmbeddingBagRegressor(
+    if estimator is EmbeddingBagClassifier:
+        y = np.array(["bad", "ok", "good"])[np.digitize(y, [2.5, 3.5])]
+    model = estimator(
         embedding_dim=5,
         pooling=pooling,
         weighting=weighting,
@@ -138,7 +379,11 @@ def test_embedding_bag_weighting_and_idf(texts, dtype, pooling, weighting, idf):
         random_state=0,
     ).fit(P, y)
     assert (model.idf_ is not None) == idf
-    assert_same(to_onnx(model, P), P.toarray(), model, P, dtype)
+    if estimator is EmbeddingBagClassifier:
+        onx = to_onnx(model, P, options=NO_ZIPMAP)
+        assert_same_classes(onx, P.toarray(), model, P, dtype)
+    else:
+        assert_same(to_onnx(model, P), P.toarray(), model, P, dtype)
 
 
 @pytest.mark.parametrize("weighting", ["binary", "sublinear"])
@@ -223,16 +468,26 @@ def test_lower_target_opset(tabular, texts):
     onx = to_onnx(model, P, target_opset=13)
     assert max(o.version for o in onx.opset_import if o.domain == "") == 13
     assert_same(onx, P.toarray(), model, P, np.float64)
+    X, _ = tabular
+    X = StandardScaler().fit_transform(X)
+    for kind in ("binary", "multiclass", "multilabel"):
+        classifier = MLPClassifierFromNotes(
+            hidden_layer_sizes=(4,), max_iter=10, random_state=0
+        ).fit(X, class_target(X, kind, "str"))
+        onx = to_onnx(classifier, X, options=NO_ZIPMAP, target_opset=13)
+        assert max(o.version for o in onx.opset_import if o.domain == "") == 13
+        assert_same_classes(onx, X, classifier, X, np.float64)
 
 
 @pytest.mark.parametrize("form", ["token lists", "raw strings"])
-def test_vocabulary_models_are_refused(texts, form):
+@pytest.mark.parametrize("estimator", [EmbeddingBagRegressor, EmbeddingBagClassifier])
+def test_vocabulary_models_are_refused(texts, form, estimator):
     docs, y = texts
     X = [doc.split() for doc in docs] if form == "token lists" else docs
-    model = EmbeddingBagRegressor(
-        **MEAN, embedding_dim=3, max_iter=3, random_state=0
-    ).fit(X, y)
-    message = "bag matrix.*Pipeline"
+    if estimator is EmbeddingBagClassifier:
+        y = y > 3
+    model = estimator(**MEAN, embedding_dim=3, max_iter=3, random_state=0).fit(X, y)
+    message = f"{estimator.__name__} fitted on a bag matrix.*Pipeline"
     with pytest.raises(ValueError, match=message):
         check_exportable(model)
     with pytest.raises(ValueError, match=message):
@@ -247,7 +502,12 @@ def test_vocabulary_models_are_refused(texts, form):
 def test_unfitted_models_are_refused():
     from sklearn.exceptions import NotFittedError
 
-    for model in (MLPRegressorFromNotes(), EmbeddingBagRegressor(**MEAN)):
+    for model in (
+        MLPRegressorFromNotes(),
+        EmbeddingBagRegressor(**MEAN),
+        MLPClassifierFromNotes(),
+        EmbeddingBagClassifier(),
+    ):
         with pytest.raises(NotFittedError):
             to_onnx(make_pipeline(StandardScaler(), model), np.ones((2, 3)))
 
