@@ -302,7 +302,8 @@ class MLPClassifierFromNotes(_MLPFromNotes, BaseNotesClassifier):
 
     Differences from scikit-learn, on purpose: the log-loss is computed from the
     logits (exact where scikit-learn clips probabilities); ``predict_log_proba``
-    is ``log(predict_proba)`` as in scikit-learn, so both argmaxes agree; a warm start keeps the optimizer's state, the random stream and the
+    is ``log(predict_proba)`` as in scikit-learn, so both argmaxes agree; a warm
+    start keeps the optimizer's state, the random stream and the
     early-stopping split; ``validation_loss_curve_`` records the validation
     log-loss; a failed ``fit``/``partial_fit`` leaves a fitted model as it was.
 
