@@ -22,6 +22,8 @@ import numpy as np
 import scipy.sparse as sp
 from sklearn.utils import murmurhash3_32
 
+from . import _encode
+
 __all__ = [
     "TOKEN_PATTERN",
     "DocumentEncoder",
@@ -395,10 +397,21 @@ class Vocabulary:
         indptr : ndarray of int64 of length ``len(docs) + 1``
         """
         indptr = _indptr(docs)
+        flat = _encode.flatten(docs, indptr)
+        if flat is not None:
+            rows = _encode.lookup_rows(flat, self)
+            if rows is not None:
+                return rows, indptr
         rows = map(
             self.token_to_row.get, chain.from_iterable(docs), repeat(self.oov_row)
         )
         return np.fromiter(rows, np.int64, int(indptr[-1])), indptr
+
+    def __getstate__(self):
+        # The compiled lookup tables are rebuilt on first use, not pickled.
+        state = self.__dict__.copy()
+        state.pop("_compiled_index", None)
+        return state
 
 
 class HashingEncoder:
@@ -421,6 +434,10 @@ class HashingEncoder:
         """Return ``(indices, indptr)`` as :meth:`Vocabulary.encode`."""
         _check_positive_int(self.n_buckets, "n_buckets")
         indptr = _indptr(docs)
+        # The reference rejects bool tokens when hashing (a dict takes True as 1).
+        flat = _encode.flatten(docs, indptr, exclude_bools=True)
+        if flat is not None:
+            return _encode.hash_rows(flat, self.n_buckets), indptr
         codes, buckets = _hash_rows(chain.from_iterable(docs), self.n_buckets)
         rows = map(codes.__getitem__, chain.from_iterable(docs))
         return buckets[np.fromiter(rows, np.int64, int(indptr[-1]))], indptr
@@ -450,6 +467,11 @@ def bag_matrix(indices, indptr, n_rows, *, dtype=np.float64, pooling="sum"):
         raise ValueError(f"pooling must be 'sum' or 'mean'; got {pooling!r}.")
     indices, indptr = np.asarray(indices), np.asarray(indptr)
     n_docs = indptr.shape[0] - 1
+    arrays = _encode.bag_arrays(indices, indptr, dtype, pooling == "mean")
+    if arrays is not None:
+        bag = sp.csr_array(arrays, shape=(n_docs, n_rows))
+        bag.has_canonical_format = True  # sorted, duplicates summed
+        return bag
     data = np.ones(indices.shape[0], dtype=dtype)
     if pooling == "mean":
         # Empty documents repeat their length zero times, so nothing divides by 0.
