@@ -25,7 +25,14 @@ from numbers import Integral
 
 import numpy as np
 
-__all__ = ["Flat", "bag_arrays", "flatten", "hash_rows", "lookup_rows"]
+__all__ = [
+    "Flat",
+    "bag_arrays",
+    "first_codes",
+    "flatten",
+    "hash_rows",
+    "lookup_rows",
+]
 
 # None: not decided yet; False: unavailable; otherwise the compiled kernels.
 _KERNELS = None
@@ -42,15 +49,27 @@ class Flat:
     chars, starts : ndarray of uint32 / int64 (kind "str")
         The code points of all tokens, and where each token's start (one more
         entry than tokens).
+    tokens : list (kind "str")
+        The tokens themselves.
     """
 
-    def __init__(self, kind, indptr, values=None, chars=None, starts=None):
+    def __init__(self, kind, indptr, values=None, chars=None, starts=None, tokens=None):
         self.kind, self.indptr = kind, indptr
         self.values, self.chars, self.starts = values, chars, starts
+        self.tokens = tokens
 
     @property
     def n_tokens(self):
         return int(self.indptr[-1])
+
+    def ints(self, at=None):
+        return self.values if at is None else self.values[at]
+
+    def spans(self, at=None):
+        """Where each token (or each token at ``at``) starts and stops in chars."""
+        if at is None:
+            return self.starts[:-1], self.starts[1:]
+        return self.starts[at], self.starts[np.asarray(at) + 1]
 
 
 def _int_type(kind):
@@ -85,7 +104,7 @@ def flatten(docs, indptr, exclude_bools=False):
         return None
     starts = np.zeros(n + 1, dtype=np.int64)
     np.cumsum(np.fromiter(map(len, tokens), np.int64, n), out=starts[1:])
-    return Flat("str", indptr, chars=chars, starts=starts)
+    return Flat("str", indptr, chars=chars, starts=starts, tokens=tokens)
 
 
 def _has_bool(docs, indptr, values):
@@ -116,8 +135,10 @@ class _Index:
                 # True is 1 in a dict: it is found by an int 1 as well.
                 ints.append(int(token))
                 int_rows.append(row)
-            else:
-                raise _Unsupported  # a key only a dict compares correctly
+            elif not isinstance(token, tuple):
+                # A float, say, can equal an int token: only a dict finds it.
+                # (A tuple, an n-gram of int tokens, never equals a token.)
+                raise _Unsupported
         k = _kernels()
         keys = np.asarray(ints, dtype=np.int64)
         self.int_table = k.build_int_table(keys, np.asarray(int_rows, np.int64))
@@ -147,28 +168,39 @@ def _index_of(vocabulary):
     return index[1]
 
 
-def lookup_rows(flat, vocabulary):
-    """Row of each token of ``flat`` in ``vocabulary`` (a fitted
-    :class:`~sknotes._text.Vocabulary`), or None if not covered."""
+def lookup_rows(flat, vocabulary, at=None):
+    """Row of each token of ``flat`` (or of the tokens at positions ``at``) in
+    ``vocabulary``, a fitted :class:`~sknotes._text.Vocabulary`; None if the
+    compiled path does not cover its keys."""
     index = _index_of(vocabulary)
     if index is None:
         return None
     k = _kernels()
     oov = vocabulary.oov_row
     if flat.kind == "int":
-        return k.lookup_int(flat.values, *index.int_table, oov)
+        return k.lookup_int(flat.ints(at), *index.int_table, oov)
     return k.lookup_str(
-        flat.chars, flat.starts, index.str_chars, index.str_starts,
+        flat.chars, *flat.spans(at), index.str_chars, index.str_starts,
         *index.str_table, oov,
     )  # fmt: skip
 
 
-def hash_rows(flat, n_buckets):
-    """``stable_hash`` of each token of ``flat``."""
+def hash_rows(flat, n_buckets, at=None):
+    """``stable_hash`` of each token of ``flat`` (or of those at ``at``);
+    ``n_buckets=2**32`` gives MurmurHash3 itself."""
     k = _kernels()
     if flat.kind == "int":
-        return k.hash_ints(flat.values, n_buckets)
-    return k.hash_strs(flat.chars, flat.starts, n_buckets)
+        return k.hash_ints(flat.ints(at), n_buckets)
+    return k.hash_strs(flat.chars, *flat.spans(at), n_buckets)
+
+
+def first_codes(flat):
+    """Code of each token (distinct tokens numbered by first appearance, as
+    ``dict.fromkeys`` orders them) and the position of each code's first token."""
+    k = _kernels()
+    if flat.kind == "int":
+        return k.first_codes_int(flat.values)
+    return k.first_codes_str(flat.chars, flat.starts)
 
 
 def bag_arrays(indices, indptr, dtype, mean):
@@ -289,15 +321,15 @@ def _hash_ints_loop(values, n_buckets):
     return out
 
 
-def _hash_strs_loop(chars, starts, n_buckets):
-    n_tokens = starts.shape[0] - 1
+def _hash_strs_loop(chars, starts, stops, n_buckets):
+    n_tokens = starts.shape[0]
     out = np.empty(n_tokens, dtype=np.int64)
     longest = 0
     for i in range(n_tokens):
-        longest = max(longest, starts[i + 1] - starts[i])
+        longest = max(longest, stops[i] - starts[i])
     buffer = np.empty(4 * longest + 4, dtype=np.uint8)
     for i in range(n_tokens):
-        n = _utf8(chars, starts[i], starts[i + 1], buffer)
+        n = _utf8(chars, starts[i], stops[i], buffer)
         out[i] = np.int64(_murmur3_32(buffer, n)) % n_buckets
     return out
 
@@ -367,13 +399,13 @@ def _build_str_table_loop(chars, starts, rows):
     return slot_hash, slot_entry, slot_rows
 
 
-def _lookup_str_loop(chars, starts, vocab_chars, vocab_starts, slot_hash,
+def _lookup_str_loop(chars, starts, stops, vocab_chars, vocab_starts, slot_hash,
                      slot_entry, slot_rows, oov):  # fmt: skip
     mask = np.uint64(slot_hash.shape[0] - 1)
-    n_tokens = starts.shape[0] - 1
+    n_tokens = starts.shape[0]
     out = np.empty(n_tokens, dtype=np.int64)
     for i in range(n_tokens):
-        a, b = starts[i], starts[i + 1]
+        a, b = starts[i], stops[i]
         h = _chars_hash(chars, a, b)
         s = (h >> np.uint64(16)) & mask
         row = oov
@@ -392,6 +424,62 @@ def _lookup_str_loop(chars, starts, vocab_chars, vocab_starts, slot_hash,
             s = (s + np.uint64(1)) & mask
         out[i] = row
     return out
+
+
+def _first_codes_int_loop(values):
+    n = values.shape[0]
+    size = _table_size(n)
+    mask = np.uint64(size - 1)
+    slot_keys = np.zeros(size, dtype=np.int64)
+    slot_codes = np.full(size, -1, dtype=np.int64)  # -1: empty
+    codes = np.empty(n, dtype=np.int64)
+    first = np.empty(n, dtype=np.int64)
+    n_codes = 0
+    for i in range(n):
+        s = _mix(values[i]) & mask
+        while slot_codes[s] >= 0 and slot_keys[s] != values[i]:
+            s = (s + np.uint64(1)) & mask
+        if slot_codes[s] < 0:
+            slot_keys[s] = values[i]
+            slot_codes[s] = n_codes
+            first[n_codes] = i
+            n_codes += 1
+        codes[i] = slot_codes[s]
+    return codes, first[:n_codes].copy()
+
+
+def _first_codes_str_loop(chars, starts):
+    n = starts.shape[0] - 1
+    size = _table_size(n)
+    mask = np.uint64(size - 1)
+    slot_hash = np.zeros(size, dtype=np.uint64)
+    slot_codes = np.full(size, -1, dtype=np.int64)  # -1: empty
+    codes = np.empty(n, dtype=np.int64)
+    first = np.empty(n, dtype=np.int64)
+    n_codes = 0
+    for i in range(n):
+        a, b = starts[i], starts[i + 1]
+        h = _chars_hash(chars, a, b)
+        s = (h >> np.uint64(16)) & mask
+        while slot_codes[s] >= 0:
+            if slot_hash[s] == h:
+                f = first[slot_codes[s]]
+                fa, fb = starts[f], starts[f + 1]
+                same = fb - fa == b - a
+                j = 0
+                while same and j < b - a:
+                    same = chars[a + j] == chars[fa + j]
+                    j += 1
+                if same:
+                    break
+            s = (s + np.uint64(1)) & mask
+        if slot_codes[s] < 0:
+            slot_hash[s] = h
+            slot_codes[s] = n_codes
+            first[n_codes] = i
+            n_codes += 1
+        codes[i] = slot_codes[s]
+    return codes, first[:n_codes].copy()
 
 
 def _bag_loop(indices, indptr, values):
@@ -442,6 +530,8 @@ class _Compiled:
         self.build_str_table = jit(_build_str_table_loop)
         self.lookup_str = jit(_lookup_str_loop)
         self.bag = jit(_bag_loop)
+        self.first_codes_int = jit(_first_codes_int_loop)
+        self.first_codes_str = jit(_first_codes_str_loop)
 
 
 def _kernels():

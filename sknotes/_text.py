@@ -666,11 +666,17 @@ class _Terms:
         indptr = _indptr(docs)
         lengths = np.diff(indptr)
         n_tokens = int(indptr[-1])
-        self.tokens = list(dict.fromkeys(chain.from_iterable(docs)))
-        code_of = dict(zip(self.tokens, range(len(self.tokens)), strict=True))
-        codes = np.fromiter(
-            map(code_of.__getitem__, chain.from_iterable(docs)), np.int64, n_tokens
-        )
+        self._flat = _encode.flatten(docs, indptr)
+        if self._flat is not None:
+            codes, self._first = _encode.first_codes(self._flat)
+            tokens = self._flat.tokens or list(chain.from_iterable(docs))
+            self.tokens = list(map(tokens.__getitem__, self._first.tolist()))
+        else:
+            self.tokens = list(dict.fromkeys(chain.from_iterable(docs)))
+            code_of = dict(zip(self.tokens, range(len(self.tokens)), strict=True))
+            codes = np.fromiter(
+                map(code_of.__getitem__, chain.from_iterable(docs)), np.int64, n_tokens
+            )
         doc_of = np.repeat(np.arange(self.n_docs, dtype=np.int64), lengths)
         position = np.arange(n_tokens, dtype=np.int64) - np.repeat(indptr[:-1], lengths)
         remaining = np.repeat(lengths, lengths) - position
@@ -731,6 +737,24 @@ class _Terms:
     def all_names(self):
         """The text of every term, in term order."""
         return [name for order in self.orders for name in self.names(order)]
+
+    def token_hashes(self):
+        """MurmurHash3 of each distinct token (:func:`stable_hash`'s, before the
+        modulo)."""
+        if self._flat is not None:
+            return _encode.hash_rows(self._flat, 2**32, at=self._first)
+        return _murmur(self.tokens)
+
+    def token_rows(self, vocabulary):
+        """Row of each distinct token in ``vocabulary`` (unknown → its ``oov_row``)."""
+        if self._flat is not None:
+            rows = _encode.lookup_rows(self._flat, vocabulary, at=self._first)
+            if rows is not None:
+                return rows
+        get, oov = vocabulary.token_to_row.get, vocabulary.oov_row
+        return np.fromiter(
+            (get(t, oov) for t in self.tokens), np.int64, len(self.tokens)
+        )
 
     def ngram_hashes(self, order, token_hashes):
         """fastText's hash of each n-gram of ``order`` from its tokens' hashes."""
@@ -939,7 +963,7 @@ class DocumentEncoder:
             n = order[0]
             if self.n_buckets is not None:
                 if token_hashes is None:
-                    token_hashes = _murmur(terms.tokens)
+                    token_hashes = terms.token_hashes()
                 if n == 1:
                     parts.append(token_hashes % self.n_buckets)
                 else:
@@ -948,12 +972,7 @@ class DocumentEncoder:
             elif n > 1:
                 parts.append(self._ngram_rows(terms, order))
             else:
-                get, oov = self.token_to_row.get, self.oov_row
-                parts.append(
-                    np.fromiter(
-                        (get(t, oov) for t in terms.tokens), np.int64, len(terms.tokens)
-                    )
-                )
+                parts.append(terms.token_rows(self.words))
         return np.concatenate(parts) if parts else np.zeros(0, np.int64)
 
     def encode(self, docs, dtype=np.float64):

@@ -140,23 +140,65 @@ def test_bag_matrix(docs, pooling, dtype):
     assert_same(bag_matrix(*args, **options), reference(bag_matrix, *args, **options))
 
 
-@settings(max_examples=60, deadline=None,
-          suppress_health_check=[HealthCheck.too_slow])  # fmt: skip
-@given(
-    train=documents(st.one_of(FEW_WORDS, TEXT)),
-    test=documents(st.one_of(FEW_WORDS, TEXT)),
-    hashed=st.booleans(),
-    pooling=st.sampled_from(["sum", "mean", "concat"]),
+ENCODERS = st.fixed_dictionaries(
+    {
+        "n_buckets": st.sampled_from([None, 64]),
+        "ngram_range": st.sampled_from([(1, 1), (1, 2), (2, 3)]),
+        "char_ngram_range": st.sampled_from([None, (2, 4)]),
+        "n_subword_buckets": st.just(32),
+        "weighting": st.sampled_from(["count", "binary", "sublinear"]),
+        "idf": st.booleans(),
+        "pooling": st.sampled_from(["sum", "mean", "sqrtn", "concat"]),
+        "min_count": st.integers(1, 2),
+    }
 )
-def test_document_encoder_pi(train, test, hashed, pooling):
-    encoder = DocumentEncoder(n_buckets=64 if hashed else None, pooling=pooling)
-    encoder.fit(train)
+ANY_DOCS = st.one_of(
+    documents(st.one_of(FEW_WORDS, TEXT)), documents(st.one_of(SMALL_INTS, INT64))
+)
+
+
+def fitted_alike(params, docs):
+    """The encoder fitted with and without the kernels; asserts they agree."""
+    encoder = DocumentEncoder(**params).fit(docs)
+    expected = reference(DocumentEncoder(**params).fit, docs)
+    assert repr(encoder.tokens) == repr(expected.tokens)  # also the tokens' types
+    if encoder.idf_ is not None:
+        np.testing.assert_array_equal(encoder.idf_, expected.idf_, strict=True)
+    return encoder
+
+
+@settings(max_examples=80, deadline=None,
+          suppress_health_check=[HealthCheck.too_slow])  # fmt: skip
+@given(train=ANY_DOCS, test=ANY_DOCS, params=ENCODERS)
+def test_document_encoder_pi(train, test, params):
+    if params["pooling"] == "concat":
+        params.update(ngram_range=(1, 1), char_ngram_range=None,
+                      weighting="count", idf=False)  # fmt: skip
+    encoder = fitted_alike(params, train)
     for docs in (train, test):
         for dtype in (np.float32, np.float64):
             assert_same(
-                encoder.pi(docs, dtype, max_length=5),
-                reference(encoder.pi, docs, dtype, max_length=5),
+                outcome(encoder.pi, docs, dtype, max_length=5),
+                reference(outcome, encoder.pi, docs, dtype, max_length=5),
             )
+
+
+def test_document_encoder_on_a_zipf_corpus():
+    # Many repeats, collisions in 64 buckets, n-grams seen and unseen in training.
+    rng = np.random.default_rng(0)
+    ids = rng.zipf(1.3, size=(300, 12)) % 500
+    int_docs = [doc[: rng.integers(0, 13)] for doc in ids.tolist()]
+    str_docs = [[f"w{t}" for t in doc] for doc in int_docs]
+    for docs in (int_docs, str_docs):
+        for params in (
+            {},
+            {"n_buckets": 64, "weighting": "sublinear", "pooling": "sqrtn"},
+            {"ngram_range": (1, 2), "idf": True, "min_count": 2},
+            {"n_buckets": 1000, "ngram_range": (1, 3), "char_ngram_range": (2, 4)},
+        ):
+            encoder = fitted_alike(params, docs[:200])
+            for dtype in (np.float32, np.float64):
+                assert_same(encoder.pi(docs, dtype), reference(encoder.pi, docs, dtype))
 
 
 @pytest.mark.parametrize(
