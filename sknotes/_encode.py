@@ -29,6 +29,7 @@ __all__ = [
     "Flat",
     "bag_arrays",
     "first_codes",
+    "first_tokens",
     "flatten",
     "hash_rows",
     "lookup_rows",
@@ -194,13 +195,23 @@ def hash_rows(flat, n_buckets, at=None):
     return k.hash_strs(flat.chars, *flat.spans(at), n_buckets)
 
 
+def first_tokens(flat, docs, first):
+    """The tokens (the objects themselves) at flat positions ``first``."""
+    if flat.tokens is not None:
+        return list(map(flat.tokens.__getitem__, first.tolist()))
+    doc = np.searchsorted(flat.indptr, first, side="right") - 1
+    position = first - flat.indptr[doc]
+    return [docs[d][p] for d, p in zip(doc.tolist(), position.tolist(), strict=True)]
+
+
 def first_codes(flat):
     """Code of each token (distinct tokens numbered by first appearance, as
     ``dict.fromkeys`` orders them) and the position of each code's first token."""
     k = _kernels()
     if flat.kind == "int":
-        return k.first_codes_int(flat.values)
-    return k.first_codes_str(flat.chars, flat.starts)
+        none = np.zeros(1, dtype=np.int64)
+        return k.first_codes(flat.values, np.zeros(0, np.uint32), none, False)
+    return k.first_codes(np.zeros(0, np.int64), flat.chars, flat.starts, True)
 
 
 def bag_arrays(indices, indptr, dtype, mean):
@@ -426,50 +437,38 @@ def _lookup_str_loop(chars, starts, stops, vocab_chars, vocab_starts, slot_hash,
     return out
 
 
-def _first_codes_int_loop(values):
-    n = values.shape[0]
-    size = _table_size(n)
-    mask = np.uint64(size - 1)
-    slot_keys = np.zeros(size, dtype=np.int64)
-    slot_codes = np.full(size, -1, dtype=np.int64)  # -1: empty
-    codes = np.empty(n, dtype=np.int64)
-    first = np.empty(n, dtype=np.int64)
-    n_codes = 0
-    for i in range(n):
-        s = _mix(values[i]) & mask
-        while slot_codes[s] >= 0 and slot_keys[s] != values[i]:
-            s = (s + np.uint64(1)) & mask
-        if slot_codes[s] < 0:
-            slot_keys[s] = values[i]
-            slot_codes[s] = n_codes
-            first[n_codes] = i
-            n_codes += 1
-        codes[i] = slot_codes[s]
-    return codes, first[:n_codes].copy()
-
-
-def _first_codes_str_loop(chars, starts):
-    n = starts.shape[0] - 1
-    size = _table_size(n)
-    mask = np.uint64(size - 1)
+def _first_codes_loop(values, chars, starts, by_chars):
+    # One open-addressing table of codes, grown as distinct tokens arrive: sized
+    # by them, not by the batch, it stays in cache for a corpus's frequent tokens.
+    # A code's key is its first token (an int, or code points compared in full).
+    n = starts.shape[0] - 1 if by_chars else values.shape[0]
+    size = 1024
     slot_hash = np.zeros(size, dtype=np.uint64)
     slot_codes = np.full(size, -1, dtype=np.int64)  # -1: empty
     codes = np.empty(n, dtype=np.int64)
     first = np.empty(n, dtype=np.int64)
+    first_hash = np.empty(n, dtype=np.uint64)
     n_codes = 0
     for i in range(n):
-        a, b = starts[i], starts[i + 1]
-        h = _chars_hash(chars, a, b)
-        s = (h >> np.uint64(16)) & mask
+        if by_chars:
+            a, b = starts[i], starts[i + 1]
+            h = _chars_hash(chars, a, b)
+        else:
+            h = _mix(values[i])
+        mask = np.uint64(size - 1)
+        s = (h >> np.uint64(16)) & mask if by_chars else h & mask
         while slot_codes[s] >= 0:
             if slot_hash[s] == h:
                 f = first[slot_codes[s]]
-                fa, fb = starts[f], starts[f + 1]
-                same = fb - fa == b - a
-                j = 0
-                while same and j < b - a:
-                    same = chars[a + j] == chars[fa + j]
-                    j += 1
+                if by_chars:
+                    fa, fb = starts[f], starts[f + 1]
+                    same = fb - fa == b - a
+                    j = 0
+                    while same and j < b - a:
+                        same = chars[a + j] == chars[fa + j]
+                        j += 1
+                else:
+                    same = values[f] == values[i]
                 if same:
                     break
             s = (s + np.uint64(1)) & mask
@@ -477,8 +476,23 @@ def _first_codes_str_loop(chars, starts):
             slot_hash[s] = h
             slot_codes[s] = n_codes
             first[n_codes] = i
+            first_hash[n_codes] = h
             n_codes += 1
-        codes[i] = slot_codes[s]
+            if 2 * n_codes > size:  # rehash into a table twice as large
+                size *= 2
+                mask = np.uint64(size - 1)
+                slot_hash = np.zeros(size, dtype=np.uint64)
+                slot_codes = np.full(size, -1, dtype=np.int64)
+                for c in range(n_codes):
+                    hc = first_hash[c]
+                    t = (hc >> np.uint64(16)) & mask if by_chars else hc & mask
+                    while slot_codes[t] >= 0:
+                        t = (t + np.uint64(1)) & mask
+                    slot_hash[t] = hc
+                    slot_codes[t] = c
+            codes[i] = n_codes - 1
+        else:
+            codes[i] = slot_codes[s]
     return codes, first[:n_codes].copy()
 
 
@@ -530,8 +544,7 @@ class _Compiled:
         self.build_str_table = jit(_build_str_table_loop)
         self.lookup_str = jit(_lookup_str_loop)
         self.bag = jit(_bag_loop)
-        self.first_codes_int = jit(_first_codes_int_loop)
-        self.first_codes_str = jit(_first_codes_str_loop)
+        self.first_codes = jit(_first_codes_loop)
 
 
 def _kernels():

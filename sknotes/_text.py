@@ -669,8 +669,7 @@ class _Terms:
         self._flat = _encode.flatten(docs, indptr)
         if self._flat is not None:
             codes, self._first = _encode.first_codes(self._flat)
-            tokens = self._flat.tokens or list(chain.from_iterable(docs))
-            self.tokens = list(map(tokens.__getitem__, self._first.tolist()))
+            self.tokens = _encode.first_tokens(self._flat, docs, self._first)
         else:
             self.tokens = list(dict.fromkeys(chain.from_iterable(docs)))
             code_of = dict(zip(self.tokens, range(len(self.tokens)), strict=True))

@@ -264,3 +264,19 @@ def test_murmur_of_long_and_astral_tokens():
     assert_encodes_alike(hashed, [words])
     ints = [[0, -1, 9, 10, -10, 2**63 - 1, -(2**63), 10**18, -(10**18)]]
     assert_encodes_alike(hashed, ints)
+
+
+@pytest.mark.parametrize("kind", ["int", "str"])
+def test_first_codes_are_dict_fromkeys_order(kind):
+    # Thousands of distinct tokens: the table of codes is regrown several times.
+    rng = np.random.default_rng(1)
+    values = rng.integers(-(2**40), 2**40, size=3000)
+    values = np.concatenate([values, rng.choice(values, 6000)])
+    tokens = values.tolist() if kind == "int" else [f"t{v}é" for v in values]
+    docs = [tokens[i : i + 7] for i in range(0, len(tokens), 7)]
+    flat = _encode.flatten(docs, _indptr(docs))
+    codes, first = _encode.first_codes(flat)
+    distinct = list(dict.fromkeys(tokens))
+    assert _encode.first_tokens(flat, docs, first) == distinct
+    code_of = {t: c for c, t in enumerate(distinct)}
+    assert codes.tolist() == [code_of[t] for t in tokens]
