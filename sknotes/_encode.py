@@ -394,6 +394,16 @@ def _chars_hash(chars, start, stop):
     return h
 
 
+def _same_chars(chars, a, b, other, c, d):
+    """Whether code points ``chars[a:b]`` equal ``other[c:d]``."""
+    if b - a != d - c:
+        return False
+    for j in range(b - a):
+        if chars[a + j] != other[c + j]:
+            return False
+    return True
+
+
 def _build_str_table_loop(chars, starts, rows):
     n = starts.shape[0] - 1
     size = _table_size(n)
@@ -423,13 +433,8 @@ def _lookup_str_loop(chars, starts, stops, vocab_chars, vocab_starts, slot_hash,
         while slot_entry[s] >= 0:
             if slot_hash[s] == h:
                 e = slot_entry[s]
-                va, vb = vocab_starts[e], vocab_starts[e + 1]
-                same = vb - va == b - a
-                j = 0
-                while same and j < b - a:
-                    same = chars[a + j] == vocab_chars[va + j]
-                    j += 1
-                if same:
+                if _same_chars(chars, a, b, vocab_chars, vocab_starts[e],
+                               vocab_starts[e + 1]):  # fmt: skip
                     row = slot_rows[s]
                     break
             s = (s + np.uint64(1)) & mask
@@ -461,12 +466,7 @@ def _first_codes_loop(values, chars, starts, by_chars):
             if slot_hash[s] == h:
                 f = first[slot_codes[s]]
                 if by_chars:
-                    fa, fb = starts[f], starts[f + 1]
-                    same = fb - fa == b - a
-                    j = 0
-                    while same and j < b - a:
-                        same = chars[a + j] == chars[fa + j]
-                        j += 1
+                    same = _same_chars(chars, a, b, chars, starts[f], starts[f + 1])
                 else:
                     same = values[f] == values[i]
                 if same:
@@ -535,7 +535,7 @@ class _Compiled:
         inner = numba.njit(cache=cache, nogil=True, inline="always")
         g = globals()
         for name in ("_murmur3_32", "_utf8", "_int_key", "_mix", "_chars_hash",
-                     "_table_size"):  # fmt: skip
+                     "_table_size", "_same_chars"):  # fmt: skip
             g[name] = inner(g[name].py_func if hasattr(g[name], "py_func") else g[name])
         self.hash_ints = jit(_hash_ints_loop)
         self.hash_strs = jit(_hash_strs_loop)

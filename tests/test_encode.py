@@ -86,28 +86,19 @@ def assert_encodes_alike(encoder, docs):
     assert_same(outcome(encoder.encode, docs), reference(outcome, encoder.encode, docs))
 
 
-@settings(max_examples=150, deadline=None)
-@given(
-    train=documents(st.one_of(SMALL_INTS, INT64)),
-    test=documents(st.one_of(SMALL_INTS, INT64)),
-    min_count=st.integers(1, 3),
+@pytest.mark.parametrize(
+    "tokens", [st.one_of(SMALL_INTS, INT64), st.one_of(FEW_WORDS, TEXT)]
 )
-def test_int_vocabulary_lookup(train, test, min_count):
-    assert compiled(test)
-    vocabulary = Vocabulary(min_count=min_count).fit(train)
-    assert_encodes_alike(vocabulary, test)
-    assert_encodes_alike(vocabulary, train)
-
-
 @settings(max_examples=150, deadline=None)
 @given(
-    train=documents(st.one_of(FEW_WORDS, TEXT)),
-    test=documents(st.one_of(FEW_WORDS, TEXT)),
+    data=st.data(),
+    min_count=st.integers(1, 3),
     max_vocabulary=st.one_of(st.none(), st.integers(1, 5)),
 )
-def test_str_vocabulary_lookup(train, test, max_vocabulary):
+def test_vocabulary_lookup(tokens, data, min_count, max_vocabulary):
+    train, test = data.draw(documents(tokens)), data.draw(documents(tokens))
     assert compiled(test)
-    vocabulary = Vocabulary(max_vocabulary=max_vocabulary).fit(train)
+    vocabulary = Vocabulary(min_count, max_vocabulary).fit(train)
     assert_encodes_alike(vocabulary, test)
     assert_encodes_alike(vocabulary, train)
 
