@@ -11,8 +11,9 @@ hidden per-token weights + noise) are generated chunk by chunk (chunk i from see
 dtype='float32', linear_path=False, early_stopping=False)`` with ``partial_fit``,
 one call per chunk; only the calls are timed (generation is not). The in-memory
 reference is ``fit(max_iter=1)`` on a sample of the same stream with the same
-settings, as token lists too, so both include encoding; its fixed cost (the time of a 512-document fit: drawing the
-table, allocating Adam's moments) is subtracted, since the stream pays it once.
+settings, as token lists too, so both include encoding; its fixed cost (the time
+of a 512-document fit: drawing the table, allocating Adam's moments) is
+subtracted, since the stream pays it once.
 Resident memory (/proc/self/statm) is read after the warm-up chunks and after
 every chunk; growth = end − after warm-up.
 With dask installed, the same is repeated through a dask bag whose partitions are
