@@ -16,8 +16,7 @@ of a 512-document fit: drawing the table, allocating Adam's moments) is
 subtracted, since the stream pays it once.
 The stream's speed is that of the calls after the warm-up chunks (the first call
 pays the same fixed cost). Resident memory (/proc/self/statm) is read after the
-warm-up chunks and after
-every chunk; growth = end − after warm-up.
+warm-up chunks and after every chunk; growth = end − after warm-up.
 With dask installed, the same is repeated through a dask bag whose partitions are
 the chunks, computed one by one (synchronous scheduler) into partial_fit.
 
