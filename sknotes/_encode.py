@@ -109,14 +109,17 @@ def flatten(docs, indptr, exclude_bools=False):
 
 
 def _has_bool(docs, indptr, values):
-    # A bool passes array("q") as 0 or 1: only those tokens are looked at.
-    at = np.flatnonzero((values == 0) | (values == 1))
-    doc = np.searchsorted(indptr, at, side="right") - 1
-    position = at - indptr[doc]
-    return any(
-        type(docs[d][p]) is bool
-        for d, p in zip(doc.tolist(), position.tolist(), strict=True)
-    )
+    # A bool passes array("q") as 0 or 1.  The reference hashes the first token
+    # of each value (a dict merges True into 1): it fails only if the first 0 or
+    # 1 is a bool, so only those two tokens are looked at.
+    for value in (0, 1):
+        at = values == value
+        if at.any():
+            i = int(at.argmax())
+            d = int(np.searchsorted(indptr, i, side="right")) - 1
+            if type(docs[d][i - indptr[d]]) is bool:
+                return True
+    return False
 
 
 # -- tables of a vocabulary ------------------------------------------------------

@@ -434,7 +434,7 @@ class HashingEncoder:
         """Return ``(indices, indptr)`` as :meth:`Vocabulary.encode`."""
         _check_positive_int(self.n_buckets, "n_buckets")
         indptr = _indptr(docs)
-        # The reference rejects bool tokens when hashing (a dict takes True as 1).
+        # The reference rejects a bool token when hashing.
         flat = _encode.flatten(docs, indptr, exclude_bools=True)
         if flat is not None:
             return _encode.hash_rows(flat, self.n_buckets), indptr
@@ -666,7 +666,8 @@ class _Terms:
         indptr = _indptr(docs)
         lengths = np.diff(indptr)
         n_tokens = int(indptr[-1])
-        self._flat = _encode.flatten(docs, indptr)
+        # Hashing rejects a bool token: those batches take the reference.
+        self._flat = _encode.flatten(docs, indptr, exclude_bools=True)
         if self._flat is not None:
             codes, self._first = _encode.first_codes(self._flat)
             self.tokens = _encode.first_tokens(self._flat, docs, self._first)

@@ -201,6 +201,8 @@ def test_document_encoder_on_a_zipf_corpus():
         [[np.int64(3), 4, np.uint64(2**64 - 1)]],
         [[1, "1"]],  # mixed kinds
         [[True, 2]],  # a bool: the reference rejects it when hashing
+        [[1, True, 0], [False]],  # ... unless an int of its value came first
+        [[2, False], [0]],
         [[np.True_]],
         [[1.0, 2.0]],
         [[], []],
@@ -216,6 +218,17 @@ def test_inputs_the_compiled_path_leaves_to_the_reference(docs, encoder):
     else:
         model = HashingEncoder(2**20)
     assert_encodes_alike(model, docs)
+
+
+@pytest.mark.parametrize("docs", [[[True, 2]], [[1, True, 0], [False, 3]], [[2, 0]]])
+@pytest.mark.parametrize("n_buckets", [None, 16])
+def test_document_encoder_with_bool_tokens(docs, n_buckets):
+    params = {"n_buckets": n_buckets, "weighting": "sublinear", "pooling": "sqrtn"}
+    fitted = reference(outcome, DocumentEncoder(**params).fit, [[2, 1, 0]])
+    assert_same(
+        outcome(fitted.pi, docs, np.float64),
+        reference(outcome, fitted.pi, docs, np.float64),
+    )
 
 
 def test_int_tokens_of_numpy_types_and_arrays():
