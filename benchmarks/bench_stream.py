@@ -131,7 +131,8 @@ def report(name, speed, speed_cpu, rss, reference, reference_cpu, r2):
     met = speed >= 0.7 * reference and growth <= 64
     print(
         f"{name:>10s}: {speed:12,.0f} tokens/s = {speed / reference:.2f} × in-memory "
-        f"(target ≥ 0.7; by CPU time {speed_cpu / reference_cpu:.2f} ×); RSS after warm-up {rss['after warm-up']:.0f} MiB, end "
+        f"(target ≥ 0.7; by CPU time {speed_cpu / reference_cpu:.2f} ×); RSS after "
+        f"warm-up {rss['after warm-up']:.0f} MiB, end "
         f"{rss['end']:.0f} MiB, peak {rss['peak']:.0f} MiB, growth {growth:+.0f} MiB "
         f"(target ≤ 64); held-out R² {r2:.4f}{'' if met else '  NOT MET'}"
     )
