@@ -493,7 +493,8 @@ best_validation_score_, n_iter_, t_, n_layers_, n_outputs_, out_activation_
                 lowercase=self.lowercase,
                 token_pattern=self.token_pattern,
             )
-        return [list(doc) for doc in X]
+        # Lists are read, never written: only other sequences are copied.
+        return [doc if type(doc) is list else list(doc) for doc in X]
 
     def _check_form(self, X, reset):
         form = detect_input_form(X)

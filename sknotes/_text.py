@@ -22,6 +22,8 @@ import numpy as np
 import scipy.sparse as sp
 from sklearn.utils import murmurhash3_32
 
+from . import _encode
+
 __all__ = [
     "TOKEN_PATTERN",
     "DocumentEncoder",
@@ -395,10 +397,21 @@ class Vocabulary:
         indptr : ndarray of int64 of length ``len(docs) + 1``
         """
         indptr = _indptr(docs)
+        flat = _encode.flatten(docs, indptr)
+        if flat is not None:
+            rows = _encode.lookup_rows(flat, self)
+            if rows is not None:
+                return rows, indptr
         rows = map(
             self.token_to_row.get, chain.from_iterable(docs), repeat(self.oov_row)
         )
         return np.fromiter(rows, np.int64, int(indptr[-1])), indptr
+
+    def __getstate__(self):
+        # The compiled lookup tables are rebuilt on first use, not pickled.
+        state = self.__dict__.copy()
+        state.pop("_compiled_index", None)
+        return state
 
 
 class HashingEncoder:
@@ -421,6 +434,10 @@ class HashingEncoder:
         """Return ``(indices, indptr)`` as :meth:`Vocabulary.encode`."""
         _check_positive_int(self.n_buckets, "n_buckets")
         indptr = _indptr(docs)
+        # The reference rejects a bool token when hashing.
+        flat = _encode.flatten(docs, indptr, exclude_bools=True)
+        if flat is not None:
+            return _encode.hash_rows(flat, self.n_buckets), indptr
         codes, buckets = _hash_rows(chain.from_iterable(docs), self.n_buckets)
         rows = map(codes.__getitem__, chain.from_iterable(docs))
         return buckets[np.fromiter(rows, np.int64, int(indptr[-1]))], indptr
@@ -450,6 +467,11 @@ def bag_matrix(indices, indptr, n_rows, *, dtype=np.float64, pooling="sum"):
         raise ValueError(f"pooling must be 'sum' or 'mean'; got {pooling!r}.")
     indices, indptr = np.asarray(indices), np.asarray(indptr)
     n_docs = indptr.shape[0] - 1
+    arrays = _encode.bag_arrays(indices, indptr, dtype, pooling == "mean")
+    if arrays is not None:
+        bag = sp.csr_array(arrays, shape=(n_docs, n_rows))
+        bag.has_canonical_format = True  # sorted, duplicates summed
+        return bag
     data = np.ones(indices.shape[0], dtype=dtype)
     if pooling == "mean":
         # Empty documents repeat their length zero times, so nothing divides by 0.
@@ -644,11 +666,17 @@ class _Terms:
         indptr = _indptr(docs)
         lengths = np.diff(indptr)
         n_tokens = int(indptr[-1])
-        self.tokens = list(dict.fromkeys(chain.from_iterable(docs)))
-        code_of = dict(zip(self.tokens, range(len(self.tokens)), strict=True))
-        codes = np.fromiter(
-            map(code_of.__getitem__, chain.from_iterable(docs)), np.int64, n_tokens
-        )
+        # Hashing rejects a bool token: those batches take the reference.
+        self._flat = _encode.flatten(docs, indptr, exclude_bools=True)
+        if self._flat is not None:
+            codes, self._first = _encode.first_codes(self._flat)
+            self.tokens = _encode.first_tokens(self._flat, docs, self._first)
+        else:
+            self.tokens = list(dict.fromkeys(chain.from_iterable(docs)))
+            code_of = dict(zip(self.tokens, range(len(self.tokens)), strict=True))
+            codes = np.fromiter(
+                map(code_of.__getitem__, chain.from_iterable(docs)), np.int64, n_tokens
+            )
         doc_of = np.repeat(np.arange(self.n_docs, dtype=np.int64), lengths)
         position = np.arange(n_tokens, dtype=np.int64) - np.repeat(indptr[:-1], lengths)
         remaining = np.repeat(lengths, lengths) - position
@@ -709,6 +737,24 @@ class _Terms:
     def all_names(self):
         """The text of every term, in term order."""
         return [name for order in self.orders for name in self.names(order)]
+
+    def token_hashes(self):
+        """MurmurHash3 of each distinct token (:func:`stable_hash`'s, before the
+        modulo)."""
+        if self._flat is not None:
+            return _encode.hash_rows(self._flat, 2**32, at=self._first)
+        return _murmur(self.tokens)
+
+    def token_rows(self, vocabulary):
+        """Row of each distinct token in ``vocabulary`` (unknown → its ``oov_row``)."""
+        if self._flat is not None:
+            rows = _encode.lookup_rows(self._flat, vocabulary, at=self._first)
+            if rows is not None:
+                return rows
+        get, oov = vocabulary.token_to_row.get, vocabulary.oov_row
+        return np.fromiter(
+            (get(t, oov) for t in self.tokens), np.int64, len(self.tokens)
+        )
 
     def ngram_hashes(self, order, token_hashes):
         """fastText's hash of each n-gram of ``order`` from its tokens' hashes."""
@@ -917,7 +963,7 @@ class DocumentEncoder:
             n = order[0]
             if self.n_buckets is not None:
                 if token_hashes is None:
-                    token_hashes = _murmur(terms.tokens)
+                    token_hashes = terms.token_hashes()
                 if n == 1:
                     parts.append(token_hashes % self.n_buckets)
                 else:
@@ -926,12 +972,7 @@ class DocumentEncoder:
             elif n > 1:
                 parts.append(self._ngram_rows(terms, order))
             else:
-                get, oov = self.token_to_row.get, self.oov_row
-                parts.append(
-                    np.fromiter(
-                        (get(t, oov) for t in terms.tokens), np.int64, len(terms.tokens)
-                    )
-                )
+                parts.append(terms.token_rows(self.words))
         return np.concatenate(parts) if parts else np.zeros(0, np.int64)
 
     def encode(self, docs, dtype=np.float64):

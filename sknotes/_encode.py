@@ -1,0 +1,567 @@
+"""Compiled encoding of token lists: tokens → table rows → ``Π``, without a
+Python call per token.
+
+:mod:`sknotes._text` defines what the encoding is (its Python code is the
+reference); this module computes the same arrays faster when numba (the ``fast``
+extra) is installed, and says "not here" (``None``) otherwise or for any input it
+does not cover, so that the caller runs the reference.  What it covers:
+
+- a batch whose tokens are all ints that fit in int64, or all str (without lone
+  surrogates): one C-level pass flattens it (``np.fromiter`` of the ints, or the
+  UTF-32 code points of the joined strs and each token's length);
+- a vocabulary lookup: an open-addressing hash table built once from
+  ``token_to_row`` (ints by value, strs by their code points, checked for
+  equality), unknown tokens to ``oov_row``;
+- stable hashing: MurmurHash3 (x86, 32 bits, seed 0) of each token's UTF-8 bytes,
+  ``"\\x00" + str(int)`` for an int, as :func:`sklearn.utils.murmurhash3_32`;
+- the bag matrix of sum or mean pooling, sorted and with duplicates summed in the
+  reference's order, so float32 and float64 values are the same bit for bit.
+"""
+
+import os
+from array import array
+from itertools import chain
+from numbers import Integral
+
+import numpy as np
+
+__all__ = [
+    "Flat",
+    "bag_arrays",
+    "first_codes",
+    "first_tokens",
+    "flatten",
+    "hash_rows",
+    "lookup_rows",
+]
+
+# None: not decided yet; False: unavailable; otherwise the compiled kernels.
+_KERNELS = None
+
+
+class Flat:
+    """A batch of token lists as flat arrays.
+
+    Attributes
+    ----------
+    kind : {"int", "str"}
+    indptr : ndarray of int64, token offsets of each document
+    values : ndarray of int64, the int tokens (kind "int")
+    chars, starts : ndarray of uint32 / int64 (kind "str")
+        The code points of all tokens, and where each token's start (one more
+        entry than tokens).
+    tokens : list (kind "str")
+        The tokens themselves.
+    """
+
+    def __init__(self, kind, indptr, values=None, chars=None, starts=None, tokens=None):
+        self.kind, self.indptr = kind, indptr
+        self.values, self.chars, self.starts = values, chars, starts
+        self.tokens = tokens
+
+    @property
+    def n_tokens(self):
+        return int(self.indptr[-1])
+
+    def ints(self, at=None):
+        return self.values if at is None else self.values[at]
+
+    def spans(self, at=None):
+        """Where each token (or each token at ``at``) starts and stops in chars."""
+        if at is None:
+            return self.starts[:-1], self.starts[1:]
+        return self.starts[at], self.starts[np.asarray(at) + 1]
+
+
+def _int_type(kind):
+    return issubclass(kind, Integral | np.integer) and not issubclass(
+        kind, bool | np.bool_
+    )
+
+
+def flatten(docs, indptr, exclude_bools=False):
+    """``docs`` as a :class:`Flat`, or None if the compiled path does not cover it
+    (or, with ``exclude_bools``, if a token is a bool)."""
+    if not _kernels():
+        return None
+    n = int(indptr[-1])
+    try:
+        # array("q") takes ints (through __index__) and nothing else: the type
+        # check and the conversion in one C loop.
+        values = np.frombuffer(array("q", chain.from_iterable(docs)), np.int64)
+    except (TypeError, OverflowError):  # strs, floats, or ints beyond int64
+        pass
+    else:
+        if exclude_bools and _has_bool(docs, indptr, values):
+            return None
+        return Flat("int", indptr, values=values)
+    tokens = list(chain.from_iterable(docs))
+    try:
+        # join takes strs (and their subclasses) and nothing else.
+        joined = "".join(tokens)
+        # One uint32 per code point, as len() counts them.
+        chars = np.frombuffer(joined.encode("utf-32-le"), np.uint32)
+    except (TypeError, UnicodeEncodeError):  # not all strs; lone surrogates
+        return None
+    starts = np.zeros(n + 1, dtype=np.int64)
+    np.cumsum(np.fromiter(map(len, tokens), np.int64, n), out=starts[1:])
+    return Flat("str", indptr, chars=chars, starts=starts, tokens=tokens)
+
+
+def _has_bool(docs, indptr, values):
+    # A bool passes array("q") as 0 or 1.  The reference hashes the first token
+    # of each value (a dict merges True into 1): it fails only if the first 0 or
+    # 1 is a bool, so only those two tokens are looked at.
+    for value in (0, 1):
+        at = values == value
+        if at.any():
+            i = int(at.argmax())
+            d = int(np.searchsorted(indptr, i, side="right")) - 1
+            if type(docs[d][i - indptr[d]]) is bool:
+                return True
+    return False
+
+
+# -- tables of a vocabulary ------------------------------------------------------
+class _Index:
+    """Hash tables of a ``token_to_row`` mapping, for :func:`lookup_rows`."""
+
+    def __init__(self, token_to_row):
+        ints, int_rows, strs, str_rows = [], [], [], []
+        for token, row in token_to_row.items():
+            kind = type(token)
+            if issubclass(kind, str):
+                strs.append(token)
+                str_rows.append(row)
+            elif issubclass(kind, Integral | np.integer) and (
+                -(2**63) <= token < 2**63
+            ):
+                # True is 1 in a dict: it is found by an int 1 as well.
+                ints.append(int(token))
+                int_rows.append(row)
+            elif not isinstance(token, tuple):
+                # A float, say, can equal an int token: only a dict finds it.
+                # (A tuple, an n-gram of int tokens, never equals a token.)
+                raise _Unsupported
+        k = _kernels()
+        keys = np.asarray(ints, dtype=np.int64)
+        self.int_table = k.build_int_table(keys, np.asarray(int_rows, np.int64))
+        starts = np.zeros(len(strs) + 1, dtype=np.int64)
+        np.cumsum(np.fromiter(map(len, strs), np.int64, len(strs)), out=starts[1:])
+        chars = np.frombuffer("".join(strs).encode("utf-32-le"), np.uint32)
+        self.str_chars, self.str_starts = chars, starts
+        self.str_table = k.build_str_table(
+            chars, starts, np.asarray(str_rows, np.int64)
+        )
+
+
+class _Unsupported(Exception):
+    pass
+
+
+def _index_of(vocabulary):
+    # Cached on the vocabulary (and dropped from its pickles): built on first use.
+    index = vocabulary.__dict__.get("_compiled_index")
+    if index is None or index[0] is not vocabulary.token_to_row:
+        try:
+            built = _Index(vocabulary.token_to_row)
+        except (_Unsupported, UnicodeEncodeError):
+            built = None
+        index = (vocabulary.token_to_row, built)
+        vocabulary._compiled_index = index
+    return index[1]
+
+
+def lookup_rows(flat, vocabulary, at=None):
+    """Row of each token of ``flat`` (or of the tokens at positions ``at``) in
+    ``vocabulary``, a fitted :class:`~sknotes._text.Vocabulary`; None if the
+    compiled path does not cover its keys."""
+    index = _index_of(vocabulary)
+    if index is None:
+        return None
+    k = _kernels()
+    oov = vocabulary.oov_row
+    if flat.kind == "int":
+        return k.lookup_int(flat.ints(at), *index.int_table, oov)
+    return k.lookup_str(
+        flat.chars, *flat.spans(at), index.str_chars, index.str_starts,
+        *index.str_table, oov,
+    )  # fmt: skip
+
+
+def hash_rows(flat, n_buckets, at=None):
+    """``stable_hash`` of each token of ``flat`` (or of those at ``at``);
+    ``n_buckets=2**32`` gives MurmurHash3 itself."""
+    k = _kernels()
+    if flat.kind == "int":
+        return k.hash_ints(flat.ints(at), n_buckets)
+    return k.hash_strs(flat.chars, *flat.spans(at), n_buckets)
+
+
+def first_tokens(flat, docs, first):
+    """The tokens (the objects themselves) at flat positions ``first``."""
+    if flat.tokens is not None:
+        return list(map(flat.tokens.__getitem__, first.tolist()))
+    doc = np.searchsorted(flat.indptr, first, side="right") - 1
+    position = first - flat.indptr[doc]
+    return [docs[d][p] for d, p in zip(doc.tolist(), position.tolist(), strict=True)]
+
+
+def first_codes(flat):
+    """Code of each token (distinct tokens numbered by first appearance, as
+    ``dict.fromkeys`` orders them) and the position of each code's first token."""
+    k = _kernels()
+    if flat.kind == "int":
+        none = np.zeros(1, dtype=np.int64)
+        return k.first_codes(flat.values, np.zeros(0, np.uint32), none, False)
+    return k.first_codes(np.zeros(0, np.int64), flat.chars, flat.starts, True)
+
+
+def bag_arrays(indices, indptr, dtype, mean):
+    """``(data, indices, indptr)`` of :func:`~sknotes._text.bag_matrix`'s canonical
+    result, or None without the compiled kernels (or for another dtype)."""
+    k = _kernels()
+    dtype = np.dtype(dtype)
+    if not k or dtype not in (np.float32, np.float64):
+        return None
+    indptr = np.asarray(indptr, dtype=np.int64)
+    n_docs = indptr.shape[0] - 1
+    # The reference's entries: 1 / length, divided in the dtype.
+    values = np.ones(n_docs, dtype=dtype)
+    if mean:
+        values /= np.maximum(np.diff(indptr), 1).astype(dtype)
+    return k.bag(np.asarray(indices, dtype=np.int64), indptr, values)
+
+
+# -- the compiled loops ----------------------------------------------------------
+_C1, _C2 = 0xCC9E2D51, 0x1B873593
+_M32 = 0xFFFFFFFF
+
+
+def _murmur3_32(buffer, length):
+    """MurmurHash3_x86_32 of ``buffer[:length]`` (uint8), seed 0, as uint32."""
+    h = np.uint64(0)
+    n_blocks = length // 4
+    for b in range(n_blocks):
+        k1 = (
+            np.uint64(buffer[4 * b])
+            | (np.uint64(buffer[4 * b + 1]) << np.uint64(8))
+            | (np.uint64(buffer[4 * b + 2]) << np.uint64(16))
+            | (np.uint64(buffer[4 * b + 3]) << np.uint64(24))
+        )
+        k1 = (k1 * np.uint64(_C1)) & np.uint64(_M32)
+        k1 = ((k1 << np.uint64(15)) | (k1 >> np.uint64(17))) & np.uint64(_M32)
+        k1 = (k1 * np.uint64(_C2)) & np.uint64(_M32)
+        h ^= k1
+        h = ((h << np.uint64(13)) | (h >> np.uint64(19))) & np.uint64(_M32)
+        h = (h * np.uint64(5) + np.uint64(0xE6546B64)) & np.uint64(_M32)
+    tail = 4 * n_blocks
+    rest = length & 3
+    k1 = np.uint64(0)
+    if rest == 3:
+        k1 ^= np.uint64(buffer[tail + 2]) << np.uint64(16)
+    if rest >= 2:
+        k1 ^= np.uint64(buffer[tail + 1]) << np.uint64(8)
+    if rest >= 1:
+        k1 ^= np.uint64(buffer[tail])
+        k1 = (k1 * np.uint64(_C1)) & np.uint64(_M32)
+        k1 = ((k1 << np.uint64(15)) | (k1 >> np.uint64(17))) & np.uint64(_M32)
+        k1 = (k1 * np.uint64(_C2)) & np.uint64(_M32)
+        h ^= k1
+    h ^= np.uint64(length)
+    h ^= h >> np.uint64(16)
+    h = (h * np.uint64(0x85EBCA6B)) & np.uint64(_M32)
+    h ^= h >> np.uint64(13)
+    h = (h * np.uint64(0xC2B2AE35)) & np.uint64(_M32)
+    h ^= h >> np.uint64(16)
+    return h
+
+
+def _utf8(chars, start, stop, buffer):
+    """Write the UTF-8 bytes of code points ``chars[start:stop]``; return how many."""
+    n = 0
+    for i in range(start, stop):
+        c = np.int64(chars[i])
+        if c < 0x80:
+            buffer[n] = c
+            n += 1
+        elif c < 0x800:
+            buffer[n] = 0xC0 | (c >> 6)
+            buffer[n + 1] = 0x80 | (c & 0x3F)
+            n += 2
+        elif c < 0x10000:
+            buffer[n] = 0xE0 | (c >> 12)
+            buffer[n + 1] = 0x80 | ((c >> 6) & 0x3F)
+            buffer[n + 2] = 0x80 | (c & 0x3F)
+            n += 3
+        else:
+            buffer[n] = 0xF0 | (c >> 18)
+            buffer[n + 1] = 0x80 | ((c >> 12) & 0x3F)
+            buffer[n + 2] = 0x80 | ((c >> 6) & 0x3F)
+            buffer[n + 3] = 0x80 | (c & 0x3F)
+            n += 4
+    return n
+
+
+def _int_key(value, buffer):
+    """Write ``"\\x00" + str(value)`` as bytes; return their count."""
+    buffer[0] = 0
+    n = 1
+    if value < 0:
+        buffer[1] = 45  # "-"
+        n = 2
+        # -value overflows for int64's minimum: go through uint64.
+        magnitude = np.uint64(-(value + 1)) + np.uint64(1)
+    else:
+        magnitude = np.uint64(value)
+    digits = 1
+    probe = magnitude
+    while probe >= np.uint64(10):
+        probe //= np.uint64(10)
+        digits += 1
+    for i in range(digits):
+        buffer[n + digits - 1 - i] = np.uint8(magnitude % np.uint64(10))
+        buffer[n + digits - 1 - i] += 48
+        magnitude //= np.uint64(10)
+    return n + digits
+
+
+def _hash_ints_loop(values, n_buckets):
+    out = np.empty(values.shape[0], dtype=np.int64)
+    buffer = np.empty(24, dtype=np.uint8)
+    for i in range(values.shape[0]):
+        n = _int_key(values[i], buffer)
+        out[i] = np.int64(_murmur3_32(buffer, n)) % n_buckets
+    return out
+
+
+def _hash_strs_loop(chars, starts, stops, n_buckets):
+    n_tokens = starts.shape[0]
+    out = np.empty(n_tokens, dtype=np.int64)
+    longest = 0
+    for i in range(n_tokens):
+        longest = max(longest, stops[i] - starts[i])
+    buffer = np.empty(4 * longest + 4, dtype=np.uint8)
+    for i in range(n_tokens):
+        n = _utf8(chars, starts[i], stops[i], buffer)
+        out[i] = np.int64(_murmur3_32(buffer, n)) % n_buckets
+    return out
+
+
+def _mix(key):
+    # Fibonacci hashing: the high bits of key·2⁶⁴/φ spread consecutive ints.
+    return (np.uint64(key) * np.uint64(0x9E3779B97F4A7C15)) >> np.uint64(32)
+
+
+def _table_size(n):
+    size = 8
+    while size < 2 * n:
+        size *= 2
+    return size
+
+
+def _build_int_table_loop(keys, rows):
+    size = _table_size(keys.shape[0])
+    mask = np.uint64(size - 1)
+    slot_keys = np.zeros(size, dtype=np.int64)
+    slot_rows = np.full(size, -1, dtype=np.int64)  # -1: empty
+    for i in range(keys.shape[0]):
+        s = _mix(keys[i]) & mask
+        while slot_rows[s] >= 0 and slot_keys[s] != keys[i]:
+            s = (s + np.uint64(1)) & mask
+        slot_keys[s] = keys[i]
+        slot_rows[s] = rows[i]
+    return slot_keys, slot_rows
+
+
+def _lookup_int_loop(values, slot_keys, slot_rows, oov):
+    mask = np.uint64(slot_keys.shape[0] - 1)
+    out = np.empty(values.shape[0], dtype=np.int64)
+    for i in range(values.shape[0]):
+        s = _mix(values[i]) & mask
+        row = oov
+        while slot_rows[s] >= 0:
+            if slot_keys[s] == values[i]:
+                row = slot_rows[s]
+                break
+            s = (s + np.uint64(1)) & mask
+        out[i] = row
+    return out
+
+
+def _chars_hash(chars, start, stop):
+    # FNV-1a over the code points: only to place a str in the table.
+    h = np.uint64(0xCBF29CE484222325)
+    for i in range(start, stop):
+        h = (h ^ np.uint64(chars[i])) * np.uint64(0x100000001B3)
+    return h
+
+
+def _same_chars(chars, a, b, other, c, d):
+    """Whether code points ``chars[a:b]`` equal ``other[c:d]``."""
+    if b - a != d - c:
+        return False
+    for j in range(b - a):
+        if chars[a + j] != other[c + j]:
+            return False
+    return True
+
+
+def _build_str_table_loop(chars, starts, rows):
+    n = starts.shape[0] - 1
+    size = _table_size(n)
+    mask = np.uint64(size - 1)
+    slot_hash = np.zeros(size, dtype=np.uint64)
+    slot_entry = np.full(size, -1, dtype=np.int64)  # -1: empty
+    slot_rows = np.zeros(size, dtype=np.int64)
+    for i in range(n):
+        h = _chars_hash(chars, starts[i], starts[i + 1])
+        s = (h >> np.uint64(16)) & mask
+        while slot_entry[s] >= 0:
+            s = (s + np.uint64(1)) & mask
+        slot_hash[s], slot_entry[s], slot_rows[s] = h, i, rows[i]
+    return slot_hash, slot_entry, slot_rows
+
+
+def _lookup_str_loop(chars, starts, stops, vocab_chars, vocab_starts, slot_hash,
+                     slot_entry, slot_rows, oov):  # fmt: skip
+    mask = np.uint64(slot_hash.shape[0] - 1)
+    n_tokens = starts.shape[0]
+    out = np.empty(n_tokens, dtype=np.int64)
+    for i in range(n_tokens):
+        a, b = starts[i], stops[i]
+        h = _chars_hash(chars, a, b)
+        s = (h >> np.uint64(16)) & mask
+        row = oov
+        while slot_entry[s] >= 0:
+            if slot_hash[s] == h:
+                e = slot_entry[s]
+                if _same_chars(chars, a, b, vocab_chars, vocab_starts[e],
+                               vocab_starts[e + 1]):  # fmt: skip
+                    row = slot_rows[s]
+                    break
+            s = (s + np.uint64(1)) & mask
+        out[i] = row
+    return out
+
+
+def _first_codes_loop(values, chars, starts, by_chars):
+    # One open-addressing table of codes, grown as distinct tokens arrive: sized
+    # by them, not by the batch, it stays in cache for a corpus's frequent tokens.
+    # A code's key is its first token (an int, or code points compared in full).
+    n = starts.shape[0] - 1 if by_chars else values.shape[0]
+    size = 1024
+    slot_hash = np.zeros(size, dtype=np.uint64)
+    slot_codes = np.full(size, -1, dtype=np.int64)  # -1: empty
+    codes = np.empty(n, dtype=np.int64)
+    first = np.empty(n, dtype=np.int64)
+    first_hash = np.empty(n, dtype=np.uint64)
+    n_codes = 0
+    for i in range(n):
+        if by_chars:
+            a, b = starts[i], starts[i + 1]
+            h = _chars_hash(chars, a, b)
+        else:
+            h = _mix(values[i])
+        mask = np.uint64(size - 1)
+        s = (h >> np.uint64(16)) & mask if by_chars else h & mask
+        while slot_codes[s] >= 0:
+            if slot_hash[s] == h:
+                f = first[slot_codes[s]]
+                if by_chars:
+                    same = _same_chars(chars, a, b, chars, starts[f], starts[f + 1])
+                else:
+                    same = values[f] == values[i]
+                if same:
+                    break
+            s = (s + np.uint64(1)) & mask
+        if slot_codes[s] < 0:
+            slot_hash[s] = h
+            slot_codes[s] = n_codes
+            first[n_codes] = i
+            first_hash[n_codes] = h
+            n_codes += 1
+            if 2 * n_codes > size:  # rehash into a table twice as large
+                size *= 2
+                mask = np.uint64(size - 1)
+                slot_hash = np.zeros(size, dtype=np.uint64)
+                slot_codes = np.full(size, -1, dtype=np.int64)
+                for c in range(n_codes):
+                    hc = first_hash[c]
+                    t = (hc >> np.uint64(16)) & mask if by_chars else hc & mask
+                    while slot_codes[t] >= 0:
+                        t = (t + np.uint64(1)) & mask
+                    slot_hash[t] = hc
+                    slot_codes[t] = c
+            codes[i] = n_codes - 1
+        else:
+            codes[i] = slot_codes[s]
+    return codes, first[:n_codes].copy()
+
+
+def _bag_loop(indices, indptr, values):
+    n_docs = indptr.shape[0] - 1
+    ordered = np.empty(indices.shape[0], dtype=np.int64)
+    data = np.empty(indices.shape[0], dtype=values.dtype)
+    out_indptr = np.zeros(n_docs + 1, dtype=np.int64)
+    k = 0
+    for d in range(n_docs):
+        a, b = indptr[d], indptr[d + 1]
+        if b - a > 32:
+            ordered[k : k + b - a] = np.sort(indices[a:b])
+        else:  # insertion sort: documents are short
+            for j in range(a, b):
+                x = indices[j]
+                m = k + j - a
+                while m > k and ordered[m - 1] > x:
+                    ordered[m] = ordered[m - 1]
+                    m -= 1
+                ordered[m] = x
+        # Duplicates are summed one by one, in the dtype, as sum_duplicates does.
+        value = values[d]
+        last = k - 1
+        for m in range(k, k + b - a):
+            if last < k or ordered[m] != ordered[last]:
+                last += 1
+                ordered[last] = ordered[m]
+                data[last] = value
+            else:
+                data[last] += value
+        k = last + 1
+        out_indptr[d + 1] = k
+    return data[:k].copy(), ordered[:k].copy(), out_indptr
+
+
+class _Compiled:
+    def __init__(self, numba, cache=True):
+        jit = numba.njit(cache=cache, nogil=True)
+        inner = numba.njit(cache=cache, nogil=True, inline="always")
+        g = globals()
+        for name in ("_murmur3_32", "_utf8", "_int_key", "_mix", "_chars_hash",
+                     "_table_size", "_same_chars"):  # fmt: skip
+            g[name] = inner(g[name].py_func if hasattr(g[name], "py_func") else g[name])
+        self.hash_ints = jit(_hash_ints_loop)
+        self.hash_strs = jit(_hash_strs_loop)
+        self.build_int_table = jit(_build_int_table_loop)
+        self.lookup_int = jit(_lookup_int_loop)
+        self.build_str_table = jit(_build_str_table_loop)
+        self.lookup_str = jit(_lookup_str_loop)
+        self.bag = jit(_bag_loop)
+        self.first_codes = jit(_first_codes_loop)
+
+
+def _kernels():
+    global _KERNELS
+    if _KERNELS is None:
+        _KERNELS = False
+        if os.environ.get("SKNOTES_NUMBA", "1") != "0":
+            try:
+                import numba
+            except ImportError:
+                numba = None
+            if numba is not None and not numba.config.DISABLE_JIT:
+                try:
+                    _KERNELS = _Compiled(numba)
+                except RuntimeError:
+                    _KERNELS = _Compiled(numba, cache=False)
+    return _KERNELS

@@ -1,0 +1,286 @@
+"""The compiled encoder (sknotes._encode) against the Python reference of _text.
+
+Every comparison encodes the same documents twice: with the compiled kernels, and
+with them switched off (the reference: dict lookups and scipy's sum_duplicates),
+and asks for identical arrays, dtypes and errors.
+"""
+
+import pickle
+
+import numpy as np
+import pytest
+import scipy.sparse as sp
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
+
+from sknotes import _encode
+from sknotes._text import (
+    DocumentEncoder,
+    HashingEncoder,
+    Vocabulary,
+    _indptr,  # noqa: PLC2701
+    bag_matrix,
+)
+
+pytestmark = pytest.mark.skipif(
+    not _encode._kernels(), reason="the compiled encoder needs numba"
+)
+
+INT64 = st.integers(-(2**63), 2**63 - 1)
+SMALL_INTS = st.integers(-3, 40)
+# Letters, digits, marks, CJK, astral code points (4 UTF-8 bytes), "<", ">" and
+# spaces; lone surrogates are excluded by the strategy and tested apart.
+TEXT = st.text(
+    alphabet=st.characters(exclude_categories=("Cs",)), min_size=0, max_size=8
+)
+FEW_WORDS = st.sampled_from(["a", "ab", "good", "Ünï", "日本", "😀x", "", " ", "a b"])
+
+
+def documents(tokens):
+    return st.lists(st.lists(tokens, max_size=12), min_size=1, max_size=12)
+
+
+def compiled(docs):
+    """Whether the compiled path takes ``docs`` (else the test tests nothing new)."""
+    return _encode.flatten(docs, _indptr(docs)) is not None
+
+
+def reference(function, *args, **kwargs):
+    """``function(*args, **kwargs)`` with the compiled kernels switched off."""
+    saved = _encode._KERNELS
+    _encode._KERNELS = False
+    try:
+        return function(*args, **kwargs)
+    finally:
+        _encode._KERNELS = saved
+
+
+def outcome(function, *args, **kwargs):
+    """What ``function(*args, **kwargs)`` returns, or the type and text of its
+    error."""
+    try:
+        return function(*args, **kwargs)
+    except Exception as error:  # noqa: BLE001
+        return type(error), str(error)
+
+
+def assert_same(compiled, expected):
+    if isinstance(expected, tuple) and isinstance(expected[0], type):
+        assert compiled == expected
+    elif sp.issparse(expected):
+        assert sp.issparse(compiled)
+        assert compiled.shape == expected.shape
+        assert compiled.dtype == expected.dtype
+        for name in ("data", "indices", "indptr"):
+            a, b = getattr(compiled, name), getattr(expected, name)
+            assert a.dtype == b.dtype, name
+            np.testing.assert_array_equal(a, b, strict=True)
+        assert compiled.has_canonical_format == expected.has_canonical_format
+    else:
+        assert len(compiled) == len(expected)
+        for a, b in zip(compiled, expected, strict=True):
+            np.testing.assert_array_equal(a, b, strict=True)
+
+
+def assert_encodes_alike(encoder, docs):
+    assert_same(outcome(encoder.encode, docs), reference(outcome, encoder.encode, docs))
+
+
+@pytest.mark.parametrize(
+    "tokens", [st.one_of(SMALL_INTS, INT64), st.one_of(FEW_WORDS, TEXT)]
+)
+@settings(max_examples=150, deadline=None)
+@given(
+    data=st.data(),
+    min_count=st.integers(1, 3),
+    max_vocabulary=st.one_of(st.none(), st.integers(1, 5)),
+)
+def test_vocabulary_lookup(tokens, data, min_count, max_vocabulary):
+    train, test = data.draw(documents(tokens)), data.draw(documents(tokens))
+    assert compiled(test)
+    vocabulary = Vocabulary(min_count, max_vocabulary).fit(train)
+    assert_encodes_alike(vocabulary, test)
+    assert_encodes_alike(vocabulary, train)
+
+
+@settings(max_examples=150, deadline=None)
+@given(
+    docs=documents(st.one_of(SMALL_INTS, INT64, FEW_WORDS, TEXT, st.booleans())),
+    n_buckets=st.sampled_from([1, 2, 7, 2**10, 2**20, 2**31 - 1]),
+    homogeneous=st.sampled_from(["int", "str", "mixed"]),
+)
+def test_hashing(docs, n_buckets, homogeneous):
+    if homogeneous == "int":
+        docs = [[t for t in doc if type(t) is int] for doc in docs]
+    elif homogeneous == "str":
+        docs = [[t for t in doc if isinstance(t, str)] for doc in docs]
+    assert_encodes_alike(HashingEncoder(n_buckets), docs)
+
+
+@settings(max_examples=60, deadline=None)
+@given(
+    docs=st.lists(st.lists(st.integers(0, 30), max_size=50), min_size=1, max_size=30),
+    pooling=st.sampled_from(["sum", "mean"]),
+    dtype=st.sampled_from([np.float32, np.float64]),
+)
+def test_bag_matrix(docs, pooling, dtype):
+    vocabulary = Vocabulary().fit(docs)
+    indices, indptr = vocabulary.encode(docs)
+    args = indices, indptr, vocabulary.n_rows
+    options = {"dtype": dtype, "pooling": pooling}
+    assert_same(bag_matrix(*args, **options), reference(bag_matrix, *args, **options))
+
+
+ENCODERS = st.fixed_dictionaries(
+    {
+        "n_buckets": st.sampled_from([None, 64]),
+        "ngram_range": st.sampled_from([(1, 1), (1, 2), (2, 3)]),
+        "char_ngram_range": st.sampled_from([None, (2, 4)]),
+        "n_subword_buckets": st.just(32),
+        "weighting": st.sampled_from(["count", "binary", "sublinear"]),
+        "idf": st.booleans(),
+        "pooling": st.sampled_from(["sum", "mean", "sqrtn", "concat"]),
+        "min_count": st.integers(1, 2),
+    }
+)
+ANY_DOCS = st.one_of(
+    documents(st.one_of(FEW_WORDS, TEXT)), documents(st.one_of(SMALL_INTS, INT64))
+)
+
+
+def fitted_alike(params, docs):
+    """The encoder fitted with and without the kernels; asserts they agree."""
+    encoder = DocumentEncoder(**params).fit(docs)
+    expected = reference(DocumentEncoder(**params).fit, docs)
+    assert repr(encoder.tokens) == repr(expected.tokens)  # also the tokens' types
+    if encoder.idf_ is not None:
+        np.testing.assert_array_equal(encoder.idf_, expected.idf_, strict=True)
+    return encoder
+
+
+@settings(max_examples=80, deadline=None,
+          suppress_health_check=[HealthCheck.too_slow])  # fmt: skip
+@given(train=ANY_DOCS, test=ANY_DOCS, params=ENCODERS)
+def test_document_encoder_pi(train, test, params):
+    if params["pooling"] == "concat":
+        params.update(ngram_range=(1, 1), char_ngram_range=None,
+                      weighting="count", idf=False)  # fmt: skip
+    encoder = fitted_alike(params, train)
+    for docs in (train, test):
+        for dtype in (np.float32, np.float64):
+            assert_same(
+                outcome(encoder.pi, docs, dtype, max_length=5),
+                reference(outcome, encoder.pi, docs, dtype, max_length=5),
+            )
+
+
+def test_document_encoder_on_a_zipf_corpus():
+    # Many repeats, collisions in 64 buckets, n-grams seen and unseen in training.
+    rng = np.random.default_rng(0)
+    ids = rng.zipf(1.3, size=(300, 12)) % 500
+    int_docs = [doc[: rng.integers(0, 13)] for doc in ids.tolist()]
+    str_docs = [[f"w{t}" for t in doc] for doc in int_docs]
+    for docs in (int_docs, str_docs):
+        for params in (
+            {},
+            {"n_buckets": 64, "weighting": "sublinear", "pooling": "sqrtn"},
+            {"ngram_range": (1, 2), "idf": True, "min_count": 2},
+            {"n_buckets": 1000, "ngram_range": (1, 3), "char_ngram_range": (2, 4)},
+        ):
+            encoder = fitted_alike(params, docs[:200])
+            for dtype in (np.float32, np.float64):
+                assert_same(encoder.pi(docs, dtype), reference(encoder.pi, docs, dtype))
+
+
+@pytest.mark.parametrize(
+    "docs",
+    [
+        [["a", "\ud800"]],  # a lone surrogate: murmurhash3_32 cannot encode it
+        [[2**63]],  # beyond int64
+        [[-(2**63) - 1, 5]],
+        [[np.int64(3), 4, np.uint64(2**64 - 1)]],
+        [[1, "1"]],  # mixed kinds
+        [[True, 2]],  # a bool: the reference rejects it when hashing
+        [[1, True, 0], [False]],  # ... unless an int of its value came first
+        [[2, False], [0]],
+        [[np.True_]],
+        [[1.0, 2.0]],
+        [[], []],
+        [[("a", "b")]],
+    ],
+)
+@pytest.mark.parametrize("encoder", ["vocabulary", "hashing"])
+def test_inputs_the_compiled_path_leaves_to_the_reference(docs, encoder):
+    if encoder == "vocabulary":
+        model = reference(outcome, Vocabulary().fit, [*docs, [1, "a"]])
+        if isinstance(model, tuple):
+            return
+    else:
+        model = HashingEncoder(2**20)
+    assert_encodes_alike(model, docs)
+
+
+@pytest.mark.parametrize("docs", [[[True, 2]], [[1, True, 0], [False, 3]], [[2, 0]]])
+@pytest.mark.parametrize("n_buckets", [None, 16])
+def test_document_encoder_with_bool_tokens(docs, n_buckets):
+    params = {"n_buckets": n_buckets, "weighting": "sublinear", "pooling": "sqrtn"}
+    fitted = reference(outcome, DocumentEncoder(**params).fit, [[2, 1, 0]])
+    assert_same(
+        outcome(fitted.pi, docs, np.float64),
+        reference(outcome, fitted.pi, docs, np.float64),
+    )
+
+
+def test_int_tokens_of_numpy_types_and_arrays():
+    docs = [np.array([3, 1, 4, 1]), [np.int32(5), 9], (2, 6)]
+    vocabulary = Vocabulary().fit([[1, 2, 3, 4, 5]])
+    assert_encodes_alike(vocabulary, docs)
+    assert_encodes_alike(HashingEncoder(1000), docs)
+    strs = [np.array(["a", "bc"]), ["bc", np.str_("a")]]
+    assert_encodes_alike(Vocabulary().fit([["a"]]), strs)
+    assert_encodes_alike(HashingEncoder(1000), strs)
+
+
+def test_vocabulary_with_keys_only_a_dict_compares():
+    # A float key equals an int token in a dict: the compiled path steps aside.
+    vocabulary = Vocabulary().fit([[1, 2]])
+    vocabulary.token_to_row = {2.0: 0, 1: 1}
+    assert_encodes_alike(vocabulary, [[1, 2, 3]])
+    assert vocabulary.encode([[2]])[0].tolist() == [0]
+
+
+def test_compiled_tables_are_rebuilt_not_pickled():
+    vocabulary = Vocabulary().fit([["a", "b"], [1]])
+    before = vocabulary.encode([["b", "c"], ["a"]])
+    assert "_compiled_index" in vocabulary.__dict__
+    copy = pickle.loads(pickle.dumps(vocabulary))
+    assert "_compiled_index" not in copy.__dict__
+    assert_same(copy.encode([["b", "c"], ["a"]]), before)
+    assert copy.encode([[1, 7]])[0].tolist() == [2, 3]
+    # A refit replaces token_to_row: the tables follow.
+    vocabulary.fit([["c"]])
+    assert vocabulary.encode([["c", "b"]])[0].tolist() == [0, 1]
+
+
+def test_murmur_of_long_and_astral_tokens():
+    words = ["x" * n for n in range(0, 40)] + ["😀" * 5, "é" * 9, "中文字符" * 3]
+    hashed = HashingEncoder(2**31 - 1)
+    assert_encodes_alike(hashed, [words])
+    ints = [[0, -1, 9, 10, -10, 2**63 - 1, -(2**63), 10**18, -(10**18)]]
+    assert_encodes_alike(hashed, ints)
+
+
+@pytest.mark.parametrize("kind", ["int", "str"])
+def test_first_codes_are_dict_fromkeys_order(kind):
+    # Thousands of distinct tokens: the table of codes is regrown several times.
+    rng = np.random.default_rng(1)
+    values = rng.integers(-(2**40), 2**40, size=3000)
+    values = np.concatenate([values, rng.choice(values, 6000)])
+    tokens = values.tolist() if kind == "int" else [f"t{v}é" for v in values]
+    docs = [tokens[i : i + 7] for i in range(0, len(tokens), 7)]
+    flat = _encode.flatten(docs, _indptr(docs))
+    codes, first = _encode.first_codes(flat)
+    distinct = list(dict.fromkeys(tokens))
+    assert _encode.first_tokens(flat, docs, first) == distinct
+    code_of = {t: c for c, t in enumerate(distinct)}
+    assert codes.tolist() == [code_of[t] for t in tokens]
