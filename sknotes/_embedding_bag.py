@@ -854,6 +854,11 @@ best_validation_score_, n_iter_, t_, n_layers_, n_outputs_, out_activation_
         network = self._network
         k = network.n_linear
         X = sp.csr_array(train.inputs, dtype=np.float64)
+        # Rows no training document touches have w = 0 in the solution (their
+        # centred column is zero): solve on the touched ones only, which with
+        # subword buckets are a small fraction of the table.
+        touched = np.unique(X.indices)
+        X = sp.csr_array(X[:, touched])
         y = np.asarray(train.y, dtype=np.float64)
         s = (
             np.ones(X.shape[0])
@@ -880,7 +885,8 @@ best_validation_score_, n_iter_, t_, n_layers_, n_outputs_, out_activation_
                         break
         solution = _ridge(X, y, s, alpha)
         if solution is not None:
-            network.table[:, -k:], network.intercepts[-1][...] = solution
+            network.table[:, -k:] = 0.0
+            network.table[touched, -k:], network.intercepts[-1][...] = solution
         return alpha
 
     # -- live table ------------------------------------------------------------
