@@ -8,6 +8,7 @@ import numpy as np
 import scipy.sparse as sp
 from scipy.sparse.linalg import LinearOperator, lsqr
 from sklearn.base import ClassNamePrefixFeaturesOutMixin, TransformerMixin
+from sklearn.feature_extraction.text import HashingVectorizer
 from sklearn.utils.metaestimators import available_if
 from sklearn.utils.validation import (
     check_consistent_length,
@@ -361,9 +362,11 @@ best_validation_score_, n_iter_, t_, n_layers_, n_outputs_, out_activation_
         "pooling": [StrOptions({"sum", "mean", "sqrtn", "concat"})],
         "weighting": [StrOptions({"count", "binary", "sublinear"})],
         "idf": ["boolean"],
-        "ngram_range": [tuple],
+        "ngram_range": [tuple, StrOptions({"auto"})],
         "char_ngram_range": [tuple, None],
         "n_subword_buckets": [Interval(Integral, 1, None, closed="left")],
+        "char_wb_ngram_range": [tuple, StrOptions({"auto"}), None],
+        "n_char_buckets": [Interval(Integral, 1, None, closed="left")],
         "initial_embeddings": [Mapping, tuple, str, os.PathLike, None],
         "freeze_embeddings": ["boolean"],
         "linear_path": ["boolean"],
@@ -393,9 +396,11 @@ best_validation_score_, n_iter_, t_, n_layers_, n_outputs_, out_activation_
         max_length=None,
         weighting="sublinear",
         idf=False,
-        ngram_range=(1, 1),
+        ngram_range="auto",
         char_ngram_range=None,
         n_subword_buckets=2**18,
+        char_wb_ngram_range="auto",
+        n_char_buckets=2**16,
         initial_embeddings=None,
         freeze_embeddings=False,
         linear_path=True,
@@ -440,6 +445,8 @@ best_validation_score_, n_iter_, t_, n_layers_, n_outputs_, out_activation_
         self.ngram_range = ngram_range
         self.char_ngram_range = char_ngram_range
         self.n_subword_buckets = n_subword_buckets
+        self.char_wb_ngram_range = char_wb_ngram_range
+        self.n_char_buckets = n_char_buckets
         self.initial_embeddings = initial_embeddings
         self.freeze_embeddings = freeze_embeddings
         self.linear_path = linear_path
@@ -505,8 +512,13 @@ best_validation_score_, n_iter_, t_, n_layers_, n_outputs_, out_activation_
                 "tokenizer and token_pattern apply to raw strings, but X is given as "
                 f"{form}; pass raw strings or leave them at their defaults."
             )
+        if form != "strings" and self.char_wb_ngram_range not in ("auto", None):
+            raise ValueError(
+                "char_wb_ngram_range needs raw strings (the characters of the text); "
+                f"X is given as {form}. Use char_ngram_range for token sequences."
+            )
         if form == "bag" and (
-            tuple(self.ngram_range) != (1, 1) or self.char_ngram_range is not None
+            self._ngram_range(form) != (1, 1) or self.char_ngram_range is not None
         ):
             raise ValueError(
                 "ngram_range and char_ngram_range need token sequences or strings; "
@@ -519,10 +531,11 @@ best_validation_score_, n_iter_, t_, n_layers_, n_outputs_, out_activation_
                     "pooling='concat' needs token sequences or strings (positions); "
                     "a bag matrix has none. Use pooling='sum', 'mean' or 'sqrtn'."
                 )
-            if not self._text_encoder().plain:
+            if not self._text_encoder(form).plain or self._char_wb_range(form):
                 raise ValueError(
                     "pooling='concat' gives one vector per position: it takes no "
-                    "ngram_range or char_ngram_range. Use 'mean', 'sum' or 'sqrtn' "
+                    "ngram_range, char_ngram_range or char_wb_ngram_range. Use "
+                    "'mean', 'sum' or 'sqrtn' "
                     "pooling for those."
                 )
         if not reset and form != self._input_form:
@@ -532,12 +545,51 @@ best_validation_score_, n_iter_, t_, n_layers_, n_outputs_, out_activation_
             )
         return form
 
-    def _text_encoder(self):
+    def _ngram_range(self, form):
+        """``ngram_range`` with 'auto' resolved for input of ``form``."""
+        if self.ngram_range != "auto":
+            return _check_range(self.ngram_range, "ngram_range")
+        # Word order is language only in raw strings: token sequences may be
+        # ids in any order (MovieLens' user, movie, genres), where bigrams
+        # only add rows to memorise.
+        if form == "strings" and self.pooling != "concat":
+            return (1, 2)
+        return (1, 1)
+
+    def _char_wb_range(self, form):
+        """``char_wb_ngram_range`` with 'auto' resolved for input of ``form``."""
+        if self.char_wb_ngram_range == "auto":
+            return (2, 5) if form == "strings" and self.pooling != "concat" else None
+        if self.char_wb_ngram_range is None:
+            return None
+        return _check_range(self.char_wb_ngram_range, "char_wb_ngram_range")
+
+    def _char_rows(self, form):
+        return self.n_char_buckets if self._char_wb_range(form) else 0
+
+    def _pi_of_chars(self, texts, dtype):
+        """The character n-gram block of ``Π``: hashed counts, weighted and
+        normalised for pooling on their own (so the word block's rows are
+        unchanged by it)."""
+        counts = HashingVectorizer(
+            analyzer="char_wb",
+            ngram_range=self._char_wb_range("strings"),
+            n_features=self.n_char_buckets,
+            lowercase=self.lowercase,
+            alternate_sign=False,
+            norm=None,
+            dtype=dtype,
+        ).transform(texts)
+        return weigh_bag(
+            sp.csr_array(counts), weighting=self.weighting, pooling=self.pooling
+        )
+
+    def _text_encoder(self, form):
         return DocumentEncoder(
             min_count=self.min_count,
             max_vocabulary=self.max_vocabulary,
             n_buckets=self.n_buckets,
-            ngram_range=_check_range(self.ngram_range, "ngram_range"),
+            ngram_range=self._ngram_range(form),
             char_ngram_range=None
             if self.char_ngram_range is None
             else _check_range(self.char_ngram_range, "char_ngram_range"),
@@ -608,17 +660,21 @@ best_validation_score_, n_iter_, t_, n_layers_, n_outputs_, out_activation_
             if reset:
                 for name in ("n_features_in_", "feature_names_in_"):
                     self.__dict__.pop(name, None)
-                self._fit_encoder(docs)
+                self._fit_encoder(docs, form)
             dtype = self._float_dtype() if reset else self._network.dtype
             if reset:
                 # Before Π: weighting an n_rows-column Π allocates per column.
-                self._check_table_fits(self._encoder.n_rows, self.embedding_dim, dtype)
-            Pi = self._pi_from_docs(docs, dtype)
+                self._check_table_fits(
+                    self._encoder.n_rows + self._char_rows(form),
+                    self.embedding_dim,
+                    dtype,
+                )
+            Pi = self._pi_from_docs(docs, dtype, X, form)
             if reset and Pi.nnz == 0:
                 raise ValueError(
                     "empty vocabulary; perhaps the documents only contain stop words: "
                     "no document of X has a single token"
-                    + (" or n-gram." if tuple(self.ngram_range) != (1, 1) else ".")
+                    + (" or n-gram." if self._ngram_range(form) != (1, 1) else ".")
                 )
         if reset:
             self._input_form = form
@@ -627,8 +683,8 @@ best_validation_score_, n_iter_, t_, n_layers_, n_outputs_, out_activation_
             y = y.astype(dtype, copy=False)
         return Pi, y, self._take
 
-    def _fit_encoder(self, docs):
-        self._encoder = self._text_encoder().fit(docs)
+    def _fit_encoder(self, docs, form):
+        self._encoder = self._text_encoder(form).fit(docs)
         vocabulary = self._encoder.token_to_row
         self.vocabulary_ = None if vocabulary is None else dict(vocabulary)
         self.idf_ = self._encoder.idf_
@@ -638,8 +694,13 @@ best_validation_score_, n_iter_, t_, n_layers_, n_outputs_, out_activation_
         else:
             self.max_length_ = None
 
-    def _pi_from_docs(self, docs, dtype):
-        return self._encoder.pi(docs, dtype, self.max_length_)
+    def _pi_from_docs(self, docs, dtype, X, form):
+        Pi = self._encoder.pi(docs, dtype, self.max_length_)
+        if not self._char_rows(form):
+            return Pi
+        # Character n-grams follow the encoder's rows (words, n-grams, subwords).
+        chars = self._pi_of_chars(as_documents(X), dtype)
+        return sp.hstack([Pi, chars], format="csr")
 
     def _validate_predict_input(self, X):
         form = self._check_form(X, reset=False)
@@ -652,13 +713,14 @@ best_validation_score_, n_iter_, t_, n_layers_, n_outputs_, out_activation_
                 reset=False,
             )
             return self._pi_from_bag(X, self._network.dtype)
-        return self._pi_from_docs(self._docs(X, form), self._network.dtype)
+        return self._pi_from_docs(self._docs(X, form), self._network.dtype, X, form)
 
     def _new_network(self, Pi, hidden, n_outputs, rng):
         if self._input_form == "bag":
             n_rows, oov_row = Pi.shape[1], None
         else:
-            n_rows, oov_row = self._encoder.n_rows, self._encoder.oov_row
+            n_rows = self._encoder.n_rows + self._char_rows(self._input_form)
+            oov_row = self._encoder.oov_row
         d = self.embedding_dim
         pretrained = (
             None
@@ -1054,8 +1116,9 @@ of shape (n_documents, n_tokens)
             return attributions
         docs = self._docs(X, form)
         terms, C, M = self._encoder.encode(docs, self._network.dtype)
+        # Character n-gram rows (after M's columns) are no term's: left out.
         grad_C = self._grad_input(
-            sp.csr_array(C), output, table=np.asarray(M @ self._table())
+            sp.csr_array(C), output, table=np.asarray(M @ self._table()[: M.shape[1]])
         )
         kept = self._encoder.term_rows(terms)[terms.term] >= 0
         # Occurrences come by order then position; a stable sort by document

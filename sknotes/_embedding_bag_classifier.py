@@ -67,6 +67,8 @@ class EmbeddingBagClassifier(BaseNotesClassifier, EmbeddingBagRegressor):
         ngram_range=(1, 1),
         char_ngram_range=None,
         n_subword_buckets=2**18,
+        char_wb_ngram_range=None,
+        n_char_buckets=2**16,
         initial_embeddings=None,
         freeze_embeddings=False,
         linear_path=False,

@@ -131,7 +131,8 @@ _CONVERTED_PARAMS = {
     # model with a vocabulary is refused anyway).
     | {"max_length", "min_count", "max_vocabulary", "n_buckets", "tokenizer"}
     | {"lowercase", "token_pattern", "ngram_range", "char_ngram_range"}
-    | {"n_subword_buckets", "initial_embeddings", "freeze_embeddings"},
+    | {"n_subword_buckets", "initial_embeddings", "freeze_embeddings"}
+    | {"char_wb_ngram_range", "n_char_buckets"},
 }
 _FITTED = frozenset(
     "coefs_ intercepts_ n_outputs_ out_activation_ n_layers_ n_features_in_ "
