@@ -670,7 +670,8 @@ best_validation_score_, n_iter_, t_, n_layers_, n_outputs_, out_activation_
                     dtype,
                 )
             Pi = self._pi_from_docs(docs, dtype, X, form)
-            if reset and Pi.nnz == 0:
+            # Terms only: character n-grams of "!! ?" are no vocabulary.
+            if reset and Pi[:, : self._encoder.n_rows].nnz == 0:
                 raise ValueError(
                     "empty vocabulary; perhaps the documents only contain stop words: "
                     "no document of X has a single token"
@@ -1115,11 +1116,16 @@ of shape (n_documents, n_tokens)
                 attributions.append(list(zip(names, values, strict=True)))
             return attributions
         docs = self._docs(X, form)
-        terms, C, M = self._encoder.encode(docs, self._network.dtype)
-        # Character n-gram rows (after M's columns) are no term's: left out.
-        grad_C = self._grad_input(
-            sp.csr_array(C), output, table=np.asarray(M @ self._table()[: M.shape[1]])
-        )
+        dtype = self._network.dtype
+        terms, C, M = self._encoder.encode(docs, dtype)
+        table = self._table()
+        C, term_table = sp.csr_array(C), np.asarray(M @ table[: M.shape[1]])
+        if table.shape[0] > M.shape[1]:
+            # The character n-gram block enters as it is (it has no terms), so
+            # the derivative is taken at the model's own input.
+            C = sp.hstack([C, self._pi_of_chars(as_documents(X), dtype)], format="csr")
+            term_table = np.vstack([term_table, table[M.shape[1] :]])
+        grad_C = self._grad_input(C, output, table=term_table)
         kept = self._encoder.term_rows(terms)[terms.term] >= 0
         # Occurrences come by order then position; a stable sort by document
         # keeps that order inside each document.

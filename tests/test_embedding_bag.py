@@ -160,7 +160,10 @@ def test_raw_strings_and_form_mismatch():
     texts = ["good food", "slow service", "good service", "bad food"]
     reg = EmbeddingBagRegressor(embedding_dim=3, max_iter=5, random_state=0)
     reg.fit(texts, [1.0, -1.0, 0.5, -0.5])
-    assert set(reg.vocabulary_) == {"good", "food", "slow", "service", "bad"}
+    # Raw strings: words and (ngram_range='auto') their bigrams.
+    assert set(reg.vocabulary_) == {"good", "food", "slow", "service", "bad"} | set(
+        texts
+    )
     with pytest.raises(ValueError, match="same form"):
         reg.predict([["good", "food"]])
     bag = EmbeddingBagRegressor(max_iter=2).fit(np.eye(4), np.arange(4.0))
@@ -345,7 +348,7 @@ def test_parameters_are_validated():
     reg = EmbeddingBagRegressor(token_pattern=r"\S+", max_iter=2).fit(
         ["a b-c", "x"], [1.0, 2.0]
     )
-    assert set(reg.vocabulary_) == {"a", "b-c", "x"}
+    assert set(reg.vocabulary_) == {"a", "b-c", "x", "a b-c"}
 
 
 # -- weighting, n-grams, subwords (issue 10) -----------------------------------
@@ -395,7 +398,8 @@ def test_text_options_train_transform_and_attribute(options):
     names = [[t for t, _ in doc] for doc in attributions]
     # Document order, each term once; bigrams of a training text are all known.
     expected = list(dict.fromkeys(docs[0]))
-    if options.get("ngram_range", (1, 1)) == (1, 2):
+    # Raw strings: ngram_range='auto' is (1, 2).
+    if options.get("ngram_range", (1, 2)) == (1, 2):
         expected += dict.fromkeys(
             map(" ".join, zip(docs[0][:-1], docs[0][1:], strict=True))
         )
@@ -563,7 +567,97 @@ def test_tokenizer_errors():
             EmbeddingBagRegressor(**params).fit([["a"], ["b"]], [1.0, 2.0])
     reg = EmbeddingBagRegressor(tokenizer=str.split, max_iter=1)
     reg.fit(["a-b c", "d"], [1.0, 2.0])
-    assert set(reg.vocabulary_) == {"a-b", "c", "d"}
+    assert set(reg.vocabulary_) == {"a-b", "c", "d", "a-b c"}
+
+
+def test_auto_ngrams_follow_the_input_form():
+    texts = ["good food here", "slow service", "good service", "bad food"] * 5
+    y = np.arange(20.0)
+    reg = EmbeddingBagRegressor(embedding_dim=3, n_char_buckets=64, max_iter=2)
+    reg.fit(texts, y)
+    assert "good food" in reg.vocabulary_
+    assert reg.embeddings_.shape[0] == reg._encoder.n_rows + 64
+    tokens = [text.split() for text in texts]
+    reg.fit(tokens, y)
+    assert "good food" not in reg.vocabulary_
+    assert reg.embeddings_.shape[0] == reg._encoder.n_rows
+    concat = EmbeddingBagRegressor(pooling="concat", max_iter=1).fit(texts, y)
+    assert concat.embeddings_.shape[0] == concat._encoder.n_rows
+    with pytest.raises(ValueError, match="char_wb_ngram_range needs raw strings"):
+        EmbeddingBagRegressor(char_wb_ngram_range=(2, 3)).fit(tokens, y)
+    with pytest.raises(ValueError, match="concat.*char_wb_ngram_range"):
+        EmbeddingBagRegressor(pooling="concat", char_wb_ngram_range=(2, 3)).fit(
+            texts, y
+        )
+    with pytest.raises(ValueError, match="char_wb_ngram_range must be"):
+        EmbeddingBagRegressor(char_wb_ngram_range=(3, 2)).fit(texts, y)
+
+
+def test_character_block_is_char_wb_tfidf_without_idf():
+    """Hashed into enough buckets, each row is TfidfVectorizer(char_wb)'s row."""
+    from sklearn.feature_extraction.text import TfidfVectorizer
+
+    texts = ["Good food, here!", "slow  service", "a b", "Bad food :(", "food"]
+    reg = EmbeddingBagRegressor(n_char_buckets=2**20, max_iter=1, random_state=0)
+    reg.fit(texts, np.arange(5.0))
+    block = sp.csr_array(reg._validate_predict_input(texts)[:, reg._encoder.n_rows :])
+    reference = TfidfVectorizer(
+        analyzer="char_wb", ngram_range=(2, 5), sublinear_tf=True, use_idf=False
+    ).fit_transform(texts)
+    assert block.nnz == reference.nnz
+    for i in range(len(texts)):
+        ours = block.data[block.indptr[i] : block.indptr[i + 1]]
+        theirs = reference.data[reference.indptr[i] : reference.indptr[i + 1]]
+        np.testing.assert_allclose(np.sort(ours), np.sort(theirs), rtol=1e-12)
+
+
+@pytest.mark.parametrize("hidden", [(), (3,)])
+def test_whole_model_gradient_with_character_ngrams(hidden):
+    docs, y = _corpus(n_docs=12, n_tokens=10, seed=1)
+    texts = [" ".join(doc) + " !" for doc in docs]
+    reg = EmbeddingBagRegressor(
+        embedding_dim=2,
+        hidden_layer_sizes=hidden,
+        activation="tanh",
+        n_char_buckets=32,
+        max_iter=1,
+        random_state=0,
+    ).fit(texts, y)
+    assert reg._network.table.shape[0] == reg._encoder.n_rows + 32
+    _check_whole_model_gradient(reg, texts + ["unseen !"], np.r_[y, 0.5])
+
+
+def test_attributions_with_character_ngrams_are_term_derivatives(corpus):
+    """∂ŷ/∂C[i, t] with the character block held as it is."""
+    docs, y = corpus
+    texts = [" ".join(doc) for doc in docs[:200]]
+    reg = EmbeddingBagRegressor(
+        embedding_dim=3,
+        hidden_layer_sizes=(4,),
+        activation="tanh",
+        n_char_buckets=64,
+        max_iter=2,
+        random_state=0,
+    ).fit(texts, y[:200])
+    batch = ["t2 t1 t2 t10", "t3x zzz"]
+    attributions = reg.token_attributions(batch)
+    terms, C, M = reg._encoder.encode(reg._docs(batch, "strings"))
+    chars = reg._pi_of_chars(batch, np.float64)
+    names = terms.all_names()
+    eps = 1e-6
+
+    def predict(C):
+        Pi = sp.hstack([sp.csr_array(C.tocsr() @ M), chars], format="csr")
+        return _predict_pi(reg, Pi)
+
+    for i, doc_attributions in enumerate(attributions):
+        for name, value in doc_attributions:
+            t = names.index(name)
+            up, down = C.tolil(), C.tolil()
+            up[i, t] += eps
+            down[i, t] -= eps
+            numeric = (predict(up) - predict(down))[i, 0] / (2 * eps)
+            assert value == pytest.approx(numeric, rel=1e-5, abs=1e-8)
 
 
 # -- pretrained vectors ----------------------------------------------------------
