@@ -360,6 +360,7 @@ TEXT_OPTIONS = [
     {"ngram_range": (1, 2), "n_buckets": 32, "idf": True},
     {"char_ngram_range": (2, 3), "n_subword_buckets": 16, "pooling": "mean"},
     {"char_ngram_range": (2, 3), "n_subword_buckets": 16, "ngram_range": (1, 2)},
+    {"char_wb_ngram_range": (1, 4), "n_char_buckets": 32},
 ]
 
 
@@ -368,6 +369,9 @@ def test_whole_model_gradient_with_text_options(options):
     """grad_table = Πᵀ·grad_R is unchanged math: Π only has other entries."""
     docs, y = _corpus(n_docs=12, n_tokens=10, seed=1)
     docs = [[t + "x" * (i % 3) for i, t in enumerate(doc)] for doc in docs]
+    unseen = ["unseen"]
+    if "char_wb_ngram_range" in options:  # characters of raw text
+        docs, unseen = [" ".join(doc) + " !" for doc in docs], "unseen !"
     reg = EmbeddingBagRegressor(
         embedding_dim=2,
         hidden_layer_sizes=(3,),
@@ -377,7 +381,7 @@ def test_whole_model_gradient_with_text_options(options):
         **options,
     )
     reg.fit(docs, y)
-    _check_whole_model_gradient(reg, docs + [["unseen"]], np.r_[y, 0.5])
+    _check_whole_model_gradient(reg, docs + [unseen], np.r_[y, 0.5])
 
 
 @pytest.mark.parametrize("options", TEXT_OPTIONS)
@@ -414,11 +418,17 @@ def test_text_options_train_transform_and_attribute(options):
         {"char_ngram_range": (2, 4), "n_subword_buckets": 64},
         {"char_ngram_range": (2, 4), "n_subword_buckets": 64, "idf": True},
         {"weighting": "sublinear", "idf": True, "pooling": "sqrtn"},
+        {"char_wb_ngram_range": (2, 5), "n_char_buckets": 64},
     ],
 )
 def test_attributions_are_the_derivative_of_each_terms_weight(corpus, options):
-    """∂ŷ/∂C[i, t]: perturb the term's weight in C, rebuild Π = C·M, predict."""
+    """∂ŷ/∂C[i, t]: perturb the term's weight in C, rebuild Π = C·M, predict
+    (with character n-grams, their block of Π held as it is)."""
     docs, y = corpus
+    batch = [["t2", "t1", "t2", "t10"], ["t3x", "zzz"]]
+    strings = "char_wb_ngram_range" in options
+    if strings:
+        docs, batch = [" ".join(doc) for doc in docs], [" ".join(b) for b in batch]
     reg = EmbeddingBagRegressor(
         embedding_dim=3,
         hidden_layer_sizes=(4,),
@@ -427,9 +437,13 @@ def test_attributions_are_the_derivative_of_each_terms_weight(corpus, options):
         random_state=0,
         **options,
     ).fit(docs[:200], y[:200])
-    batch = [["t2", "t1", "t2", "t10"], ["t3x", "zzz"]]
     attributions = reg.token_attributions(batch)
-    terms, C, M = reg._encoder.encode(batch)
+    terms, C, M = reg._encoder.encode(reg._docs(batch, "strings" if strings else ""))
+    blocks = [reg._pi_of_chars(batch, np.float64)] if strings else []
+
+    def predict(C):
+        return _predict_pi(reg, sp.hstack([C.tocsr() @ M, *blocks], format="csr"))
+
     names = terms.all_names()
     eps = 1e-6
     for i, doc_attributions in enumerate(attributions):
@@ -438,10 +452,7 @@ def test_attributions_are_the_derivative_of_each_terms_weight(corpus, options):
             up, down = C.tolil(), C.tolil()
             up[i, t] += eps
             down[i, t] -= eps
-            numeric = (
-                _predict_pi(reg, sp.csr_array(up.tocsr() @ M))
-                - _predict_pi(reg, sp.csr_array(down.tocsr() @ M))
-            )[i, 0] / (2 * eps)
+            numeric = (predict(up) - predict(down))[i, 0] / (2 * eps)
             assert value == pytest.approx(numeric, rel=1e-5, abs=1e-8)
     if "char_ngram_range" in options:
         # A misspelled, unseen word has a vector and an attribution of its own.
@@ -609,55 +620,6 @@ def test_character_block_is_char_wb_tfidf_without_idf():
         ours = block.data[block.indptr[i] : block.indptr[i + 1]]
         theirs = reference.data[reference.indptr[i] : reference.indptr[i + 1]]
         np.testing.assert_allclose(np.sort(ours), np.sort(theirs), rtol=1e-12)
-
-
-@pytest.mark.parametrize("hidden", [(), (3,)])
-def test_whole_model_gradient_with_character_ngrams(hidden):
-    docs, y = _corpus(n_docs=12, n_tokens=10, seed=1)
-    texts = [" ".join(doc) + " !" for doc in docs]
-    reg = EmbeddingBagRegressor(
-        embedding_dim=2,
-        hidden_layer_sizes=hidden,
-        activation="tanh",
-        n_char_buckets=32,
-        max_iter=1,
-        random_state=0,
-    ).fit(texts, y)
-    assert reg._network.table.shape[0] == reg._encoder.n_rows + 32
-    _check_whole_model_gradient(reg, texts + ["unseen !"], np.r_[y, 0.5])
-
-
-def test_attributions_with_character_ngrams_are_term_derivatives(corpus):
-    """∂ŷ/∂C[i, t] with the character block held as it is."""
-    docs, y = corpus
-    texts = [" ".join(doc) for doc in docs[:200]]
-    reg = EmbeddingBagRegressor(
-        embedding_dim=3,
-        hidden_layer_sizes=(4,),
-        activation="tanh",
-        n_char_buckets=64,
-        max_iter=2,
-        random_state=0,
-    ).fit(texts, y[:200])
-    batch = ["t2 t1 t2 t10", "t3x zzz"]
-    attributions = reg.token_attributions(batch)
-    terms, C, M = reg._encoder.encode(reg._docs(batch, "strings"))
-    chars = reg._pi_of_chars(batch, np.float64)
-    names = terms.all_names()
-    eps = 1e-6
-
-    def predict(C):
-        Pi = sp.hstack([sp.csr_array(C.tocsr() @ M), chars], format="csr")
-        return _predict_pi(reg, Pi)
-
-    for i, doc_attributions in enumerate(attributions):
-        for name, value in doc_attributions:
-            t = names.index(name)
-            up, down = C.tolil(), C.tolil()
-            up[i, t] += eps
-            down[i, t] -= eps
-            numeric = (predict(up) - predict(down))[i, 0] / (2 * eps)
-            assert value == pytest.approx(numeric, rel=1e-5, abs=1e-8)
 
 
 # -- pretrained vectors ----------------------------------------------------------
