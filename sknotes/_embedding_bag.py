@@ -157,9 +157,10 @@ class EmbeddingBagRegressor(
     without a centred target the output cannot reach targets far from 0 (years);
     the linear path gained R² on all six; 'sqrtn' pooling, sublinear weights
     without IDF, a (64,) head and a learning rate of 3e-3 were the best
-    compromise of a small grid.  With them the model reaches 0.89–1.02 of a
-    tuned ridge's R² on those sets (word or character n-grams, which the ridge
-    baselines use, are ``ngram_range`` and ``char_ngram_range``).
+    compromise of a small grid; for raw strings, word bigrams and character
+    n-grams (``ngram_range`` and ``char_wb_ngram_range`` 'auto'), the features
+    the tuned ridges win with, closed most of the remaining gap (figures in
+    ``benchmarks/README.md``).
 
     Parameters
     ----------
