@@ -511,8 +511,13 @@ def main(argv=None):
         f"load average {os.getloadavg()[0]:.1f}; EmbeddingBagRegressor accepts: "
         + ", ".join(inspect.signature(EmbeddingBagRegressor).parameters)
     )
-    for name in args.sets.split(","):
-        run_set(name, args, configs, record)
+    from threadpoolctl import threadpool_limits
+
+    # One BLAS thread, as n_jobs=1: LSQR's vector products on a shared machine
+    # ran several times slower with a thread per core.
+    with threadpool_limits(1):
+        for name in args.sets.split(","):
+            run_set(name, args, configs, record)
     print()
     print(markdown(record))
     print(f"\nload average {os.getloadavg()[0]:.1f}; raw results: {args.output}")

@@ -53,14 +53,8 @@ for name, model in [
 # %%
 # Food reviews from raw text: the estimator tokenizes like CountVectorizer.
 texts, great = food_reviews(n_rows)
-text_model = EmbeddingBagRegressor(
-    embedding_dim=16,
-    pooling="mean",
-    min_count=2,
-    max_iter=30,
-    early_stopping=True,
-    random_state=0,
-)
+# The defaults: for raw strings, words, word bigrams and character n-grams.
+text_model = EmbeddingBagRegressor(random_state=0)
 for name, model in [
     ("EmbeddingBagRegressor", text_model),
     (

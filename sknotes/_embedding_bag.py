@@ -8,6 +8,7 @@ import numpy as np
 import scipy.sparse as sp
 from scipy.sparse.linalg import LinearOperator, lsqr
 from sklearn.base import ClassNamePrefixFeaturesOutMixin, TransformerMixin
+from sklearn.feature_extraction.text import HashingVectorizer
 from sklearn.utils.metaestimators import available_if
 from sklearn.utils.validation import (
     check_consistent_length,
@@ -156,9 +157,10 @@ class EmbeddingBagRegressor(
     without a centred target the output cannot reach targets far from 0 (years);
     the linear path gained R² on all six; 'sqrtn' pooling, sublinear weights
     without IDF, a (64,) head and a learning rate of 3e-3 were the best
-    compromise of a small grid.  With them the model reaches 0.89–1.02 of a
-    tuned ridge's R² on those sets (word or character n-grams, which the ridge
-    baselines use, are ``ngram_range`` and ``char_ngram_range``).
+    compromise of a small grid; for raw strings, word bigrams and character
+    n-grams (``ngram_range`` and ``char_wb_ngram_range`` 'auto'), the features
+    the tuned ridges win with, closed most of the remaining gap (figures in
+    ``benchmarks/README.md``).
 
     Parameters
     ----------
@@ -192,14 +194,19 @@ class EmbeddingBagRegressor(
         matrix per column. ``partial_fit`` and warm starts keep the IDF of the
         first fit, as they keep its vocabulary; ``weighting='sublinear'`` with
         ``idf=True`` and ``pooling='sqrtn'`` is sublinear TF-IDF.
-    ngram_range : tuple (min_n, max_n), default=(1, 1)
+    ngram_range : tuple (min_n, max_n) or 'auto', default='auto'
         Terms are the word n-grams with ``min_n ≤ n ≤ max_n`` (fastText's
         ``wordNgrams``, ``CountVectorizer``'s semantics), joined with a space
         (a tuple when a token is an int). They enter the vocabulary like tokens
         (subject to ``min_count`` and ``max_vocabulary``); an n-gram (n ≥ 2) not
         in it is dropped, as ``CountVectorizer`` drops unknown n-grams. With
         ``n_buckets`` they are hashed from their tokens' hashes (fastText's
-        combination) into the same buckets. Token or string input.
+        combination) into the same buckets. Token or string input. 'auto':
+        ``(1, 2)`` for raw strings, ``(1, 1)`` for token sequences, bag
+        matrices and 'concat' pooling. Measured (5-fold R² / the tuned ridge's):
+        bigrams raised raw-text sets (artwork titles 0.94 → 1.00, restaurant
+        names 0.97 → 0.99, movie titles 0.66 → 0.78) and lowered MovieLens, whose
+        tokens (user, movie, genres) have no word order.
     char_ngram_range : tuple (min_n, max_n), default=None
         Subwords (fastText's ``minn``/``maxn``, e.g. ``(3, 6)``): the character
         n-grams of ``"<" + token + ">"`` of each str token are hashed into
@@ -210,6 +217,27 @@ class EmbeddingBagRegressor(
         averages all rows instead, which lets long words weigh more). Int tokens
         and word n-grams have no subwords. ``Π`` has more non-zeros per document;
         the gradient is the notes' ``grad_table = Πᵀ·grad_R`` unchanged.
+    char_wb_ngram_range : tuple (min_n, max_n), 'auto' or None, default='auto'
+        Character n-grams of raw text (``CountVectorizer(analyzer='char_wb')``:
+        the n-grams of each whitespace-separated word padded with spaces, so
+        punctuation, digits and one-letter words count too), hashed
+        (MurmurHash3) into ``n_char_buckets`` rows after all others. They are
+        terms of their own, not parts of a word's vector as with
+        ``char_ngram_range``: their block of ``Π`` is weighted
+        (``weighting``, no IDF) and normalised for pooling on its own, so a
+        document's word block is the same with or without it, and both the
+        embedding path and the linear path read it (the ridge start then holds
+        what a tuned word + character n-gram ridge holds). 'auto': ``(2, 5)``
+        for raw strings, None (off) for other input and 'concat' pooling.
+        Measured (``benchmarks/README.md``): movie titles 0.66 → 1.01 of the
+        tuned ridge's R², whose best features there are character n-grams
+        (subwords, ``char_ngram_range=(2, 5)``, averaged into word vectors,
+        reached 0.63 with bigrams). Fits take longer: a short text has several
+        times more character n-grams than words. Not listed by
+        ``token_attributions``.
+    n_char_buckets : int, default=2**16
+        Rows for ``char_wb_ngram_range`` (three copies with Adam's moments: 52 MB
+        at the defaults, float64).
     n_subword_buckets : int, default=2**18
         Rows for subwords (used only with ``char_ngram_range``). The table takes
         ``n_subword_buckets × embedding_dim`` values more, three times with Adam's
@@ -238,7 +266,8 @@ class EmbeddingBagRegressor(
         row receives the dense penalty's decay (see
         :class:`~sknotes.nodes.RowL2Penalty`).  Lazily applied dense decay was
         not chosen: with Adam an untouched row's catch-up has no closed form
-        (its moments keep moving it), so it is only exact for plain SGD.
+        (its moments keep moving it, and each skipped step's move depends on
+        the decayed row through ``√v̂``), so it is only exact for plain SGD.
         Measured at 0, 1e-4 and 1e-2: no difference beyond the third decimal on
         the six sets, as early stopping ends within a few epochs of the ridge
         start.
@@ -361,9 +390,11 @@ best_validation_score_, n_iter_, t_, n_layers_, n_outputs_, out_activation_
         "pooling": [StrOptions({"sum", "mean", "sqrtn", "concat"})],
         "weighting": [StrOptions({"count", "binary", "sublinear"})],
         "idf": ["boolean"],
-        "ngram_range": [tuple],
+        "ngram_range": [tuple, StrOptions({"auto"})],
         "char_ngram_range": [tuple, None],
         "n_subword_buckets": [Interval(Integral, 1, None, closed="left")],
+        "char_wb_ngram_range": [tuple, StrOptions({"auto"}), None],
+        "n_char_buckets": [Interval(Integral, 1, None, closed="left")],
         "initial_embeddings": [Mapping, tuple, str, os.PathLike, None],
         "freeze_embeddings": ["boolean"],
         "linear_path": ["boolean"],
@@ -393,9 +424,11 @@ best_validation_score_, n_iter_, t_, n_layers_, n_outputs_, out_activation_
         max_length=None,
         weighting="sublinear",
         idf=False,
-        ngram_range=(1, 1),
+        ngram_range="auto",
         char_ngram_range=None,
         n_subword_buckets=2**18,
+        char_wb_ngram_range="auto",
+        n_char_buckets=2**16,
         initial_embeddings=None,
         freeze_embeddings=False,
         linear_path=True,
@@ -440,6 +473,8 @@ best_validation_score_, n_iter_, t_, n_layers_, n_outputs_, out_activation_
         self.ngram_range = ngram_range
         self.char_ngram_range = char_ngram_range
         self.n_subword_buckets = n_subword_buckets
+        self.char_wb_ngram_range = char_wb_ngram_range
+        self.n_char_buckets = n_char_buckets
         self.initial_embeddings = initial_embeddings
         self.freeze_embeddings = freeze_embeddings
         self.linear_path = linear_path
@@ -506,8 +541,13 @@ best_validation_score_, n_iter_, t_, n_layers_, n_outputs_, out_activation_
                 "tokenizer and token_pattern apply to raw strings, but X is given as "
                 f"{form}; pass raw strings or leave them at their defaults."
             )
+        if form != "strings" and self.char_wb_ngram_range not in ("auto", None):
+            raise ValueError(
+                "char_wb_ngram_range needs raw strings (the characters of the text); "
+                f"X is given as {form}. Use char_ngram_range for token sequences."
+            )
         if form == "bag" and (
-            tuple(self.ngram_range) != (1, 1) or self.char_ngram_range is not None
+            self._ngram_range(form) != (1, 1) or self.char_ngram_range is not None
         ):
             raise ValueError(
                 "ngram_range and char_ngram_range need token sequences or strings; "
@@ -520,10 +560,11 @@ best_validation_score_, n_iter_, t_, n_layers_, n_outputs_, out_activation_
                     "pooling='concat' needs token sequences or strings (positions); "
                     "a bag matrix has none. Use pooling='sum', 'mean' or 'sqrtn'."
                 )
-            if not self._text_encoder().plain:
+            if not self._text_encoder(form).plain or self._char_wb_range(form):
                 raise ValueError(
                     "pooling='concat' gives one vector per position: it takes no "
-                    "ngram_range or char_ngram_range. Use 'mean', 'sum' or 'sqrtn' "
+                    "ngram_range, char_ngram_range or char_wb_ngram_range. Use "
+                    "'mean', 'sum' or 'sqrtn' "
                     "pooling for those."
                 )
         if not reset and form != self._input_form:
@@ -533,12 +574,51 @@ best_validation_score_, n_iter_, t_, n_layers_, n_outputs_, out_activation_
             )
         return form
 
-    def _text_encoder(self):
+    def _ngram_range(self, form):
+        """``ngram_range`` with 'auto' resolved for input of ``form``."""
+        if self.ngram_range != "auto":
+            return _check_range(self.ngram_range, "ngram_range")
+        # Word order is language only in raw strings: token sequences may be
+        # ids in any order (MovieLens' user, movie, genres), where bigrams
+        # only add rows to memorise.
+        if form == "strings" and self.pooling != "concat":
+            return (1, 2)
+        return (1, 1)
+
+    def _char_wb_range(self, form):
+        """``char_wb_ngram_range`` with 'auto' resolved for input of ``form``."""
+        if self.char_wb_ngram_range == "auto":
+            return (2, 5) if form == "strings" and self.pooling != "concat" else None
+        if self.char_wb_ngram_range is None:
+            return None
+        return _check_range(self.char_wb_ngram_range, "char_wb_ngram_range")
+
+    def _char_rows(self, form):
+        return self.n_char_buckets if self._char_wb_range(form) else 0
+
+    def _pi_of_chars(self, texts, dtype):
+        """The character n-gram block of ``Π``: hashed counts, weighted and
+        normalised for pooling on their own (so the word block's rows are
+        unchanged by it)."""
+        counts = HashingVectorizer(
+            analyzer="char_wb",
+            ngram_range=self._char_wb_range("strings"),
+            n_features=self.n_char_buckets,
+            lowercase=self.lowercase,
+            alternate_sign=False,
+            norm=None,
+            dtype=dtype,
+        ).transform(texts)
+        return weigh_bag(
+            sp.csr_array(counts), weighting=self.weighting, pooling=self.pooling
+        )
+
+    def _text_encoder(self, form):
         return DocumentEncoder(
             min_count=self.min_count,
             max_vocabulary=self.max_vocabulary,
             n_buckets=self.n_buckets,
-            ngram_range=_check_range(self.ngram_range, "ngram_range"),
+            ngram_range=self._ngram_range(form),
             char_ngram_range=None
             if self.char_ngram_range is None
             else _check_range(self.char_ngram_range, "char_ngram_range"),
@@ -609,17 +689,22 @@ best_validation_score_, n_iter_, t_, n_layers_, n_outputs_, out_activation_
             if reset:
                 for name in ("n_features_in_", "feature_names_in_"):
                     self.__dict__.pop(name, None)
-                self._fit_encoder(docs)
+                self._fit_encoder(docs, form)
             dtype = self._float_dtype() if reset else self._network.dtype
             if reset:
                 # Before Π: weighting an n_rows-column Π allocates per column.
-                self._check_table_fits(self._encoder.n_rows, self.embedding_dim, dtype)
-            Pi = self._pi_from_docs(docs, dtype)
-            if reset and Pi.nnz == 0:
+                self._check_table_fits(
+                    self._encoder.n_rows + self._char_rows(form),
+                    self.embedding_dim,
+                    dtype,
+                )
+            Pi = self._pi_from_docs(docs, dtype, X, form)
+            # Terms only: character n-grams of "!! ?" are no vocabulary.
+            if reset and Pi[:, : self._encoder.n_rows].nnz == 0:
                 raise ValueError(
                     "empty vocabulary; perhaps the documents only contain stop words: "
                     "no document of X has a single token"
-                    + (" or n-gram." if tuple(self.ngram_range) != (1, 1) else ".")
+                    + (" or n-gram." if self._ngram_range(form) != (1, 1) else ".")
                 )
         if reset:
             self._input_form = form
@@ -628,8 +713,8 @@ best_validation_score_, n_iter_, t_, n_layers_, n_outputs_, out_activation_
             y = y.astype(dtype, copy=False)
         return Pi, y, self._take
 
-    def _fit_encoder(self, docs):
-        self._encoder = self._text_encoder().fit(docs)
+    def _fit_encoder(self, docs, form):
+        self._encoder = self._text_encoder(form).fit(docs)
         vocabulary = self._encoder.token_to_row
         self.vocabulary_ = None if vocabulary is None else dict(vocabulary)
         self.idf_ = self._encoder.idf_
@@ -639,8 +724,13 @@ best_validation_score_, n_iter_, t_, n_layers_, n_outputs_, out_activation_
         else:
             self.max_length_ = None
 
-    def _pi_from_docs(self, docs, dtype):
-        return self._encoder.pi(docs, dtype, self.max_length_)
+    def _pi_from_docs(self, docs, dtype, X, form):
+        Pi = self._encoder.pi(docs, dtype, self.max_length_)
+        if not self._char_rows(form):
+            return Pi
+        # Character n-grams follow the encoder's rows (words, n-grams, subwords).
+        chars = self._pi_of_chars(as_documents(X), dtype)
+        return sp.hstack([Pi, chars], format="csr")
 
     def _validate_predict_input(self, X):
         form = self._check_form(X, reset=False)
@@ -653,13 +743,14 @@ best_validation_score_, n_iter_, t_, n_layers_, n_outputs_, out_activation_
                 reset=False,
             )
             return self._pi_from_bag(X, self._network.dtype)
-        return self._pi_from_docs(self._docs(X, form), self._network.dtype)
+        return self._pi_from_docs(self._docs(X, form), self._network.dtype, X, form)
 
     def _new_network(self, Pi, hidden, n_outputs, rng):
         if self._input_form == "bag":
             n_rows, oov_row = Pi.shape[1], None
         else:
-            n_rows, oov_row = self._encoder.n_rows, self._encoder.oov_row
+            n_rows = self._encoder.n_rows + self._char_rows(self._input_form)
+            oov_row = self._encoder.oov_row
         d = self.embedding_dim
         pretrained = (
             None
@@ -855,6 +946,11 @@ best_validation_score_, n_iter_, t_, n_layers_, n_outputs_, out_activation_
         network = self._network
         k = network.n_linear
         X = sp.csr_array(train.inputs, dtype=np.float64)
+        # Rows no training document touches have w = 0 in the solution (their
+        # centred column is zero): solve on the touched ones only, which with
+        # subword buckets are a small fraction of the table.
+        touched = np.unique(X.indices)
+        X = sp.csr_array(X[:, touched])
         y = np.asarray(train.y, dtype=np.float64)
         s = (
             np.ones(X.shape[0])
@@ -881,7 +977,8 @@ best_validation_score_, n_iter_, t_, n_layers_, n_outputs_, out_activation_
                         break
         solution = _ridge(X, y, s, alpha)
         if solution is not None:
-            network.table[:, -k:], network.intercepts[-1][...] = solution
+            network.table[:, -k:] = 0.0
+            network.table[touched, -k:], network.intercepts[-1][...] = solution
         return alpha
 
     # -- live table ------------------------------------------------------------
@@ -1048,10 +1145,16 @@ of shape (n_documents, n_tokens)
                 attributions.append(list(zip(names, values, strict=True)))
             return attributions
         docs = self._docs(X, form)
-        terms, C, M = self._encoder.encode(docs, self._network.dtype)
-        grad_C = self._grad_input(
-            sp.csr_array(C), output, table=np.asarray(M @ self._table())
-        )
+        dtype = self._network.dtype
+        terms, C, M = self._encoder.encode(docs, dtype)
+        table = self._table()
+        C, term_table = sp.csr_array(C), np.asarray(M @ table[: M.shape[1]])
+        if table.shape[0] > M.shape[1]:
+            # The character n-gram block enters as it is (it has no terms), so
+            # the derivative is taken at the model's own input.
+            C = sp.hstack([C, self._pi_of_chars(as_documents(X), dtype)], format="csr")
+            term_table = np.vstack([term_table, table[M.shape[1] :]])
+        grad_C = self._grad_input(C, output, table=term_table)
         kept = self._encoder.term_rows(terms)[terms.term] >= 0
         # Occurrences come by order then position; a stable sort by document
         # keeps that order inside each document.

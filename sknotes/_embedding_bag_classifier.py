@@ -92,6 +92,8 @@ n_iter_no_change
         ngram_range=(1, 1),
         char_ngram_range=None,
         n_subword_buckets=2**18,
+        char_wb_ngram_range=None,
+        n_char_buckets=2**16,
         initial_embeddings=None,
         freeze_embeddings=False,
         linear_path=False,

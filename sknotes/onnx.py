@@ -165,6 +165,7 @@ _EMBEDDING_BAG_PARAMS = (
     | {"max_length", "min_count", "max_vocabulary", "n_buckets", "tokenizer"}
     | {"lowercase", "token_pattern", "ngram_range", "char_ngram_range"}
     | {"n_subword_buckets", "initial_embeddings", "freeze_embeddings"}
+    | {"char_wb_ngram_range", "n_char_buckets"}
 )
 # A classifier's parameters are its regressor's (without loss).
 _CONVERTED_PARAMS = {

@@ -205,6 +205,8 @@ def one_case(rng):
                 ngram_range=[(1, 1), (1, 2), (2, 3)][rng.integers(3)],
                 char_ngram_range=[None, None, (2, 4), (1, 1)][rng.integers(4)],
                 n_subword_buckets=int(rng.integers(1, 9)),
+                char_wb_ngram_range=[None, "auto", (1, 3)][rng.integers(3)],
+                n_char_buckets=int(rng.integers(1, 9)),
                 freeze_embeddings=bool(rng.integers(2)),
             )
         X = random_docs(rng) if rng.random() < 0.8 else random_table(rng)

@@ -160,7 +160,10 @@ def test_raw_strings_and_form_mismatch():
     texts = ["good food", "slow service", "good service", "bad food"]
     reg = EmbeddingBagRegressor(embedding_dim=3, max_iter=5, random_state=0)
     reg.fit(texts, [1.0, -1.0, 0.5, -0.5])
-    assert set(reg.vocabulary_) == {"good", "food", "slow", "service", "bad"}
+    # Raw strings: words and (ngram_range='auto') their bigrams.
+    assert set(reg.vocabulary_) == {"good", "food", "slow", "service", "bad"} | set(
+        texts
+    )
     with pytest.raises(ValueError, match="same form"):
         reg.predict([["good", "food"]])
     bag = EmbeddingBagRegressor(max_iter=2).fit(np.eye(4), np.arange(4.0))
@@ -345,7 +348,7 @@ def test_parameters_are_validated():
     reg = EmbeddingBagRegressor(token_pattern=r"\S+", max_iter=2).fit(
         ["a b-c", "x"], [1.0, 2.0]
     )
-    assert set(reg.vocabulary_) == {"a", "b-c", "x"}
+    assert set(reg.vocabulary_) == {"a", "b-c", "x", "a b-c"}
 
 
 # -- weighting, n-grams, subwords (issue 10) -----------------------------------
@@ -357,6 +360,7 @@ TEXT_OPTIONS = [
     {"ngram_range": (1, 2), "n_buckets": 32, "idf": True},
     {"char_ngram_range": (2, 3), "n_subword_buckets": 16, "pooling": "mean"},
     {"char_ngram_range": (2, 3), "n_subword_buckets": 16, "ngram_range": (1, 2)},
+    {"char_wb_ngram_range": (1, 4), "n_char_buckets": 32},
 ]
 
 
@@ -365,6 +369,9 @@ def test_whole_model_gradient_with_text_options(options):
     """grad_table = Πᵀ·grad_R is unchanged math: Π only has other entries."""
     docs, y = _corpus(n_docs=12, n_tokens=10, seed=1)
     docs = [[t + "x" * (i % 3) for i, t in enumerate(doc)] for doc in docs]
+    unseen = ["unseen"]
+    if "char_wb_ngram_range" in options:  # characters of raw text
+        docs, unseen = [" ".join(doc) + " !" for doc in docs], "unseen !"
     reg = EmbeddingBagRegressor(
         embedding_dim=2,
         hidden_layer_sizes=(3,),
@@ -374,7 +381,7 @@ def test_whole_model_gradient_with_text_options(options):
         **options,
     )
     reg.fit(docs, y)
-    _check_whole_model_gradient(reg, docs + [["unseen"]], np.r_[y, 0.5])
+    _check_whole_model_gradient(reg, docs + [unseen], np.r_[y, 0.5])
 
 
 @pytest.mark.parametrize("options", TEXT_OPTIONS)
@@ -395,7 +402,8 @@ def test_text_options_train_transform_and_attribute(options):
     names = [[t for t, _ in doc] for doc in attributions]
     # Document order, each term once; bigrams of a training text are all known.
     expected = list(dict.fromkeys(docs[0]))
-    if options.get("ngram_range", (1, 1)) == (1, 2):
+    # Raw strings: ngram_range='auto' is (1, 2).
+    if options.get("ngram_range", (1, 2)) == (1, 2):
         expected += dict.fromkeys(
             map(" ".join, zip(docs[0][:-1], docs[0][1:], strict=True))
         )
@@ -410,11 +418,17 @@ def test_text_options_train_transform_and_attribute(options):
         {"char_ngram_range": (2, 4), "n_subword_buckets": 64},
         {"char_ngram_range": (2, 4), "n_subword_buckets": 64, "idf": True},
         {"weighting": "sublinear", "idf": True, "pooling": "sqrtn"},
+        {"char_wb_ngram_range": (2, 5), "n_char_buckets": 64},
     ],
 )
 def test_attributions_are_the_derivative_of_each_terms_weight(corpus, options):
-    """∂ŷ/∂C[i, t]: perturb the term's weight in C, rebuild Π = C·M, predict."""
+    """∂ŷ/∂C[i, t]: perturb the term's weight in C, rebuild Π = C·M, predict
+    (with character n-grams, their block of Π held as it is)."""
     docs, y = corpus
+    batch = [["t2", "t1", "t2", "t10"], ["t3x", "zzz"]]
+    strings = "char_wb_ngram_range" in options
+    if strings:
+        docs, batch = [" ".join(doc) for doc in docs], [" ".join(b) for b in batch]
     reg = EmbeddingBagRegressor(
         embedding_dim=3,
         hidden_layer_sizes=(4,),
@@ -423,9 +437,13 @@ def test_attributions_are_the_derivative_of_each_terms_weight(corpus, options):
         random_state=0,
         **options,
     ).fit(docs[:200], y[:200])
-    batch = [["t2", "t1", "t2", "t10"], ["t3x", "zzz"]]
     attributions = reg.token_attributions(batch)
-    terms, C, M = reg._encoder.encode(batch)
+    terms, C, M = reg._encoder.encode(reg._docs(batch, "strings" if strings else ""))
+    blocks = [reg._pi_of_chars(batch, np.float64)] if strings else []
+
+    def predict(C):
+        return _predict_pi(reg, sp.hstack([C.tocsr() @ M, *blocks], format="csr"))
+
     names = terms.all_names()
     eps = 1e-6
     for i, doc_attributions in enumerate(attributions):
@@ -434,10 +452,7 @@ def test_attributions_are_the_derivative_of_each_terms_weight(corpus, options):
             up, down = C.tolil(), C.tolil()
             up[i, t] += eps
             down[i, t] -= eps
-            numeric = (
-                _predict_pi(reg, sp.csr_array(up.tocsr() @ M))
-                - _predict_pi(reg, sp.csr_array(down.tocsr() @ M))
-            )[i, 0] / (2 * eps)
+            numeric = (predict(up) - predict(down))[i, 0] / (2 * eps)
             assert value == pytest.approx(numeric, rel=1e-5, abs=1e-8)
     if "char_ngram_range" in options:
         # A misspelled, unseen word has a vector and an attribution of its own.
@@ -563,7 +578,48 @@ def test_tokenizer_errors():
             EmbeddingBagRegressor(**params).fit([["a"], ["b"]], [1.0, 2.0])
     reg = EmbeddingBagRegressor(tokenizer=str.split, max_iter=1)
     reg.fit(["a-b c", "d"], [1.0, 2.0])
-    assert set(reg.vocabulary_) == {"a-b", "c", "d"}
+    assert set(reg.vocabulary_) == {"a-b", "c", "d", "a-b c"}
+
+
+def test_auto_ngrams_follow_the_input_form():
+    texts = ["good food here", "slow service", "good service", "bad food"] * 5
+    y = np.arange(20.0)
+    reg = EmbeddingBagRegressor(embedding_dim=3, n_char_buckets=64, max_iter=2)
+    reg.fit(texts, y)
+    assert "good food" in reg.vocabulary_
+    assert reg.embeddings_.shape[0] == reg._encoder.n_rows + 64
+    tokens = [text.split() for text in texts]
+    reg.fit(tokens, y)
+    assert "good food" not in reg.vocabulary_
+    assert reg.embeddings_.shape[0] == reg._encoder.n_rows
+    concat = EmbeddingBagRegressor(pooling="concat", max_iter=1).fit(texts, y)
+    assert concat.embeddings_.shape[0] == concat._encoder.n_rows
+    with pytest.raises(ValueError, match="char_wb_ngram_range needs raw strings"):
+        EmbeddingBagRegressor(char_wb_ngram_range=(2, 3)).fit(tokens, y)
+    with pytest.raises(ValueError, match="concat.*char_wb_ngram_range"):
+        EmbeddingBagRegressor(pooling="concat", char_wb_ngram_range=(2, 3)).fit(
+            texts, y
+        )
+    with pytest.raises(ValueError, match="char_wb_ngram_range must be"):
+        EmbeddingBagRegressor(char_wb_ngram_range=(3, 2)).fit(texts, y)
+
+
+def test_character_block_is_char_wb_tfidf_without_idf():
+    """Hashed into enough buckets, each row is TfidfVectorizer(char_wb)'s row."""
+    from sklearn.feature_extraction.text import TfidfVectorizer
+
+    texts = ["Good food, here!", "slow  service", "a b", "Bad food :(", "food"]
+    reg = EmbeddingBagRegressor(n_char_buckets=2**20, max_iter=1, random_state=0)
+    reg.fit(texts, np.arange(5.0))
+    block = sp.csr_array(reg._validate_predict_input(texts)[:, reg._encoder.n_rows :])
+    reference = TfidfVectorizer(
+        analyzer="char_wb", ngram_range=(2, 5), sublinear_tf=True, use_idf=False
+    ).fit_transform(texts)
+    assert block.nnz == reference.nnz
+    for i in range(len(texts)):
+        ours = block.data[block.indptr[i] : block.indptr[i + 1]]
+        theirs = reference.data[reference.indptr[i] : reference.indptr[i + 1]]
+        np.testing.assert_allclose(np.sort(ours), np.sort(theirs), rtol=1e-12)
 
 
 # -- pretrained vectors ----------------------------------------------------------
