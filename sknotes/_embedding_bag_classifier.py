@@ -101,6 +101,7 @@ class EmbeddingBagClassifier(BaseNotesClassifier, EmbeddingBagRegressor):
         beta_2=0.999,
         epsilon=1e-8,
         n_iter_no_change=10,
+        n_jobs=None,
     ):
         _store_params(self, locals())
 

@@ -1,0 +1,451 @@
+"""The embedding bag's training step as one compiled loop per minibatch (numba).
+
+The reference step (:meth:`sknotes._training.StochasticLoop.train_step`) slices
+``Π`` for the batch, runs the network's nodes one by one through scipy and numpy,
+then the optimizers.  For an embedding bag with a linear head (no hidden layer),
+:class:`CompiledBagStep` does the same arithmetic in one numba loop that allocates
+nothing, reading the batch's rows straight from the whole ``Π`` (CSR
+``indptr/indices/data``):
+
+1. gather and pool, the notes' embedding node (:ref:`notes-embedding`):
+   ``R = Π·Table``, row by row in ``Π``'s entry order, as scipy's CSR product;
+2. the head, the notes' linear node ("Brief Summary") and Add node:
+   ``S = R·W + b (+ R_lin)``;
+3. the loss gradient, the notes' MSE (block ①): ``grad_Ŷ = 2/n (Ŷ − Y)`` (rows
+   scaled by ``wᵢ``);
+4. backward through the linear node: ``grad_W = Rᵀ·grad_S``,
+   ``grad_b = sum(grad_S, axis=0)``, ``grad_R = grad_S·Wᵀ``; the Add node passes
+   ``grad_R_lin = grad_S`` to the linear path;
+5. the dense optimizer's step (its L2 term fused), then the scatter of the
+   embedding node's ``grad_table = Πᵀ·grad_R`` into the touched rows only (in
+   document order, as scipy's CSC product), the :class:`~sknotes.nodes.RowL2Penalty`
+   per-occurrence decay, and the row-sparse optimizer's step on those rows.
+
+Same operations, same order as the reference, except the head's sums of products:
+the reference hands ``R·W``, ``Rᵀ·grad_S`` and ``sum(grad_S)`` to OpenBLAS, whose
+kernels sum in blocks with fused multiply-adds chosen per CPU; this loop sums in
+index order.  So results are identical bit for bit whenever those sums are exact
+(tests/test_bag_kernel.py starts from dyadic values) and otherwise agree to
+rounding.  The squared-error loss it reports is summed by numpy, as the
+reference's.
+
+Threads (``n_jobs``): several workers, each with its own buffers, run batches of
+one epoch at once on the shared table, head and optimizer moments without locks
+(Hogwild, as fastText's threads); the kernel releases the GIL.
+"""
+
+import numpy as np
+
+from sknotes._kernels import _loops
+from sknotes._optimizers import (
+    SGD,
+    Adam,
+    FrozenColumns,
+    RowSparseAdam,
+    RowSparseSGD,
+)
+from sknotes.nodes import MSELoss
+
+__all__ = ["CompiledBagStep", "compiled_step_support"]
+
+# flags[...] of the kernel
+_D, _C, _K, _DENSE_ADAM, _NESTEROV, _TABLE_KIND, _N_FROZEN, _HAS_SW = range(8)
+_N_DECAYED, _TABLE_NESTEROV, _TABLE_MOMENTUM, _HAS_PENALTY = range(8, 12)
+_N_FLAGS = 12
+# hyper[...] (in the network's dtype), for the elementwise loops
+_LR, _MOMENTUM, _B1, _B2, _1MB1, _1MB2, _EPS, _NEG_STEP, _DECAY, _TWO_OVER_N = range(10)
+_T_LR, _T_MOMENTUM, _T_NEG_STEP, _ZERO = range(10, 14)
+_N_HYPER = 14
+# table kinds
+_NO_TABLE, _TABLE_SGD, _TABLE_ADAM = range(3)
+
+
+def _bag_step_loop(indptr, indices, data, batch, y, sw, table, theta, grad,
+                   dense_m, dense_v, table_m, table_v, hyper, flags, colcoef,
+                   inverse_df, R, S, grad_R, row_sq, position, rows, grad_rows,
+                   counts, cast):  # fmt: skip
+    n_batch = batch.shape[0]
+    width = table.shape[1]
+    d, c, k = flags[_D], flags[_C], flags[_K]
+    n_coef = d * c
+
+    # 1. R = Π·Table: each batch row accumulates its entries in order, from 0
+    #    (scipy's csr_matvecs); the touched rows get compact positions.
+    n_rows = 0
+    for i in range(n_batch):
+        doc = batch[i]
+        for j in range(width):
+            R[i, j] = 0.0
+        for p in range(indptr[doc], indptr[doc + 1]):
+            col = indices[p]
+            a = data[p]
+            for j in range(width):
+                R[i, j] += a * table[col, j]
+            if position[col] < 0:
+                position[col] = n_rows
+                rows[n_rows] = col
+                n_rows += 1
+
+    # 2-3. S = R·W + b (+ R_lin); grad_Ŷ = 2/n (Ŷ − Y)·w, overwriting S.
+    two_over_n = hyper[_TWO_OVER_N]
+    for i in range(n_batch):
+        doc = batch[i]
+        sq = 0.0
+        for o in range(c):
+            s = hyper[_ZERO]
+            for j in range(d):
+                s += R[i, j] * theta[j * c + o]
+            s = s + theta[n_coef + o]
+            if k:
+                s = s + R[i, d + o]
+            residual = s - y[doc, o]
+            sq += np.float64(residual) * np.float64(residual)
+            g = residual * two_over_n
+            if flags[_HAS_SW]:
+                g = g * sw[doc]
+            S[i, o] = g
+        row_sq[i] = sq
+
+    # 4. grad_W = Rᵀ·grad_S, grad_b = sum(grad_S, axis=0) (before the step: the
+    #    reference's backward reads the old W), grad_R = grad_S·Wᵀ | grad_S.
+    for q in range(n_coef + c):
+        grad[q] = 0.0
+    for i in range(n_batch):
+        for j in range(d):
+            r = R[i, j]
+            for o in range(c):
+                grad[j * c + o] += r * S[i, o]
+        for o in range(c):
+            grad[n_coef + o] += S[i, o]
+    for i in range(n_batch):
+        for j in range(d):
+            acc = S[i, 0] * theta[j * c]
+            for o in range(1, c):
+                acc += S[i, o] * theta[j * c + o]
+            grad_R[i, j] = acc
+        for o in range(k):
+            grad_R[i, d + o] = S[i, o]
+
+    # 5a. The dense step, its L2 term fused (sknotes._kernels' loops).
+    n_params = n_coef + c
+    decay = hyper[_DECAY]
+    for q in range(flags[_N_DECAYED]):
+        grad[q] += theta[q] * decay
+    if flags[_DENSE_ADAM]:
+        beta_1, beta_2 = hyper[_B1], hyper[_B2]
+        one_minus_beta_1, one_minus_beta_2 = hyper[_1MB1], hyper[_1MB2]
+        epsilon, neg_step = hyper[_EPS], hyper[_NEG_STEP]
+        for q in range(n_params):
+            g = grad[q]
+            m_q = dense_m[q] * beta_1 + g * one_minus_beta_1
+            v_q = dense_v[q] * beta_2 + (g * g) * one_minus_beta_2
+            dense_m[q] = m_q
+            dense_v[q] = v_q
+            theta[q] += (m_q / (np.sqrt(v_q) + epsilon)) * neg_step
+    else:
+        lr, momentum = hyper[_LR], hyper[_MOMENTUM]
+        neg_lr = -lr
+        for q in range(n_params):
+            dense_m[q] *= momentum
+        for q in range(n_params):
+            dense_m[q] += grad[q] * neg_lr
+        if flags[_NESTEROV]:
+            for q in range(n_params):
+                theta[q] += dense_m[q] * momentum
+            for q in range(n_params):
+                theta[q] += grad[q] * neg_lr
+        else:
+            for q in range(n_params):
+                theta[q] += dense_m[q]
+
+    table_kind = flags[_TABLE_KIND]
+    penalty = 0.0
+    if table_kind != _NO_TABLE:
+        # 5b. grad_table[rows] = Π[:, rows]ᵀ·grad_R, document by document (scipy's
+        #     csc_matvecs), with each row's (weighted) occurrences n_r.
+        for q in range(n_rows):
+            counts[q] = 0.0
+            for j in range(width):
+                grad_rows[q, j] = 0.0
+        for i in range(n_batch):
+            doc = batch[i]
+            for p in range(indptr[doc], indptr[doc + 1]):
+                q = position[indices[p]]
+                a = data[p]
+                for j in range(width):
+                    grad_rows[q, j] += a * grad_R[i, j]
+                if flags[_HAS_SW]:
+                    counts[q] += np.float64(sw[doc])
+                else:
+                    counts[q] += 1.0
+        # RowL2Penalty: grad_table[r] += 2c·(N/n)·(n_r/df_r)·T[r], in float64.
+        if flags[_HAS_PENALTY]:
+            for q in range(n_rows):
+                row = rows[q]
+                per_row = counts[q] * inverse_df[row]
+                for j in range(width):
+                    t = np.float64(table[row, j])
+                    coefficient = per_row * colcoef[j]
+                    penalty += coefficient * t * t
+                    cast[0] = coefficient * t
+                    grad_rows[q, j] += cast[0]
+        # FrozenColumns: the vectors keep still, the linear path trains.
+        for q in range(n_rows):
+            for j in range(flags[_N_FROZEN]):
+                grad_rows[q, j] = 0.0
+        # 5c. The row-sparse step on the touched rows.
+        if table_kind == _TABLE_ADAM:
+            beta_1, beta_2 = hyper[_B1], hyper[_B2]
+            one_minus_beta_1, one_minus_beta_2 = hyper[_1MB1], hyper[_1MB2]
+            epsilon, neg_step = hyper[_EPS], hyper[_T_NEG_STEP]
+            for q in range(n_rows):
+                row = rows[q]
+                for j in range(width):
+                    g = grad_rows[q, j]
+                    m_q = table_m[row, j] * beta_1 + g * one_minus_beta_1
+                    v_q = table_v[row, j] * beta_2 + (g * g) * one_minus_beta_2
+                    table_m[row, j] = m_q
+                    table_v[row, j] = v_q
+                    table[row, j] += (m_q / (np.sqrt(v_q) + epsilon)) * neg_step
+        else:
+            lr, momentum = hyper[_T_LR], hyper[_T_MOMENTUM]
+            for q in range(n_rows):
+                row = rows[q]
+                for j in range(width):
+                    g = grad_rows[q, j]
+                    if not flags[_TABLE_MOMENTUM]:
+                        table[row, j] -= lr * g
+                        continue
+                    velocity = momentum * table_m[row, j] - lr * g
+                    table_m[row, j] = velocity
+                    if flags[_TABLE_NESTEROV]:
+                        velocity = momentum * velocity - lr * g
+                    table[row, j] += velocity
+    for q in range(n_rows):
+        position[rows[q]] = -1
+    return n_rows, 0.5 * penalty
+
+
+def _touched_rows_loop(indptr, indices, batch, position, rows):
+    # The distinct rows a batch touches (for the journal, before any write).
+    n_rows = 0
+    for i in range(batch.shape[0]):
+        doc = batch[i]
+        for p in range(indptr[doc], indptr[doc + 1]):
+            col = indices[p]
+            if position[col] < 0:
+                position[col] = n_rows
+                rows[n_rows] = col
+                n_rows += 1
+    for q in range(n_rows):
+        position[rows[q]] = -1
+    return n_rows
+
+
+_COMPILED = None
+
+
+def _compiled():
+    """The compiled loops, or None without numba (or with it turned off)."""
+    global _COMPILED
+    if _COMPILED is None:
+        loops = _loops()
+        if not loops:
+            _COMPILED = False
+        else:
+            import numba
+
+            def jit(fn):
+                return numba.njit(
+                    cache=loops.cache, nogil=True, error_model="numpy"
+                )(fn)
+
+            _COMPILED = (jit(_bag_step_loop), jit(_touched_rows_loop))
+    return _COMPILED or None
+
+
+def _unwrap(optimizer):
+    """``(row-sparse optimizer, frozen columns)`` of a table optimizer."""
+    if isinstance(optimizer, FrozenColumns):
+        return optimizer.optimizer, optimizer.n_frozen
+    return optimizer, 0
+
+
+def compiled_step_support(network, loss_node, optimizers):
+    """Why the compiled step cannot train this network, or None when it can.
+
+    It covers what was measured to gain (benchmarks/bench_embedding_bag.py): an
+    embedding bag (not 'concat') with a linear head (no hidden layer) on the
+    notes' squared error, with SGD or Adam.  Anything else trains on the
+    reference path.
+    """
+    dense, table = optimizers
+    table, _ = _unwrap(table)
+    if _compiled() is None:
+        return "numba is not installed (or SKNOTES_NUMBA=0)"
+    if network.table is None or network.positions is not None:
+        return "no embedding bag (a dense input or 'concat' pooling)"
+    if len(network.layer_units) != 2:
+        return "hidden layers (the compiled step has a linear head)"
+    if network.out_activation != "identity" or type(loss_node) is not MSELoss:
+        return "a loss other than the squared error"
+    if type(dense) not in (SGD, Adam) or type(table) not in (
+        RowSparseSGD,
+        RowSparseAdam,
+        type(None),
+    ):
+        return "an optimizer other than SGD or Adam"
+    if table is not None and type(dense) is not {RowSparseSGD: SGD}.get(
+        type(table), Adam
+    ):
+        return "different dense and table optimizers"
+    return None
+
+
+class CompiledBagStep:
+    """One worker's compiled train step: ``step(train, indices) -> batch loss``.
+
+    Reads the loop's network, optimizers and penalties at every call (the loop's
+    ``initialize`` may replace them before the first epoch); owns its buffers,
+    so that several workers can run at once (Hogwild).
+
+    Parameters
+    ----------
+    loop : StochasticLoop
+    """
+
+    def __init__(self, loop):
+        self.loop = loop
+        self._capacity = -1
+
+    def _reserve(self, n_batch, network):
+        table = network.table
+        width, c = table.shape[1], network.layer_units[-1]
+        if self._capacity >= n_batch and self.R.dtype == table.dtype:
+            return
+        dtype = table.dtype
+        self.R = np.empty((n_batch, width), dtype)
+        self.S = np.empty((n_batch, c), dtype)
+        self.grad_R = np.empty((n_batch, width), dtype)
+        self.row_sq = np.empty(n_batch, np.float64)
+        self.cast = np.empty(1, dtype)
+        self._capacity = n_batch
+        if getattr(self, "position", None) is None or (
+            self.position.shape[0] != table.shape[0]
+        ):
+            self.position = np.full(table.shape[0], -1, np.int64)
+        # At most one row per entry of the batch, and never more than the table's.
+        self.rows = np.empty(table.shape[0], np.int64)
+        self.grad_rows = np.empty((0, width), dtype)
+        self.counts = np.empty(0, np.float64)
+
+    def _row_buffers(self, n_entries, width, dtype):
+        n = min(n_entries, self.rows.shape[0])
+        if self.grad_rows.shape[0] < n:
+            size = max(n, 2 * self.grad_rows.shape[0])
+            size = min(size, self.rows.shape[0])
+            self.grad_rows = np.empty((size, width), dtype)
+            self.counts = np.empty(size, np.float64)
+
+    def _longest(self, Pi):
+        # Entries of the longest document: a batch touches at most that many
+        # rows per document.
+        if getattr(self, "_longest_of", None) is not Pi.indptr:
+            self._longest_of = Pi.indptr
+            self._longest_row = int(np.diff(Pi.indptr).max(initial=0))
+        return self._longest_row
+
+    def __call__(self, train, indices):
+        loop = self.loop
+        network = loop.network
+        step, touched = _compiled()
+        Pi = train.inputs
+        y, sw = train.y, train.sample_weight
+        n_batch = indices.shape[0]
+        table, theta, dtype = network.table, network.theta, network.dtype
+        self._reserve(n_batch, network)
+        self._row_buffers(n_batch * self._longest(Pi), table.shape[1], dtype)
+
+        # The loss node's n (rows, or Σ wᵢ) and what depends on it, computed as
+        # the reference's nodes compute them.
+        sw_batch = None if sw is None else np.take(sw, indices, axis=0)
+        n = n_batch if sw is None else float(sw_batch.sum())
+        ratio = MSELoss.sklearn_loss_ratio
+        penalty = loop.penalty
+        c = 0.0 if not penalty.alpha or not n else ratio * penalty.alpha / (2.0 * n)
+        n_decayed = penalty.n_penalized if c else 0
+        decay = 2.0 * c
+        W = theta[: penalty.n_penalized]
+        dense_penalty = c * float(np.dot(W, W)) if c else 0.0
+
+        dense, table_optimizer = loop.dense_optimizer, loop.table_optimizer
+        table_optimizer, n_frozen = _unwrap(table_optimizer)
+        flags = np.zeros(_N_FLAGS, np.int64)
+        hyper = np.zeros(_N_HYPER, np.float64)
+        flags[_D] = network.layer_units[0]
+        flags[_C] = network.layer_units[-1]
+        flags[_K] = network.n_linear
+        flags[_N_DECAYED] = n_decayed
+        flags[_N_FROZEN] = n_frozen
+        flags[_HAS_SW] = sw is not None
+        hyper[_DECAY] = decay
+        hyper[_TWO_OVER_N] = 2.0 / n if n else 0.0
+        empty_1d, empty_2d = np.zeros(0, dtype), np.zeros((0, 0), dtype)
+        if isinstance(dense, Adam):
+            steps = dense.steps
+            flags[_DENSE_ADAM] = 1
+            hyper[[_B1, _B2, _1MB1, _1MB2, _EPS]] = (
+                steps.beta_1, steps.beta_2, 1.0 - steps.beta_1,
+                1.0 - steps.beta_2, steps.epsilon,
+            )  # fmt: skip
+            hyper[_NEG_STEP] = -steps.next_step_size()
+            dense_m, dense_v = dense.m, dense.v
+        else:
+            flags[_NESTEROV] = dense.nesterov
+            hyper[_LR], hyper[_MOMENTUM] = dense.schedule.learning_rate, dense.momentum
+            dense_m, dense_v = dense.velocity, empty_1d
+        table_m, table_v = empty_2d, empty_2d
+        if isinstance(table_optimizer, RowSparseAdam):
+            flags[_TABLE_KIND] = _TABLE_ADAM
+            hyper[_T_NEG_STEP] = -table_optimizer.steps.next_step_size()
+            table_m, table_v = table_optimizer.m, table_optimizer.v
+        elif isinstance(table_optimizer, RowSparseSGD):
+            flags[_TABLE_KIND] = _TABLE_SGD
+            flags[_TABLE_NESTEROV] = table_optimizer.nesterov
+            flags[_TABLE_MOMENTUM] = table_optimizer.velocity is not None
+            hyper[_T_LR] = table_optimizer.schedule.learning_rate
+            hyper[_T_MOMENTUM] = table_optimizer.momentum
+            if table_optimizer.velocity is not None:
+                table_m = table_optimizer.velocity
+        table_penalty = loop.table_penalty
+        has_penalty = table_penalty is not None and flags[_TABLE_KIND] != _NO_TABLE
+        flags[_HAS_PENALTY] = has_penalty
+        if has_penalty:
+            colcoef = (
+                ratio * table_penalty.alphas / n
+                if n
+                else np.zeros_like(table_penalty.alphas)
+            )
+            inverse_df = table_penalty.inverse_df
+        else:
+            colcoef = inverse_df = np.zeros(0)
+
+        if loop.journal is not None and flags[_TABLE_KIND] != _NO_TABLE:
+            n_rows = touched(
+                Pi.indptr, Pi.indices, indices, self.position, self.rows
+            )
+            loop.journal.save(self.rows[:n_rows].copy())
+        _, table_penalty_loss = step(
+            Pi.indptr, Pi.indices, Pi.data, indices, y,
+            empty_1d if sw is None else sw, table, theta, network.grad,
+            dense_m, dense_v, table_m, table_v, hyper.astype(dtype), flags,
+            colcoef, inverse_df, self.R, self.S, self.grad_R, self.row_sq,
+            self.position, self.rows, self.grad_rows, self.counts, self.cast,
+        )  # fmt: skip
+        # The squared error as MSELoss sums it (numpy), then the penalties.
+        row_sq = self.row_sq[:n_batch]
+        if sw is None:
+            loss = float(row_sq.sum()) / n
+        else:
+            loss = float(row_sq @ sw_batch) / n if n else 0.0
+        return loss + dense_penalty + table_penalty_loss
