@@ -64,10 +64,18 @@ def _bag_step_loop(indptr, indices, data, batch, y, sw, table, theta, grad,
                    dense_m, dense_v, table_m, table_v, hyper, flags, colcoef,
                    inverse_df, R, S, grad_R, row_sq, position, rows, grad_rows,
                    counts, cast):  # fmt: skip
+    # Flags and constants in locals: read from arrays inside the loops they
+    # could alias the int64 buffers, and the loops would not vectorise.
     n_batch = batch.shape[0]
     width = table.shape[1]
     d, c, k = flags[_D], flags[_C], flags[_K]
     n_coef = d * c
+    has_sw, has_penalty = flags[_HAS_SW] != 0, flags[_HAS_PENALTY] != 0
+    n_decayed, n_frozen = flags[_N_DECAYED], flags[_N_FROZEN]
+    table_kind = flags[_TABLE_KIND]
+    dense_adam, nesterov = flags[_DENSE_ADAM] != 0, flags[_NESTEROV] != 0
+    table_momentum = flags[_TABLE_MOMENTUM] != 0
+    table_nesterov = flags[_TABLE_NESTEROV] != 0
 
     # 1. R = Π·Table: each batch row accumulates its entries in order, from 0
     #    (scipy's csr_matvecs); the touched rows get compact positions.
@@ -87,12 +95,12 @@ def _bag_step_loop(indptr, indices, data, batch, y, sw, table, theta, grad,
                 n_rows += 1
 
     # 2-3. S = R·W + b (+ R_lin); grad_Ŷ = 2/n (Ŷ − Y)·w, overwriting S.
-    two_over_n = hyper[_TWO_OVER_N]
+    two_over_n, zero = hyper[_TWO_OVER_N], hyper[_ZERO]
     for i in range(n_batch):
         doc = batch[i]
         sq = 0.0
         for o in range(c):
-            s = hyper[_ZERO]
+            s = zero
             for j in range(d):
                 s += R[i, j] * theta[j * c + o]
             s = s + theta[n_coef + o]
@@ -101,7 +109,7 @@ def _bag_step_loop(indptr, indices, data, batch, y, sw, table, theta, grad,
             residual = s - y[doc, o]
             sq += np.float64(residual) * np.float64(residual)
             g = residual * two_over_n
-            if flags[_HAS_SW]:
+            if has_sw:
                 g = g * sw[doc]
             S[i, o] = g
         row_sq[i] = sq
@@ -129,9 +137,9 @@ def _bag_step_loop(indptr, indices, data, batch, y, sw, table, theta, grad,
     # 5a. The dense step, its L2 term fused (sknotes._kernels' loops).
     n_params = n_coef + c
     decay = hyper[_DECAY]
-    for q in range(flags[_N_DECAYED]):
+    for q in range(n_decayed):
         grad[q] += theta[q] * decay
-    if flags[_DENSE_ADAM]:
+    if dense_adam:
         beta_1, beta_2 = hyper[_B1], hyper[_B2]
         one_minus_beta_1, one_minus_beta_2 = hyper[_1MB1], hyper[_1MB2]
         epsilon, neg_step = hyper[_EPS], hyper[_NEG_STEP]
@@ -149,7 +157,7 @@ def _bag_step_loop(indptr, indices, data, batch, y, sw, table, theta, grad,
             dense_m[q] *= momentum
         for q in range(n_params):
             dense_m[q] += grad[q] * neg_lr
-        if flags[_NESTEROV]:
+        if nesterov:
             for q in range(n_params):
                 theta[q] += dense_m[q] * momentum
             for q in range(n_params):
@@ -158,7 +166,6 @@ def _bag_step_loop(indptr, indices, data, batch, y, sw, table, theta, grad,
             for q in range(n_params):
                 theta[q] += dense_m[q]
 
-    table_kind = flags[_TABLE_KIND]
     penalty = 0.0
     if table_kind != _NO_TABLE:
         # 5b. grad_table[rows] = Π[:, rows]ᵀ·grad_R, document by document (scipy's
@@ -174,12 +181,12 @@ def _bag_step_loop(indptr, indices, data, batch, y, sw, table, theta, grad,
                 a = data[p]
                 for j in range(width):
                     grad_rows[q, j] += a * grad_R[i, j]
-                if flags[_HAS_SW]:
+                if has_sw:
                     counts[q] += np.float64(sw[doc])
                 else:
                     counts[q] += 1.0
         # RowL2Penalty: grad_table[r] += 2c·(N/n)·(n_r/df_r)·T[r], in float64.
-        if flags[_HAS_PENALTY]:
+        if has_penalty:
             for q in range(n_rows):
                 row = rows[q]
                 per_row = counts[q] * inverse_df[row]
@@ -191,7 +198,7 @@ def _bag_step_loop(indptr, indices, data, batch, y, sw, table, theta, grad,
                     grad_rows[q, j] += cast[0]
         # FrozenColumns: the vectors keep still, the linear path trains.
         for q in range(n_rows):
-            for j in range(flags[_N_FROZEN]):
+            for j in range(n_frozen):
                 grad_rows[q, j] = 0.0
         # 5c. The row-sparse step on the touched rows.
         if table_kind == _TABLE_ADAM:
@@ -211,14 +218,15 @@ def _bag_step_loop(indptr, indices, data, batch, y, sw, table, theta, grad,
             lr, momentum = hyper[_T_LR], hyper[_T_MOMENTUM]
             for q in range(n_rows):
                 row = rows[q]
+                if not table_momentum:
+                    for j in range(width):
+                        table[row, j] -= lr * grad_rows[q, j]
+                    continue
                 for j in range(width):
                     g = grad_rows[q, j]
-                    if not flags[_TABLE_MOMENTUM]:
-                        table[row, j] -= lr * g
-                        continue
                     velocity = momentum * table_m[row, j] - lr * g
                     table_m[row, j] = velocity
-                    if flags[_TABLE_NESTEROV]:
+                    if table_nesterov:
                         velocity = momentum * velocity - lr * g
                     table[row, j] += velocity
     for q in range(n_rows):
@@ -255,11 +263,7 @@ def _compiled():
         else:
             import numba
 
-            def jit(fn):
-                return numba.njit(
-                    cache=loops.cache, nogil=True, error_model="numpy"
-                )(fn)
-
+            jit = numba.njit(cache=loops.cache, nogil=True, error_model="numpy")
             _COMPILED = (jit(_bag_step_loop), jit(_touched_rows_loop))
     return _COMPILED or None
 
@@ -431,9 +435,7 @@ class CompiledBagStep:
             colcoef = inverse_df = np.zeros(0)
 
         if loop.journal is not None and flags[_TABLE_KIND] != _NO_TABLE:
-            n_rows = touched(
-                Pi.indptr, Pi.indices, indices, self.position, self.rows
-            )
+            n_rows = touched(Pi.indptr, Pi.indices, indices, self.position, self.rows)
             loop.journal.save(self.rows[:n_rows].copy())
         _, table_penalty_loss = step(
             Pi.indptr, Pi.indices, Pi.data, indices, y,
