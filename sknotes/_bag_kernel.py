@@ -12,7 +12,9 @@ nothing, reading the batch's rows straight from the whole ``Π`` (CSR
 2. the head, the notes' linear node ("Brief Summary") and Add node:
    ``S = R·W + b (+ R_lin)``;
 3. the loss gradient, the notes' MSE (block ①): ``grad_Ŷ = 2/n (Ŷ − Y)`` (rows
-   scaled by ``wᵢ``);
+   scaled by ``wᵢ``), or the classifiers' fused sigmoid or softmax cross-entropy
+   (:class:`~sknotes.nodes.SigmoidBinaryCrossEntropy`,
+   :class:`~sknotes.nodes.SoftmaxCrossEntropy`): ``grad_S = (P − Y)·w/n``;
 4. backward through the linear node: ``grad_W = Rᵀ·grad_S``,
    ``grad_b = sum(grad_S, axis=0)``, ``grad_R = grad_S·Wᵀ``; the Add node passes
    ``grad_R_lin = grad_S`` to the linear path;
@@ -26,7 +28,9 @@ the reference hands ``R·W``, ``Rᵀ·grad_S`` and ``sum(grad_S)`` to OpenBLAS, 
 kernels sum in blocks with fused multiply-adds chosen per CPU; this loop sums in
 index order.  So results are identical bit for bit whenever those sums are exact
 (tests/test_bag_kernel.py starts from dyadic values) and otherwise agree to
-rounding.  The squared-error loss it reports is summed by numpy, as the
+rounding.  The sigmoid is the C library's ``1/(1 + exp(−s))`` on both sides;
+softmax's exponential is numpy's own (SIMD) in the reference, another source of
+rounding for several classes.  The row losses are reduced by numpy, as the
 reference's.
 
 Threads (``n_jobs``): several workers, each with its own buffers, run batches of
@@ -44,25 +48,28 @@ from sknotes._optimizers import (
     RowSparseAdam,
     RowSparseSGD,
 )
-from sknotes.nodes import MSELoss
+from sknotes.nodes import MSELoss, SigmoidBinaryCrossEntropy, SoftmaxCrossEntropy
 
 __all__ = ["CompiledBagStep", "compiled_step_support"]
 
 # flags[...] of the kernel
 _D, _C, _K, _DENSE_ADAM, _NESTEROV, _TABLE_KIND, _N_FROZEN, _HAS_SW = range(8)
-_N_DECAYED, _TABLE_NESTEROV, _TABLE_MOMENTUM, _HAS_PENALTY = range(8, 12)
-_N_FLAGS = 12
+_N_DECAYED, _TABLE_NESTEROV, _TABLE_MOMENTUM, _HAS_PENALTY, _LOSS = range(8, 13)
+_N_FLAGS = 13
 # hyper[...] (in the network's dtype), for the elementwise loops
-_LR, _MOMENTUM, _B1, _B2, _1MB1, _1MB2, _EPS, _NEG_STEP, _DECAY, _TWO_OVER_N = range(10)
-_T_LR, _T_MOMENTUM, _T_NEG_STEP, _ZERO = range(10, 14)
-_N_HYPER = 14
-# table kinds
+_LR, _MOMENTUM, _B1, _B2, _1MB1, _1MB2, _EPS, _NEG_STEP, _DECAY, _GRAD_SCALE = range(10)
+_T_LR, _T_MOMENTUM, _T_NEG_STEP, _ZERO, _ONE = range(10, 15)
+_N_HYPER = 15
+# table kinds; loss kinds
 _NO_TABLE, _TABLE_SGD, _TABLE_ADAM = range(3)
+_MSE, _SIGMOID, _SOFTMAX = range(3)
+_LOSS_KINDS = {MSELoss: _MSE, SigmoidBinaryCrossEntropy: _SIGMOID}
+_LOSS_KINDS[SoftmaxCrossEntropy] = _SOFTMAX
 
 
-def _bag_step_loop(indptr, indices, data, batch, y, sw, table, theta, grad,
-                   dense_m, dense_v, table_m, table_v, hyper, flags, colcoef,
-                   inverse_df, R, S, grad_R, row_sq, position, rows, grad_rows,
+def _bag_step_loop(indptr, indices, data, batch, y, sw, row_scale, table, theta,
+                   grad, dense_m, dense_v, table_m, table_v, hyper, flags, colcoef,
+                   inverse_df, R, S, grad_R, row_loss, position, rows, grad_rows,
                    counts, cast):  # fmt: skip
     # Flags and constants in locals: read from arrays inside the loops they
     # could alias the int64 buffers, and the loops would not vectorise.
@@ -76,6 +83,7 @@ def _bag_step_loop(indptr, indices, data, batch, y, sw, table, theta, grad,
     dense_adam, nesterov = flags[_DENSE_ADAM] != 0, flags[_NESTEROV] != 0
     table_momentum = flags[_TABLE_MOMENTUM] != 0
     table_nesterov = flags[_TABLE_NESTEROV] != 0
+    loss_kind = flags[_LOSS]
 
     # 1. R = Π·Table: each batch row accumulates its entries in order, from 0
     #    (scipy's csr_matvecs); the touched rows get compact positions.
@@ -94,11 +102,9 @@ def _bag_step_loop(indptr, indices, data, batch, y, sw, table, theta, grad,
                 rows[n_rows] = col
                 n_rows += 1
 
-    # 2-3. S = R·W + b (+ R_lin); grad_Ŷ = 2/n (Ŷ − Y)·w, overwriting S.
-    two_over_n, zero = hyper[_TWO_OVER_N], hyper[_ZERO]
+    # 2. S = R·W + b (+ R_lin), the logits or Ŷ, in S.
+    scale, zero, one = hyper[_GRAD_SCALE], hyper[_ZERO], hyper[_ONE]
     for i in range(n_batch):
-        doc = batch[i]
-        sq = 0.0
         for o in range(c):
             s = zero
             for j in range(d):
@@ -106,13 +112,47 @@ def _bag_step_loop(indptr, indices, data, batch, y, sw, table, theta, grad,
             s = s + theta[n_coef + o]
             if k:
                 s = s + R[i, d + o]
-            residual = s - y[doc, o]
-            sq += np.float64(residual) * np.float64(residual)
-            g = residual * two_over_n
-            if has_sw:
-                g = g * sw[doc]
-            S[i, o] = g
-        row_sq[i] = sq
+            S[i, o] = s
+    # 3. The loss node's row losses (float64) and its gradient, overwriting S.
+    for i in range(n_batch):
+        doc = batch[i]
+        row = 0.0
+        if loss_kind == _MSE:
+            # MSELoss (block ①): grad_Ŷ = 2/n (Ŷ − Y), rows scaled by wᵢ.
+            for o in range(c):
+                residual = S[i, o] - y[doc, o]
+                row += np.float64(residual) * np.float64(residual)
+                g = residual * scale
+                if has_sw:
+                    g = g * sw[i]
+                S[i, o] = g
+        elif loss_kind == _SIGMOID:
+            # SigmoidBinaryCrossEntropy: softplus(s) − y·s; grad_S = (P − Y)·w/n.
+            for o in range(c):
+                s = S[i, o]
+                entry = np.log1p(np.exp(-np.abs(s))) + max(s, zero) - y[doc, o] * s
+                row += np.float64(entry)
+                p = one / (one + np.exp(-s))
+                S[i, o] = (p - y[doc, o]) * (row_scale[i] if has_sw else scale)
+        else:
+            # SoftmaxCrossEntropy: Σy·log Z − Σy·(s − m); grad_S = (P·Σy − Y)·w/n.
+            top = S[i, 0]
+            for o in range(1, c):
+                top = max(top, S[i, o])
+            total = zero
+            y_sum = zero
+            for o in range(c):
+                shifted = S[i, o] - top
+                row -= np.float64(y[doc, o]) * np.float64(shifted)
+                S[i, o] = np.exp(shifted)
+                total += S[i, o]
+                y_sum += y[doc, o]
+            row += np.float64(y_sum) * np.log(np.float64(total))
+            for o in range(c):
+                p = S[i, o] / total
+                g = p * y_sum - y[doc, o]
+                S[i, o] = g * (row_scale[i] if has_sw else scale)
+        row_loss[i] = row
 
     # 4. grad_W = Rᵀ·grad_S, grad_b = sum(grad_S, axis=0) (before the step: the
     #    reference's backward reads the old W), grad_R = grad_S·Wᵀ | grad_S.
@@ -182,7 +222,7 @@ def _bag_step_loop(indptr, indices, data, batch, y, sw, table, theta, grad,
                 for j in range(width):
                     grad_rows[q, j] += a * grad_R[i, j]
                 if has_sw:
-                    counts[q] += np.float64(sw[doc])
+                    counts[q] += np.float64(sw[i])
                 else:
                     counts[q] += 1.0
         # RowL2Penalty: grad_table[r] += 2c·(N/n)·(n_r/df_r)·T[r], in float64.
@@ -278,10 +318,9 @@ def _unwrap(optimizer):
 def compiled_step_support(network, loss_node, optimizers):
     """Why the compiled step cannot train this network, or None when it can.
 
-    It covers what was measured to gain (benchmarks/bench_embedding_bag.py): an
-    embedding bag (not 'concat') with a linear head (no hidden layer) on the
-    notes' squared error, with SGD or Adam.  Anything else trains on the
-    reference path.
+    It covers an embedding bag (not 'concat') with a linear head (no hidden
+    layer) on the notes' squared error or a classifier's cross-entropy, with
+    SGD or Adam.  Anything else trains on the reference path.
     """
     dense, table = optimizers
     table, _ = _unwrap(table)
@@ -291,8 +330,8 @@ def compiled_step_support(network, loss_node, optimizers):
         return "no embedding bag (a dense input or 'concat' pooling)"
     if len(network.layer_units) != 2:
         return "hidden layers (the compiled step has a linear head)"
-    if network.out_activation != "identity" or type(loss_node) is not MSELoss:
-        return "a loss other than the squared error"
+    if network.out_activation != "identity" or type(loss_node) not in _LOSS_KINDS:
+        return "a loss other than the squared error or cross-entropy"
     if type(dense) not in (SGD, Adam) or type(table) not in (
         RowSparseSGD,
         RowSparseAdam,
@@ -331,7 +370,7 @@ class CompiledBagStep:
         self.R = np.empty((n_batch, width), dtype)
         self.S = np.empty((n_batch, c), dtype)
         self.grad_R = np.empty((n_batch, width), dtype)
-        self.row_sq = np.empty(n_batch, np.float64)
+        self.row_loss = np.empty(n_batch, np.float64)
         self.cast = np.empty(1, dtype)
         self._capacity = n_batch
         if getattr(self, "position", None) is None or (
@@ -374,7 +413,8 @@ class CompiledBagStep:
         # the reference's nodes compute them.
         sw_batch = None if sw is None else np.take(sw, indices, axis=0)
         n = n_batch if sw is None else float(sw_batch.sum())
-        ratio = MSELoss.sklearn_loss_ratio
+        loss_kind = _LOSS_KINDS[type(loop.loss_node)]
+        ratio = type(loop.loss_node).sklearn_loss_ratio
         penalty = loop.penalty
         c = 0.0 if not penalty.alpha or not n else ratio * penalty.alpha / (2.0 * n)
         n_decayed = penalty.n_penalized if c else 0
@@ -384,6 +424,7 @@ class CompiledBagStep:
 
         dense, table_optimizer = loop.dense_optimizer, loop.table_optimizer
         table_optimizer, n_frozen = _unwrap(table_optimizer)
+        empty_1d, empty_2d = np.zeros(0, dtype), np.zeros((0, 0), dtype)
         flags = np.zeros(_N_FLAGS, np.int64)
         hyper = np.zeros(_N_HYPER, np.float64)
         flags[_D] = network.layer_units[0]
@@ -393,8 +434,18 @@ class CompiledBagStep:
         flags[_N_FROZEN] = n_frozen
         flags[_HAS_SW] = sw is not None
         hyper[_DECAY] = decay
-        hyper[_TWO_OVER_N] = 2.0 / n if n else 0.0
-        empty_1d, empty_2d = np.zeros(0, dtype), np.zeros((0, 0), dtype)
+        hyper[_ONE] = 1.0
+        flags[_LOSS] = loss_kind
+        # MSELoss's grad_Ŷ = 2/n·(Ŷ − Y); the cross-entropies' (P − Y)·w/n, whose
+        # w/n the reference rounds to the dtype per row.
+        hyper[_GRAD_SCALE] = ((2.0 if loss_kind == _MSE else 1.0) / n) if n else 0.0
+        row_scale = empty_1d
+        if sw is not None and loss_kind != _MSE:
+            row_scale = (
+                (sw_batch / n).astype(dtype, copy=False)
+                if n
+                else np.zeros(n_batch, dtype)
+            )
         if isinstance(dense, Adam):
             steps = dense.steps
             flags[_DENSE_ADAM] = 1
@@ -439,15 +490,16 @@ class CompiledBagStep:
             loop.journal.save(self.rows[:n_rows].copy())
         _, table_penalty_loss = step(
             Pi.indptr, Pi.indices, Pi.data, indices, y,
-            empty_1d if sw is None else sw, table, theta, network.grad,
+            empty_1d if sw is None else sw_batch, row_scale, table, theta,
+            network.grad,
             dense_m, dense_v, table_m, table_v, hyper.astype(dtype), flags,
-            colcoef, inverse_df, self.R, self.S, self.grad_R, self.row_sq,
+            colcoef, inverse_df, self.R, self.S, self.grad_R, self.row_loss,
             self.position, self.rows, self.grad_rows, self.counts, self.cast,
         )  # fmt: skip
-        # The squared error as MSELoss sums it (numpy), then the penalties.
-        row_sq = self.row_sq[:n_batch]
+        # The loss as the loss nodes sum it (numpy), then the penalties.
+        row_loss = self.row_loss[:n_batch]
         if sw is None:
-            loss = float(row_sq.sum()) / n
+            loss = float(row_loss.sum()) / n
         else:
-            loss = float(row_sq @ sw_batch) / n if n else 0.0
+            loss = float(row_loss @ sw_batch) / n if n else 0.0
         return loss + dense_penalty + table_penalty_loss

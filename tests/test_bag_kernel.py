@@ -187,7 +187,8 @@ def test_fit_matches_the_reference(monkeypatch, params):
         (EmbeddingBagRegressor(hidden_layer_sizes=(8,)), "hidden layers"),
         (EmbeddingBagRegressor(hidden_layer_sizes=(), pooling="concat"), "concat"),
         (EmbeddingBagRegressor(hidden_layer_sizes=(), loss="poisson"), "loss"),
-        (EmbeddingBagClassifier(), "loss"),
+        (EmbeddingBagClassifier(), None),
+        (EmbeddingBagClassifier(hidden_layer_sizes=(4,)), "hidden layers"),
     ],
 )
 def test_which_path_ran(model, reason):
@@ -201,6 +202,77 @@ def test_which_path_ran(model, reason):
         assert model._reference_reason is None
     else:
         assert reason in model._reference_reason
+
+
+@pytest.mark.parametrize("solver", ["adam", "sgd"])
+@pytest.mark.parametrize("sample_weight", [None, 2.0])
+def test_binary_classifier_step_equals_the_reference_bit_for_bit(
+    monkeypatch, solver, sample_weight
+):
+    """SigmoidBinaryCrossEntropy's grad_S = (P − Y)·w/n, P = σ(S): scipy's expit
+    and the kernel's are the same C library exp.  One document per step: P is
+    not dyadic, and a batch's Rᵀ·grad_S would be a sum in BLAS's order; one
+    step: after it the parameters are not dyadic either."""
+    docs = DYADIC_DOCS["sum"]
+    labels = np.array(["no", "yes"] * 4)
+    model = EmbeddingBagClassifier(
+        embedding_dim=4,
+        alpha_embedding=2.0**-4,
+        linear_path=True,
+        alpha_linear=0.5,
+        solver=solver,
+        batch_size=1,
+        max_iter=2,
+        random_state=0,
+    ).fit(docs, labels)
+    network = model._network
+    rng = np.random.default_rng(2)
+    network.table[...] = rng.integers(-8, 9, size=network.table.shape) / 8.0
+    network.theta[...] = rng.integers(-8, 9, size=network.theta.shape) / 8.0
+    weights = None if sample_weight is None else np.full(1, sample_weight)
+    compiled, reference = copy.deepcopy(model), copy.deepcopy(model)
+    compiled.partial_fit(docs[2:3], labels[2:3], sample_weight=weights)
+    _reference(monkeypatch)
+    reference.partial_fit(docs[2:3], labels[2:3], sample_weight=weights)
+    assert compiled._reference_reason is None
+    assert_array_equal(compiled._network.table, reference._network.table)
+    assert_array_equal(compiled._network.theta, reference._network.theta)
+    for ours, theirs in zip(
+        _optimizer_state(compiled), _optimizer_state(reference), strict=True
+    ):
+        assert_array_equal(ours, theirs)
+    # The loss's softplus uses numpy's own exp (SIMD), not the C library's.
+    assert_allclose(compiled.loss_, reference.loss_, rtol=1e-15)
+    assert not np.array_equal(model._network.theta, compiled._network.theta)
+
+
+@pytest.mark.parametrize("target", ["binary", "multiclass", "multilabel"])
+def test_classifier_fit_matches_the_reference(monkeypatch, target):
+    """Softmax's exp is numpy's own (SIMD) in the reference and the C library's
+    here, besides BLAS's order: equal to rounding (measured: at most 1.4e-15
+    after 8 epochs)."""
+    docs, y = _corpus()
+    labels = {
+        "binary": y > 0,
+        "multiclass": np.digitize(y, [-0.3, 0.3]),
+        "multilabel": np.column_stack([y > 0, y > 0.3]),
+    }[target]
+    params = {
+        "embedding_dim": 8,
+        "max_iter": 8,
+        "batch_size": 64,
+        "alpha_embedding": 1e-3,
+        "random_state": 0,
+    }
+    compiled = EmbeddingBagClassifier(**params).fit(docs, labels)
+    _reference(monkeypatch)
+    reference = EmbeddingBagClassifier(**params).fit(docs, labels)
+    assert compiled._reference_reason is None
+    tight = {"rtol": 1e-13, "atol": 1e-13}
+    assert_allclose(compiled._network.table, reference._network.table, **tight)
+    assert_allclose(compiled._network.theta, reference._network.theta, **tight)
+    assert_allclose(compiled.loss_curve_, reference.loss_curve_, **tight)
+    assert_array_equal(compiled.predict(docs), reference.predict(docs))
 
 
 def test_without_numba_the_reference_runs(monkeypatch):
