@@ -348,9 +348,10 @@ def compiled_step_support(network, loss_node, optimizers):
 class CompiledBagStep:
     """One worker's compiled train step: ``step(train, indices) -> batch loss``.
 
-    Reads the loop's network, optimizers and penalties at every call (the loop's
-    ``initialize`` may replace them before the first epoch); owns its buffers,
-    so that several workers can run at once (Hogwild).
+    Owns its buffers, so that several workers can run at once (Hogwild).  What
+    does not change during a fit (the shapes, the optimizers' kinds and
+    constants) is read at the first call of each epoch; what does (the learning
+    rate, Adam's step sizes, the loss node's ``n``) at every call.
 
     Parameters
     ----------
@@ -359,93 +360,48 @@ class CompiledBagStep:
 
     def __init__(self, loop):
         self.loop = loop
-        self._capacity = -1
+        self._train = None
 
-    def _reserve(self, n_batch, network):
-        table = network.table
+    def _setup(self, train, n_batch):
+        """Buffers, flags and constants for batches of ``n_batch`` of ``train``."""
+        loop, network = self.loop, self.loop.network
+        table, dtype = network.table, network.dtype
+        Pi = train.inputs
+        self._train = train
+        self._loss_kind = _LOSS_KINDS[type(loop.loss_node)]
+        self._ratio = type(loop.loss_node).sklearn_loss_ratio
+        self._empty_1d = np.zeros(0, dtype)
+        self._colcoef = {}
+        # A batch touches at most the entries of its documents, and never more
+        # rows than the table has.
+        longest = int(np.diff(Pi.indptr).max(initial=0))
+        if self.__dict__.get("position") is None or (
+            self.position.shape[0] != table.shape[0]
+        ):
+            self.position = np.full(table.shape[0], -1, np.int64)
+            self.rows = np.empty(table.shape[0], np.int64)
         width, c = table.shape[1], network.layer_units[-1]
-        if self._capacity >= n_batch and self.R.dtype == table.dtype:
-            return
-        dtype = table.dtype
         self.R = np.empty((n_batch, width), dtype)
         self.S = np.empty((n_batch, c), dtype)
         self.grad_R = np.empty((n_batch, width), dtype)
         self.row_loss = np.empty(n_batch, np.float64)
         self.cast = np.empty(1, dtype)
-        self._capacity = n_batch
-        if getattr(self, "position", None) is None or (
-            self.position.shape[0] != table.shape[0]
-        ):
-            self.position = np.full(table.shape[0], -1, np.int64)
-        # At most one row per entry of the batch, and never more than the table's.
-        self.rows = np.empty(table.shape[0], np.int64)
-        self.grad_rows = np.empty((0, width), dtype)
-        self.counts = np.empty(0, np.float64)
+        n_touched = min(n_batch * longest, table.shape[0])
+        self.grad_rows = np.empty((n_touched, width), dtype)
+        self.counts = np.empty(n_touched, np.float64)
 
-    def _row_buffers(self, n_entries, width, dtype):
-        n = min(n_entries, self.rows.shape[0])
-        if self.grad_rows.shape[0] < n:
-            size = max(n, 2 * self.grad_rows.shape[0])
-            size = min(size, self.rows.shape[0])
-            self.grad_rows = np.empty((size, width), dtype)
-            self.counts = np.empty(size, np.float64)
-
-    def _longest(self, Pi):
-        # Entries of the longest document: a batch touches at most that many
-        # rows per document.
-        if getattr(self, "_longest_of", None) is not Pi.indptr:
-            self._longest_of = Pi.indptr
-            self._longest_row = int(np.diff(Pi.indptr).max(initial=0))
-        return self._longest_row
-
-    def __call__(self, train, indices):
-        loop = self.loop
-        network = loop.network
-        step, touched = _compiled()
-        Pi = train.inputs
-        y, sw = train.y, train.sample_weight
-        n_batch = indices.shape[0]
-        table, theta, dtype = network.table, network.theta, network.dtype
-        self._reserve(n_batch, network)
-        self._row_buffers(n_batch * self._longest(Pi), table.shape[1], dtype)
-
-        # The loss node's n (rows, or Σ wᵢ) and what depends on it, computed as
-        # the reference's nodes compute them.
-        sw_batch = None if sw is None else np.take(sw, indices, axis=0)
-        n = n_batch if sw is None else float(sw_batch.sum())
-        loss_kind = _LOSS_KINDS[type(loop.loss_node)]
-        ratio = type(loop.loss_node).sklearn_loss_ratio
-        penalty = loop.penalty
-        c = 0.0 if not penalty.alpha or not n else ratio * penalty.alpha / (2.0 * n)
-        n_decayed = penalty.n_penalized if c else 0
-        decay = 2.0 * c
-        W = theta[: penalty.n_penalized]
-        dense_penalty = c * float(np.dot(W, W)) if c else 0.0
-
-        dense, table_optimizer = loop.dense_optimizer, loop.table_optimizer
-        table_optimizer, n_frozen = _unwrap(table_optimizer)
-        empty_1d, empty_2d = np.zeros(0, dtype), np.zeros((0, 0), dtype)
-        flags = np.zeros(_N_FLAGS, np.int64)
-        hyper = np.zeros(_N_HYPER, np.float64)
+        dense = loop.dense_optimizer
+        table_optimizer, n_frozen = _unwrap(loop.table_optimizer)
+        flags = self.flags = np.zeros(_N_FLAGS, np.int64)
+        hyper = self.hyper = np.zeros(_N_HYPER, dtype)
         flags[_D] = network.layer_units[0]
-        flags[_C] = network.layer_units[-1]
+        flags[_C] = c
         flags[_K] = network.n_linear
-        flags[_N_DECAYED] = n_decayed
         flags[_N_FROZEN] = n_frozen
-        flags[_HAS_SW] = sw is not None
-        hyper[_DECAY] = decay
+        flags[_HAS_SW] = train.sample_weight is not None
+        flags[_LOSS] = self._loss_kind
         hyper[_ONE] = 1.0
-        flags[_LOSS] = loss_kind
-        # MSELoss's grad_Ŷ = 2/n·(Ŷ − Y); the cross-entropies' (P − Y)·w/n, whose
-        # w/n the reference rounds to the dtype per row.
-        hyper[_GRAD_SCALE] = ((2.0 if loss_kind == _MSE else 1.0) / n) if n else 0.0
-        row_scale = empty_1d
-        if sw is not None and loss_kind != _MSE:
-            row_scale = (
-                (sw_batch / n).astype(dtype, copy=False)
-                if n
-                else np.zeros(n_batch, dtype)
-            )
+        empty_2d = np.zeros((0, 0), dtype)
         if isinstance(dense, Adam):
             steps = dense.steps
             flags[_DENSE_ADAM] = 1
@@ -453,50 +409,83 @@ class CompiledBagStep:
                 steps.beta_1, steps.beta_2, 1.0 - steps.beta_1,
                 1.0 - steps.beta_2, steps.epsilon,
             )  # fmt: skip
-            hyper[_NEG_STEP] = -steps.next_step_size()
-            dense_m, dense_v = dense.m, dense.v
+            self._dense_state = dense.m, dense.v
         else:
             flags[_NESTEROV] = dense.nesterov
-            hyper[_LR], hyper[_MOMENTUM] = dense.schedule.learning_rate, dense.momentum
-            dense_m, dense_v = dense.velocity, empty_1d
-        table_m, table_v = empty_2d, empty_2d
+            hyper[_MOMENTUM] = dense.momentum
+            self._dense_state = dense.velocity, self._empty_1d
+        self._table_state = empty_2d, empty_2d
         if isinstance(table_optimizer, RowSparseAdam):
             flags[_TABLE_KIND] = _TABLE_ADAM
-            hyper[_T_NEG_STEP] = -table_optimizer.steps.next_step_size()
-            table_m, table_v = table_optimizer.m, table_optimizer.v
+            self._table_state = table_optimizer.m, table_optimizer.v
         elif isinstance(table_optimizer, RowSparseSGD):
             flags[_TABLE_KIND] = _TABLE_SGD
             flags[_TABLE_NESTEROV] = table_optimizer.nesterov
             flags[_TABLE_MOMENTUM] = table_optimizer.velocity is not None
-            hyper[_T_LR] = table_optimizer.schedule.learning_rate
             hyper[_T_MOMENTUM] = table_optimizer.momentum
             if table_optimizer.velocity is not None:
-                table_m = table_optimizer.velocity
-        table_penalty = loop.table_penalty
-        has_penalty = table_penalty is not None and flags[_TABLE_KIND] != _NO_TABLE
-        flags[_HAS_PENALTY] = has_penalty
-        if has_penalty:
-            colcoef = (
-                ratio * table_penalty.alphas / n
-                if n
-                else np.zeros_like(table_penalty.alphas)
-            )
-            inverse_df = table_penalty.inverse_df
-        else:
-            colcoef = inverse_df = np.zeros(0)
+                self._table_state = table_optimizer.velocity, empty_2d
+        self._table_optimizer = table_optimizer
+        # The row penalty's 1/df is set by the loop's initialize, before training.
+        penalty = loop.table_penalty
+        flags[_HAS_PENALTY] = penalty is not None and table_optimizer is not None
+        self._inverse_df = penalty.inverse_df if flags[_HAS_PENALTY] else np.zeros(0)
 
-        if loop.journal is not None and flags[_TABLE_KIND] != _NO_TABLE:
-            n_rows = touched(Pi.indptr, Pi.indices, indices, self.position, self.rows)
+    def __call__(self, train, indices):
+        n_batch = indices.shape[0]
+        if train is not self._train or n_batch > self.R.shape[0]:
+            self._setup(train, n_batch)
+        loop, network = self.loop, self.loop.network
+        flags, hyper = self.flags, self.hyper
+        Pi, y, sw = train.inputs, train.y, train.sample_weight
+
+        # The loss node's n (rows, or Σ wᵢ) and what depends on it, computed as
+        # the reference's nodes compute them.
+        sw_batch = None if sw is None else np.take(sw, indices, axis=0)
+        n = n_batch if sw is None else float(sw_batch.sum())
+        ratio, mse = self._ratio, self._loss_kind == _MSE
+        penalty = loop.penalty
+        c = 0.0 if not penalty.alpha or not n else ratio * penalty.alpha / (2.0 * n)
+        flags[_N_DECAYED] = penalty.n_penalized if c else 0
+        hyper[_DECAY] = 2.0 * c
+        dense_penalty = 0.0
+        if c:
+            W = network.theta[: penalty.n_penalized]
+            dense_penalty = c * float(np.dot(W, W))
+        # MSELoss's grad_Ŷ = 2/n·(Ŷ − Y); the cross-entropies' (P − Y)·w/n, whose
+        # w/n the reference rounds to the dtype per row.
+        hyper[_GRAD_SCALE] = ((2.0 if mse else 1.0) / n) if n else 0.0
+        row_scale = self._empty_1d
+        if sw is not None and not mse:
+            row_scale = (sw_batch / n).astype(network.dtype) if n else sw_batch * 0
+        if flags[_DENSE_ADAM]:
+            hyper[_NEG_STEP] = -loop.dense_optimizer.steps.next_step_size()
+        else:
+            hyper[_LR] = loop.dense_optimizer.schedule.learning_rate
+        table_kind = flags[_TABLE_KIND]
+        if table_kind == _TABLE_ADAM:
+            hyper[_T_NEG_STEP] = -self._table_optimizer.steps.next_step_size()
+        elif table_kind == _TABLE_SGD:
+            hyper[_T_LR] = self._table_optimizer.schedule.learning_rate
+        colcoef = self._colcoef.get(n)
+        if colcoef is None:
+            alphas = loop.table_penalty.alphas if flags[_HAS_PENALTY] else np.zeros(0)
+            colcoef = self._colcoef[n] = ratio * alphas / n if n else alphas * 0.0
+
+        if loop.journal is not None and table_kind != _NO_TABLE:
+            n_rows = _compiled()[1](
+                Pi.indptr, Pi.indices, indices, self.position, self.rows
+            )
             loop.journal.save(self.rows[:n_rows].copy())
-        _, table_penalty_loss = step(
+        _, table_penalty_loss = _compiled()[0](
             Pi.indptr, Pi.indices, Pi.data, indices, y,
-            empty_1d if sw is None else sw_batch, row_scale, table, theta,
-            network.grad,
-            dense_m, dense_v, table_m, table_v, hyper.astype(dtype), flags,
-            colcoef, inverse_df, self.R, self.S, self.grad_R, self.row_loss,
-            self.position, self.rows, self.grad_rows, self.counts, self.cast,
+            self._empty_1d if sw is None else sw_batch, row_scale,
+            network.table, network.theta, network.grad, *self._dense_state,
+            *self._table_state, hyper, flags, colcoef, self._inverse_df, self.R,
+            self.S, self.grad_R, self.row_loss, self.position, self.rows,
+            self.grad_rows, self.counts, self.cast,
         )  # fmt: skip
-        # The loss as the loss nodes sum it (numpy), then the penalties.
+        # The loss as the loss nodes reduce it (numpy), then the penalties.
         row_loss = self.row_loss[:n_batch]
         if sw is None:
             loss = float(row_loss.sum()) / n
