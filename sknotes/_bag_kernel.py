@@ -40,7 +40,7 @@ one epoch at once on the shared table, head and optimizer moments without locks
 
 import numpy as np
 
-from sknotes._kernels import _loops
+from sknotes._kernels import _adam_loop, _add_scaled_loop, _loops
 from sknotes._optimizers import (
     SGD,
     Adam,
@@ -176,32 +176,22 @@ def _bag_step_loop(indptr, indices, data, batch, y, sw, row_scale, table, theta,
 
     # 5a. The dense step, its L2 term fused (sknotes._kernels' loops).
     n_params = n_coef + c
-    decay = hyper[_DECAY]
-    for q in range(n_decayed):
-        grad[q] += theta[q] * decay
     if dense_adam:
-        beta_1, beta_2 = hyper[_B1], hyper[_B2]
-        one_minus_beta_1, one_minus_beta_2 = hyper[_1MB1], hyper[_1MB2]
-        epsilon, neg_step = hyper[_EPS], hyper[_NEG_STEP]
-        for q in range(n_params):
-            g = grad[q]
-            m_q = dense_m[q] * beta_1 + g * one_minus_beta_1
-            v_q = dense_v[q] * beta_2 + (g * g) * one_minus_beta_2
-            dense_m[q] = m_q
-            dense_v[q] = v_q
-            theta[q] += (m_q / (np.sqrt(v_q) + epsilon)) * neg_step
+        _adam(
+            theta, grad, dense_m, dense_v, hyper[_B1], hyper[_B2], hyper[_1MB1],
+            hyper[_1MB2], hyper[_NEG_STEP], hyper[_EPS], hyper[_DECAY], n_decayed,
+        )  # fmt: skip
     else:
+        # SGD.step's passes: velocity = momentum·velocity − lr·grad, then the
+        # step (Nesterov's: momentum·velocity − lr·grad).
+        _add_scaled(grad[:n_decayed], theta[:n_decayed], hyper[_DECAY])
         lr, momentum = hyper[_LR], hyper[_MOMENTUM]
-        neg_lr = -lr
         for q in range(n_params):
             dense_m[q] *= momentum
-        for q in range(n_params):
-            dense_m[q] += grad[q] * neg_lr
+        _add_scaled(dense_m, grad, -lr)
         if nesterov:
-            for q in range(n_params):
-                theta[q] += dense_m[q] * momentum
-            for q in range(n_params):
-                theta[q] += grad[q] * neg_lr
+            _add_scaled(theta, dense_m, momentum)
+            _add_scaled(theta, grad, -lr)
         else:
             for q in range(n_params):
                 theta[q] += dense_m[q]
@@ -242,18 +232,14 @@ def _bag_step_loop(indptr, indices, data, batch, y, sw, row_scale, table, theta,
                 grad_rows[q, j] = 0.0
         # 5c. The row-sparse step on the touched rows.
         if table_kind == _TABLE_ADAM:
-            beta_1, beta_2 = hyper[_B1], hyper[_B2]
-            one_minus_beta_1, one_minus_beta_2 = hyper[_1MB1], hyper[_1MB2]
-            epsilon, neg_step = hyper[_EPS], hyper[_T_NEG_STEP]
+            # RowSparseAdam: Adam on each touched row, without decay.
             for q in range(n_rows):
                 row = rows[q]
-                for j in range(width):
-                    g = grad_rows[q, j]
-                    m_q = table_m[row, j] * beta_1 + g * one_minus_beta_1
-                    v_q = table_v[row, j] * beta_2 + (g * g) * one_minus_beta_2
-                    table_m[row, j] = m_q
-                    table_v[row, j] = v_q
-                    table[row, j] += (m_q / (np.sqrt(v_q) + epsilon)) * neg_step
+                _adam(
+                    table[row], grad_rows[q], table_m[row], table_v[row],
+                    hyper[_B1], hyper[_B2], hyper[_1MB1], hyper[_1MB2],
+                    hyper[_T_NEG_STEP], hyper[_EPS], zero, 0,
+                )  # fmt: skip
         else:
             lr, momentum = hyper[_T_LR], hyper[_T_MOMENTUM]
             for q in range(n_rows):
@@ -290,6 +276,9 @@ def _touched_rows_loop(indptr, indices, batch, position, rows):
     return n_rows
 
 
+# sknotes._kernels' loops, which the step calls: their compiled twins once
+# numba compiles the step.
+_adam, _add_scaled = _adam_loop, _add_scaled_loop
 _COMPILED = None
 
 
@@ -303,6 +292,8 @@ def _compiled():
         else:
             import numba
 
+            global _adam, _add_scaled
+            _adam, _add_scaled = loops.adam, loops.add_scaled
             jit = numba.njit(cache=loops.cache, nogil=True, error_model="numpy")
             _COMPILED = (jit(_bag_step_loop), jit(_touched_rows_loop))
     return _COMPILED or None

@@ -38,6 +38,33 @@ def _optimizer_state(model):
     ]
 
 
+def _one_step_both_ways(model, monkeypatch, docs, y, seed, sample_weight=None):
+    """Set ``model``'s table and head to dyadic values, then ``partial_fit`` a
+    copy on the compiled step and a copy on the reference step."""
+    network = model._network
+    rng = np.random.default_rng(seed)
+    network.table[...] = rng.integers(-8, 9, size=network.table.shape) / 8.0
+    network.theta[...] = rng.integers(-8, 9, size=network.theta.shape) / 8.0
+    compiled, reference = copy.deepcopy(model), copy.deepcopy(model)
+    compiled.partial_fit(docs, y, sample_weight=sample_weight)
+    with monkeypatch.context() as patch:
+        _reference(patch)
+        reference.partial_fit(docs, y, sample_weight=sample_weight)
+    assert compiled._reference_reason is None
+    assert reference._reference_reason is not None
+    assert not np.array_equal(network.theta, compiled._network.theta)
+    return compiled, reference
+
+
+def _assert_same_parameters(compiled, reference):
+    assert_array_equal(compiled._network.table, reference._network.table)
+    assert_array_equal(compiled._network.theta, reference._network.theta)
+    for ours, theirs in zip(
+        _optimizer_state(compiled), _optimizer_state(reference), strict=True
+    ):
+        assert_array_equal(ours, theirs)
+
+
 @pytest.mark.parametrize("pooling", ["sum", "mean", "sqrtn"])
 @pytest.mark.parametrize(
     "solver, momentum, nesterov",
@@ -76,27 +103,14 @@ def test_one_step_equals_the_reference_bit_for_bit(
         random_state=0,
     ).fit(docs, y, sample_weight=sample_weight)
     assert model._reference_reason is None
-    network = model._network
-    network.table[...] = rng.integers(-8, 9, size=network.table.shape) / 8.0
-    network.theta[...] = rng.integers(-8, 9, size=network.theta.shape) / 8.0
     model._y_mean, model._y_scale = np.zeros(n_outputs), np.ones(n_outputs)
-    compiled, reference = copy.deepcopy(model), copy.deepcopy(model)
-    compiled.partial_fit(docs, y, sample_weight=sample_weight)
-    with monkeypatch.context() as patch:
-        _reference(patch)
-        reference.partial_fit(docs, y, sample_weight=sample_weight)
-    assert compiled._reference_reason is None
-    assert reference._reference_reason is not None
-    assert_array_equal(compiled._network.table, reference._network.table)
-    assert_array_equal(compiled._network.theta, reference._network.theta)
-    for ours, theirs in zip(
-        _optimizer_state(compiled), _optimizer_state(reference), strict=True
-    ):
-        assert_array_equal(ours, theirs)
+    compiled, reference = _one_step_both_ways(
+        model, monkeypatch, docs, y, 1, sample_weight
+    )
+    _assert_same_parameters(compiled, reference)
     # The row penalty's loss is a sum over rows in another order (first seen,
     # not sorted) of non-dyadic terms (1/df): equal to rounding only.
     assert_allclose(compiled.loss_, reference.loss_, rtol=1e-15)
-    assert not np.array_equal(model._network.table, compiled._network.table)
 
 
 def test_one_step_loss_is_the_reference_bit_for_bit(monkeypatch):
@@ -111,21 +125,14 @@ def test_one_step_loss_is_the_reference_bit_for_bit(monkeypatch):
         linear_path=False,
         alpha_embedding=0.0,
         early_stopping=False,
-        batch_size=4,
+        batch_size=len(docs),
         max_iter=1,
         random_state=0,
     ).fit(docs, y)
-    network = model._network
-    rng = np.random.default_rng(1)
-    network.table[...] = rng.integers(-8, 9, size=network.table.shape) / 8.0
-    network.theta[...] = rng.integers(-8, 9, size=network.theta.shape) / 8.0
     model._y_mean, model._y_scale = np.zeros(1), np.ones(1)
-    compiled, reference = copy.deepcopy(model), copy.deepcopy(model)
-    compiled.partial_fit(docs, y)
-    _reference(monkeypatch)
-    reference.partial_fit(docs, y)
+    compiled, reference = _one_step_both_ways(model, monkeypatch, docs, y, 1)
     assert compiled.loss_ == reference.loss_
-    assert_array_equal(compiled._network.table, reference._network.table)
+    _assert_same_parameters(compiled, reference)
 
 
 def _corpus(n_docs=1200, n_tokens=150, seed=0):
@@ -225,25 +232,13 @@ def test_binary_classifier_step_equals_the_reference_bit_for_bit(
         max_iter=2,
         random_state=0,
     ).fit(docs, labels)
-    network = model._network
-    rng = np.random.default_rng(2)
-    network.table[...] = rng.integers(-8, 9, size=network.table.shape) / 8.0
-    network.theta[...] = rng.integers(-8, 9, size=network.theta.shape) / 8.0
     weights = None if sample_weight is None else np.full(1, sample_weight)
-    compiled, reference = copy.deepcopy(model), copy.deepcopy(model)
-    compiled.partial_fit(docs[2:3], labels[2:3], sample_weight=weights)
-    _reference(monkeypatch)
-    reference.partial_fit(docs[2:3], labels[2:3], sample_weight=weights)
-    assert compiled._reference_reason is None
-    assert_array_equal(compiled._network.table, reference._network.table)
-    assert_array_equal(compiled._network.theta, reference._network.theta)
-    for ours, theirs in zip(
-        _optimizer_state(compiled), _optimizer_state(reference), strict=True
-    ):
-        assert_array_equal(ours, theirs)
+    compiled, reference = _one_step_both_ways(
+        model, monkeypatch, docs[2:3], labels[2:3], 2, weights
+    )
+    _assert_same_parameters(compiled, reference)
     # The loss's softplus uses numpy's own exp (SIMD), not the C library's.
     assert_allclose(compiled.loss_, reference.loss_, rtol=1e-15)
-    assert not np.array_equal(model._network.theta, compiled._network.theta)
 
 
 @pytest.mark.parametrize("target", ["binary", "multiclass", "multilabel"])
