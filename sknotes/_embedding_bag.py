@@ -6,6 +6,7 @@ from numbers import Integral, Real
 
 import numpy as np
 import scipy.sparse as sp
+from joblib import effective_n_jobs
 from scipy.sparse.linalg import LinearOperator, lsqr
 from sklearn.base import ClassNamePrefixFeaturesOutMixin, TransformerMixin
 from sklearn.feature_extraction.text import HashingVectorizer
@@ -17,6 +18,7 @@ from sklearn.utils.validation import (
     validate_data,
 )
 
+from sknotes._bag_kernel import CompiledBagStep, compiled_step_support
 from sknotes._base import (
     OPTIMIZATION_CONSTRAINTS,
     BaseNotesRegressor,
@@ -337,6 +339,21 @@ beta_2, epsilon, n_iter_no_change
         ``nesterovs_momentum=True``, ``validation_fraction=0.1``,
         ``beta_1=0.9``, ``beta_2=0.999``, ``epsilon=1e-8``,
         ``n_iter_no_change=10``.
+    n_jobs : int, default=None
+        Threads training at once: each epoch's minibatches are dealt to them in
+        turn and update the shared table, head and optimizer moments without
+        locks (Hogwild, as fastText's threads).  None means 1, -1 all
+        processors.  Only the compiled training step (numba, the ``fast``
+        extra) runs threads; it covers a linear head
+        (``hidden_layer_sizes=()``), 'sum', 'mean' or 'sqrtn' pooling, the
+        squared error (and :class:`EmbeddingBagClassifier`'s cross-entropies),
+        SGD and Adam.  Any other model trains on one thread
+        through the reference step.  With one thread a fit is reproducible bit
+        for bit (same ``random_state``, same results).  With several, the
+        shuffling, the validation split and the initialisation stay
+        reproducible, but the order in which threads write shared rows does
+        not: parameters differ from run to run by that interleaving, and
+        held-out scores agree statistically (tests/test_bag_kernel.py).
 
     Attributes
     ----------
@@ -414,6 +431,7 @@ best_validation_score_, n_iter_, t_, n_layers_, n_outputs_, out_activation_
             Options(type, {np.float32, np.float64}),
             None,
         ],
+        "n_jobs": [Integral, None],
     }
 
     def __init__(
@@ -464,6 +482,7 @@ best_validation_score_, n_iter_, t_, n_layers_, n_outputs_, out_activation_
         beta_2=0.999,
         epsilon=1e-8,
         n_iter_no_change=10,
+        n_jobs=None,
     ):
         self.embedding_dim = embedding_dim
         self.pooling = pooling
@@ -510,6 +529,7 @@ best_validation_score_, n_iter_, t_, n_layers_, n_outputs_, out_activation_
         self.beta_2 = beta_2
         self.epsilon = epsilon
         self.n_iter_no_change = n_iter_no_change
+        self.n_jobs = n_jobs
 
     # -- what X becomes: Π -----------------------------------------------------
     def _float_dtype(self, X=None):
@@ -909,6 +929,13 @@ best_validation_score_, n_iter_, t_, n_layers_, n_outputs_, out_activation_
             df = np.zeros(0) if fresh else self._document_frequency
             self._row_penalty = RowL2Penalty(alphas, df)
             extras["table_penalty"] = self._row_penalty
+        # The compiled step where it covers the model; the reference otherwise.
+        self._reference_reason = compiled_step_support(
+            network, self._loss_node(), self._optimizers
+        )
+        if self._reference_reason is None:
+            extras["compiled_step"] = CompiledBagStep
+            extras["n_jobs"] = effective_n_jobs(self.n_jobs)
         return extras
 
     def _ridge_start(self):

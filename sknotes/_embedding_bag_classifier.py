@@ -128,6 +128,7 @@ n_iter_no_change
         beta_2=0.999,
         epsilon=1e-8,
         n_iter_no_change=10,
+        n_jobs=None,
     ):
         _store_params(self, locals())
 

@@ -91,6 +91,7 @@ def _outer_loop(g, w, out):
 
 class _Compiled:
     def __init__(self, numba, cache=True):
+        self.cache = cache
         jit = numba.njit(cache=cache, nogil=True, error_model="numpy")
         self.adam = jit(_adam_loop)
         self.add_scaled = jit(_add_scaled_loop)

@@ -15,6 +15,7 @@ import copy
 import signal
 import threading
 import warnings
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 
 import numpy as np
@@ -398,6 +399,14 @@ class StochasticLoop:
         ``initialize(train, validation)``: called with the training data (after
         the validation split; ``validation`` is None without one) before the first
         epoch; the model it leaves is scored by the stopping strategy as epoch 0.
+    compiled_step : callable, default=None
+        ``compiled_step(loop)`` returns a step ``step(train, indices) -> loss``
+        that replaces :meth:`train_step` (e.g.
+        :class:`~sknotes._bag_kernel.CompiledBagStep`); one per worker.
+    n_jobs : int, default=1
+        Workers of a compiled step: each epoch's batches are dealt to them in
+        turn and run at once on the shared parameters, without locks (Hogwild).
+        The reference :meth:`train_step` always runs on one.
     """
 
     def __init__(
@@ -418,6 +427,8 @@ class StochasticLoop:
         journal=None,
         table_penalty=None,
         initialize=None,
+        compiled_step=None,
+        n_jobs=1,
     ):
         self.network = network
         self.loss_node = loss_node
@@ -434,6 +445,9 @@ class StochasticLoop:
         self.journal = journal
         self.table_penalty = table_penalty
         self.initialize = initialize
+        self.compiled_step = compiled_step
+        self.n_jobs = n_jobs if compiled_step is not None else 1
+        self._steps = None
 
     def _batch_size(self, n_samples):
         if self.batch_size == "auto":
@@ -486,15 +500,51 @@ class StochasticLoop:
             order = state.sample_order = shuffle_indices(
                 order, random_state=self.random_state
             )
-        accumulated_loss = 0.0
-        train_step, take_batch = self.train_step, train.batch
-        for start in range(0, n_samples, batch_size):
-            batch = order[start : start + batch_size]
-            accumulated_loss += train_step(*take_batch(batch)) * batch.shape[0]
-            if interrupt.raised:
-                return None
+        batches = [
+            order[start : start + batch_size]
+            for start in range(0, n_samples, batch_size)
+        ]
+        steps = self._worker_steps()
+        if len(steps) == 1:
+            accumulated_loss = self._run_batches(steps[0], train, batches, interrupt)
+        else:
+            # Worker j takes batches j, j + n_jobs, ...; the compiled step
+            # releases the GIL, so they run at once (Hogwild).
+            with ThreadPoolExecutor(len(steps)) as pool:
+                parts = list(
+                    pool.map(
+                        self._run_batches,
+                        steps,
+                        [train] * len(steps),
+                        [batches[j :: len(steps)] for j in range(len(steps))],
+                        [interrupt] * len(steps),
+                    )
+                )
+            accumulated_loss = None if None in parts else sum(parts)
+        if accumulated_loss is None:
+            return None
         state.t += n_samples
         return accumulated_loss / n_samples
+
+    def _worker_steps(self):
+        if self.compiled_step is None:
+            return [self._reference_step]
+        if self._steps is None:
+            self._steps = [self.compiled_step(self) for _ in range(self.n_jobs)]
+        return self._steps
+
+    def _reference_step(self, train, indices):
+        return self.train_step(*train.batch(indices))
+
+    @staticmethod
+    def _run_batches(step, train, batches, interrupt):
+        """Σ loss × batch size over ``batches``, or None when interrupted."""
+        accumulated_loss = 0.0
+        for batch in batches:
+            accumulated_loss += step(train, batch) * batch.shape[0]
+            if interrupt.raised:
+                return None
+        return accumulated_loss
 
     def train_step(self, inputs, y, sample_weight):
         """Forward, backward and one optimizer step; returns the batch's loss."""

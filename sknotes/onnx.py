@@ -153,7 +153,7 @@ _TRAINING_PARAMS = frozenset(
     "alpha batch_size beta_1 beta_2 early_stopping epsilon hidden_layer_sizes "
     "learning_rate learning_rate_init max_fun max_iter momentum n_iter_no_change "
     "nesterovs_momentum power_t random_state shuffle solver tol validation_fraction "
-    "verbose warm_start loss".split()
+    "verbose warm_start loss n_jobs".split()
 )
 _EMBEDDING_BAG_PARAMS = (
     _TRAINING_PARAMS
@@ -189,6 +189,8 @@ _EMBEDDING_BAG_FITTED = (
     # Training only: the table's penalty by document frequency, the ridge alpha
     # chosen for a linear path's start, the output bias's starting value.
     | {"_document_frequency", "_row_penalty", "alpha_linear_", "_y_log_mean"}
+    # Which train step ran (compiled or reference): the same model either way.
+    | {"_reference_reason"}
     # Converted: the linear path (Π·w added to the output layer) and the target's
     # standardisation, undone after the output activation.
     | {"linear_coef_", "_y_mean", "_y_scale"}
