@@ -469,3 +469,61 @@ def test_l2_penalty_gradient(loss_class, weighted):
     assert np.all(grad[n_penalized:] == 0)  # biases are not penalised
     gradcheck(loss, theta, grad, rtol=RTOL)
     assert L2Penalty(0.0, n_penalized).forward(theta, loss_node) == 0.0
+
+
+# -- the speed tricks behind the named helpers ---------------------------------------
+def test_embedding_rows_of_a_batch_are_only_its_own():
+    """The touched-row map is cleared after each batch: no row of an earlier batch."""
+    rng = np.random.default_rng(30)
+    table = rng.standard_normal((10, 2))
+    node = Embedding(table)
+    for ids in ([1, 4, 4, 7], [0, 2], [9, 2, 5]):
+        node.forward(_one_hot(ids, 10))
+        node.backward(np.ones((len(ids), 2)))
+        rows, grad_rows = node.grad_table_rows
+        np.testing.assert_array_equal(rows, np.unique(ids))
+        np.testing.assert_array_equal(grad_rows[:, 0], np.bincount(ids)[rows])
+
+
+@pytest.mark.parametrize("to_format", [sp.csc_array, sp.coo_array, sp.csc_matrix])
+def test_embedding_of_csc_or_coo_pi_equals_csr(to_format):
+    rng = np.random.default_rng(31)
+    table = rng.standard_normal((7, 3))
+    Pi = _one_hot([3, 0, 3, 6, 1], 7)
+    grad_R = rng.standard_normal((5, 3))
+    expected = Embedding(table, input_is_data=False)
+    expected.forward(Pi)
+    expected_grad_Pi = expected.backward(grad_R)
+    node = Embedding(table, input_is_data=False)
+    np.testing.assert_array_equal(node.forward(to_format(Pi)), table[[3, 0, 3, 6, 1]])
+    grad_Pi = node.backward(grad_R)
+    np.testing.assert_array_equal(node.grad_table_rows[0], [0, 1, 3, 6])
+    np.testing.assert_allclose(node.grad_table, expected.grad_table)
+    np.testing.assert_allclose(grad_Pi.toarray(), expected_grad_Pi.toarray())
+
+
+@pytest.mark.parametrize("dtype", [np.float64, np.float32])
+def test_linear_backward_on_more_rows_than_the_shared_ones(monkeypatch, dtype):
+    """``grad_b``'s column sum is a product with a cached vector of ones that
+    grows with the batch: more than its first 256 rows, and then fewer."""
+    from sknotes import nodes
+
+    monkeypatch.setattr(nodes, "_ONES", {})
+    rng = np.random.default_rng(32)
+    node = Linear(rng.standard_normal((3, 2)).astype(dtype), np.zeros(2, dtype))
+    for n in (300, 40, 700):
+        node.forward(rng.standard_normal((n, 3)).astype(dtype))
+        grad_S = rng.standard_normal((n, 2)).astype(dtype)
+        node.backward(grad_S)
+        np.testing.assert_allclose(node.grad_b, grad_S.sum(axis=0), rtol=1e-5)
+        assert node.grad_b.dtype == dtype
+    assert nodes._ONES[np.dtype(dtype)].shape == (700,)
+    assert not nodes._ONES[np.dtype(dtype)].flags.writeable
+
+
+def test_poisson_loss_all_zero_weights_has_no_signal():
+    node = PoissonLoss()
+    y_hat, y = np.full((3, 2), 2.0), np.ones((3, 2))
+    assert node.forward(y_hat, y, np.zeros(3)) == 0.0
+    grad = node.backward()
+    assert np.all(grad == 0) and grad.shape == (3, 2)

@@ -193,3 +193,18 @@ def test_lbfgs_stop_ends_early_without_a_convergence_warning():
         )
     assert n_iter == 1
     assert loss == pytest.approx(quartic(x)[0]) and loss < quartic(np.zeros(3))[0]
+
+
+def test_trigger_stopping_says_what_it_decided(capsys):
+    assert Schedule(0.1, "constant").trigger_stopping("Stalled.", verbose=True)
+    adaptive = Schedule(0.1, "adaptive")
+    assert not adaptive.trigger_stopping("Stalled.", verbose=True)
+    adaptive.learning_rate = 1e-6  # the boundary: too small
+    assert adaptive.trigger_stopping("Stalled.", verbose=True)
+    assert capsys.readouterr().out.splitlines() == [
+        "Stalled. Stopping.",
+        "Stalled. Setting learning rate to 0.020000",
+        "Stalled. Learning rate too small. Stopping.",
+    ]
+    assert Schedule(0.1, "constant").trigger_stopping("Stalled.", verbose=False)
+    assert capsys.readouterr().out == ""

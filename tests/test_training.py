@@ -302,3 +302,152 @@ def test_the_table_and_head_share_one_schedule_and_stop_once(capsys):
     assert table.schedule.learning_rate == pytest.approx(0.01 / 5**2)
     out = capsys.readouterr().out
     assert out.count("Setting learning rate to") == 2  # one message per decision
+
+
+# -- the loop's counters, pinned one by one ------------------------------------------
+def test_invscaling_updates_the_learning_rate_at_each_epochs_end(data):
+    X, y = data
+    reg = MLPRegressorFromNotes(
+        hidden_layer_sizes=(3,),
+        solver="sgd",
+        learning_rate="invscaling",
+        learning_rate_init=0.1,
+        power_t=0.5,
+        max_iter=3,
+        batch_size=40,
+        random_state=0,
+    ).fit(X, y)
+    assert reg.t_ == 3 * len(y)
+    expected = 0.1 / (reg.t_ + 1) ** 0.5
+    assert reg._optimizers[0].schedule.learning_rate == pytest.approx(expected)
+
+
+def test_batch_size_one_takes_one_step_per_sample(data):
+    X, y = data
+    reg = MLPRegressorFromNotes(
+        hidden_layer_sizes=(3,), batch_size=1, max_iter=1, random_state=0
+    ).fit(X[:30], y[:30])
+    assert reg._optimizers[0].steps.t == 30  # Adam counts its steps
+
+
+def test_a_batch_larger_than_the_data_is_clipped_with_a_warning(data):
+    X, y = data
+    reg = MLPRegressorFromNotes(
+        hidden_layer_sizes=(3,), batch_size=50, max_iter=2, random_state=0
+    )
+    with pytest.warns(UserWarning, match="clipped"):
+        reg.fit(X[:20], y[:20])
+    assert reg._optimizers[0].steps.t == 2  # one batch of 20 per epoch
+
+
+def _stepped(stopping, state, values):
+    """Feed ``values`` (losses or scores) to ``stopping``; the count after each."""
+    counts = []
+    for value in values:
+        state.loss = value
+        stopping.epoch_end(state, _FakeNetwork(), verbose=False)
+        counts.append(state.no_improvement_count)
+    return counts
+
+
+class _FakeNetwork:
+    def snapshot(self):
+        return "snapshot"
+
+
+def test_training_loss_stopping_counts_epochs_that_miss_tol():
+    # Powers of two: `loss <= best - tol` is exact at the boundary.
+    stopping = training.TrainingLossStopping(tol=0.25, n_iter_no_change=1)
+    state = training.FitState()
+    stopping.start(state, None, None)
+    counts = _stepped(stopping, state, [1.0, 0.875, 0.625, 0.5, 0.5, np.nan])
+    # 0.875 misses 1 - tol; 0.625 = 0.875 - tol improves (the boundary counts).
+    assert counts == [0, 1, 0, 1, 2, 3]
+    assert state.best_loss == 0.5
+    state.no_improvement_count = 1
+    assert not stopping.stalled(state)  # stall means count > n_iter_no_change
+    state.no_improvement_count = 2
+    assert stopping.stalled(state)
+    fresh = training.FitState(best_loss=None)
+    assert stopping.start(fresh, "data", None) == "data"
+    assert fresh.best_loss == np.inf
+
+
+def test_validation_stopping_counts_epochs_that_miss_tol():
+    stopping = training.ValidationStopping(
+        tol=0.25, n_iter_no_change=1, validation_fraction=0.5,
+        random_state=np.random.RandomState(0), scorer=None, loss_node=None,
+    )  # fmt: skip
+    scores = iter([0.5, 0.625, 0.75, 0.75, 1.0, np.nan])
+    stopping.scores = lambda network: (next(scores), 0.0)
+    state = training.FitState(
+        validation_scores=[], validation_loss_curve=[], best_validation_score=-np.inf
+    )
+    counts = _stepped(stopping, state, [0.0] * 6)
+    # Each score misses best + tol (the best moves up anyway) until 1.0, which is
+    # exactly 0.75 + tol: the boundary counts as an improvement.
+    assert counts == [0, 1, 2, 3, 0, 1]
+    assert state.best_validation_score == 1.0
+    assert state.validation_scores[:5] == [0.5, 0.625, 0.75, 0.75, 1.0]
+
+
+def test_adaptive_rate_resets_the_count_after_each_division(data, capsys):
+    X, y = data
+    reg = MLPRegressorFromNotes(
+        hidden_layer_sizes=(3,),
+        solver="sgd",
+        learning_rate="adaptive",
+        learning_rate_init=0.01,
+        n_iter_no_change=1,
+        tol=1e3,  # only the first epoch improves (on an infinite best loss)
+        max_iter=7,
+        verbose=True,
+        random_state=0,
+    ).fit(X, y)
+    # Epochs 3, 5 and 7 end the second epoch in a row without improvement.
+    assert reg._optimizers[0].schedule.learning_rate == pytest.approx(0.01 / 5**3)
+    out = capsys.readouterr().out
+    assert out.count("Setting learning rate to") == 3
+    assert "Iteration 7, loss = " in out
+    assert (
+        "Training loss did not improve more than tol=1000.000000 for 1 "
+        "consecutive epochs." in out
+    )
+
+
+def test_verbose_prints_the_stopping_decision_and_validation_scores(data, capsys):
+    X, y = data
+    MLPRegressorFromNotes(
+        hidden_layer_sizes=(3,),
+        early_stopping=True,
+        n_iter_no_change=1,
+        tol=1e3,
+        max_iter=5,
+        verbose=True,
+        random_state=0,
+    ).fit(X, y)
+    out = capsys.readouterr().out
+    # Epochs 2 and 3 miss tol: the third stops.
+    assert out.count("\nValidation score: ") == 3
+    assert (
+        "Validation score did not improve more than tol=1000.000000 for 1 "
+        "consecutive epochs. Stopping." in out
+    )
+
+
+@pytest.mark.parametrize("fraction, n_validation", [(0.05, 1), (0.1, 2)])
+def test_a_validation_split_needs_two_samples(data, fraction, n_validation):
+    X, y = data
+    X, y = X[:20], y[:20]
+    reg = MLPRegressorFromNotes(
+        hidden_layer_sizes=(3,),
+        early_stopping=True,
+        validation_fraction=fraction,
+        max_iter=1,
+        random_state=0,
+    )
+    if n_validation < 2:
+        with pytest.raises(ValueError, match="validation set is too small"):
+            reg.fit(X, y)
+    else:
+        assert len(reg.fit(X, y).validation_scores_) == 1
