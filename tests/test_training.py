@@ -5,10 +5,13 @@ Its faults (divergence, Ctrl-C, exceptions) are tested in test_atomicity.py.
 
 import copy
 import pickle
+import re
+import warnings
 
 import numpy as np
 import pytest
 from sklearn.datasets import make_regression
+from sklearn.exceptions import ConvergenceWarning
 from sklearn.metrics import r2_score
 from sklearn.preprocessing import StandardScaler
 
@@ -164,6 +167,7 @@ def test_warm_starts_keep_the_first_fits_validation_rows(data, monkeypatch):
     MLPRegressorFromNotes(**params).fit(X, y)
     first, *rest = held_out
     assert len(rest) == 3
+    assert len(first) == 12  # validation_fraction=0.1 of 120 rows
     for rows in rest:
         np.testing.assert_array_equal(rows, first)
     # The scores of the warm starts accumulate, all measured on the same rows.
@@ -335,9 +339,60 @@ def test_a_batch_larger_than_the_data_is_clipped_with_a_warning(data):
     reg = MLPRegressorFromNotes(
         hidden_layer_sizes=(3,), batch_size=50, max_iter=2, random_state=0
     )
-    with pytest.warns(UserWarning, match="clipped"):
+    message = (
+        "Got `batch_size` less than 1 or larger than sample size. "
+        "It is going to be clipped"
+    )
+    with pytest.warns(UserWarning, match=f"^{re.escape(message)}$"):
         reg.fit(X[:20], y[:20])
     assert reg._optimizers[0].steps.t == 2  # one batch of 20 per epoch
+    with warnings.catch_warnings():
+        warnings.simplefilter("error", UserWarning)
+        warnings.simplefilter("ignore", ConvergenceWarning)  # a subclass
+        reg.set_params(batch_size=20).fit(X[:20], y[:20])  # exactly the data: fine
+
+
+def test_auto_batches_hold_200_samples(data):
+    X, y = data
+    X, y = np.vstack([X, X]), np.concatenate([y, y])
+    reg = MLPRegressorFromNotes(hidden_layer_sizes=(3,), max_iter=1, random_state=0)
+    reg.fit(X[:201], y[:201])
+    assert reg._optimizers[0].steps.t == 2  # 200 + 1
+
+
+def test_the_max_iter_warning_only_when_max_iter_stops_the_fit(data):
+    X, y = data
+    reg = MLPRegressorFromNotes(hidden_layer_sizes=(3,), max_iter=2, random_state=0)
+    message = (
+        "Stochastic Optimizer: Maximum iterations (2) reached and the "
+        "optimization hasn't converged yet."
+    )
+    with pytest.warns(ConvergenceWarning, match=f"^{re.escape(message)}$"):
+        reg.fit(X, y)
+    with warnings.catch_warnings():
+        warnings.simplefilter("error", ConvergenceWarning)
+        reg.partial_fit(X, y)  # one epoch, by request
+        reg.set_params(max_iter=50, tol=1e3).fit(X, y)  # stopped by tol
+
+
+def test_each_epoch_shuffles_the_previous_epochs_order(data, monkeypatch):
+    """As scikit-learn, which shuffles its already shuffled ``X`` each epoch."""
+    X, y = data
+    calls, shuffle = [], training.shuffle_indices
+
+    def recording_shuffle(order, random_state):
+        shuffled = shuffle(order, random_state=random_state)
+        calls.append((order.copy(), shuffled.copy()))
+        return shuffled
+
+    monkeypatch.setattr(training, "shuffle_indices", recording_shuffle)
+    reg = MLPRegressorFromNotes(hidden_layer_sizes=(3,), max_iter=3, random_state=0)
+    reg.fit(X, y)
+    reg.partial_fit(X, y)
+    assert len(calls) == 4
+    np.testing.assert_array_equal(calls[0][0], np.arange(len(y)))
+    for (_, before), (after_input, _) in zip(calls, calls[1:]):
+        np.testing.assert_array_equal(after_input, before)
 
 
 def _stepped(stopping, state, values):
@@ -447,7 +502,11 @@ def test_a_validation_split_needs_two_samples(data, fraction, n_validation):
         random_state=0,
     )
     if n_validation < 2:
-        with pytest.raises(ValueError, match="validation set is too small"):
+        message = (
+            "The validation set is too small. Increase 'validation_fraction' "
+            "or the size of your dataset."
+        )
+        with pytest.raises(ValueError, match=f"^{re.escape(message)}$"):
             reg.fit(X, y)
     else:
         assert len(reg.fit(X, y).validation_scores_) == 1
