@@ -92,43 +92,78 @@ def _results(work):
     return dict(re.findall(r"^\s*(\S+__mutmut_\d+): (.+)$", out, flags=re.M))
 
 
-def run_module(module, sample, max_children):
+_DIFFS = """
+import json, sys
+from mutmut.mutation.diff_apply import get_diff_for_mutant
+path, names = sys.argv[1], sys.argv[2:]
+print(json.dumps({name: get_diff_for_mutant(name, path=path) for name in names}))
+"""
+
+
+def _diffs(work, module, names):
+    """The source diff of each mutant (one process: ``mutmut show`` is slow)."""
+    if not names:
+        return {}
+    out = subprocess.run(
+        [sys.executable, "-c", _DIFFS, f"sknotes/{module}.py", *names],
+        cwd=work, capture_output=True, text=True, check=True,
+    ).stdout  # fmt: skip
+    return json.loads(out)
+
+
+def run_module(module, sample, max_children, work=None):
+    """Mutate ``module``, run its tests against each mutant; ``work``: collect the
+    results of an earlier run left in that scratch directory instead."""
     tests = MODULE_TESTS[module]
-    work = _scratch_copy(module, tests)
+    keep = work is not None
+    work = Path(work) if keep else _scratch_copy(module, tests)
     try:
-        names = None
-        if sample:
-            # Generate the mutants only (no test run), then run a random sample.
-            _mutmut(work, "run", "--max-children", "1", "__no_such_mutant__")
-            everything = sorted(_results(work))
-            names = random.Random(0).sample(everything, min(sample, len(everything)))
-        args = ["run", "--max-children", str(max_children)] + (names or [])
-        run = _mutmut(work, *args)
+        names = run = None
+        if not keep:
+            if sample:
+                # Generate the mutants only (no test runs), then run a sample.
+                _mutmut(work, "run", "--max-children", "1", "__no_such_mutant__")
+                everything = sorted(_results(work))
+                rng = random.Random(0)
+                names = rng.sample(everything, min(sample, len(everything)))
+            args = ["run", "--max-children", str(max_children)] + (names or [])
+            run = _mutmut(work, *args)
+            # mutmut redraws a progress line in place: keep the other lines.
+            log = [
+                line
+                for line in re.split(r"[\r\n]+", run.stdout + run.stderr)
+                if line.strip() and "/" not in line[:12]
+            ]
+            (RESULTS / f"{module}.log").write_text("\n".join(log) + "\n")
         results = _results(work)
         if names is not None:
             results = {name: results[name] for name in names}
         if not results:
-            raise RuntimeError(f"mutmut ran no mutant:\n{run.stdout}\n{run.stderr}")
-        details = {}
-        for name, status in results.items():
-            if status != "killed":
-                details[name] = _mutmut(work, "show", name).stdout
+            raise RuntimeError(f"mutmut ran no mutant in {work}")
+        not_killed = [
+            name
+            for name, status in results.items()
+            if status not in ("killed", "timeout", "segfault")
+        ]
+        details = _diffs(work, module, not_killed)
     finally:
-        shutil.rmtree(work, ignore_errors=True)
+        if not keep:
+            shutil.rmtree(work, ignore_errors=True)
     return tests, results, details
 
 
 def summarize(module, results):
-    counts = {"killed": 0, "survived": 0, "no tests": 0, "timeout": 0, "other": 0}
+    counts = {"killed": 0, "survived": 0, "no tests": 0, "other": 0}
     equivalent = 0
     for name, status in results.items():
         if name in EQUIVALENT:
             equivalent += 1
             continue
-        key = status if status in counts else "other"
-        counts[key] += 1
+        # A test run that crashes (segfault) or hangs is a test run that fails.
+        status = "killed" if status in ("timeout", "segfault") else status
+        counts[status if status in counts else "other"] += 1
     total = sum(counts.values())
-    killed = counts["killed"] + counts["timeout"]
+    killed = counts["killed"]
     return {
         "module": module,
         "mutants": len(results),
@@ -136,7 +171,7 @@ def summarize(module, results):
         "killed": killed,
         "not_killed": total - killed,
         "rate": killed / total if total else float("nan"),
-        **{k: v for k, v in counts.items() if k not in ("killed", "timeout")},
+        **{k: v for k, v in counts.items() if k != "killed"},
     }
 
 
@@ -145,11 +180,14 @@ def main():
     parser.add_argument("modules", nargs="*", default=sorted(MODULE_TESTS))
     parser.add_argument("--sample", type=int, default=0)
     parser.add_argument("--max-children", type=int, default=2)
+    parser.add_argument("--from-dir", help="collect a finished run's scratch copy")
     args = parser.parse_args()
     RESULTS.mkdir(parents=True, exist_ok=True)
     date = datetime.date.today().isoformat()
     for module in args.modules:
-        tests, results, details = run_module(module, args.sample, args.max_children)
+        tests, results, details = run_module(
+            module, args.sample, args.max_children, args.from_dir
+        )
         row = summarize(module, results)
         row.update(date=date, sample=args.sample or "all", tests=tests)
         with open(RESULTS / f"{module}.txt", "w") as f:

@@ -510,3 +510,57 @@ def test_a_validation_split_needs_two_samples(data, fraction, n_validation):
             reg.fit(X, y)
     else:
         assert len(reg.fit(X, y).validation_scores_) == 1
+
+
+class _LinearNetwork:
+    """``predict(X) = X·coef``, with the snapshot/restore of a network."""
+
+    def __init__(self, coef):
+        self.coef = np.array(coef, dtype=float)
+
+    def predict(self, X):
+        return X @ self.coef
+
+    def snapshot(self):
+        return self.coef.copy()
+
+    def restore(self, params):
+        self.coef[...] = params
+
+
+def test_validation_scores_are_weighted_and_the_initial_model_can_win():
+    from sknotes.nodes import MSELoss
+
+    rng = np.random.default_rng(0)
+    X, y = rng.standard_normal((40, 2)), rng.standard_normal((40, 1))
+    weights = rng.random(40) + 0.1
+    stopping = training.ValidationStopping(
+        tol=0.0, n_iter_no_change=1, validation_fraction=0.25,
+        random_state=np.random.RandomState(0),
+        scorer=lambda y, p, w: r2_score(y, p, sample_weight=w), loss_node=MSELoss(),
+    )  # fmt: skip
+    network = _LinearNetwork([[1.0], [-1.0]])
+    state = training.FitState()
+    train = stopping.start(state, training.TrainingData(X, y, weights), network)
+    val = stopping.validation
+    assert train.n_samples == 30 and val.n_samples == 10
+    assert np.isin(val.sample_weight, weights).all()
+    score, loss = stopping.scores(network)
+    residual = (val.inputs @ network.coef - val.y)[:, 0]
+    assert loss == pytest.approx(np.average(residual**2, weights=val.sample_weight))
+    assert score == pytest.approx(
+        r2_score(val.y, val.inputs @ network.coef, sample_weight=val.sample_weight)
+    )
+    # The model before the first epoch is the best to beat, and is restored.
+    stopping.initial_model(state, network)
+    assert state.best_validation_score == score and state.validation_scores == []
+    initial = network.coef.copy()
+    network.coef += 10.0  # a worse epoch
+    stopping.epoch_end(state, network, verbose=False)
+    assert state.validation_scores[0] < score
+    # A model that predicts NaN is never the best.
+    stopping.initial_model(state, _LinearNetwork([[np.nan], [0.0]]))
+    assert state.best_validation_score == score
+    stopping.finish(state, network)
+    np.testing.assert_array_equal(network.coef, initial)
+    assert state.best_params is None  # not kept after the fit
