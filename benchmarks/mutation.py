@@ -55,6 +55,17 @@ MODULE_TESTS = {
 EQUIVALENT = {}
 
 
+_SIGINT_FIXTURE = """
+
+@pytest.fixture(autouse=True)
+def _python_sigint_handler():
+    import signal
+
+    signal.signal(signal.SIGINT, signal.default_int_handler)
+    yield
+"""
+
+
 def _scratch_copy(module, tests):
     """The checkout's files (as they are on disk) and a mutmut configuration."""
     work = Path(tempfile.mkdtemp(prefix=f"sknotes-mutation-{module}-"))
@@ -67,6 +78,9 @@ def _scratch_copy(module, tests):
             (work / name).parent.mkdir(parents=True, exist_ok=True)
             shutil.copy2(ROOT / name, work / name)
     shutil.copy2(ROOT / "pyproject.toml", work / "pyproject.toml")
+    # mutmut's workers ignore SIGINT; the Ctrl-C tests need Python's handler.
+    with open(work / "tests" / "conftest.py", "a") as f:
+        f.write(_SIGINT_FIXTURE)
     config = {
         "source_paths": ["sknotes"],
         "only_mutate": [f"sknotes/{module}.py"],
