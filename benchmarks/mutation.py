@@ -66,6 +66,20 @@ def _python_sigint_handler():
 """
 
 
+# numba cannot compile mutmut's trampolines: the kernels' loops run as Python.
+_PYTHON_LOOPS = """
+
+import types as _types
+
+import sknotes._kernels as _kernels
+
+_kernels._LOOPS = _kernels._Compiled(
+    _types.SimpleNamespace(njit=lambda **options: lambda loop: loop)
+)
+"""
+CONFTEST_EXTRA = {"_kernels": _PYTHON_LOOPS}
+
+
 def _scratch_copy(module, tests):
     """The checkout's files (as they are on disk) and a mutmut configuration."""
     work = Path(tempfile.mkdtemp(prefix=f"sknotes-mutation-{module}-"))
@@ -80,7 +94,7 @@ def _scratch_copy(module, tests):
     shutil.copy2(ROOT / "pyproject.toml", work / "pyproject.toml")
     # mutmut's workers ignore SIGINT; the Ctrl-C tests need Python's handler.
     with open(work / "tests" / "conftest.py", "a") as f:
-        f.write(_SIGINT_FIXTURE)
+        f.write(_SIGINT_FIXTURE + CONFTEST_EXTRA.get(module, ""))
     config = {
         "source_paths": ["sknotes"],
         "only_mutate": [f"sknotes/{module}.py"],
