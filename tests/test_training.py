@@ -391,7 +391,7 @@ def test_each_epoch_shuffles_the_previous_epochs_order(data, monkeypatch):
     reg.partial_fit(X, y)
     assert len(calls) == 4
     np.testing.assert_array_equal(calls[0][0], np.arange(len(y)))
-    for (_, before), (after_input, _) in zip(calls, calls[1:]):
+    for (_, before), (after_input, _) in zip(calls, calls[1:], strict=False):
         np.testing.assert_array_equal(after_input, before)
 
 
@@ -564,3 +564,35 @@ def test_validation_scores_are_weighted_and_the_initial_model_can_win():
     stopping.finish(state, network)
     np.testing.assert_array_equal(network.coef, initial)
     assert state.best_params is None  # not kept after the fit
+
+
+def test_training_data_batches_through_take_and_keeps_it_in_subsets():
+    import scipy.sparse as sp
+
+    X = np.arange(12.0).reshape(6, 2)
+    y, weights = np.arange(6.0)[:, None], np.arange(1.0, 7.0)
+
+    def take(inputs, indices):  # two rows of inputs per sample (positions)
+        return np.take(inputs, np.repeat(indices, 2) % 6, axis=0)
+
+    data = training.TrainingData(X, y, weights, take=take)
+    inputs, y_batch, w_batch = data.batch(np.array([4, 1]))
+    np.testing.assert_array_equal(inputs, X[[4, 4, 1, 1]])
+    np.testing.assert_array_equal(y_batch, [[4.0], [1.0]])
+    np.testing.assert_array_equal(w_batch, [5.0, 2.0])
+    subset = data.subset(np.array([4, 1]))
+    assert subset.n_samples == 2
+    np.testing.assert_array_equal(subset.sample_weight, [5.0, 2.0])
+    np.testing.assert_array_equal(subset.batch(np.array([1]))[0], take(inputs, [1]))
+    sparse = training.TrainingData(sp.csr_array(X), y)
+    inputs, _, w_batch = sparse.batch(np.array([3, 0]))
+    np.testing.assert_array_equal(inputs.toarray(), X[[3, 0]])
+    assert w_batch is None
+
+
+def test_fit_state_copy_is_independent():
+    state = training.FitState(loss_curve=[1.0], validation_scores=[0.5])
+    clone = state.copy()
+    clone.loss_curve.append(2.0)
+    clone.validation_scores.append(0.6)
+    assert state.loss_curve == [1.0] and state.validation_scores == [0.5]
