@@ -155,6 +155,15 @@ def test_add_row_and_outer_match_numpy(dtype):
     _assert_same(a, np.outer(g, w), dtype)
 
 
+@pytest.mark.parametrize("dtypes", [(np.float32, np.float64), (np.float64, np.float32)])
+def test_outer_of_mixed_dtypes_is_in_the_wider_one(dtypes):
+    g = np.arange(1.0, 4.0).astype(dtypes[0]) / 3
+    w = np.arange(1.0, 3.0).astype(dtypes[1]) / 7
+    out = kernels.outer(g, w)
+    assert out.dtype == np.float64
+    assert_array_equal(out, np.outer(g, w))
+
+
 def test_add_row_with_another_dtype_falls_back_to_numpy():
     S = np.zeros((2, 3), np.float32)
     kernels.add_row(S, np.arange(3.0))
