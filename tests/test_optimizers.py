@@ -284,3 +284,23 @@ def test_lbfgs_warning_says_how_it_stopped_and_what_to_do():
     assert message.endswith(
         ". Increase the number of iterations (max_iter) or scale the data."
     )
+
+
+def test_defaults_are_scikit_learns():
+    params = np.zeros(3)
+    theirs_adam, theirs_sgd = AdamOptimizer([params]), SGDOptimizer([params])
+    for ours in (Adam(params), RowSparseAdam(params[:, None])):
+        assert ours.schedule.learning_rate == theirs_adam.learning_rate_init
+        steps = ours.steps
+        assert (steps.beta_1, steps.beta_2, steps.epsilon) == (
+            theirs_adam.beta_1, theirs_adam.beta_2, theirs_adam.epsilon,
+        )  # fmt: skip
+    for ours in (SGD(params), RowSparseSGD(params[:, None])):
+        assert ours.schedule.learning_rate == theirs_sgd.learning_rate_init
+        assert (ours.momentum, ours.nesterov) == (
+            theirs_sgd.momentum, theirs_sgd.nesterov,
+        )  # fmt: skip
+    schedule = Schedule(0.1)
+    assert (schedule.kind, schedule.power_t) == (
+        theirs_sgd.lr_schedule, theirs_sgd.power_t,
+    )  # fmt: skip
