@@ -114,6 +114,46 @@ def test_relu_backward_matches_numpy(in_place):
     assert_array_equal(a, grad_Y * (Y > 0))
 
 
+def test_relu_backward_into_a_separate_output_leaves_the_gradient_alone():
+    """``out`` starts as NaN: every entry is written, and ``grad_Y`` is not."""
+    rng = np.random.default_rng(5)
+    Y = np.maximum(rng.standard_normal((9, 5)), 0.0)
+    grad_Y = rng.standard_normal((9, 5))
+    before = grad_Y.copy()
+    for loops in (kernels._loops(), False):
+        out = np.full_like(grad_Y, np.nan)
+        saved, kernels._LOOPS = kernels._LOOPS, loops
+        try:
+            result = kernels.relu_backward(grad_Y, Y, out=out)
+        finally:
+            kernels._LOOPS = saved
+        assert result is out
+        assert_array_equal(out, before * (Y > 0))
+        assert_array_equal(grad_Y, before)
+
+
+@pytest.mark.parametrize("strided", ["grad_Y", "Y", "out"])
+def test_relu_backward_with_one_strided_array_is_right(strided):
+    """A compiled loop sees flat copies of strided arrays: all three must be
+    contiguous for it, else the numpy twin runs."""
+    rng = np.random.default_rng(6)
+    arrays = {
+        name: rng.standard_normal((6, 8))[:, :4]  # no flat view
+        if name == strided
+        else rng.standard_normal((6, 4))
+        for name in ("grad_Y", "Y", "out")
+    }
+    grad_Y, Y, out = arrays["grad_Y"], arrays["Y"], arrays["out"]
+    np.maximum(Y, 0.0, out=Y)  # keeps Y's strides
+    expected = grad_Y * (Y > 0)
+    assert_array_equal(kernels.relu_backward(grad_Y, Y, out=out), expected)
+    assert_array_equal(out, expected)
+    # In place, on the strided gradient itself.
+    if strided == "grad_Y":
+        assert kernels.relu_backward(grad_Y, Y, out=grad_Y) is grad_Y
+        assert_array_equal(grad_Y, expected)
+
+
 def test_relu_backward_on_strided_arrays_falls_back_to_numpy():
     rng = np.random.default_rng(3)
     Y = np.maximum(rng.standard_normal((6, 8)), 0.0)[:, ::2]
@@ -133,6 +173,15 @@ def test_add_row_and_outer_match_numpy(dtype):
     (a, _), (c, _) = _both(kernels.outer, g, w)
     _assert_same(a, c, dtype)
     _assert_same(a, np.outer(g, w), dtype)
+
+
+@pytest.mark.parametrize("dtypes", [(np.float32, np.float64), (np.float64, np.float32)])
+def test_outer_of_mixed_dtypes_is_in_the_wider_one(dtypes):
+    g = np.arange(1.0, 4.0).astype(dtypes[0]) / 3
+    w = np.arange(1.0, 3.0).astype(dtypes[1]) / 7
+    out = kernels.outer(g, w)
+    assert out.dtype == np.float64
+    assert_array_equal(out, np.outer(g, w))
 
 
 def test_add_row_with_another_dtype_falls_back_to_numpy():

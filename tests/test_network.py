@@ -177,3 +177,51 @@ def test_single_output_network_gradient(hidden):
     loss_node.forward(network.forward(X), y)
     network.backward(loss_node.backward())
     gradcheck(loss, network.theta, network.grad.copy(), rtol=1e-6)
+
+
+@pytest.mark.parametrize("hidden", [(), (4,), (3, 2)])
+def test_linear_path_network_is_head_plus_pi_w_and_its_gradient(hidden):
+    """A table of ``d + k`` columns: ``S_out = head(Π·T[:, :d]) + Π·T[:, d:]``."""
+    rng = np.random.default_rng(4)
+    w, d, n = 6, 3, 5
+    table = rng.standard_normal((w, d + 1))
+    Pi = sp.csr_array(rng.integers(0, 2, size=(n, w)).astype(float))
+    network = _network(hidden, "tanh", n_features=d, n_outputs=1, table=table)
+    assert network.n_linear == 1 and network.add is not None
+    head = _network(hidden, "tanh", n_features=d, n_outputs=1)
+    head.theta[...] = network.theta
+    expected = head.predict(Pi @ table[:, :d]) + Pi @ table[:, d:]
+    np.testing.assert_allclose(network.predict(Pi), expected, rtol=1e-12)
+    np.testing.assert_allclose(network.forward(Pi), expected, rtol=1e-12)
+    y = rng.standard_normal((n, 1))
+    loss_node = MSELoss()
+
+    def loss():
+        return loss_node.forward(network.predict(Pi), y)
+
+    loss_node.forward(network.forward(Pi), y)
+    assert network.backward(loss_node.backward()) is None
+    gradcheck(loss, network.theta, network.grad.copy(), rtol=1e-6)
+    gradcheck(loss, table, network.embedding.grad_table, rtol=1e-6)
+
+
+def test_batches_of_changing_size_reuse_buffers_correctly():
+    network = _network((5, 3), "relu")
+    rng = np.random.default_rng(5)
+    for n in (3, 8, 2, 8):
+        X = rng.standard_normal((n, 4))
+        np.testing.assert_array_equal(network.forward(X), network.predict(X))
+        grad_in = network.backward(np.ones((n, 2)))
+        assert grad_in is None  # X is data
+        grad = network.grad.copy()
+        fresh = _network((5, 3), "relu")
+        fresh.forward(X)
+        fresh.backward(np.ones((n, 2)))
+        np.testing.assert_allclose(grad, fresh.grad, rtol=1e-12)
+
+
+def test_load_copies_parameters_into_theta():
+    network, other = _network((3,), "tanh"), _network((3,), "tanh", seed=1)
+    network.load(other.coefs, other.intercepts)
+    np.testing.assert_array_equal(network.theta, other.theta)
+    assert network.coefs[0] is not other.coefs[0]

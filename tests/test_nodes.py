@@ -17,6 +17,7 @@ from sknotes.nodes import (
     PoissonLoss,
     ReLU,
     Sigmoid,
+    Softmax,
     Tanh,
 )
 
@@ -480,3 +481,187 @@ def test_row_reductions_give_numpys_bits(k, dtype):
             got = _row_sum(S, sum_dtype)
         assert got.dtype == expected.dtype
         assert_array_equal(got.view(np.uint8), expected.view(np.uint8))
+
+
+# -- the speed tricks behind the named helpers ---------------------------------------
+def test_embedding_rows_of_a_batch_are_only_its_own():
+    """The touched-row map is cleared after each batch: no row of an earlier batch."""
+    rng = np.random.default_rng(30)
+    table = rng.standard_normal((10, 2))
+    node = Embedding(table)
+    for ids in ([1, 4, 4, 7], [0, 2], [9, 2, 5]):
+        Pi = _one_hot(ids, 10)
+        node.forward(Pi)
+        node.backward(np.ones((len(ids), 2)))
+        rows, grad_rows = node.grad_table_rows
+        np.testing.assert_array_equal(rows, np.unique(ids))
+        np.testing.assert_array_equal(grad_rows[:, 0], np.bincount(ids)[rows])
+        np.testing.assert_array_equal(node.Pi_rows.toarray(), Pi.toarray()[:, rows])
+    # A table that grew (new hashed or vocabulary rows) gets a map of its size.
+    node.table = rng.standard_normal((14, 2))
+    node.forward(_one_hot([13, 2], 14))
+    node.backward(np.ones((2, 2)))
+    np.testing.assert_array_equal(node.grad_table_rows[0], [2, 13])
+
+
+@pytest.mark.parametrize("to_format", [sp.csc_array, sp.coo_array, sp.csc_matrix])
+def test_embedding_of_csc_or_coo_pi_equals_csr(to_format):
+    rng = np.random.default_rng(31)
+    table = rng.standard_normal((7, 3))
+    Pi = _one_hot([3, 0, 3, 6, 1], 7)
+    grad_R = rng.standard_normal((5, 3))
+    expected = Embedding(table, input_is_data=False)
+    expected.forward(Pi)
+    expected_grad_Pi = expected.backward(grad_R)
+    node = Embedding(table, input_is_data=False)
+    np.testing.assert_array_equal(node.forward(to_format(Pi)), table[[3, 0, 3, 6, 1]])
+    grad_Pi = node.backward(grad_R)
+    np.testing.assert_array_equal(node.grad_table_rows[0], [0, 1, 3, 6])
+    np.testing.assert_allclose(node.grad_table, expected.grad_table)
+    np.testing.assert_allclose(grad_Pi.toarray(), expected_grad_Pi.toarray())
+
+
+@pytest.mark.parametrize("dtype", [np.float64, np.float32])
+def test_linear_backward_on_more_rows_than_the_shared_ones(monkeypatch, dtype):
+    """``grad_b``'s column sum is a product with a cached vector of ones that
+    grows with the batch: more than its first 256 rows, and then fewer."""
+    from sknotes import nodes
+
+    monkeypatch.setattr(nodes, "_ONES", {})
+    rng = np.random.default_rng(32)
+    node = Linear(rng.standard_normal((3, 2)).astype(dtype), np.zeros(2, dtype))
+    for n in (300, 40, 700):
+        node.forward(rng.standard_normal((n, 3)).astype(dtype))
+        grad_S = rng.standard_normal((n, 2)).astype(dtype)
+        node.backward(grad_S)
+        np.testing.assert_allclose(node.grad_b, grad_S.sum(axis=0), rtol=1e-5)
+        assert node.grad_b.dtype == dtype
+    assert nodes._ONES[np.dtype(dtype)].shape == (700,)
+    assert not nodes._ONES[np.dtype(dtype)].flags.writeable
+
+
+def test_poisson_loss_all_zero_weights_has_no_signal():
+    node = PoissonLoss()
+    y_hat, y = np.full((3, 2), 2.0), np.ones((3, 2))
+    assert node.forward(y_hat, y, np.zeros(3)) == 0.0
+    grad = node.backward()
+    assert np.all(grad == 0) and grad.shape == (3, 2)
+
+
+def _out_cases():
+    rng = np.random.default_rng(33)
+    X = rng.standard_normal((5, 3))
+    for c in (1, 2, 4):  # one column: grad_X is an outer product, not a GEMM
+        W, b = rng.standard_normal((3, c)), rng.standard_normal(c)
+        yield f"linear-{c}", Linear(W, b), X, (5, c), X @ W + b
+    for node, f in (
+        (Identity(), lambda x: x),
+        (Sigmoid(), lambda x: 1 / (1 + np.exp(-x))),
+        (Tanh(), np.tanh),
+        (ReLU(), lambda x: np.maximum(x, 0)),
+        (Exp(), np.exp),
+        (Softmax(), lambda x: np.exp(x) / np.exp(x).sum(axis=1, keepdims=True)),
+    ):
+        yield type(node).__name__, node, X, X.shape, f(X)
+
+
+@pytest.mark.parametrize(
+    "name, node, X, out_shape, expected", list(_out_cases()), ids=lambda v: str(v)[:9]
+)
+def test_out_buffers_receive_the_result(name, node, X, out_shape, expected):
+    """Every ``out=`` is written and returned: the network reuses its buffers."""
+    rng = np.random.default_rng(34)
+    out = np.full(out_shape, np.nan)
+    assert node.forward(X.copy(), out=out) is out
+    np.testing.assert_allclose(out, expected, rtol=1e-12)
+    grad_out = rng.standard_normal(out_shape)
+    expected_grad = np.array(node.backward(grad_out.copy()))
+    grad_in = np.full(X.shape, np.nan)
+    result = node.backward(grad_out.copy(), out=grad_in)
+    if name == "Identity":  # grad_X is grad_Y itself: nothing to write
+        np.testing.assert_array_equal(result, grad_out)
+        return
+    assert result is grad_in
+    np.testing.assert_allclose(grad_in, expected_grad, rtol=1e-12)
+    if name.startswith("linear"):
+        np.testing.assert_allclose(grad_in, grad_out @ node.W.T, rtol=1e-12)
+
+
+def test_linear_writes_gradients_into_the_arrays_it_was_given():
+    rng = np.random.default_rng(35)
+    W, b = rng.standard_normal((3, 2)), rng.standard_normal(2)
+    grad_W, grad_b = np.empty_like(W), np.empty_like(b)
+    node = Linear(W, b, grad_W=grad_W, grad_b=grad_b)
+    X, grad_S = rng.standard_normal((6, 3)), rng.standard_normal((6, 2))
+    node.forward(X)
+    node.backward(grad_S)
+    assert node.grad_W is grad_W and node.grad_b is grad_b
+    np.testing.assert_allclose(grad_W, X.T @ grad_S)
+    np.testing.assert_allclose(grad_b, grad_S.sum(axis=0))
+
+
+def test_add_forward_adds_the_bias_and_has_no_bias_gradient_without_one():
+    X, Y, b = np.ones((2, 3)), np.full((2, 3), 2.0), np.arange(3.0)
+    np.testing.assert_array_equal(Add(b).forward(X, Y), X + Y + b)
+    assert Add().grad_b is None
+    np.testing.assert_array_equal(Add().forward(X, Y), X + Y)
+
+
+def test_mse_loss_of_huge_float32_residuals_is_finite():
+    """Squares are summed in float64: 1e20² overflows float32, not the loss."""
+    node = MSELoss()
+    y_hat = np.full((2, 2), 1e20, np.float32)
+    loss = node.forward(y_hat, np.zeros((2, 2), np.float32))
+    assert loss == pytest.approx(2 * float(np.float32(1e20)) ** 2, rel=1e-6)
+
+
+def test_l2_penalty_of_a_batch_without_weight_is_zero():
+    from sknotes.nodes import L2Penalty
+
+    theta = np.arange(1.0, 6.0)
+    loss_node = MSELoss()
+    loss_node.forward(np.ones((3, 1)), np.zeros((3, 1)), np.zeros(3))
+    penalty = L2Penalty(0.5, 4)
+    assert penalty.forward(theta, loss_node) == 0.0
+    assert penalty.decay == 0.0 and penalty.n_decayed == 0
+    grad = np.ones(5)
+    penalty.backward(grad, theta)
+    np.testing.assert_array_equal(grad, 1.0)
+
+
+@pytest.mark.parametrize("weighted", [False, True])
+def test_row_l2_penalty_is_its_formula_and_its_gradient(weighted):
+    """``penalty = ½Σ_r Σⱼ 2c_j(N/n)(n_r/df_r)T[r, j]²`` on the touched rows."""
+    from sknotes.nodes import RowL2Penalty
+
+    rng = np.random.default_rng(36)
+    alphas = np.array([0.5, 0.5, 2.0])
+    df = np.array([3.0, 0.0, 1.0, 2.0, 5.0])  # row 1 absent: seen once
+    penalty = RowL2Penalty(alphas, df)
+    np.testing.assert_array_equal(penalty.inverse_df, 1 / np.array([3, 1, 1, 2, 5]))
+    # Two documents of two positions each: Π has 4 rows ('concat').
+    Pi = _one_hot([1, 3, 3, 4], 5)
+    rows = np.array([1, 3, 4])
+    Pi_rows = Pi[:, rows]
+    sw = np.array([2.0, 0.5]) if weighted else None
+    counts = RowL2Penalty.occurrences(Pi_rows, sw)
+    expected_counts = [2.0, 2.5, 0.5] if weighted else [1, 2, 1]
+    np.testing.assert_allclose(counts, expected_counts)
+    loss_node = MSELoss()
+    loss_node.forward(np.ones((2, 1)), np.zeros((2, 1)), sw)
+    n = 2 if sw is None else 2.5
+    table_rows = rng.standard_normal((3, 3))
+
+    def loss():
+        return penalty.forward(table_rows, rows, counts, loss_node)
+
+    coefficient = np.outer(
+        np.asarray(expected_counts) * penalty.inverse_df[rows], 2 * alphas / n
+    )
+    assert loss() == pytest.approx(0.5 * np.sum(coefficient * table_rows**2))
+    grad_rows = np.ones((3, 3))
+    assert penalty.backward(grad_rows, table_rows) is grad_rows
+    gradcheck(loss, table_rows, grad_rows - 1.0, rtol=RTOL)
+    # No weight in the batch: no penalty.
+    loss_node.forward(np.ones((2, 1)), np.zeros((2, 1)), np.zeros(2))
+    assert loss() == 0.0

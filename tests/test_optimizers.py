@@ -7,14 +7,24 @@ import pytest
 from sklearn.exceptions import ConvergenceWarning
 from sklearn.neural_network._stochastic_optimizers import AdamOptimizer, SGDOptimizer
 
+from sknotes import _kernels as kernels
 from sknotes._optimizers import (
     SGD,
     Adam,
+    FrozenColumns,
     RowSparseAdam,
     RowSparseSGD,
     Schedule,
     minimize_lbfgs,
 )
+
+
+@pytest.fixture(params=["compiled", "numpy"])
+def kernel_path(request, monkeypatch):
+    """Each optimizer test on both kernel paths (numba's loops, numpy's twins)."""
+    if request.param == "numpy":
+        monkeypatch.setattr(kernels, "_LOOPS", False)
+    return request.param
 
 
 def _grads(rng, n_steps, size):
@@ -24,7 +34,7 @@ def _grads(rng, n_steps, size):
 @pytest.mark.parametrize(
     "momentum, nesterov", [(0.0, False), (0.9, False), (0.9, True)]
 )
-def test_sgd_equals_scikit_learn(momentum, nesterov):
+def test_sgd_equals_scikit_learn(momentum, nesterov, kernel_path):
     rng = np.random.default_rng(0)
     params = rng.standard_normal(10)
     reference = [params[:6].copy(), params[6:].copy()]
@@ -37,7 +47,7 @@ def test_sgd_equals_scikit_learn(momentum, nesterov):
 
 
 @pytest.mark.parametrize("dtype", [np.float32, np.float64])
-def test_adam_equals_scikit_learn(dtype):
+def test_adam_equals_scikit_learn(dtype, kernel_path):
     rng = np.random.default_rng(1)
     params = rng.standard_normal(10).astype(dtype)
     reference = [params.astype(np.float64)]
@@ -193,3 +203,104 @@ def test_lbfgs_stop_ends_early_without_a_convergence_warning():
         )
     assert n_iter == 1
     assert loss == pytest.approx(quartic(x)[0]) and loss < quartic(np.zeros(3))[0]
+
+
+def test_trigger_stopping_says_what_it_decided(capsys):
+    assert Schedule(0.1, "constant").trigger_stopping("Stalled.", verbose=True)
+    adaptive = Schedule(0.1, "adaptive")
+    assert not adaptive.trigger_stopping("Stalled.", verbose=True)
+    adaptive.learning_rate = 1e-6  # the boundary: too small
+    assert adaptive.trigger_stopping("Stalled.", verbose=True)
+    assert capsys.readouterr().out.splitlines() == [
+        "Stalled. Stopping.",
+        "Stalled. Setting learning rate to 0.020000",
+        "Stalled. Learning rate too small. Stopping.",
+    ]
+    assert Schedule(0.1, "constant").trigger_stopping("Stalled.", verbose=False)
+    assert capsys.readouterr().out == ""
+
+
+class _Penalty:
+    """What an optimizer reads of an L2 penalty: ``grad[:n] += decay·params[:n]``."""
+
+    decay, n_decayed = 0.3, 4
+
+
+@pytest.mark.parametrize("make", [lambda p: SGD(p, 0.05), lambda p: Adam(p, 0.05)])
+def test_a_penalty_is_fused_into_the_step(make, kernel_path):
+    rng = np.random.default_rng(8)
+    fused, separate = rng.standard_normal((2, 7))
+    separate[...] = fused
+    fused_opt, separate_opt = make(fused), make(separate)
+    for grad in _grads(rng, 3, 7):
+        penalised = grad.copy()
+        penalised[:4] += 0.3 * separate[:4]
+        grad = grad.copy()
+        fused_opt.step(fused, grad, _Penalty())
+        separate_opt.step(separate, penalised)
+        np.testing.assert_allclose(grad, penalised, rtol=1e-12)  # left penalised
+        np.testing.assert_allclose(fused, separate, rtol=1e-12)
+
+
+def test_row_sparse_adam_keeps_the_tables_dtype(kernel_path):
+    table = np.ones((4, 2), np.float32)
+    optimizer = RowSparseAdam(table, 0.1)
+    optimizer.step(table, np.array([2]), np.full((1, 2), 0.5))  # float64 gradient
+    assert table.dtype == optimizer.m.dtype == np.float32
+    np.testing.assert_allclose(table[2], 1 - 0.1, rtol=1e-6)  # Adam's first step
+    np.testing.assert_array_equal(table[[0, 1, 3]], 1.0)
+
+
+def test_frozen_columns_stay_and_their_moments_stay_zero():
+    table = np.ones((3, 4))
+    optimizer = FrozenColumns(RowSparseAdam(table, 0.1), n_frozen=2)
+    assert optimizer.schedule is optimizer.optimizer.schedule
+    optimizer.step(table, np.array([0, 2]), np.ones((2, 4)))
+    np.testing.assert_array_equal(table[:, :2], 1.0)
+    np.testing.assert_allclose(table[[0, 2], 2:], 1 - 0.1)
+    np.testing.assert_array_equal(table[1], 1.0)
+    m, v = optimizer.row_state()
+    assert np.all(m[:, :2] == 0) and np.all(v[:, :2] == 0) and np.all(m[0, 2:] != 0)
+
+
+def test_row_state_is_what_step_writes():
+    table = np.zeros((3, 2))
+    assert RowSparseSGD(table, momentum=0.0).row_state() == ()
+    with_momentum = RowSparseSGD(table, momentum=0.9)
+    (velocity,) = with_momentum.row_state()
+    assert velocity is with_momentum.velocity
+
+
+def test_lbfgs_warning_says_how_it_stopped_and_what_to_do():
+    def quadratic(x):
+        return float(x @ x), 2 * x
+
+    with pytest.warns(ConvergenceWarning) as record:
+        minimize_lbfgs(
+            quadratic, np.ones(3) * 5, max_iter=1, max_fun=1, tol=0.0, verbose=False
+        )
+    (message,) = [str(w.message) for w in record]
+    assert message.startswith("lbfgs failed to converge after ")
+    assert message.endswith(
+        ". Increase the number of iterations (max_iter) or scale the data."
+    )
+
+
+def test_defaults_are_scikit_learns():
+    params = np.zeros(3)
+    theirs_adam, theirs_sgd = AdamOptimizer([params]), SGDOptimizer([params])
+    for ours in (Adam(params), RowSparseAdam(params[:, None])):
+        assert ours.schedule.learning_rate == theirs_adam.learning_rate_init
+        steps = ours.steps
+        assert (steps.beta_1, steps.beta_2, steps.epsilon) == (
+            theirs_adam.beta_1, theirs_adam.beta_2, theirs_adam.epsilon,
+        )  # fmt: skip
+    for ours in (SGD(params), RowSparseSGD(params[:, None])):
+        assert ours.schedule.learning_rate == theirs_sgd.learning_rate_init
+        assert (ours.momentum, ours.nesterov) == (
+            theirs_sgd.momentum, theirs_sgd.nesterov,
+        )  # fmt: skip
+    schedule = Schedule(0.1)
+    assert (schedule.kind, schedule.power_t) == (
+        theirs_sgd.lr_schedule, theirs_sgd.power_t,
+    )  # fmt: skip

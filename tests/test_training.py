@@ -5,10 +5,13 @@ Its faults (divergence, Ctrl-C, exceptions) are tested in test_atomicity.py.
 
 import copy
 import pickle
+import re
+import warnings
 
 import numpy as np
 import pytest
 from sklearn.datasets import make_regression
+from sklearn.exceptions import ConvergenceWarning
 from sklearn.metrics import r2_score
 from sklearn.preprocessing import StandardScaler
 
@@ -164,6 +167,7 @@ def test_warm_starts_keep_the_first_fits_validation_rows(data, monkeypatch):
     MLPRegressorFromNotes(**params).fit(X, y)
     first, *rest = held_out
     assert len(rest) == 3
+    assert len(first) == 12  # validation_fraction=0.1 of 120 rows
     for rows in rest:
         np.testing.assert_array_equal(rows, first)
     # The scores of the warm starts accumulate, all measured on the same rows.
@@ -302,3 +306,293 @@ def test_the_table_and_head_share_one_schedule_and_stop_once(capsys):
     assert table.schedule.learning_rate == pytest.approx(0.01 / 5**2)
     out = capsys.readouterr().out
     assert out.count("Setting learning rate to") == 2  # one message per decision
+
+
+# -- the loop's counters, pinned one by one ------------------------------------------
+def test_invscaling_updates_the_learning_rate_at_each_epochs_end(data):
+    X, y = data
+    reg = MLPRegressorFromNotes(
+        hidden_layer_sizes=(3,),
+        solver="sgd",
+        learning_rate="invscaling",
+        learning_rate_init=0.1,
+        power_t=0.5,
+        max_iter=3,
+        batch_size=40,
+        random_state=0,
+    ).fit(X, y)
+    assert reg.t_ == 3 * len(y)
+    expected = 0.1 / (reg.t_ + 1) ** 0.5
+    assert reg._optimizers[0].schedule.learning_rate == pytest.approx(expected)
+
+
+def test_batch_size_one_takes_one_step_per_sample(data):
+    X, y = data
+    reg = MLPRegressorFromNotes(
+        hidden_layer_sizes=(3,), batch_size=1, max_iter=1, random_state=0
+    ).fit(X[:30], y[:30])
+    assert reg._optimizers[0].steps.t == 30  # Adam counts its steps
+
+
+def test_a_batch_larger_than_the_data_is_clipped_with_a_warning(data):
+    X, y = data
+    reg = MLPRegressorFromNotes(
+        hidden_layer_sizes=(3,), batch_size=50, max_iter=2, random_state=0
+    )
+    message = (
+        "Got `batch_size` less than 1 or larger than sample size. "
+        "It is going to be clipped"
+    )
+    with pytest.warns(UserWarning, match=f"^{re.escape(message)}$"):
+        reg.fit(X[:20], y[:20])
+    assert reg._optimizers[0].steps.t == 2  # one batch of 20 per epoch
+    with warnings.catch_warnings():
+        warnings.simplefilter("error", UserWarning)
+        warnings.simplefilter("ignore", ConvergenceWarning)  # a subclass
+        reg.set_params(batch_size=20).fit(X[:20], y[:20])  # exactly the data: fine
+
+
+def test_auto_batches_hold_200_samples(data):
+    X, y = data
+    X, y = np.vstack([X, X]), np.concatenate([y, y])
+    reg = MLPRegressorFromNotes(hidden_layer_sizes=(3,), max_iter=1, random_state=0)
+    reg.fit(X[:201], y[:201])
+    assert reg._optimizers[0].steps.t == 2  # 200 + 1
+
+
+def test_the_max_iter_warning_only_when_max_iter_stops_the_fit(data):
+    X, y = data
+    reg = MLPRegressorFromNotes(hidden_layer_sizes=(3,), max_iter=2, random_state=0)
+    message = (
+        "Stochastic Optimizer: Maximum iterations (2) reached and the "
+        "optimization hasn't converged yet."
+    )
+    with pytest.warns(ConvergenceWarning, match=f"^{re.escape(message)}$"):
+        reg.fit(X, y)
+    with warnings.catch_warnings():
+        warnings.simplefilter("error", ConvergenceWarning)
+        reg.partial_fit(X, y)  # one epoch, by request
+        reg.set_params(max_iter=50, tol=1e3).fit(X, y)  # stopped by tol
+
+
+def test_each_epoch_shuffles_the_previous_epochs_order(data, monkeypatch):
+    """As scikit-learn, which shuffles its already shuffled ``X`` each epoch."""
+    X, y = data
+    calls, shuffle = [], training.shuffle_indices
+
+    def recording_shuffle(order, random_state):
+        shuffled = shuffle(order, random_state=random_state)
+        calls.append((order.copy(), shuffled.copy()))
+        return shuffled
+
+    monkeypatch.setattr(training, "shuffle_indices", recording_shuffle)
+    reg = MLPRegressorFromNotes(hidden_layer_sizes=(3,), max_iter=3, random_state=0)
+    reg.fit(X, y)
+    reg.partial_fit(X, y)
+    assert len(calls) == 4
+    np.testing.assert_array_equal(calls[0][0], np.arange(len(y)))
+    for (_, before), (after_input, _) in zip(calls, calls[1:], strict=False):
+        np.testing.assert_array_equal(after_input, before)
+
+
+def _stepped(stopping, state, values):
+    """Feed ``values`` (losses or scores) to ``stopping``; the count after each."""
+    counts = []
+    for value in values:
+        state.loss = value
+        stopping.epoch_end(state, _FakeNetwork(), verbose=False)
+        counts.append(state.no_improvement_count)
+    return counts
+
+
+class _FakeNetwork:
+    def snapshot(self):
+        return "snapshot"
+
+
+def test_training_loss_stopping_counts_epochs_that_miss_tol():
+    # Powers of two: `loss <= best - tol` is exact at the boundary.
+    stopping = training.TrainingLossStopping(tol=0.25, n_iter_no_change=1)
+    state = training.FitState()
+    stopping.start(state, None, None)
+    counts = _stepped(stopping, state, [1.0, 0.875, 0.625, 0.5, 0.5, np.nan])
+    # 0.875 misses 1 - tol; 0.625 = 0.875 - tol improves (the boundary counts).
+    assert counts == [0, 1, 0, 1, 2, 3]
+    assert state.best_loss == 0.5
+    state.no_improvement_count = 1
+    assert not stopping.stalled(state)  # stall means count > n_iter_no_change
+    state.no_improvement_count = 2
+    assert stopping.stalled(state)
+    fresh = training.FitState(best_loss=None)
+    assert stopping.start(fresh, "data", None) == "data"
+    assert fresh.best_loss == np.inf
+
+
+def test_validation_stopping_counts_epochs_that_miss_tol():
+    stopping = training.ValidationStopping(
+        tol=0.25, n_iter_no_change=1, validation_fraction=0.5,
+        random_state=np.random.RandomState(0), scorer=None, loss_node=None,
+    )  # fmt: skip
+    scores = iter([0.5, 0.625, 0.75, 0.75, 1.0, np.nan])
+    stopping.scores = lambda network: (next(scores), 0.0)
+    state = training.FitState(
+        validation_scores=[], validation_loss_curve=[], best_validation_score=-np.inf
+    )
+    counts = _stepped(stopping, state, [0.0] * 6)
+    # Each score misses best + tol (the best moves up anyway) until 1.0, which is
+    # exactly 0.75 + tol: the boundary counts as an improvement.
+    assert counts == [0, 1, 2, 3, 0, 1]
+    assert state.best_validation_score == 1.0
+    assert state.validation_scores[:5] == [0.5, 0.625, 0.75, 0.75, 1.0]
+
+
+def test_adaptive_rate_resets_the_count_after_each_division(data, capsys):
+    X, y = data
+    reg = MLPRegressorFromNotes(
+        hidden_layer_sizes=(3,),
+        solver="sgd",
+        learning_rate="adaptive",
+        learning_rate_init=0.01,
+        n_iter_no_change=1,
+        tol=1e3,  # only the first epoch improves (on an infinite best loss)
+        max_iter=7,
+        verbose=True,
+        random_state=0,
+    ).fit(X, y)
+    # Epochs 3, 5 and 7 end the second epoch in a row without improvement.
+    assert reg._optimizers[0].schedule.learning_rate == pytest.approx(0.01 / 5**3)
+    out = capsys.readouterr().out
+    assert out.count("Setting learning rate to") == 3
+    assert "Iteration 7, loss = " in out
+    assert (
+        "Training loss did not improve more than tol=1000.000000 for 1 "
+        "consecutive epochs." in out
+    )
+
+
+def test_verbose_prints_the_stopping_decision_and_validation_scores(data, capsys):
+    X, y = data
+    MLPRegressorFromNotes(
+        hidden_layer_sizes=(3,),
+        early_stopping=True,
+        n_iter_no_change=1,
+        tol=1e3,
+        max_iter=5,
+        verbose=True,
+        random_state=0,
+    ).fit(X, y)
+    out = capsys.readouterr().out
+    # Epochs 2 and 3 miss tol: the third stops.
+    assert out.count("\nValidation score: ") == 3
+    assert (
+        "Validation score did not improve more than tol=1000.000000 for 1 "
+        "consecutive epochs. Stopping." in out
+    )
+
+
+@pytest.mark.parametrize("fraction, n_validation", [(0.05, 1), (0.1, 2)])
+def test_a_validation_split_needs_two_samples(data, fraction, n_validation):
+    X, y = data
+    X, y = X[:20], y[:20]
+    reg = MLPRegressorFromNotes(
+        hidden_layer_sizes=(3,),
+        early_stopping=True,
+        validation_fraction=fraction,
+        max_iter=1,
+        random_state=0,
+    )
+    if n_validation < 2:
+        message = (
+            "The validation set is too small. Increase 'validation_fraction' "
+            "or the size of your dataset."
+        )
+        with pytest.raises(ValueError, match=f"^{re.escape(message)}$"):
+            reg.fit(X, y)
+    else:
+        assert len(reg.fit(X, y).validation_scores_) == 1
+
+
+class _LinearNetwork:
+    """``predict(X) = X·coef``, with the snapshot/restore of a network."""
+
+    def __init__(self, coef):
+        self.coef = np.array(coef, dtype=float)
+
+    def predict(self, X):
+        return X @ self.coef
+
+    def snapshot(self):
+        return self.coef.copy()
+
+    def restore(self, params):
+        self.coef[...] = params
+
+
+def test_validation_scores_are_weighted_and_the_initial_model_can_win():
+    from sknotes.nodes import MSELoss
+
+    rng = np.random.default_rng(0)
+    X, y = rng.standard_normal((40, 2)), rng.standard_normal((40, 1))
+    weights = rng.random(40) + 0.1
+    stopping = training.ValidationStopping(
+        tol=0.0, n_iter_no_change=1, validation_fraction=0.25,
+        random_state=np.random.RandomState(0),
+        scorer=lambda y, p, w: r2_score(y, p, sample_weight=w), loss_node=MSELoss(),
+    )  # fmt: skip
+    network = _LinearNetwork([[1.0], [-1.0]])
+    state = training.FitState()
+    train = stopping.start(state, training.TrainingData(X, y, weights), network)
+    val = stopping.validation
+    assert train.n_samples == 30 and val.n_samples == 10
+    assert np.isin(val.sample_weight, weights).all()
+    score, loss = stopping.scores(network)
+    residual = (val.inputs @ network.coef - val.y)[:, 0]
+    assert loss == pytest.approx(np.average(residual**2, weights=val.sample_weight))
+    assert score == pytest.approx(
+        r2_score(val.y, val.inputs @ network.coef, sample_weight=val.sample_weight)
+    )
+    # The model before the first epoch is the best to beat, and is restored.
+    stopping.initial_model(state, network)
+    assert state.best_validation_score == score and state.validation_scores == []
+    initial = network.coef.copy()
+    network.coef += 10.0  # a worse epoch
+    stopping.epoch_end(state, network, verbose=False)
+    assert state.validation_scores[0] < score
+    # A model that predicts NaN is never the best.
+    stopping.initial_model(state, _LinearNetwork([[np.nan], [0.0]]))
+    assert state.best_validation_score == score
+    stopping.finish(state, network)
+    np.testing.assert_array_equal(network.coef, initial)
+    assert state.best_params is None  # not kept after the fit
+
+
+def test_training_data_batches_through_take_and_keeps_it_in_subsets():
+    import scipy.sparse as sp
+
+    X = np.arange(12.0).reshape(6, 2)
+    y, weights = np.arange(6.0)[:, None], np.arange(1.0, 7.0)
+
+    def take(inputs, indices):  # two rows of inputs per sample (positions)
+        return np.take(inputs, np.repeat(indices, 2) % 6, axis=0)
+
+    data = training.TrainingData(X, y, weights, take=take)
+    inputs, y_batch, w_batch = data.batch(np.array([4, 1]))
+    np.testing.assert_array_equal(inputs, X[[4, 4, 1, 1]])
+    np.testing.assert_array_equal(y_batch, [[4.0], [1.0]])
+    np.testing.assert_array_equal(w_batch, [5.0, 2.0])
+    subset = data.subset(np.array([4, 1]))
+    assert subset.n_samples == 2
+    np.testing.assert_array_equal(subset.sample_weight, [5.0, 2.0])
+    np.testing.assert_array_equal(subset.batch(np.array([1]))[0], take(inputs, [1]))
+    sparse = training.TrainingData(sp.csr_array(X), y)
+    inputs, _, w_batch = sparse.batch(np.array([3, 0]))
+    np.testing.assert_array_equal(inputs.toarray(), X[[3, 0]])
+    assert w_batch is None
+
+
+def test_fit_state_copy_is_independent():
+    state = training.FitState(loss_curve=[1.0], validation_scores=[0.5])
+    clone = state.copy()
+    clone.loss_curve.append(2.0)
+    clone.validation_scores.append(0.6)
+    assert state.loss_curve == [1.0] and state.validation_scores == [0.5]

@@ -1,0 +1,379 @@
+"""Mutation testing of sknotes/, one module at a time, against that module's tests.
+
+    PYTHONPATH=. python benchmarks/mutation.py                 # every module
+    PYTHONPATH=. python benchmarks/mutation.py _training nodes # some modules
+    PYTHONPATH=. python benchmarks/mutation.py --sample 300 _embedding_bag
+
+Each module is mutated by mutmut (``pip install ".[mutation]"``) in a scratch copy
+of the checkout, and each mutant runs only the tests of the module's own test
+files (``MODULE_TESTS``; mutmut further narrows them to the tests that call the
+mutated function).  The whole suite per mutant would take hours on two cores.
+``--sample N`` runs N mutants drawn at random (seed 0) instead of all of them.
+
+The results, one line per mutant, go to ``benchmarks/results/mutation/``; the
+summary (killed / survived / not reached, per module) is printed and appended to
+``benchmarks/results/mutation/summary.txt``.  Survivors that ``EQUIVALENT_RULES``
+recognise cannot change what sknotes computes; they are counted apart (and
+listed with their reason), not as survivors.
+"""
+
+import argparse
+import datetime
+import json
+import random
+import re
+import shutil
+import subprocess
+import sys
+import tempfile
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parent.parent
+RESULTS = ROOT / "benchmarks" / "results" / "mutation"
+
+# The test files that mirror each module (tests/ mirrors the package).
+MODULE_TESTS = {
+    "_base": ["tests/test_mlp.py", "tests/test_atomicity.py"],
+    "_callbacks": ["tests/test_callbacks.py"],
+    "_compat": ["tests/test_compat.py"],
+    "_demo": ["tests/test_demo.py"],
+    "_embedding_bag": ["tests/test_embedding_bag.py"],
+    "_embedding_bag_classifier": ["tests/test_embedding_bag_classifier.py"],
+    "_kernels": ["tests/test_kernels.py"],
+    "_mlp": ["tests/test_mlp.py", "tests/test_mlp_classifier.py"],
+    "_network": ["tests/test_network.py"],
+    "_optimizers": ["tests/test_optimizers.py"],
+    "_text": ["tests/test_text.py"],
+    "_training": ["tests/test_training.py", "tests/test_atomicity.py"],
+    "display": ["tests/test_display.py"],
+    "gradcheck": ["tests/test_gradcheck.py"],
+    "nodes": ["tests/test_nodes.py", "tests/test_classification_nodes.py"],
+    "onnx": ["tests/test_onnx.py"],
+}
+
+
+# Surviving mutants that cannot change what sknotes computes, recognised by their
+# diff (the changed line before and after), each with the reason.  Every survivor
+# these rules exclude is listed, with its rule, in the module's results file.
+def _drop(pattern, repl=""):
+    return lambda line: re.sub(pattern, repl, line)
+
+
+def _no_trailing_comma(line):
+    return re.sub(r",\s*\)", ")", line)
+
+
+# A surviving mutant is excluded when one of these rewrites, applied to the
+# changed line before and after the mutation, makes the two lines equal: the
+# mutation only touched something that cannot change what sknotes computes.
+EQUIVALENT_RULES = [
+    (
+        _drop(r",?\s*strict=\w+"),
+        "zip's strict only raises on unequal lengths, which the code never passes",
+    ),
+    (
+        _drop(r'"[^"]*->[^"]*"', lambda m: m.group().lower()),
+        "einsum subscripts in upper case: the same contraction",
+    ),
+    (_drop(r"reshape\(-2", "reshape(-1"), "numpy reads reshape(-2) as reshape(-1)"),
+    (_drop(r",?\s*optimize=\w+"), "einsum's optimize flag: the same two-operand sum"),
+    (_drop(r",?\s*copy=\w+"), "astype's copy flag: the same values"),
+    (
+        _drop(r",?\s*out=.*\)\s*$", ")"),
+        "an out= buffer dropped: the same values in a new array",
+    ),
+    (
+        _drop(r"self\._scratch\.like\(params\)|scratch\)$|None\)$", "SCRATCH)"),
+        "the optimizers' scratch buffer: the numpy path only overwrites it",
+    ),
+    (_drop(r",?\s*stacklevel=\d+"), "which frame a warning names: not specified"),
+    (_drop(r'"L-BFGS-B"|"l-bfgs-b"', "L"), "scipy lower-cases the method name"),
+]
+
+# Equivalent survivors no line rewrite describes, by name (mutmut numbers each
+# function's mutants in a fixed order: a name stays valid while its function
+# is unchanged).
+EQUIVALENT_NAMES = {
+    "sknotes._optimizers.xǁ_Scratchǁlike": "the scratch buffer's reuse (any buffer "
+    "of the right shape and dtype is fully overwritten before it is read)",
+    "sknotes.nodes.x__column_sum__mutmut_3": "the ones cache missed: recomputed",
+    "sknotes.nodes.x__column_sum__mutmut_4": "the ones cache missed: recomputed",
+    "sknotes.nodes.x__column_sum__mutmut_8": "the ones cache grown one row early",
+    "sknotes.nodes.x__column_sum__mutmut_18": "the ones cache one row longer",
+    "sknotes.nodes.x__column_sum__mutmut_19": "the ones cache left writeable",
+    "sknotes.nodes.xǁEmbeddingǁ_touched_rows__mutmut_1": "the row maps not reused",
+    "sknotes.nodes.xǁEmbeddingǁ_touched_rows__mutmut_2": "the row maps not reused",
+    "sknotes.nodes.xǁEmbeddingǁ_touched_rows__mutmut_3": "the row maps not reused",
+    "sknotes.nodes.xǁEmbeddingǁ_touched_rows__mutmut_4": "the row maps not reused",
+    "sknotes.nodes.xǁEmbeddingǁ_touched_rows__mutmut_8": "the row maps not reused",
+    "sknotes.nodes.xǁEmbeddingǁforward__mutmut_3": "tocsr() of a CSR Π is Π",
+    "sknotes.nodes.xǁEmbeddingǁforward__mutmut_5": "tocsr() of a CSR Π is Π",
+    "sknotes.nodes.xǁEmbeddingǁforward__mutmut_6": "tocsr() of a CSR Π is Π",
+    "sknotes._kernels.x_adam_update__mutmut_1": "decay 1 by default, on 0 entries",
+    "sknotes._kernels.x_adam_update__mutmut_2": "1 entry by default, decayed by 0",
+    "sknotes._kernels.x_add_decay": "the numpy path's scratch slice (see above)",
+    "sknotes._kernels.x__loops__mutmut_2": "the loops rebuilt at each call",
+    "sknotes._optimizers.x__decay__mutmut_3": "decay 1 on 0 entries: nothing",
+    "sknotes._optimizers.x__decay__mutmut_4": "decay 0 on 1 entry: nothing",
+    **{
+        f"sknotes._optimizers.x_minimize_lbfgs__mutmut_{i}": "scipy >= 1.15 prints "
+        "nothing for disp and raises no DeprecationWarning for it"
+        for i in (8, 9, 10, 11, 13, 15)
+    },
+}
+
+# Lines whose mutants the harness cannot judge: numba's own configuration (the
+# loops run as Python under mutmut) and the choice between a compiled loop and
+# its numpy twin, which compute the same values by design (tests/test_kernels.py
+# checks both paths against each other).  Counted apart, as "not measurable".
+NOT_MEASURABLE = (
+    "sknotes._kernels.xǁ_Compiledǁ",
+    "sknotes._kernels.x__compile__",
+)
+NUMPY_TWIN = re.compile(
+    r"^\s*(loops|contiguous) = None$"
+    r"|^\s*if loops and (isinstance|g\.dtype)"
+)
+
+
+def equivalent_reason(name, diff):
+    """Why a surviving mutant cannot change behaviour; None when it can."""
+    if name.startswith(NOT_MEASURABLE):
+        return "not measurable: numba's configuration (the loops run as Python)"
+    for prefix, reason in EQUIVALENT_NAMES.items():
+        if name == prefix or name.startswith(prefix + "__mutmut_"):
+            return reason
+    lines = diff.splitlines()
+    before = [x[1:] for x in lines if x.startswith("-") and not x.startswith("---")]
+    after = [x[1:] for x in lines if x.startswith("+") and not x.startswith("+++")]
+    if any(NUMPY_TWIN.search(line) for line in after):
+        return "compiled loop or numpy twin: the same values (checked both ways)"
+    before, after = " ".join(before).strip(), " ".join(after).strip()
+    for rewrite, reason in EQUIVALENT_RULES:
+        if _no_trailing_comma(rewrite(before)) == _no_trailing_comma(rewrite(after)):
+            return reason
+    return None
+
+
+_SIGINT_FIXTURE = """
+
+@pytest.fixture(autouse=True)
+def _python_sigint_handler():
+    import signal
+
+    signal.signal(signal.SIGINT, signal.default_int_handler)
+    yield
+"""
+
+# numba cannot compile mutmut's trampolines: the kernels' loops run as Python.
+_PYTHON_LOOPS = """
+
+import types as _types
+
+import sknotes._kernels as _kernels
+
+_kernels._LOOPS = _kernels._Compiled(
+    _types.SimpleNamespace(njit=lambda **options: lambda loop: loop)
+)
+"""
+CONFTEST_EXTRA = {"_kernels": _PYTHON_LOOPS}
+
+
+def _scratch_copy(module, tests):
+    """The checkout's files (as they are on disk) and a mutmut configuration."""
+    work = Path(tempfile.mkdtemp(prefix=f"sknotes-mutation-{module}-"))
+    files = subprocess.run(
+        ["git", "ls-files", "--cached", "--others", "--exclude-standard"],
+        cwd=ROOT, capture_output=True, text=True, check=True,
+    ).stdout.split()  # fmt: skip
+    for name in files:
+        if (ROOT / name).is_file() and name.startswith(("sknotes/", "tests/")):
+            (work / name).parent.mkdir(parents=True, exist_ok=True)
+            shutil.copy2(ROOT / name, work / name)
+    shutil.copy2(ROOT / "pyproject.toml", work / "pyproject.toml")
+    # mutmut's workers ignore SIGINT; the Ctrl-C tests need Python's handler.
+    with open(work / "tests" / "conftest.py", "a") as f:
+        f.write(_SIGINT_FIXTURE + CONFTEST_EXTRA.get(module, ""))
+    config = {
+        "source_paths": ["sknotes"],
+        "only_mutate": [f"sknotes/{module}.py"],
+        "pytest_add_cli_args_test_selection": tests,
+        "pytest_add_cli_args": ["-p", "no:cacheprovider", "-x", "-q"],
+    }
+    with open(work / "pyproject.toml", "a") as f:
+        f.write("\n[tool.mutmut]\n")
+        for key, value in config.items():
+            f.write(f"{key} = {json.dumps(value)}\n")
+    return work
+
+
+def _mutmut(work, *args):
+    return subprocess.run(
+        [sys.executable, "-m", "mutmut", *args],
+        cwd=work, capture_output=True, text=True,
+    )  # fmt: skip
+
+
+def _results(work):
+    out = _mutmut(work, "results", "--all", "true").stdout
+    return dict(re.findall(r"^\s*(\S+__mutmut_\d+): (.+)$", out, flags=re.M))
+
+
+_DIFFS = """
+import json, sys
+from mutmut.mutation.diff_apply import get_diff_for_mutant
+path, names = sys.argv[1], sys.argv[2:]
+print(json.dumps({name: get_diff_for_mutant(name, path=path) for name in names}))
+"""
+
+
+def _diffs(work, module, names):
+    """The source diff of each mutant (one process: ``mutmut show`` is slow)."""
+    if not names:
+        return {}
+    out = subprocess.run(
+        [sys.executable, "-c", _DIFFS, f"sknotes/{module}.py", *names],
+        cwd=work, capture_output=True, text=True, check=True,
+    ).stdout  # fmt: skip
+    return json.loads(out)
+
+
+def run_module(module, sample, max_children, work=None):
+    """Mutate ``module``, run its tests against each mutant; ``work``: collect the
+    results of an earlier run left in that scratch directory instead."""
+    tests = MODULE_TESTS[module]
+    keep = work is not None
+    work = Path(work) if keep else _scratch_copy(module, tests)
+    try:
+        names = run = None
+        if not keep:
+            if sample:
+                # Generate the mutants only (no test runs), then run a sample.
+                _mutmut(work, "run", "--max-children", "1", "__no_such_mutant__")
+                everything = sorted(_results(work))
+                rng = random.Random(0)
+                names = rng.sample(everything, min(sample, len(everything)))
+            args = ["run", "--max-children", str(max_children)] + (names or [])
+            run = _mutmut(work, *args)
+            # mutmut redraws a progress line in place: keep the other lines.
+            log = [
+                line
+                for line in re.split(r"[\r\n]+", run.stdout + run.stderr)
+                if line.strip() and "/" not in line[:12]
+            ]
+            (RESULTS / f"{module}.log").write_text("\n".join(log) + "\n")
+        results = _results(work)
+        if names is not None:
+            results = {name: results[name] for name in names}
+        if not results:
+            raise RuntimeError(f"mutmut ran no mutant in {work}")
+        not_killed = [
+            name
+            for name, status in results.items()
+            if status not in ("killed", "timeout", "segfault")
+        ]
+        details = _diffs(work, module, not_killed)
+    finally:
+        if not keep:
+            shutil.rmtree(work, ignore_errors=True)
+    return tests, results, details
+
+
+def summarize(module, results, excluded):
+    counts = {"killed": 0, "survived": 0, "no tests": 0, "other": 0}
+    equivalent = 0
+    for name, status in results.items():
+        if name in excluded:
+            equivalent += 1
+            continue
+        # A test run that crashes (segfault) or hangs is a test run that fails.
+        status = "killed" if status in ("timeout", "segfault") else status
+        counts[status if status in counts else "other"] += 1
+    total = sum(counts.values())
+    killed = counts["killed"]
+    return {
+        "module": module,
+        "mutants": len(results),
+        "equivalent": equivalent,
+        "killed": killed,
+        "not_killed": total - killed,
+        "rate": killed / total if total else float("nan"),
+        **{k: v for k, v in counts.items() if k != "killed"},
+    }
+
+
+def _read_report(module):
+    """``(date, tests, results, details)`` from a module's results file."""
+    text = (RESULTS / f"{module}.txt").read_text()
+    header, _, rest = text.partition("\n")
+    date, tests = re.match(r"# (\S+), mutmut, tests: (.*)", header).groups()
+    listing, _, blocks = rest.partition("\n## ")
+    results = dict(
+        re.match(r"(\S+): (.+?)(?: \(excluded: .*\))?$", line).groups()
+        for line in listing.splitlines()
+        if line.strip()
+    )
+    details = {}
+    for block in ("## " + blocks).split("\n## ")[0 if blocks else 1 :]:
+        head, _, diff = block.removeprefix("## ").partition("\n")
+        details[head.rsplit(": ", 1)[0]] = diff.rstrip("\n") + "\n"
+    return date, tests.split(), results, details
+
+
+def report(module, date, sample, tests, results, details):
+    """Write the module's results file and summary line; print the summary."""
+    excluded = {
+        name: reason
+        for name, diff in details.items()
+        if results[name] == "survived"
+        and (reason := equivalent_reason(name, diff)) is not None
+    }
+    row = summarize(module, results, excluded)
+    row.update(date=date, sample=sample, tests=tests)
+    with open(RESULTS / f"{module}.txt", "w") as f:
+        f.write(f"# {date}, mutmut, tests: {' '.join(tests)}\n")
+        for name, status in sorted(results.items()):
+            tag = f" (excluded: {excluded[name]})" if name in excluded else ""
+            f.write(f"{name}: {status}{tag}\n")
+        for name, diff in sorted(details.items()):
+            f.write(f"\n## {name}: {results[name]}\n{diff}")
+    summary = RESULTS / "summary.txt"
+    rows = [
+        line
+        for line in (summary.read_text().splitlines() if summary.exists() else [])
+        if json.loads(line)["module"] != module
+    ]
+    summary.write_text("\n".join([*rows, json.dumps(row)]) + "\n")
+    print(
+        f"{module:28s} {row['killed']:5d}/{row['killed'] + row['not_killed']:<5d}"
+        f" killed ({row['rate']:.0%}); {row['survived']} survived, "
+        f"{row['no tests']} not reached, {row['equivalent']} excluded",
+        flush=True,
+    )
+
+
+def main():
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("modules", nargs="*", default=sorted(MODULE_TESTS))
+    parser.add_argument("--sample", type=int, default=0)
+    parser.add_argument("--max-children", type=int, default=2)
+    parser.add_argument("--from-dir", help="collect a finished run's scratch copy")
+    parser.add_argument(
+        "--rescore", action="store_true", help="re-apply the rules to saved results"
+    )
+    args = parser.parse_args()
+    RESULTS.mkdir(parents=True, exist_ok=True)
+    for module in args.modules:
+        if args.rescore:
+            date, tests, results, details = _read_report(module)
+            report(module, date, "all", tests, results, details)
+            continue
+        tests, results, details = run_module(
+            module, args.sample, args.max_children, args.from_dir
+        )
+        date = datetime.date.today().isoformat()
+        report(module, date, args.sample or "all", tests, results, details)
+
+
+if __name__ == "__main__":
+    main()
