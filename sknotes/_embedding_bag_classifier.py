@@ -1,16 +1,20 @@
 """EmbeddingBagClassifier: the embedding bag with a sigmoid or softmax output."""
 
 import numpy as np
+from scipy.optimize import minimize
 from sklearn.utils.metaestimators import available_if
 from sklearn.utils.validation import check_is_fitted
 
 from sknotes._base import BaseNotesClassifier, has_partial_fit
 from sknotes._compat import _fit_context, with_callbacks
-from sknotes._embedding_bag import EmbeddingBagRegressor
+from sknotes._embedding_bag import ALPHA_EMBEDDING, EmbeddingBagRegressor
 from sknotes._mlp import _store_params
 from sknotes._text import TOKEN_PATTERN
 
 __all__ = ["EmbeddingBagClassifier"]
+
+# L-BFGS iterations of the linear path's start.
+LINEAR_START_ITERATIONS = 100
 
 
 class EmbeddingBagClassifier(BaseNotesClassifier, EmbeddingBagRegressor):
@@ -59,20 +63,20 @@ class EmbeddingBagClassifier(BaseNotesClassifier, EmbeddingBagRegressor):
     def __init__(
         self,
         embedding_dim=32,
-        pooling="mean",
+        pooling="sqrtn",
         *,
         max_length=None,
-        weighting="count",
+        weighting="sublinear",
         idf=False,
         ngram_range=(1, 1),
         char_ngram_range=None,
         n_subword_buckets=2**18,
         initial_embeddings=None,
         freeze_embeddings=False,
-        linear_path=False,
-        alpha_embedding=0.0,
+        linear_path=True,
+        alpha_embedding=ALPHA_EMBEDDING,
         alpha_linear="auto",
-        hidden_layer_sizes=(),
+        hidden_layer_sizes=(64,),
         activation="relu",
         min_count=1,
         max_vocabulary=None,
@@ -85,7 +89,7 @@ class EmbeddingBagClassifier(BaseNotesClassifier, EmbeddingBagRegressor):
         alpha=0.0001,
         batch_size="auto",
         learning_rate="constant",
-        learning_rate_init=0.01,
+        learning_rate_init=0.003,
         power_t=0.5,
         max_iter=200,
         shuffle=True,
@@ -95,7 +99,7 @@ class EmbeddingBagClassifier(BaseNotesClassifier, EmbeddingBagRegressor):
         warm_start=False,
         momentum=0.9,
         nesterovs_momentum=True,
-        early_stopping=False,
+        early_stopping=True,
         validation_fraction=0.1,
         beta_1=0.9,
         beta_2=0.999,
@@ -112,9 +116,51 @@ class EmbeddingBagClassifier(BaseNotesClassifier, EmbeddingBagRegressor):
             self._y_log_mean = 0.0
         return y
 
-    def _ridge_start(self):
-        # The ridge solution is a squared-error start; logits start from zero.
-        return False
+    def _validation_scorer(self, Y, S, sample_weight):
+        """Minus the log-loss of logits ``S`` (the fused loss node's forward).
+
+        Early stopping and the linear start's choice of ``alpha_linear`` score by
+        it instead of :class:`MLPClassifierFromNotes`'s accuracy: accuracy is a
+        step function of the logits, flat on a few dozen held-out documents
+        while they move towards the boundary, so ten epochs without a change
+        stopped training before it learned; the log-loss moves with every step.
+        """
+        return -self._loss_node().forward(S, Y, sample_weight)
+
+    def _linear_start(self):
+        return True
+
+    def _linear_solution(self, X, Y, sample_weight, alpha):
+        """``(w, b)`` of the linear path alone: the notes' linear node ``S = Π·w + b``
+        into the fused loss node, ``min L(S, Y) + α/(2n)·‖w‖²`` (logistic
+        regression with ``C = 1/α``; ``n`` rows, or ``Σ sᵢ``), by L-BFGS from zero.
+
+        The gradient is the nodes' own: ``grad_S`` from the loss node's backward,
+        ``grad_w = Πᵀ·grad_S + (α/n)·w``, ``grad_b = Σᵢ grad_S``.  At most
+        ``LINEAR_START_ITERATIONS`` iterations: a start, not a finished model.
+        """
+        n_rows, k = X.shape[1], Y.shape[1]
+        total = sample_weight.sum()
+        if total <= 0:
+            return None
+        node = self._loss_node()
+
+        def loss_and_gradient(theta):
+            w, b = theta[:-k].reshape(n_rows, k), theta[-k:]
+            loss = node.forward(X @ w + b, Y, sample_weight)
+            grad_S = node.backward()
+            grad_w = X.T @ grad_S + (alpha / total) * w
+            loss += alpha / (2 * total) * float(np.vdot(w, w))
+            return loss, np.concatenate([grad_w.ravel(), grad_S.sum(axis=0)])
+
+        theta = minimize(
+            loss_and_gradient,
+            np.zeros(n_rows * k + k),
+            jac=True,
+            method="L-BFGS-B",
+            options={"maxiter": LINEAR_START_ITERATIONS},
+        ).x
+        return theta[:-k].reshape(n_rows, k), theta[-k:]
 
     @available_if(has_partial_fit)
     @with_callbacks
