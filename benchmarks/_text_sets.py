@@ -150,6 +150,6 @@ def course_subject():
     courses = _rdata("openintro", "ucla_f18")
     top = courses.subject.value_counts().index[:10]
     courses = courses[courses.subject.isin(top)]
-    return courses.course.astype(str).tolist(), courses.subject.astype(
-        str
-    ).to_numpy(dtype=object)
+    return courses.course.astype(str).tolist(), courses.subject.astype(str).to_numpy(
+        dtype=object
+    )

@@ -70,9 +70,7 @@ SETS = {
     "course_subject": (_text_sets.course_subject, "course title → subject (10)"),
 }
 CS = np.logspace(-1, 3, 5)
-RESULTS = os.path.join(
-    os.path.dirname(__file__), "results", "text_classification.json"
-)
+RESULTS = os.path.join(os.path.dirname(__file__), "results", "text_classification.json")
 
 # One change from the defaults at a time: the measurement behind each default.
 GRID = {
