@@ -25,8 +25,8 @@ folds for every model:
 - the tuned baseline: ``TfidfVectorizer(sublinear_tf=True)`` on word (1, 2) n-grams
   and on char_wb (2, 5) n-grams, each followed by ``LogisticRegression`` with ``C``
   chosen from ``10**[-1, …, 3]`` on an inner stratified 80/20 split of the
-  training fold (:class:`HoldoutLogisticCV`), then refit on the fold; the better of the two on the
-  outer folds is the baseline of the ratios (chosen on the test folds: a bias in
+  training fold (:class:`HoldoutLogisticCV`), then refit on the fold; the better
+  of the two on the outer folds is the baseline of the ratios (chosen on the test folds: a bias in
   the baseline's favour);
 - fastText (``fasttext-wheel``, if installed) on the same tokens (lowercased,
   ``CountVectorizer``'s token pattern), one thread as ours: its defaults (5 epochs,
@@ -49,9 +49,9 @@ import time
 import warnings
 
 import numpy as np
+from sklearn.base import BaseEstimator, ClassifierMixin
 from sklearn.exceptions import ConvergenceWarning
 from sklearn.feature_extraction.text import TfidfVectorizer
-from sklearn.base import BaseEstimator, ClassifierMixin
 from sklearn.linear_model import LogisticRegression
 from sklearn.metrics import accuracy_score, log_loss
 from sklearn.model_selection import StratifiedKFold, train_test_split
