@@ -26,8 +26,8 @@ folds for every model:
   and on char_wb (2, 5) n-grams, each followed by ``LogisticRegression`` with ``C``
   chosen from ``10**[-1, …, 3]`` on an inner stratified 80/20 split of the
   training fold (:class:`HoldoutLogisticCV`), then refit on the fold; the better
-  of the two on the outer folds is the baseline of the ratios (chosen on the test folds: a bias in
-  the baseline's favour);
+  of the two on the outer folds is the baseline of the ratios (chosen on the
+  test folds: a bias in the baseline's favour);
 - fastText (``fasttext-wheel``, if installed) on the same tokens (lowercased,
   ``CountVectorizer``'s token pattern), one thread as ours: its defaults (5 epochs,
   lr 0.1, dim 100) and its tutorial's advice for small sets (25 epochs, word
