@@ -73,7 +73,11 @@ class LossCurveDisplay:
         validation_scores=None,
         best_epoch=None,
         estimator_name=None,
+        loss_name="MSE",
+        score_name="R²",
     ):
+        self.loss_name = loss_name
+        self.score_name = score_name
         self.loss_curve = loss_curve
         self.validation_loss_curve = validation_loss_curve
         self.validation_scores = validation_scores
@@ -117,6 +121,7 @@ class LossCurveDisplay:
             validation_scores=scores,
             best_epoch=_best_epoch(scores),
             estimator_name=name or estimator.__class__.__name__,
+            **_curve_names(estimator),
         )
         return display.plot(ax=ax, **kwargs)
 
@@ -150,11 +155,14 @@ class LossCurveDisplay:
         self.score_ax_ = None
         if self.validation_loss_curve is not None:
             (self.validation_line_,) = ax.plot(
-                epochs, self.validation_loss_curve, "--", label="validation MSE"
+                epochs,
+                self.validation_loss_curve,
+                "--",
+                label=f"validation {self.loss_name}",
             )
             handles.append(self.validation_line_)
         ax.set_xlabel("epoch")
-        ax.set_ylabel("loss (MSE)")
+        ax.set_ylabel(f"loss ({self.loss_name})")
         if self.validation_scores is not None:
             self.score_ax_ = ax.twinx()
             (self.score_line_,) = self.score_ax_.plot(
@@ -162,10 +170,11 @@ class LossCurveDisplay:
                 self.validation_scores,
                 ":",
                 color="tab:green",
-                label="validation R²",
+                label=f"validation {self.score_name}",
             )
-            self.score_ax_.set_ylim(*_score_limits(self.validation_scores))
-            self.score_ax_.set_ylabel("validation R²")
+            if self.score_name == "R²":
+                self.score_ax_.set_ylim(*_score_limits(self.validation_scores))
+            self.score_ax_.set_ylabel(f"validation {self.score_name}")
             handles.append(self.score_line_)
         if self.best_epoch is not None:
             self.best_epoch_line_ = ax.axvline(
@@ -179,6 +188,19 @@ class LossCurveDisplay:
         self.legend_ = _legend_below(ax, handles)
         self.ax_, self.figure_ = ax, ax.figure
         return self
+
+
+def _curve_names(estimator):
+    """What the estimator's loss and validation score are, for the labels."""
+    if not hasattr(estimator, "classes_"):
+        return {"loss_name": "MSE", "score_name": "R²"}
+    # EmbeddingBagClassifier stops on the log-loss, MLPClassifierFromNotes on
+    # accuracy (scikit-learn's): the scorer says which.
+    by_log_loss = "log-loss" in (type(estimator)._validation_scorer.__doc__ or "")
+    return {
+        "loss_name": "log-loss",
+        "score_name": "−log-loss" if by_log_loss else "accuracy",
+    }
 
 
 def _best_epoch(validation_scores):

@@ -194,3 +194,35 @@ def test_best_epoch_ignores_non_finite_scores():
     assert _best_epoch([0.1, np.nan, 0.3, 0.3, 0.2]) == 3
     assert _best_epoch([np.nan, np.nan]) is None
     assert _best_epoch(None) is None
+
+
+@pytest.mark.filterwarnings("ignore::sklearn.exceptions.ConvergenceWarning")
+@pytest.mark.parametrize("kind", ["mlp", "embedding_bag"])
+def test_classifiers_curves_are_labelled_by_their_loss_and_score(kind):
+    from sknotes import EmbeddingBagClassifier, MLPClassifierFromNotes
+
+    rng = np.random.default_rng(0)
+    if kind == "mlp":
+        X = rng.normal(size=(200, 3))
+        y = np.where(X[:, 0] > 0, "a", "b")
+        clf = MLPClassifierFromNotes(
+            hidden_layer_sizes=(4,), max_iter=8, early_stopping=True, random_state=0
+        )
+        score = "accuracy"
+    else:
+        X = [[f"t{i % 7}", f"u{i % 3}"] for i in range(200)]
+        y = np.array(["a" if i % 7 < 3 else "b" for i in range(200)])
+        clf = EmbeddingBagClassifier(embedding_dim=3, max_iter=8, random_state=0)
+        score = "−log-loss"
+    clf.fit(X, y)
+    display = LossCurveDisplay.from_estimator(clf)
+    np.testing.assert_array_equal(display.line_.get_ydata(), clf.loss_curve_)
+    np.testing.assert_array_equal(
+        display.score_line_.get_ydata(), clf.validation_scores_
+    )
+    assert display.ax_.get_ylabel() == "loss (log-loss)"
+    assert display.validation_line_.get_label() == "validation log-loss"
+    assert display.score_ax_.get_ylabel() == f"validation {score}"
+    import matplotlib.pyplot as plt
+
+    plt.close(display.figure_)
