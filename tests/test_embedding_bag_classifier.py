@@ -255,7 +255,8 @@ def test_linear_start_is_scikit_learns_logistic_regression(monkeypatch, n_classe
 
     P_ref = reference.predict_proba(X)
     np.testing.assert_allclose(objective(P_ours, w), objective(P_ref, coef), rtol=1e-6)
-    np.testing.assert_allclose(P_ours, P_ref, atol=1e-4)
+    # The minimiser to L-BFGS's default gradient tolerance (gtol 1e-5).
+    np.testing.assert_allclose(P_ours, P_ref, atol=1e-3)
 
 
 def test_fit_starts_from_the_linear_model_and_scores_by_log_loss():
