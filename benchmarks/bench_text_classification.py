@@ -181,7 +181,8 @@ class FastText:
                 self._line(text), len(self.classes_), 0.0, "strict"
             ):
                 P[i, column[label]] = prob
-        return P
+        # fastText's probabilities are rounded: they sum to 1 within 1e-4.
+        return P / P.sum(axis=1, keepdims=True)
 
 
 def models(args):

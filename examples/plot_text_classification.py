@@ -107,7 +107,8 @@ if fasttext is not None:
                 # The low-level call: the wheel's predict fails under numpy 2.
                 for prob, label in self.model.f.predict(line(text), 2, 0.0, "strict"):
                     P[i, list(self.classes_).index(label[len("__label__") :])] = prob
-            return P
+            # fastText's probabilities are rounded: they sum to 1 within 1e-4.
+            return P / P.sum(axis=1, keepdims=True)
 
     peer = FastText()
     report("fastText (defaults)", peer, peer.fit)
