@@ -105,3 +105,51 @@ def load(name, max_docs=None):
         keep = np.sort(np.random.default_rng(0).choice(len(y), max_docs, replace=False))
         X, y = [X[i] for i in keep], y[keep]
     return X, y
+
+
+# -- text classification sets (benchmarks/bench_text_classification.py) ----------
+# Each returns ``(texts, labels)``: raw strings and an object array of class labels.
+
+
+def food_great():
+    """Fine-food reviews (modeldata, 5,000): review text → score "great" or "other"."""
+    import pandas as pd
+
+    reviews = pd.concat(
+        [_rdata("modeldata", "training_data"), _rdata("modeldata", "testing_data")]
+    )
+    texts = reviews.review.str.replace("<br />", " ").tolist()
+    return texts, reviews.score.astype(str).to_numpy(dtype=object)
+
+
+def tweet_source():
+    """Trump tweets (dslabs, 19,332 of 20,761): text → the app it was posted from
+    (Twitter Web Client, Twitter for Android or Twitter for iPhone; the rarer
+    sources are left out)."""
+    posts = _rdata("dslabs", "trump_tweets")
+    top = posts.source.value_counts().index[:3]
+    posts = posts[posts.source.isin(top)]
+    return posts.text.astype(str).tolist(), posts.source.astype(str).to_numpy(
+        dtype=object
+    )
+
+
+def pet_species():
+    """Seattle pet licences (openintro, 51,993 of 52,519): the pet's name → dog or
+    cat (goats, pigs and unnamed pets left out)."""
+    pets = _rdata("openintro", "seattlepets")
+    pets = pets[pets.species.isin(["Dog", "Cat"]) & pets.animal_name.notna()]
+    return pets.animal_name.astype(str).tolist(), pets.species.astype(str).to_numpy(
+        dtype=object
+    )
+
+
+def course_subject():
+    """UCLA courses of Fall 2018 (openintro ucla_f18): course title → subject,
+    for the ten subjects with the most courses (1,082 courses)."""
+    courses = _rdata("openintro", "ucla_f18")
+    top = courses.subject.value_counts().index[:10]
+    courses = courses[courses.subject.isin(top)]
+    return courses.course.astype(str).tolist(), courses.subject.astype(str).to_numpy(
+        dtype=object
+    )

@@ -938,9 +938,13 @@ best_validation_score_, n_iter_, t_, n_layers_, n_outputs_, out_activation_
             extras["n_jobs"] = effective_n_jobs(self.n_jobs)
         return extras
 
-    def _ridge_start(self):
+    def _linear_start(self):
         """Whether the linear path starts at the ridge solution (squared error)."""
         return self.loss == "squared_error"
+
+    def _linear_solution(self, X, y, sample_weight, alpha):
+        """``(w, b)`` of the linear path alone on ``(X, y)`` at penalty ``alpha``."""
+        return _ridge(X, y, sample_weight, alpha)
 
     def _alpha_linear(self):
         if self.alpha_linear != "auto":
@@ -951,7 +955,7 @@ best_validation_score_, n_iter_, t_, n_layers_, n_outputs_, out_activation_
         """Document frequencies of the table rows; the linear path's ridge solve."""
         df = RowL2Penalty.occurrences(sp.csr_array(train.inputs), train.sample_weight)
         self._document_frequency = df
-        if self._network.n_linear and self._ridge_start():
+        if self._network.n_linear and self._linear_start():
             self.alpha_linear_ = self._solve_linear_path(train, validation)
         penalty = getattr(self, "_row_penalty", None)
         if penalty is not None:
@@ -992,7 +996,9 @@ best_validation_score_, n_iter_, t_, n_layers_, n_outputs_, out_activation_
                 scores = []
                 for fold in range(3):
                     fit, held = folds != fold, folds == fold
-                    coef, intercept = _ridge(X[fit], y[fit], s[fit], candidate)
+                    coef, intercept = self._linear_solution(
+                        X[fit], y[fit], s[fit], candidate
+                    )
                     y_held = X[held] @ coef + intercept
                     scores.append(self._validation_scorer(y[held], y_held, s[held]))
                 score = float(np.mean(scores))
@@ -1002,7 +1008,7 @@ best_validation_score_, n_iter_, t_, n_layers_, n_outputs_, out_activation_
                     worse += 1
                     if worse >= 2:
                         break
-        solution = _ridge(X, y, s, alpha)
+        solution = self._linear_solution(X, y, s, alpha)
         if solution is not None:
             network.table[:, -k:] = 0.0
             network.table[touched, -k:], network.intercepts[-1][...] = solution

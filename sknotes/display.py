@@ -84,6 +84,8 @@ class LossCurveDisplay:
         loss_name="MSE",
         score_name="R²",
     ):
+        self.loss_name = loss_name
+        self.score_name = score_name
         self.loss_curve = loss_curve
         self.validation_loss_curve = validation_loss_curve
         self.validation_scores = validation_scores
@@ -124,20 +126,13 @@ class LossCurveDisplay:
                 "'adam' (L-BFGS records no curve)."
             )
         scores = getattr(estimator, "validation_scores_", None)
-        if is_classifier(estimator):
-            loss_name, score_name = "log-loss", "accuracy"
-        elif getattr(estimator, "loss", None) == "poisson":
-            loss_name, score_name = "half Poisson deviance", "R²"
-        else:
-            loss_name, score_name = "MSE", "R²"
         display = cls(
             loss_curve=estimator.loss_curve_,
             validation_loss_curve=getattr(estimator, "validation_loss_curve_", None),
             validation_scores=scores,
             best_epoch=_best_epoch(scores),
             estimator_name=name or estimator.__class__.__name__,
-            loss_name=loss_name,
-            score_name=score_name,
+            **_curve_names(estimator),
         )
         return display.plot(ax=ax, **kwargs)
 
@@ -188,7 +183,9 @@ class LossCurveDisplay:
                 color="tab:green",
                 label=f"validation {self.score_name}",
             )
-            self.score_ax_.set_ylim(*_score_limits(self.validation_scores))
+            # R² and accuracy have a scale of their own; −log-loss has none.
+            if self.score_name in ("R²", "accuracy"):
+                self.score_ax_.set_ylim(*_score_limits(self.validation_scores))
             self.score_ax_.set_ylabel(f"validation {self.score_name}")
             handles.append(self.score_line_)
         if self.best_epoch is not None:
@@ -203,6 +200,18 @@ class LossCurveDisplay:
         self.legend_ = _legend_below(ax, handles)
         self.ax_, self.figure_ = ax, ax.figure
         return self
+
+
+def _curve_names(estimator):
+    """What the estimator's loss and validation score are, for the labels."""
+    if is_classifier(estimator):
+        # MLPClassifierFromNotes scores accuracy (scikit-learn's choice);
+        # EmbeddingBagClassifier says when it scores something else.
+        score = getattr(estimator, "_VALIDATION_SCORE_NAME", "accuracy")
+        return {"loss_name": "log-loss", "score_name": score}
+    if getattr(estimator, "loss", None) == "poisson":
+        return {"loss_name": "half Poisson deviance", "score_name": "R²"}
+    return {"loss_name": "MSE", "score_name": "R²"}
 
 
 def _best_epoch(validation_scores):

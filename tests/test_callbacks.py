@@ -5,7 +5,12 @@ import pytest
 from sklearn.datasets import make_regression
 from sklearn.model_selection import GridSearchCV
 
-from sknotes import EmbeddingBagRegressor, MLPRegressorFromNotes
+from sknotes import (
+    EmbeddingBagClassifier,
+    EmbeddingBagRegressor,
+    MLPClassifierFromNotes,
+    MLPRegressorFromNotes,
+)
 
 try:
     from sklearn import callback
@@ -58,17 +63,31 @@ Y = Y / Y.std()
             lambda: EmbeddingBagRegressor(max_iter=7, random_state=0),
             [[f"t{i % 5}", f"u{i % 3}"] for i in range(60)],
         ),
+        (
+            lambda: MLPClassifierFromNotes(
+                hidden_layer_sizes=(4,), max_iter=7, random_state=0
+            ),
+            X,
+        ),
+        (
+            lambda: EmbeddingBagClassifier(
+                max_iter=7, early_stopping=False, random_state=0
+            ),
+            [[f"t{i % 5}", f"u{i % 3}"] for i in range(60)],
+        ),
     ],
 )
 def test_one_task_per_epoch_and_early_stop(make, data):
     recorder = EpochRecorder()
     est = make().set_callbacks(recorder)
-    est.fit(data, Y)
+    # Classifiers get labels: the sign of the regression target.
+    y = np.where(Y > 0, "pos", "neg") if hasattr(est, "predict_proba") else Y
+    est.fit(data, y)
     assert [t for t in recorder.ends if t.startswith("epoch")] == [
         f"epoch {i}" for i in range(7)
     ]
     assert recorder.setup_called and recorder.teardown_called
-    stopper = make().set_callbacks(EpochRecorder(stop_after=3)).fit(data, Y)
+    stopper = make().set_callbacks(EpochRecorder(stop_after=3)).fit(data, y)
     assert stopper.n_iter_ == 3
 
 

@@ -230,3 +230,23 @@ def test_labels_name_the_estimators_loss_and_score(kind, loss, score):
     if kind == "classifier":  # accuracy, on its own scale
         assert display.score_ax_.get_ylim() == (0.0, 1.0)
     plt.close(display.figure_)
+
+
+@pytest.mark.filterwarnings("ignore::sklearn.exceptions.ConvergenceWarning")
+def test_embedding_bag_classifier_curves_name_its_log_loss_score():
+    import matplotlib.pyplot as plt
+
+    from sknotes import EmbeddingBagClassifier
+
+    X = [[f"t{i % 7}", f"u{i % 3}"] for i in range(200)]
+    y = np.array(["a" if i % 7 < 3 else "b" for i in range(200)])
+    clf = EmbeddingBagClassifier(embedding_dim=3, max_iter=8, random_state=0)
+    display = LossCurveDisplay.from_estimator(clf.fit(X, y))
+    np.testing.assert_array_equal(display.line_.get_ydata(), clf.loss_curve_)
+    np.testing.assert_array_equal(
+        display.score_line_.get_ydata(), clf.validation_scores_
+    )
+    assert display.ax_.get_ylabel() == "loss (log-loss)"
+    assert display.validation_line_.get_label() == "validation log-loss"
+    assert display.score_ax_.get_ylabel() == "validation −log-loss"
+    plt.close(display.figure_)

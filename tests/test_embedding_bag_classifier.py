@@ -132,7 +132,10 @@ def test_class_is_required_with_several_classes():
 
 def test_partial_fit_needs_classes_and_streams_over_chunks():
     docs, y = _corpus()
-    clf = EmbeddingBagClassifier(embedding_dim=8, n_buckets=256, random_state=0)
+    # Streaming is what is tested: a learning rate that learns in 15 passes.
+    clf = EmbeddingBagClassifier(
+        embedding_dim=8, n_buckets=256, learning_rate_init=0.01, random_state=0
+    )
     with pytest.raises(ValueError, match="classes must be passed"):
         clf.partial_fit(docs[:100], y[:100])
     assert not hasattr(clf, "classes_")
@@ -179,6 +182,11 @@ def test_linear_model_on_a_bag_matrix_matches_the_mlp_classifier():
     clf = EmbeddingBagClassifier(
         embedding_dim=6,
         pooling="sum",
+        weighting="count",
+        hidden_layer_sizes=(),
+        linear_path=False,
+        alpha_embedding=0.0,
+        early_stopping=False,
         max_iter=1,
         random_state=0,
         freeze_embeddings=True,
@@ -200,3 +208,78 @@ def test_linear_model_on_a_bag_matrix_matches_the_mlp_classifier():
     clf.set_params(beta_1=0.8).fit(X, y)
     mlp.set_params(beta_1=0.8).fit(X, y)
     np.testing.assert_allclose(clf.predict_proba(X), mlp.predict_proba(X), rtol=1e-10)
+
+
+@pytest.mark.parametrize("n_classes", [2, 3])
+def test_linear_start_is_scikit_learns_logistic_regression(monkeypatch, n_classes):
+    """Solved to convergence, the linear path's start is LogisticRegression on Π
+    with C = 1/alpha_linear (the start's iterations are capped only for speed)."""
+    from sklearn.linear_model import LogisticRegression
+
+    import sknotes._embedding_bag_classifier as module
+
+    monkeypatch.setattr(module, "LINEAR_START_ITERATIONS", 5000)
+    docs, y = _corpus(n_docs=200, n_tokens=12, n_classes=n_classes)
+    X = np.stack(
+        [np.bincount([int(t[1:]) for t in d], minlength=12) for d in docs]
+    ).astype(float)
+    clf = EmbeddingBagClassifier(
+        pooling="sum", alpha_linear=0.5, early_stopping=False, max_iter=1
+    )
+    # The output node the fit would choose, without a fit.
+    clf.out_activation_ = "softmax" if n_classes > 2 else "logistic"
+    Y = (
+        (y[:, None] == np.unique(y)).astype(float)
+        if n_classes > 2
+        else (y == np.unique(y)[1]).astype(float)[:, None]
+    )
+    w, b = clf._linear_solution(sp.csr_array(X), Y, np.ones(len(y)), 0.5)
+    reference = LogisticRegression(C=1 / 0.5, tol=1e-10, max_iter=10_000).fit(X, y)
+    # The same objective, Σᵢ log-loss + α/2·‖w‖² (LogisticRegression's, C = 1/α),
+    # at both solutions: equal minima, and equal models.
+    if n_classes == 2:
+        P_ours = 1 / (1 + np.exp(-(X @ w + b)))
+        P_ours = np.hstack([1 - P_ours, P_ours])
+        coef = reference.coef_.T
+    else:
+        S = X @ w + b
+        P_ours = np.exp(S - S.max(axis=1, keepdims=True))
+        P_ours /= P_ours.sum(axis=1, keepdims=True)
+        # Softmax logits are defined up to a shift shared by the classes.
+        w = w - w.mean(axis=1, keepdims=True)
+        coef = reference.coef_.T
+
+    def objective(P, coef):
+        rows = np.searchsorted(np.unique(y), y)
+        return -np.log(P[np.arange(len(y)), rows]).sum() + 0.25 * np.sum(coef**2)
+
+    P_ref = reference.predict_proba(X)
+    np.testing.assert_allclose(objective(P_ours, w), objective(P_ref, coef), rtol=1e-6)
+    # The minimiser to L-BFGS's default gradient tolerance (gtol 1e-5).
+    np.testing.assert_allclose(P_ours, P_ref, atol=1e-3)
+
+
+def test_fit_starts_from_the_linear_model_and_scores_by_log_loss():
+    from sklearn.metrics import log_loss
+
+    docs, y = _corpus(n_docs=400, n_tokens=30)
+    clf = EmbeddingBagClassifier(embedding_dim=4, max_iter=3, random_state=0)
+    clf.fit(docs, y)
+    assert clf.alpha_linear_ in module_alphas()
+    # Early stopping's scores are minus the validation log-loss.
+    assert all(score < 0 for score in clf.validation_scores_)
+    np.testing.assert_allclose(
+        -clf.validation_scores_[-1], clf.validation_loss_curve_[-1], rtol=1e-12
+    )
+    # Before any epoch the model is the linear one: its training log-loss is
+    # below the uniform guess's.
+    start = EmbeddingBagClassifier(
+        embedding_dim=4, max_iter=1, learning_rate_init=1e-12, random_state=0
+    ).fit(docs, y)
+    assert log_loss(y, start.predict_proba(docs)) < np.log(3) - 0.1
+
+
+def module_alphas():
+    from sknotes._embedding_bag import LINEAR_ALPHAS
+
+    return set(LINEAR_ALPHAS.tolist())
