@@ -64,27 +64,32 @@ class EmbeddingBagClassifier(BaseNotesClassifier, EmbeddingBagRegressor):
 
     Parameters
     ----------
-    pooling : {'mean', 'sum', 'sqrtn', 'concat'}, default='mean'
-        The regressor's default is ``'sqrtn'``.
+    pooling : {'mean', 'sum', 'sqrtn', 'concat'}, default='sqrtn'
+        As the regressor's.
     weighting : {'count', 'binary', 'sublinear'}, default='count'
         The regressor's default is ``'sublinear'``.
-    linear_path : bool, default=False
-        The regressor's default is True.
-    alpha_embedding : float, default=0.0
-        The regressor's default is ``1e-4``.
-    hidden_layer_sizes : array-like of int, default=()
-        A linear head; the regressor's default is ``(64,)``.
-    learning_rate_init : float, default=0.01
-        The regressor's default is ``0.003``.
-    early_stopping : bool, default=False
-        Scored by accuracy when on; the regressor's default is True.
-    embedding_dim, max_length, idf, ngram_range, char_ngram_range, \
-n_subword_buckets, initial_embeddings, freeze_embeddings, alpha_linear, \
+    ngram_range : tuple of int, default=(1, 1)
+        Word unigrams; the regressor's default is ``'auto'`` (bigrams for raw
+        strings), not yet measured for classification.
+    char_wb_ngram_range : tuple of int or None, default=None
+        No character n-gram block; the regressor's default is ``'auto'``.
+    linear_path : bool, default=True
+        Starts at the logistic regression on ``Π`` (above).
+    alpha_embedding : float, default=1e-4
+        As the regressor's.
+    hidden_layer_sizes : array-like of int, default=(64,)
+        As the regressor's.
+    learning_rate_init : float, default=0.003
+        As the regressor's.
+    early_stopping : bool, default=True
+        Scored by minus the validation log-loss (above).
+    embedding_dim, max_length, idf, char_ngram_range, n_subword_buckets, \
+n_char_buckets, initial_embeddings, freeze_embeddings, alpha_linear, \
 activation, min_count, max_vocabulary, n_buckets, tokenizer, lowercase, \
 token_pattern, dtype, solver, alpha, batch_size, learning_rate, power_t, \
 max_iter, shuffle, random_state, tol, verbose, warm_start, momentum, \
 nesterovs_momentum, validation_fraction, beta_1, beta_2, epsilon, \
-n_iter_no_change
+n_iter_no_change, n_jobs
         :class:`EmbeddingBagRegressor`'s meaning and default.
 
     Attributes
