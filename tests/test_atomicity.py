@@ -160,6 +160,8 @@ def test_an_overflowing_loss_with_finite_weights_is_refused():
         pooling="mean",
         linear_path=False,
         alpha_embedding=0.0,
+        early_stopping=False,
+        learning_rate_init=0.01,
     )
     before, prediction = state(est), est.predict(DOCS)
     est.set_params(learning_rate_init=1e12)
