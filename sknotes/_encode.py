@@ -117,7 +117,8 @@ def _has_bool(docs, indptr, values):
         if at.any():
             i = int(at.argmax())
             d = int(np.searchsorted(indptr, i, side="right")) - 1
-            if type(docs[d][i - indptr[d]]) is bool:
+            # numpy < 2 lets np.bool_ through array("q") too.
+            if isinstance(docs[d][i - indptr[d]], bool | np.bool_):
                 return True
     return False
 

@@ -31,7 +31,10 @@ SMALL_INTS = st.integers(-3, 40)
 # Letters, digits, marks, CJK, astral code points (4 UTF-8 bytes), "<", ">" and
 # spaces; lone surrogates are excluded by the strategy and tested apart.
 TEXT = st.text(
-    alphabet=st.characters(exclude_categories=("Cs",)), min_size=0, max_size=8
+    # A filter rather than exclude_categories, which hypothesis 6.0 lacks.
+    alphabet=st.characters().filter(lambda c: not "\ud800" <= c <= "\udfff"),
+    min_size=0,
+    max_size=8,
 )
 FEW_WORDS = st.sampled_from(["a", "ab", "good", "Ünï", "日本", "😀x", "", " ", "a b"])
 
