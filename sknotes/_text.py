@@ -33,7 +33,6 @@ __all__ = [
     "bag_matrix",
     "char_ngrams",
     "detect_input_form",
-    "document_lengths",
     "load_embeddings",
     "normalize_bag_rows",
     "position_matrix",
@@ -321,11 +320,6 @@ def stable_hash(tokens, n_buckets):
     tokens = tokens if isinstance(tokens, Sequence | np.ndarray) else list(tokens)
     codes, buckets = _hash_rows(tokens, n_buckets)
     return buckets[np.fromiter(map(codes.__getitem__, tokens), np.int64, len(tokens))]
-
-
-def document_lengths(indptr):
-    """Number of tokens of each document, from ``indptr``."""
-    return np.diff(np.asarray(indptr))
 
 
 def _indptr(docs):

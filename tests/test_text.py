@@ -23,7 +23,6 @@ from sknotes._text import (
     bag_matrix,
     char_ngrams,
     detect_input_form,
-    document_lengths,
     load_embeddings,
     normalize_bag_rows,
     position_matrix,
@@ -298,10 +297,6 @@ def test_hashing_encoder():
     np.testing.assert_array_equal(indptr, [0, 0, 0])
     with pytest.raises(ValueError, match="n_buckets"):
         HashingEncoder(0).encode(DOCS)
-
-
-def test_document_lengths():
-    np.testing.assert_array_equal(document_lengths([0, 3, 3, 7]), [3, 0, 4])
 
 
 # -- bag_matrix ----------------------------------------------------------------
