@@ -18,6 +18,9 @@ import numpy as np
 
 __all__ = [
     "adam_update",
+    "mse_loss",
+    "sigmoid_cross_entropy",
+    "softmax_cross_entropy",
     "add_decay",
     "add_row",
     "add_scaled",
@@ -89,6 +92,71 @@ def _outer_loop(g, w, out):
             out[i, j] = g[i] * w[j]
 
 
+def _mse_loop(Y_hat, Y, scale, sample_weight, residual, grad, row_sq):
+    # MSELoss's forward and backward in one pass: the same operations as its numpy
+    # path (float64 squares; 2/n, then the row's weight), so the same bits.
+    for i in range(Y_hat.shape[0]):
+        total = 0.0
+        for j in range(Y_hat.shape[1]):
+            r = Y_hat[i, j] - Y[i, j]
+            residual[i, j] = r
+            total += np.float64(r) * np.float64(r)
+            g = r * scale
+            if sample_weight.shape[0]:
+                g = g * sample_weight[i]
+            grad[i, j] = g
+        row_sq[i] = total
+
+
+def _sigmoid_cross_entropy_loop(S, Y, scale, row_scale, sample_weight, zero, one,
+                                P, grad_S):  # fmt: skip
+    # Per entry softplus(s) − y·s and σ(s) = 1/(1 + e^{−s}) (scipy's expit: the same
+    # C library exp), grad_S = (P − Y)·w/n; returns Σᵢ wᵢ·lossᵢ in float64.
+    weighted = sample_weight.shape[0] > 0
+    total = 0.0
+    for i in range(S.shape[0]):
+        factor = row_scale[i] if weighted else scale
+        row = 0.0
+        for j in range(S.shape[1]):
+            s = S[i, j]
+            y = Y[i, j]
+            row += np.float64(np.log1p(np.exp(-np.abs(s))) + max(s, zero) - y * s)
+            p = one / (one + np.exp(-s))
+            P[i, j] = p
+            grad_S[i, j] = (p - y) * factor
+        total += row * np.float64(sample_weight[i]) if weighted else row
+    return total
+
+
+def _softmax_cross_entropy_loop(S, Y, scale, row_scale, sample_weight, zero, P,
+                                grad_S):  # fmt: skip
+    # Per row, with m the max and Z = Σ e^{s−m}: Σy·log Z − Σy·(s − m) (float64),
+    # P = e^{s−m}/Z, grad_S = (P·Σy − Y)·w/n; returns Σᵢ wᵢ·lossᵢ in float64.
+    weighted = sample_weight.shape[0] > 0
+    total = 0.0
+    for i in range(S.shape[0]):
+        top = S[i, 0]
+        for j in range(1, S.shape[1]):
+            top = max(top, S[i, j])
+        Z = zero
+        y_sum = zero
+        row = 0.0
+        for j in range(S.shape[1]):
+            shifted = S[i, j] - top
+            row -= np.float64(Y[i, j]) * np.float64(shifted)
+            P[i, j] = np.exp(shifted)
+            Z += P[i, j]
+            y_sum += Y[i, j]
+        row += np.float64(y_sum) * np.log(np.float64(Z))
+        factor = row_scale[i] if weighted else scale
+        for j in range(S.shape[1]):
+            p = P[i, j] / Z
+            P[i, j] = p
+            grad_S[i, j] = (p * y_sum - Y[i, j]) * factor
+        total += row * np.float64(sample_weight[i]) if weighted else row
+    return total
+
+
 class _Compiled:
     def __init__(self, numba, cache=True):
         self.cache = cache
@@ -101,6 +169,9 @@ class _Compiled:
         self.relu_backward_inplace = jit(_relu_backward_inplace_loop)
         self.add_row = jit(_add_row_loop)
         self.outer = jit(_outer_loop)
+        self.mse = jit(_mse_loop)
+        self.sigmoid_cross_entropy = jit(_sigmoid_cross_entropy_loop)
+        self.softmax_cross_entropy = jit(_softmax_cross_entropy_loop)
 
 
 def _compile():
@@ -236,3 +307,87 @@ def outer(g, w, out=None):
         loops.outer(g, w, out)
         return out
     return np.multiply(g[:, None], w[None, :], out=out)
+
+
+_NO_WEIGHTS = {}
+
+
+def _fusable(*arrays):
+    """Whether the compiled loss loops take these arrays: 2-D, C-ordered, one dtype."""
+    first = arrays[0]
+    return all(
+        isinstance(a, np.ndarray)
+        and a.ndim == 2
+        and a.flags.c_contiguous
+        and a.dtype == first.dtype
+        for a in arrays
+    )
+
+
+def _weights(sample_weight, dtype):
+    """``sample_weight``, or an empty vector standing for "no weights"."""
+    if sample_weight is not None:
+        return sample_weight
+    empty = _NO_WEIGHTS.get(dtype)
+    if empty is None:
+        empty = _NO_WEIGHTS[dtype] = np.empty(0, dtype)
+    return empty
+
+
+def mse_loss(Y_hat, Y, sample_weight, n, residual, grad, row_sq):
+    """MSELoss's pass: ``residual = Ŷ − Y``, ``grad = 2/n·residual·w`` and each row's
+    ``‖ŷᵢ − yᵢ‖²`` (float64) into ``row_sq``, in one loop.
+
+    Returns False when the compiled loops do not apply (numba off, several
+    outputs, other dtypes or layouts): the caller runs its numpy path.
+    """
+    loops = _loops()
+    if not (loops and Y_hat.shape[1] == 1 and _fusable(Y_hat, Y, residual, grad)):
+        return False
+    scale = Y_hat.dtype.type(2.0 / n if n else 0.0)
+    loops.mse(Y_hat, Y, scale, _weights(sample_weight, Y_hat.dtype), residual, grad,
+              row_sq)  # fmt: skip
+    return True
+
+
+def _scales(sample_weight, n, dtype):
+    """``1/n`` and, with weights, ``wᵢ/n`` per row, in ``dtype``."""
+    t = dtype.type
+    if sample_weight is None:
+        return t(1.0 / n), _weights(None, dtype)
+    return t(0.0), (sample_weight / n).astype(dtype, copy=False)
+
+
+def sigmoid_cross_entropy(S, Y, sample_weight, n, P, grad_S):
+    """The fused sigmoid and binary cross-entropy, one pass over the logits ``S``.
+
+    Writes ``P = σ(S)`` and ``grad_S = (P − Y)·w/n``; returns ``Σᵢ wᵢ·lossᵢ``
+    (float64, ``lossᵢ = Σₖ softplus(s) − y·s``), or None when the compiled loops do
+    not apply (numba off, ``n`` = 0, other dtypes or layouts).
+    """
+    loops = _loops()
+    if not (loops and n and _fusable(S, Y, P, grad_S)):
+        return None
+    scale, row_scale = _scales(sample_weight, n, S.dtype)
+    t = S.dtype.type
+    return loops.sigmoid_cross_entropy(
+        S, Y, scale, row_scale, _weights(sample_weight, S.dtype), t(0.0), t(1.0),
+        P, grad_S,
+    )  # fmt: skip
+
+
+def softmax_cross_entropy(S, Y, sample_weight, n, P, grad_S):
+    """The fused softmax and cross-entropy, one pass over the logits ``S``.
+
+    Writes ``P = softmax(S)`` and ``grad_S = (P·Σₖyₖ − Y)·w/n``; returns
+    ``Σᵢ wᵢ·lossᵢ`` (float64, ``lossᵢ = Σy·log Z − Σy·(s − m)``), or None as
+    :func:`sigmoid_cross_entropy`.
+    """
+    loops = _loops()
+    if not (loops and n and _fusable(S, Y, P, grad_S)):
+        return None
+    scale, row_scale = _scales(sample_weight, n, S.dtype)
+    return loops.softmax_cross_entropy(
+        S, Y, scale, row_scale, _weights(sample_weight, S.dtype), S.dtype.type(0.0),
+        P, grad_S,
+    )  # fmt: skip

@@ -20,7 +20,6 @@ from dataclasses import dataclass, field
 
 import numpy as np
 from sklearn.exceptions import ConvergenceWarning
-from sklearn.utils import shuffle as shuffle_indices
 
 from sknotes._optimizers import minimize_lbfgs
 
@@ -79,6 +78,14 @@ class TrainingData:
     def subset(self, indices):
         inputs, y, sample_weight = self.batch(indices)
         return TrainingData(inputs, y, sample_weight, self._take)
+
+
+def shuffle_indices(order, random_state):
+    """scikit-learn's ``shuffle(order, random_state=random_state)``.
+
+    The same permutation drawn from the same stream, without its validation.
+    """
+    return order.take(random_state.permutation(order.shape[0]))
 
 
 def random_split(y, validation_fraction, random_state):
@@ -504,6 +511,12 @@ class StochasticLoop:
             order[start : start + batch_size]
             for start in range(0, n_samples, batch_size)
         ]
+        if self.compiled_step is None:
+            accumulated_loss = self._run_reference_batches(train, batches, interrupt)
+            if accumulated_loss is None:
+                return None
+            state.t += n_samples
+            return accumulated_loss / n_samples
         steps = self._worker_steps()
         if len(steps) == 1:
             accumulated_loss = self._run_batches(steps[0], train, batches, interrupt)
@@ -527,14 +540,19 @@ class StochasticLoop:
         return accumulated_loss / n_samples
 
     def _worker_steps(self):
-        if self.compiled_step is None:
-            return [self._reference_step]
         if self._steps is None:
             self._steps = [self.compiled_step(self) for _ in range(self.n_jobs)]
         return self._steps
 
-    def _reference_step(self, train, indices):
-        return self.train_step(*train.batch(indices))
+    def _run_reference_batches(self, train, batches, interrupt):
+        """:meth:`_run_batches` with :meth:`train_step`, one call per batch."""
+        accumulated_loss = 0.0
+        batch, train_step = train.batch, self.train_step
+        for indices in batches:
+            accumulated_loss += train_step(*batch(indices)) * indices.shape[0]
+            if interrupt.raised:
+                return None
+        return accumulated_loss
 
     @staticmethod
     def _run_batches(step, train, batches, interrupt):

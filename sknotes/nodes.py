@@ -22,7 +22,16 @@ import numpy as np
 import scipy.sparse as sp
 from scipy.special import expit, xlogy
 
-from sknotes._kernels import add_decay, add_row, outer, relu, relu_backward
+from sknotes._kernels import (
+    add_decay,
+    add_row,
+    mse_loss,
+    outer,
+    relu,
+    relu_backward,
+    sigmoid_cross_entropy,
+    softmax_cross_entropy,
+)
 
 __all__ = [
     "ACTIVATIONS",
@@ -351,6 +360,15 @@ def _grad_at_pattern(Pi, grad_R, table):
     return sp.csr_array((values, Pi.indices.copy(), Pi.indptr.copy()), Pi.shape)
 
 
+def _buffers(node, *specs):
+    """Arrays of the given ``(shape, dtype)``, kept on ``node`` and reused by the
+    next call with the same specs (a batch's loss allocates nothing)."""
+    kept = node.__dict__.get("_kept")
+    if kept is None or kept[0] != specs:
+        kept = node._kept = specs, [np.empty(shape, dtype) for shape, dtype in specs]
+    return kept[1]
+
+
 def _weighted_mean(row_values, sample_weight):
     """``Σᵢ wᵢ·vᵢ / Σᵢ wᵢ`` and ``n = Σᵢ wᵢ`` (the row count without weights).
 
@@ -385,15 +403,29 @@ class MSELoss:
     sklearn_loss_ratio = 2
 
     def forward(self, Y_hat, Y, sample_weight=None):
-        self.residual = np.subtract(Y_hat, Y)
         self.sample_weight = sample_weight
-        # Summed in float64: float32 residuals of 1e20 square beyond float32.
-        row_sq = np.einsum("ij,ij->i", self.residual, self.residual, dtype=np.float64)
-        loss, self.n = _weighted_mean(row_sq, sample_weight)
+        n_rows = Y_hat.shape[0]
+        self.n = _n(n_rows, sample_weight)
+        residual, grad, row_sq = _buffers(
+            self, (Y_hat.shape, Y_hat.dtype), (Y_hat.shape, Y_hat.dtype),
+            ((n_rows,), np.float64),
+        )  # fmt: skip
+        # One compiled pass computes backward's answer too (the same operations).
+        if mse_loss(Y_hat, Y, sample_weight, self.n, residual, grad, row_sq):
+            self.residual, self._grad = residual, grad
+        else:
+            self.residual, self._grad = np.subtract(Y_hat, Y), None
+            # Summed in float64: float32 residuals of 1e20 square beyond float32.
+            row_sq = np.einsum(
+                "ij,ij->i", self.residual, self.residual, dtype=np.float64
+            )
+        loss, _ = _weighted_mean(row_sq, sample_weight)
         return loss
 
     def backward(self):
         """Return ``grad_Ŷ = 2/n (Ŷ − Y)``, a new array (the cache stays as it is)."""
+        if self._grad is not None:
+            return self._grad.copy()
         grad_Y_hat = np.multiply(self.residual, 2.0 / self.n if self.n else 0.0)
         if self.sample_weight is not None:
             grad_Y_hat *= self.sample_weight[:, None]
@@ -739,17 +771,25 @@ class SigmoidBinaryCrossEntropy:
 
     def forward(self, S, Y, sample_weight=None):
         """Return the loss of logits ``S`` (n × k) for 0/1 ``Y``; caches ``σ(S)``."""
-        self.P = expit(S)
         self.Y, self.sample_weight = Y, sample_weight
+        self.n = _n(S.shape[0], sample_weight)
+        P, grad_S = _buffers(self, (S.shape, S.dtype), (S.shape, S.dtype))
+        # One compiled pass: the loss and backward's grad_S (same formulas).
+        total = sigmoid_cross_entropy(S, Y, sample_weight, self.n, P, grad_S)
+        if total is not None:
+            self.P, self._grad_S = P, grad_S
+            return total / self.n
+        self.P, self._grad_S = expit(S), None
         entry = _log1p_exp_neg_abs(S)
         entry += np.maximum(S, 0)
         entry -= Y * S
         row_loss = _row_sum(entry, np.float64)[:, 0]
-        self.n = _n(S.shape[0], sample_weight)
         return _mean(row_loss, sample_weight, self.n)
 
     def backward(self):
         """Return ``grad_S = (P − Y)·w/n``."""
+        if self._grad_S is not None:
+            return self._grad_S.copy()
         grad_S = np.subtract(self.P, self.Y, dtype=self.P.dtype)
         return _scale_rows(grad_S, self.sample_weight, self.n)
 
@@ -791,20 +831,30 @@ class SoftmaxCrossEntropy:
 
     def forward(self, S, Y, sample_weight=None):
         """Return the loss of logits ``S`` (n × c) for one-hot ``Y``; caches ``P``."""
+        self.Y, self.sample_weight = Y, sample_weight
+        self.n = _n(S.shape[0], sample_weight)
+        P, grad_S = _buffers(self, (S.shape, S.dtype), (S.shape, S.dtype))
+        # One compiled pass: the loss and backward's grad_S (same formulas).
+        total = softmax_cross_entropy(S, Y, sample_weight, self.n, P, grad_S)
+        if total is not None:
+            self.P, self._grad_S = P, grad_S
+            return total / self.n
+        self._grad_S = None
         shifted = _shifted_logits(S)
         with np.errstate(under="ignore"):
             P = np.exp(shifted)
         Z = _row_sum(P)
         P /= Z
-        self.P, self.Y, self.sample_weight = P, Y, sample_weight
+        self.P = P
         self.y_sum = _row_sum(Y, P.dtype)[:, 0]
         row_loss = self.y_sum * np.log(Z[:, 0], dtype=np.float64)
         row_loss -= np.einsum("ij,ij->i", Y, shifted, dtype=np.float64)
-        self.n = _n(S.shape[0], sample_weight)
         return _mean(row_loss, sample_weight, self.n)
 
     def backward(self):
         """Return ``grad_S = (P·Σₖyₖ − Y)·w/n``: ``(P − Y)·w/n`` for one-hot ``Y``."""
+        if self._grad_S is not None:
+            return self._grad_S.copy()
         grad_S = np.multiply(self.P, self.y_sum[:, None])
         np.subtract(grad_S, self.Y, out=grad_S, dtype=grad_S.dtype, casting="same_kind")
         return _scale_rows(grad_S, self.sample_weight, self.n)
