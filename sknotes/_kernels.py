@@ -17,6 +17,8 @@ import os
 import numpy as np
 
 __all__ = [
+    "adam_constants",
+    "adam_step",
     "adam_update",
     "mse_loss",
     "sigmoid_cross_entropy",
@@ -36,17 +38,40 @@ _LOOPS = None
 
 def _adam_loop(params, grad, m, v, beta_1, beta_2, one_minus_beta_1, one_minus_beta_2,
                neg_step, epsilon, decay, n_decayed):  # fmt: skip
-    # Same operations in the same order as the numpy path below.  Two loops, not a
-    # branch per element, so that each one vectorises.
+    # Same operations in the same order as the numpy path below, in one pass over
+    # memory: the decayed entries, then the others (two loops, not a branch per
+    # element, so that each one vectorises).
     for i in range(n_decayed):
-        grad[i] += params[i] * decay
-    for i in range(params.shape[0]):
+        g = grad[i] + params[i] * decay
+        grad[i] = g
+        m_i = m[i] * beta_1 + g * one_minus_beta_1
+        v_i = v[i] * beta_2 + (g * g) * one_minus_beta_2
+        m[i] = m_i
+        v[i] = v_i
+        params[i] += (m_i / (np.sqrt(v_i) + epsilon)) * neg_step
+    for i in range(n_decayed, params.shape[0]):
         g = grad[i]
         m_i = m[i] * beta_1 + g * one_minus_beta_1
         v_i = v[i] * beta_2 + (g * g) * one_minus_beta_2
         m[i] = m_i
         v[i] = v_i
         params[i] += (m_i / (np.sqrt(v_i) + epsilon)) * neg_step
+
+
+# _adam_loop, or its compiled twin once numba compiles the packed loop below.
+_adam = _adam_loop
+
+# Where adam_step's constants sit in its ``hyper`` vector.
+_BETA_1, _BETA_2, _ONE_MINUS_BETA_1, _ONE_MINUS_BETA_2, _NEG_STEP, _EPSILON, _DECAY = (
+    range(7)
+)
+
+
+def _adam_packed_loop(params, grad, m, v, hyper, n_decayed):
+    # The constants in one array of the parameters' dtype: numba reads an array
+    # argument much faster than seven numpy scalars.
+    _adam(params, grad, m, v, hyper[0], hyper[1], hyper[2], hyper[3], hyper[4],
+          hyper[5], hyper[6], n_decayed)  # fmt: skip
 
 
 def _add_scaled_loop(y, x, a):
@@ -120,8 +145,12 @@ def _sigmoid_cross_entropy_loop(S, Y, scale, row_scale, sample_weight, zero, one
         for j in range(S.shape[1]):
             s = S[i, j]
             y = Y[i, j]
-            row += np.float64(np.log1p(np.exp(-np.abs(s))) + max(s, zero) - y * s)
-            p = one / (one + np.exp(-s))
+            e = np.exp(-np.abs(s))
+            row += np.float64(np.log1p(e) + max(s, zero) - y * s)
+            if s < zero:
+                e = np.exp(-s)
+            # e = e^{−s} (the same bits as for s ≥ 0 above), as scipy's expit.
+            p = one / (one + e)
             P[i, j] = p
             grad_S[i, j] = (p - y) * factor
         total += row * np.float64(sample_weight[i]) if weighted else row
@@ -162,6 +191,7 @@ class _Compiled:
         self.cache = cache
         jit = numba.njit(cache=cache, nogil=True, error_model="numpy")
         self.adam = jit(_adam_loop)
+        self.adam_packed = jit(_adam_packed_loop)
         self.add_scaled = jit(_add_scaled_loop)
         self.relu = jit(_relu_loop)
         self.relu_inplace = jit(_relu_inplace_loop)
@@ -194,15 +224,26 @@ def _compile():
 
 
 def _loops():
-    global _LOOPS
+    global _LOOPS, _adam
     if _LOOPS is None:
         _LOOPS = _compile()
+        if _LOOPS:
+            # Read when numba compiles the packed loop (on its first call).
+            _adam = _LOOPS.adam
     return _LOOPS
 
 
 def using_numba():
     """Whether the compiled kernels are in use (numba installed and not disabled)."""
     return bool(_loops())
+
+
+def adam_constants(beta_1, beta_2, epsilon, dtype):
+    """The ``hyper`` vector of :func:`adam_step` (step size and decay still 0)."""
+    hyper = np.zeros(7, dtype)
+    hyper[_BETA_1], hyper[_BETA_2], hyper[_EPSILON] = beta_1, beta_2, epsilon
+    hyper[_ONE_MINUS_BETA_1], hyper[_ONE_MINUS_BETA_2] = 1.0 - beta_1, 1.0 - beta_2
+    return hyper
 
 
 def adam_update(
@@ -216,28 +257,35 @@ def adam_update(
     ``v ← β₂v + (1−β₂)g²``, ``params ← params − step_size · m / (√v + ε)``.
     ``scratch`` (same shape, allocated when None) is used only by the numpy path.
     """
-    t = params.dtype.type
+    hyper = adam_constants(beta_1, beta_2, epsilon, params.dtype)
+    adam_step(params, grad, m, v, hyper, step_size, decay, n_decayed, scratch)
+
+
+def adam_step(params, grad, m, v, hyper, step_size, decay, n_decayed, scratch=None):
+    """:func:`adam_update` with the constants from :func:`adam_constants`.
+
+    ``hyper`` (the parameters' dtype) receives ``−step_size`` and ``decay``.
+    """
+    hyper[_NEG_STEP], hyper[_DECAY] = -step_size, decay
     loops = _loops()
     if loops:
-        loops.adam(
-            params, grad, m, v, t(beta_1), t(beta_2), t(1.0 - beta_1),
-            t(1.0 - beta_2), t(-step_size), t(epsilon), t(decay), n_decayed,
-        )  # fmt: skip
+        loops.adam_packed(params, grad, m, v, hyper, n_decayed)
         return
+    beta_1, beta_2, one_minus_beta_1, one_minus_beta_2, neg_step, epsilon, _ = hyper
     if scratch is None:
         scratch = np.empty_like(params)
     add_decay(grad, params, decay, n_decayed, scratch)
-    m *= t(beta_1)
-    np.multiply(grad, t(1.0 - beta_1), out=scratch)
+    m *= beta_1
+    np.multiply(grad, one_minus_beta_1, out=scratch)
     m += scratch
-    v *= t(beta_2)
+    v *= beta_2
     np.multiply(grad, grad, out=scratch)
-    scratch *= t(1.0 - beta_2)
+    scratch *= one_minus_beta_2
     v += scratch
     np.sqrt(v, out=scratch)
-    scratch += t(epsilon)
+    scratch += epsilon
     np.divide(m, scratch, out=scratch)
-    scratch *= t(-step_size)
+    scratch *= neg_step
     params += scratch
 
 
@@ -314,14 +362,16 @@ _NO_WEIGHTS = {}
 
 def _fusable(*arrays):
     """Whether the compiled loss loops take these arrays: 2-D, C-ordered, one dtype."""
-    first = arrays[0]
-    return all(
-        isinstance(a, np.ndarray)
-        and a.ndim == 2
-        and a.flags.c_contiguous
-        and a.dtype == first.dtype
-        for a in arrays
-    )
+    dtype = arrays[0].dtype
+    for a in arrays:
+        if not (
+            type(a) is np.ndarray
+            and a.ndim == 2
+            and a.dtype == dtype
+            and a.flags.c_contiguous
+        ):
+            return False
+    return True
 
 
 def _weights(sample_weight, dtype):

@@ -20,7 +20,13 @@ import numpy as np
 import scipy.optimize
 from sklearn.exceptions import ConvergenceWarning
 
-from sknotes._kernels import adam_update, add_decay, add_scaled
+from sknotes._kernels import (
+    adam_constants,
+    adam_step,
+    adam_update,
+    add_decay,
+    add_scaled,
+)
 
 __all__ = [
     "Adam",
@@ -89,6 +95,15 @@ class _Scratch:
         ):
             buffer = self.buffer = np.empty_like(params)
         return buffer
+
+    def constants(self, steps, dtype):
+        """Adam's constants as :func:`~sknotes._kernels.adam_step` takes them."""
+        hyper = self.__dict__.get("hyper")
+        if hyper is None or hyper.dtype != dtype:
+            hyper = self.hyper = adam_constants(
+                steps.beta_1, steps.beta_2, steps.epsilon, dtype
+            )
+        return hyper
 
     def __getstate__(self):
         return {}
@@ -183,10 +198,10 @@ class Adam:
         is left holding the penalised gradient.
         """
         steps = self.steps
-        adam_update(
-            params, grad, self.m, self.v, steps.beta_1, steps.beta_2,
-            steps.next_step_size(), steps.epsilon, self._scratch.like(params),
-            *_decay(penalty),
+        hyper = self._scratch.constants(steps, params.dtype)
+        adam_step(
+            params, grad, self.m, self.v, hyper, steps.next_step_size(),
+            *_decay(penalty), self._scratch.like(params),
         )  # fmt: skip
 
 
