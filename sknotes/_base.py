@@ -572,6 +572,31 @@ class BaseNotesRegressor(RegressorMixin, BaseNotesEstimator):
         return y_pred
 
 
+def _binarize(label_binarizer, y, dtype):
+    """``label_binarizer.transform(y)`` in ``dtype``.
+
+    Labels of one column (binary or multiclass, two or more classes) are encoded
+    directly: the transform's second validation of ``y`` costs more than the
+    encoding.  Anything else goes through the transform.
+    """
+    classes = label_binarizer.classes_
+    if (
+        label_binarizer.y_type_ in ("binary", "multiclass")
+        and isinstance(y, np.ndarray)
+        and y.ndim == 1
+        and classes.shape[0] >= 2
+    ):
+        codes = np.searchsorted(classes, y)
+        # Labels outside classes_ (the transform's error) take the transform's path.
+        if (codes < classes.shape[0]).all() and (classes[codes] == y).all():
+            if classes.shape[0] == 2:
+                return (codes == 1).astype(dtype).reshape(-1, 1)
+            Y = np.zeros((y.shape[0], classes.shape[0]), dtype)
+            Y[np.arange(y.shape[0]), codes] = 1
+            return Y
+    return label_binarizer.transform(y).astype(dtype)
+
+
 class BaseNotesClassifier(ClassifierMixin, BaseNotesEstimator):
     """The classifier layer: labels, logits, and a fused cross-entropy loss node.
 
@@ -617,7 +642,7 @@ class BaseNotesClassifier(ClassifierMixin, BaseNotesEstimator):
                     "`y` has classes not in `self.classes_`. "
                     f"`self.classes_` has {self.classes_}. 'y' has {classes}."
                 )
-        return self._label_binarizer.transform(y).astype(dtype)
+        return _binarize(self._label_binarizer, y, dtype)
 
     def _out_activation(self):
         if self._label_binarizer.y_type_ == "multiclass":

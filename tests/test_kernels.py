@@ -8,10 +8,11 @@ import types
 import numpy as np
 import pytest
 from numpy.testing import assert_allclose, assert_array_equal
-from sklearn.datasets import make_regression
+from sklearn.datasets import make_classification, make_regression
 
-from sknotes import EmbeddingBagRegressor, MLPRegressorFromNotes
+from sknotes import EmbeddingBagRegressor, MLPClassifierFromNotes, MLPRegressorFromNotes
 from sknotes import _kernels as kernels
+from sknotes.nodes import MSELoss, SigmoidBinaryCrossEntropy, SoftmaxCrossEntropy
 
 numba = pytest.importorskip("numba")
 
@@ -255,3 +256,125 @@ def test_without_a_writable_cache_the_kernels_compile_uncached(monkeypatch):
     compiled = kernels._compile()
     assert calls == [True, False]
     assert compiled.adam is kernels._adam_loop
+
+
+def _loss_problem(node_class, dtype, weighted, seed=0, n=37, k=4):
+    rng = np.random.default_rng(seed)
+    if node_class is MSELoss:
+        S, Y = rng.standard_normal((2, n, 1)) * 3
+    elif node_class is SoftmaxCrossEntropy:
+        S, Y = rng.standard_normal((n, k)) * 4, np.eye(k)[rng.integers(0, k, n)]
+    else:
+        S, Y = rng.standard_normal((n, k)) * 4, (rng.random((n, k)) < 0.4) * 1.0
+    w = rng.uniform(0.2, 3.0, n).astype(dtype) if weighted else None
+    return S.astype(dtype), Y.astype(dtype), w
+
+
+def _node_both_ways(node_class, S, Y, w):
+    """``(loss, grad, P or residual)`` of a fresh node, with numba then numpy."""
+    results = []
+    for loops in (kernels._loops(), False):
+        saved, kernels._LOOPS = kernels._LOOPS, loops
+        try:
+            node = node_class()
+            loss = node.forward(S, Y, w)
+            cached = node.residual if node_class is MSELoss else node.P
+            results.append((loss, node.backward(), cached.copy()))
+        finally:
+            kernels._LOOPS = saved
+    return results
+
+
+@pytest.mark.parametrize("weighted", [False, True])
+@pytest.mark.parametrize("dtype", [np.float64, np.float32])
+def test_fused_mse_pass_matches_numpy_bit_for_bit(dtype, weighted):
+    S, Y, w = _loss_problem(MSELoss, dtype, weighted)
+    (loss_a, grad_a, r_a), (loss_b, grad_b, r_b) = _node_both_ways(MSELoss, S, Y, w)
+    assert loss_a == loss_b
+    assert_array_equal(grad_a.view(np.uint8), grad_b.view(np.uint8))
+    assert_array_equal(r_a, r_b)
+    assert grad_a.dtype == np.dtype(dtype)
+
+
+@pytest.mark.parametrize("weighted", [False, True])
+@pytest.mark.parametrize("dtype", [np.float64, np.float32])
+@pytest.mark.parametrize("node_class", [SigmoidBinaryCrossEntropy, SoftmaxCrossEntropy])
+def test_fused_classifier_loss_pass_matches_numpy(node_class, dtype, weighted):
+    """One compiled pass gives the numpy path's loss, P and grad_S = (P − Y)·w/n.
+
+    σ uses the C library's exp on both sides (scipy's expit), so in float64 P and
+    grad_S are the same bits; numpy's own (SIMD) exp in the softplus and the
+    softmax differs from the C library's in the last bit at most.
+    """
+    S, Y, w = _loss_problem(node_class, dtype, weighted)
+    (loss_a, grad_a, P_a), (loss_b, grad_b, P_b) = _node_both_ways(node_class, S, Y, w)
+    rtol = 1e-14 if dtype == np.float64 else 1e-6
+    assert_allclose(loss_a, loss_b, rtol=rtol)
+    assert_allclose(P_a, P_b, rtol=rtol, atol=0)
+    assert_allclose(grad_a, grad_b, rtol=rtol, atol=1e-7 * rtol)
+    if dtype == np.float64 and node_class is SigmoidBinaryCrossEntropy:
+        assert_array_equal(P_a, P_b)
+        assert_array_equal(grad_a, grad_b)
+    assert grad_a.dtype == P_a.dtype == np.dtype(dtype)
+    # The formula itself, not only agreement: (P − Y)·w/n, or (P·Σy − Y)·w/n.
+    scale = (np.ones(len(S)) if w is None else w) / (len(S) if w is None else w.sum())
+    y_sum = Y.sum(axis=1, keepdims=True) if node_class is SoftmaxCrossEntropy else 1
+    expected = (P_a * y_sum - Y) * scale[:, None]
+    assert_allclose(grad_a, expected, rtol=10 * rtol, atol=1e-6 * rtol)
+
+
+@pytest.mark.parametrize("node_class", [MSELoss, SigmoidBinaryCrossEntropy,
+                                        SoftmaxCrossEntropy])  # fmt: skip
+def test_fused_pass_reuses_its_buffers_but_backward_returns_new_arrays(node_class):
+    S, Y, _ = _loss_problem(node_class, np.float64, False)
+    node = node_class()
+    first_loss = node.forward(S, Y)
+    first = node.backward()
+    assert node.backward() is not first
+    S2, Y2, _ = _loss_problem(node_class, np.float64, False, seed=1)
+    node.forward(S2, Y2)
+    again = node_class()
+    assert again.forward(S, Y) == first_loss
+    # The first batch's gradient is untouched by the second batch's pass.
+    assert_array_equal(first, again.backward())
+    # A batch of another size (the last of an epoch) gets buffers of its size.
+    assert node.forward(S[:5], Y[:5]) == node_class().forward(S[:5], Y[:5])
+    assert node.backward().shape == S[:5].shape
+
+
+@pytest.mark.parametrize("task", ["binary", "multiclass"])
+def test_mlp_classifier_fit_agrees_without_numba(task, monkeypatch):
+    """Same arithmetic but numpy's own exp in the numpy path: equal to rounding."""
+    n_classes = 2 if task == "binary" else 4
+    X, y = make_classification(
+        n_samples=160, n_features=6, n_informative=4, n_classes=n_classes,
+        random_state=0,
+    )  # fmt: skip
+    params = dict(hidden_layer_sizes=(7,), alpha=0.01, batch_size=32, max_iter=4,
+                  random_state=0)  # fmt: skip
+    with pytest.warns(Warning):
+        compiled = MLPClassifierFromNotes(**params).fit(X, y)
+    monkeypatch.setattr(kernels, "_LOOPS", False)
+    with pytest.warns(Warning):
+        plain = MLPClassifierFromNotes(**params).fit(X, y)
+    for a, b in zip(compiled.coefs_ + compiled.intercepts_,
+                    plain.coefs_ + plain.intercepts_, strict=True):  # fmt: skip
+        assert_allclose(a, b, rtol=1e-12, atol=1e-14)
+    assert_allclose(compiled.loss_curve_, plain.loss_curve_, rtol=1e-13)
+
+
+@pytest.mark.parametrize("dtype", [np.float64, np.float32])
+def test_adam_step_constants_are_the_optimizers_in_its_dtype(dtype):
+    hyper = kernels.adam_constants(0.9, 0.999, 1e-8, dtype)
+    assert hyper.dtype == np.dtype(dtype)
+    params = np.linspace(-1, 1, 9).astype(dtype)
+    grad = np.linspace(2, -2, 9).astype(dtype)
+    a, b = [params.copy(), grad.copy()], [params.copy(), grad.copy()]
+    m, v = np.zeros((2, 9), dtype)
+    kernels.adam_step(a[0], a[1], m.copy(), v.copy(), hyper, 1e-2, 0.5, 4)
+    kernels.adam_update(b[0], b[1], m.copy(), v.copy(), 0.9, 0.999, 1e-2, 1e-8,
+                        decay=0.5, n_decayed=4)  # fmt: skip
+    assert_array_equal(a[0], b[0])
+    assert_array_equal(a[1], b[1])
+    # The step wrote its step size and decay into the vector it was given.
+    assert hyper[4] == dtype(-1e-2) and hyper[6] == dtype(0.5)

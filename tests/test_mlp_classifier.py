@@ -250,3 +250,29 @@ def test_loss_curve_display_shows_the_training_and_validation_log_loss():
     np.testing.assert_array_equal(
         display.validation_loss_curve, est.validation_loss_curve_
     )
+
+
+@pytest.mark.parametrize(
+    "y, fitted_on",
+    [
+        (np.array([1, 0, 0, 1, 1]), None),
+        (np.array([2, 0, 1, 2, 4]), None),
+        (np.array(["dog", "cat", "eel", "cat"]), None),
+        (np.array([3.0, -1.0, 3.0, 7.0]), None),
+        (np.array(["b", "a"] * 3, dtype=object), None),
+        # Fewer labels than the fitted classes (partial_fit, warm start).
+        (np.array([0, 0, 2]), [0, 1, 2]),
+        (np.array([1, 1]), [0, 1]),
+    ],
+)
+@pytest.mark.parametrize("dtype", [np.float64, np.float32])
+def test_binarize_equals_the_label_binarizers_transform(y, fitted_on, dtype):
+    from sklearn.preprocessing import LabelBinarizer
+
+    from sknotes._base import _binarize
+
+    binarizer = LabelBinarizer().fit(y if fitted_on is None else fitted_on)
+    Y = _binarize(binarizer, y, dtype)
+    expected = binarizer.transform(y).astype(dtype)
+    assert Y.dtype == expected.dtype and Y.shape == expected.shape
+    np.testing.assert_array_equal(Y, expected)

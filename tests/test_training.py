@@ -596,3 +596,16 @@ def test_fit_state_copy_is_independent():
     clone.loss_curve.append(2.0)
     clone.validation_scores.append(0.6)
     assert state.loss_curve == [1.0] and state.validation_scores == [0.5]
+
+
+@pytest.mark.parametrize("seed", [0, 7])
+def test_shuffle_indices_is_scikit_learns_shuffle(seed):
+    """The same permutation from the same stream, and the stream left alike."""
+    from sklearn.utils import shuffle
+
+    order = np.arange(50)[::-1].copy()
+    ours, theirs = np.random.RandomState(seed), np.random.RandomState(seed)
+    np.testing.assert_array_equal(
+        training.shuffle_indices(order, ours), shuffle(order, random_state=theirs)
+    )
+    assert ours.randint(10**9) == theirs.randint(10**9)
