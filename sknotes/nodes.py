@@ -647,6 +647,24 @@ def _scale_rows(grad, sample_weight, n):
     return grad
 
 
+def _fused_pass(node, kernel, S, Y, sample_weight):
+    """A fused node's forward as one compiled pass, or None for the numpy path.
+
+    Caches ``Y``, ``sample_weight`` and ``n``; ``kernel`` (from
+    :mod:`sknotes._kernels`) writes ``P`` and backward's ``grad_S`` into reused
+    buffers and returns ``Σᵢ wᵢ·lossᵢ``.
+    """
+    node.Y, node.sample_weight = Y, sample_weight
+    node.n = _n(S.shape[0], sample_weight)
+    P, grad_S = _buffers(node, (S.shape, S.dtype), (S.shape, S.dtype))
+    total = kernel(S, Y, sample_weight, node.n, P, grad_S)
+    if total is None:
+        node._grad_S = None
+        return None
+    node.P, node._grad_S = P, grad_S
+    return total / node.n
+
+
 def _clip_probabilities(P):
     """``P`` clipped to ``[eps, 1 − eps]``, ``eps`` of its dtype, as in scikit-learn."""
     eps = np.finfo(P.dtype).eps
@@ -771,15 +789,10 @@ class SigmoidBinaryCrossEntropy:
 
     def forward(self, S, Y, sample_weight=None):
         """Return the loss of logits ``S`` (n × k) for 0/1 ``Y``; caches ``σ(S)``."""
-        self.Y, self.sample_weight = Y, sample_weight
-        self.n = _n(S.shape[0], sample_weight)
-        P, grad_S = _buffers(self, (S.shape, S.dtype), (S.shape, S.dtype))
-        # One compiled pass: the loss and backward's grad_S (same formulas).
-        total = sigmoid_cross_entropy(S, Y, sample_weight, self.n, P, grad_S)
-        if total is not None:
-            self.P, self._grad_S = P, grad_S
-            return total / self.n
-        self.P, self._grad_S = expit(S), None
+        loss = _fused_pass(self, sigmoid_cross_entropy, S, Y, sample_weight)
+        if loss is not None:
+            return loss
+        self.P = expit(S)
         entry = _log1p_exp_neg_abs(S)
         entry += np.maximum(S, 0)
         entry -= Y * S
@@ -831,15 +844,9 @@ class SoftmaxCrossEntropy:
 
     def forward(self, S, Y, sample_weight=None):
         """Return the loss of logits ``S`` (n × c) for one-hot ``Y``; caches ``P``."""
-        self.Y, self.sample_weight = Y, sample_weight
-        self.n = _n(S.shape[0], sample_weight)
-        P, grad_S = _buffers(self, (S.shape, S.dtype), (S.shape, S.dtype))
-        # One compiled pass: the loss and backward's grad_S (same formulas).
-        total = softmax_cross_entropy(S, Y, sample_weight, self.n, P, grad_S)
-        if total is not None:
-            self.P, self._grad_S = P, grad_S
-            return total / self.n
-        self._grad_S = None
+        loss = _fused_pass(self, softmax_cross_entropy, S, Y, sample_weight)
+        if loss is not None:
+            return loss
         shifted = _shifted_logits(S)
         with np.errstate(under="ignore"):
             P = np.exp(shifted)

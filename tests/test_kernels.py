@@ -8,6 +8,7 @@ import types
 import numpy as np
 import pytest
 from numpy.testing import assert_allclose, assert_array_equal
+from sklearn.base import clone
 from sklearn.datasets import make_classification, make_regression
 
 from sknotes import EmbeddingBagRegressor, MLPClassifierFromNotes, MLPRegressorFromNotes
@@ -200,15 +201,24 @@ def test_mlp_fit_is_identical_without_numba(solver, activation, monkeypatch):
         hidden_layer_sizes=(8, 5), activation=activation, solver=solver, alpha=0.01,
         batch_size=32, max_iter=4, random_state=0,
     )  # fmt: skip
-    with pytest.warns(Warning):
-        compiled = MLPRegressorFromNotes(**params).fit(X, y)
-    monkeypatch.setattr(kernels, "_LOOPS", False)
-    with pytest.warns(Warning):
-        plain = MLPRegressorFromNotes(**params).fit(X, y)
-    for a, b in zip(compiled.coefs_ + compiled.intercepts_,
-                    plain.coefs_ + plain.intercepts_, strict=True):  # fmt: skip
+    compiled, plain = _fit_both_ways(MLPRegressorFromNotes(**params), X, y, monkeypatch)
+    for a, b in _parameter_pairs(compiled, plain):
         assert_array_equal(a, b)
     assert compiled.loss_curve_ == plain.loss_curve_
+
+
+def _fit_both_ways(model, X, y, monkeypatch):
+    """``model`` fitted with numba, then a clone of it fitted with numpy."""
+    with pytest.warns(Warning):
+        compiled = clone(model).fit(X, y)
+    monkeypatch.setattr(kernels, "_LOOPS", False)
+    with pytest.warns(Warning):
+        plain = clone(model).fit(X, y)
+    return compiled, plain
+
+
+def _parameter_pairs(a, b):
+    return zip(a.coefs_ + a.intercepts_, b.coefs_ + b.intercepts_, strict=True)
 
 
 def test_embedding_bag_fit_is_identical_without_numba(monkeypatch):
@@ -352,13 +362,9 @@ def test_mlp_classifier_fit_agrees_without_numba(task, monkeypatch):
     )  # fmt: skip
     params = dict(hidden_layer_sizes=(7,), alpha=0.01, batch_size=32, max_iter=4,
                   random_state=0)  # fmt: skip
-    with pytest.warns(Warning):
-        compiled = MLPClassifierFromNotes(**params).fit(X, y)
-    monkeypatch.setattr(kernels, "_LOOPS", False)
-    with pytest.warns(Warning):
-        plain = MLPClassifierFromNotes(**params).fit(X, y)
-    for a, b in zip(compiled.coefs_ + compiled.intercepts_,
-                    plain.coefs_ + plain.intercepts_, strict=True):  # fmt: skip
+    model = MLPClassifierFromNotes(**params)
+    compiled, plain = _fit_both_ways(model, X, y, monkeypatch)
+    for a, b in _parameter_pairs(compiled, plain):
         assert_allclose(a, b, rtol=1e-12, atol=1e-14)
     assert_allclose(compiled.loss_curve_, plain.loss_curve_, rtol=1e-13)
 
