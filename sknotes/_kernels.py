@@ -2,11 +2,14 @@
 
 A stochastic step spends much of its time outside the GEMMs, in elementwise numpy
 passes: Adam makes a dozen over every parameter, the L2 term two, ReLU's backward a
-masked multiply; with numpy each operation is a call and a pass over memory.
-With the optional ``numba`` dependency (the ``fast`` extra: ``pip install ".[fast]"``
-from a checkout) each of these functions is one compiled loop; without it, the numpy
-twin runs.  Both compute the same arithmetic in the same order, so float64 results
-are identical bit for bit (float32 ones agree to rounding).
+masked multiply, a classifier's loss a dozen over its logits; with numpy each
+operation is a call and a pass over memory.  With the optional ``numba`` dependency
+(the ``fast`` extra: ``pip install ".[fast]"`` from a checkout) each of these
+functions is one compiled loop; without it, the numpy twin runs.  Both compute the
+same arithmetic in the same order, so float64 results are identical bit for bit
+(float32 ones agree to rounding); the one exception is ``exp`` in the
+cross-entropy passes, the C library's here and numpy's own (SIMD) in the numpy
+path, which may differ in the last bit.
 
 ``SKNOTES_NUMBA=0`` in the environment keeps numpy even when numba is installed.
 Kernels are compiled on first use and cached on disk.
