@@ -2,7 +2,8 @@
 
 Run:  python benchmarks/profile_epoch.py                     regression, (256, 256)
       python benchmarks/profile_epoch.py --task binary --hidden 100 --dtype float32
-      python benchmarks/profile_epoch.py --cpu-time          (this thread's CPU time)
+      OPENBLAS_NUM_THREADS=1 python benchmarks/profile_epoch.py --cpu-time
+                                          (this thread's CPU time; one BLAS thread)
 
 Replays the training loop's calls for one epoch of bench_mlp.py's data (100 batches
 of 200), timing each phase, median of 5 epochs; then times the arithmetic floor of
