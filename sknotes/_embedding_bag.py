@@ -938,6 +938,9 @@ best_validation_score_, n_iter_, t_, n_layers_, n_outputs_, out_activation_
             extras["n_jobs"] = effective_n_jobs(self.n_jobs)
         return extras
 
+    # The 'auto' grid of ``alpha_linear``, tried from the largest.
+    _LINEAR_ALPHAS = LINEAR_ALPHAS
+
     def _linear_start(self):
         """Whether the linear path starts at the ridge solution (squared error)."""
         return self.loss == "squared_error"
@@ -992,7 +995,7 @@ best_validation_score_, n_iter_, t_, n_layers_, n_outputs_, out_activation_
         if self.alpha_linear == "auto" and X.shape[0] >= 10 * MIN_VALIDATION:
             folds = np.arange(X.shape[0]) % 3
             best, worse = -np.inf, 0
-            for candidate in LINEAR_ALPHAS:
+            for candidate in self._LINEAR_ALPHAS:
                 scores = []
                 for fold in range(3):
                     fit, held = folds != fold, folds == fold
