@@ -159,8 +159,11 @@ class FastText:
                 self._line(text), len(self.classes_), 0.0, "strict"
             ):
                 P[i, column[label]] = prob
-        # fastText's probabilities are rounded: they sum to 1 within 1e-4.
-        return P / P.sum(axis=1, keepdims=True)
+        # fastText's probabilities are rounded: they sum to 1 within 1e-4.  A
+        # text without a token gets no prediction: uniform.
+        total = P.sum(axis=1, keepdims=True)
+        P[total[:, 0] == 0] = 1.0
+        return P / np.where(total == 0, len(self.classes_), total)
 
 
 def models(args):
@@ -176,7 +179,7 @@ def models(args):
         import fasttext  # noqa: F401
 
         out["fastText"] = FastText()
-        out["fastText(25 epochs, bigrams)"] = FastText(epoch=25, wordNgrams=2)
+        out["fastText(25 epochs+bigrams)"] = FastText(epoch=25, wordNgrams=2)
     except ImportError:
         print("fasttext not installed: no fastText rows")
     return out
