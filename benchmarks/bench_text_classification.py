@@ -232,6 +232,10 @@ def markdown(record):
             "| model | accuracy | × tuned LR | log-loss | fit s/fold |",
             "|---|---|---|---|---|",
         ]
+        lines.append(
+            f"| majority class | {entry['majority']:.4f} | "
+            f"{entry['majority'] / base_acc:.3f} | | |"
+        )
         for key, r in results.items():
             marker = " (tuned baseline)" if key == base else ""
             lines.append(
