@@ -46,8 +46,13 @@ class EmbeddingBagClassifier(BaseNotesClassifier, EmbeddingBagRegressor):
     keeps the embedding path's epochs only while they improve on it.
 
     Defaults, and why (``benchmarks/bench_text_classification.py``: four real
-    sets, 5-fold stratified, beside TF-IDF + ``LogisticRegressionCV``; results
-    in ``benchmarks/results/text_classification.txt``):
+    sets, 5-fold stratified, beside TF-IDF + ``LogisticRegressionCV`` on word,
+    char_wb and both n-grams; results in
+    ``benchmarks/results/text_classification.txt``).  With them the accuracy
+    is 0.98–0.99 × the best tuned baseline's on each set (food reviews 0.786
+    against 0.801, tweets 0.780 against 0.787, pet names 0.674 against 0.681,
+    course titles 0.807 against 0.815), with log-loss within 0.02–0.05 of it;
+    fits are slower than the baseline's:
 
     - ``ngram_range='auto'`` and ``char_wb_ngram_range='auto'`` (the regressor's:
       word bigrams and a hashed char_wb (2, 5) block for raw strings, neither

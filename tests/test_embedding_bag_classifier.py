@@ -301,9 +301,9 @@ def test_default_features_are_the_regressors_auto_ones():
 
 def test_alpha_search_is_an_honest_cross_validation():
     """'auto' picks the alpha that 3-fold cross-validation with each solve
-    started from zero picks (the search's warm starts only save iterations: a
-    fold started from another fold's solution, which saw its held-out rows,
-    scored that leak and chose the weakest penalty)."""
+    started from zero picks: the search's warm starts, fold by fold, only save
+    iterations (starting a fold from another fold's solution, which had seen
+    its held-out rows, chose the grid's weakest penalty on food reviews)."""
     from sklearn.metrics import log_loss
 
     docs, y = _corpus(n_docs=300, n_tokens=40, n_classes=2, seed=1)
