@@ -938,6 +938,9 @@ best_validation_score_, n_iter_, t_, n_layers_, n_outputs_, out_activation_
             extras["n_jobs"] = effective_n_jobs(self.n_jobs)
         return extras
 
+    # The 'auto' grid of ``alpha_linear``, tried from the largest.
+    _LINEAR_ALPHAS = LINEAR_ALPHAS
+
     def _linear_start(self):
         """Whether the linear path starts at the ridge solution (squared error)."""
         return self.loss == "squared_error"
@@ -991,16 +994,23 @@ best_validation_score_, n_iter_, t_, n_layers_, n_outputs_, out_activation_
         alpha = self._alpha_linear()
         if self.alpha_linear == "auto" and X.shape[0] >= 10 * MIN_VALIDATION:
             folds = np.arange(X.shape[0]) % 3
+            # Each fold's rows sliced once, the same objects for every alpha.
+            splits = [
+                (X[fit], y[fit], s[fit], X[~fit], y[~fit], s[~fit])
+                for fit in (folds != fold for fold in range(3))
+            ]
             best, worse = -np.inf, 0
-            for candidate in LINEAR_ALPHAS:
+            for candidate in self._LINEAR_ALPHAS:
                 scores = []
-                for fold in range(3):
-                    fit, held = folds != fold, folds == fold
+                for X_fit, y_fit, s_fit, X_held, y_held, s_held in splits:
                     coef, intercept = self._linear_solution(
-                        X[fit], y[fit], s[fit], candidate
+                        X_fit, y_fit, s_fit, candidate
                     )
-                    y_held = X[held] @ coef + intercept
-                    scores.append(self._validation_scorer(y[held], y_held, s[held]))
+                    scores.append(
+                        self._validation_scorer(
+                            y_held, X_held @ coef + intercept, s_held
+                        )
+                    )
                 score = float(np.mean(scores))
                 if score > best:
                     best, alpha, worse = score, float(candidate), 0

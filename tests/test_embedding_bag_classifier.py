@@ -213,12 +213,14 @@ def test_linear_model_on_a_bag_matrix_matches_the_mlp_classifier():
 @pytest.mark.parametrize("n_classes", [2, 3])
 def test_linear_start_is_scikit_learns_logistic_regression(monkeypatch, n_classes):
     """Solved to convergence, the linear path's start is LogisticRegression on Π
-    with C = 1/alpha_linear (the start's iterations are capped only for speed)."""
+    with C = 1/alpha_linear (the start's iterations and tolerance are capped only
+    for speed)."""
     from sklearn.linear_model import LogisticRegression
 
     import sknotes._embedding_bag_classifier as module
 
     monkeypatch.setattr(module, "LINEAR_START_ITERATIONS", 5000)
+    monkeypatch.setattr(module, "LINEAR_START_GTOL", 1e-7)
     docs, y = _corpus(n_docs=200, n_tokens=12, n_classes=n_classes)
     X = np.stack(
         [np.bincount([int(t[1:]) for t in d], minlength=12) for d in docs]
@@ -280,6 +282,52 @@ def test_fit_starts_from_the_linear_model_and_scores_by_log_loss():
 
 
 def module_alphas():
-    from sknotes._embedding_bag import LINEAR_ALPHAS
+    return set(EmbeddingBagClassifier._LINEAR_ALPHAS.tolist())
 
-    return set(LINEAR_ALPHAS.tolist())
+
+def test_default_features_are_the_regressors_auto_ones():
+    """Raw strings get word bigrams and the hashed char_wb block by default;
+    the same words as token lists get neither (the regressor's 'auto')."""
+    texts = ["good food here", "bad service here", "good service", "bad food"] * 10
+    y = ["yes", "no", "yes", "no"] * 10
+    params = dict(embedding_dim=4, max_iter=2, n_char_buckets=64, random_state=0)
+    strings = EmbeddingBagClassifier(**params).fit(texts, y)
+    tokens = EmbeddingBagClassifier(**params).fit([t.split() for t in texts], y)
+    assert "good food" in strings.vocabulary_
+    assert strings.embeddings_.shape[0] >= len(strings.vocabulary_) + 64
+    assert not any(" " in term for term in tokens.vocabulary_)
+    assert tokens.embeddings_.shape[0] < 64
+
+
+def test_alpha_search_is_an_honest_cross_validation():
+    """'auto' picks the alpha that 3-fold cross-validation with each solve
+    started from zero picks: the search's warm starts, fold by fold, only save
+    iterations (starting a fold from another fold's solution, which had seen
+    its held-out rows, chose the grid's weakest penalty on food reviews)."""
+    from sklearn.metrics import log_loss
+
+    docs, y = _corpus(n_docs=300, n_tokens=40, n_classes=2, seed=1)
+    X = np.stack(
+        [np.bincount([int(t[1:]) for t in d], minlength=40) for d in docs]
+    ).astype(float)
+    clf = EmbeddingBagClassifier(
+        pooling="sum", early_stopping=False, max_iter=1, random_state=0
+    ).fit(X, y)
+    Y = (y == clf.classes_[1]).astype(float)[:, None]
+    folds = np.arange(len(y)) % 3
+    scores = {}
+    for alpha in EmbeddingBagClassifier._LINEAR_ALPHAS:
+        losses = []
+        for fold in range(3):
+            fit = folds != fold
+            cold = EmbeddingBagClassifier(pooling="sum")
+            cold.out_activation_ = "logistic"
+            w, b = cold._linear_solution(
+                sp.csr_array(X[fit]), Y[fit], np.ones(fit.sum()), alpha
+            )
+            p = 1 / (1 + np.exp(-(X[~fit] @ w + b)))
+            losses.append(log_loss(Y[~fit, 0], p[:, 0], labels=[0, 1]))
+        scores[alpha] = np.mean(losses)
+    assert clf.alpha_linear_ == min(scores, key=scores.get)
+    # Not a trivial choice: the grid's ends score worse.
+    assert clf.alpha_linear_ not in (min(scores), max(scores))
