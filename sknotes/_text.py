@@ -82,7 +82,7 @@ def tokenize(
     """
     docs = list(docs)
     # One type pass up front keeps the hot loop free of per-document checks.
-    if not all(isinstance(doc, str) for doc in docs):
+    if not all(map(isinstance, docs, repeat(str))):
         i, doc = next((i, d) for i, d in enumerate(docs) if not isinstance(d, str))
         raise TypeError(
             f"Expected raw documents of type str; document {i} is {type(doc).__name__}."

@@ -240,6 +240,23 @@ def test_document_encoder_with_bool_tokens(docs, n_buckets):
     )
 
 
+@pytest.mark.parametrize(
+    "docs",
+    [
+        [["a\x00b", "", "\x00"], ["", "c"]],  # NULs in tokens: lengths by len()
+        [["", ""], [], ["ab", ""]],  # empty tokens between the NULs of the join
+    ],
+)
+def test_str_tokens_with_nuls_and_empty_tokens(docs):
+    assert compiled(docs)
+    assert_encodes_alike(Vocabulary().fit([["a\x00b", "", "c"]]), docs)
+    assert_encodes_alike(HashingEncoder(2**20), docs)
+    flat = _encode.flatten(docs, _indptr(docs))
+    spans = zip(*flat.spans(), strict=True)
+    tokens = [flat.chars[a:b].tobytes().decode("utf-32-le") for a, b in spans]
+    assert tokens == list(chain.from_iterable(docs))
+
+
 def test_int_tokens_of_numpy_types_and_arrays():
     docs = [np.array([3, 1, 4, 1]), [np.int32(5), 9], (2, 6)]
     vocabulary = Vocabulary().fit([[1, 2, 3, 4, 5]])
