@@ -32,6 +32,7 @@ from sknotes._optimizers import FrozenColumns
 from sknotes._text import (
     TOKEN_PATTERN,
     DocumentEncoder,
+    _indptr,
     as_documents,
     detect_input_form,
     load_embeddings,
@@ -547,6 +548,7 @@ best_validation_score_, n_iter_, t_, n_layers_, n_outputs_, out_activation_
                 tokenizer=self.tokenizer,
                 lowercase=self.lowercase,
                 token_pattern=self.token_pattern,
+                flat=True,
             )
         # Lists are read, never written: only other sequences are copied.
         return [doc if type(doc) is list else list(doc) for doc in X]
@@ -739,7 +741,7 @@ best_validation_score_, n_iter_, t_, n_layers_, n_outputs_, out_activation_
         self.vocabulary_ = None if vocabulary is None else dict(vocabulary)
         self.idf_ = self._encoder.idf_
         if self.pooling == "concat":
-            longest = max((len(doc) for doc in docs), default=1)
+            longest = int(np.diff(_indptr(docs)).max(initial=1))
             self.max_length_ = self.max_length or max(longest, 1)
         else:
             self.max_length_ = None

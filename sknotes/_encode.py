@@ -19,7 +19,10 @@ does not cover, so that the caller runs the reference.  What it covers:
 """
 
 import os
+import re
 from array import array
+from collections import Counter
+from collections.abc import Sequence
 from itertools import chain
 from numbers import Integral
 
@@ -27,12 +30,16 @@ import numpy as np
 
 __all__ = [
     "Flat",
+    "FlatDocs",
     "bag_arrays",
     "first_codes",
     "first_tokens",
     "flatten",
     "hash_rows",
     "lookup_rows",
+    "token_counts",
+    "tokenize",
+    "word_table",
 ]
 
 # None: not decided yet; False: unavailable; otherwise the compiled kernels.
@@ -58,6 +65,7 @@ class Flat:
         self.kind, self.indptr = kind, indptr
         self.values, self.chars, self.starts = values, chars, starts
         self.tokens = tokens
+        self.codes = None  # first_codes' result, kept: a batch is coded once
 
     @property
     def n_tokens(self):
@@ -82,29 +90,38 @@ def _int_type(kind):
 def flatten(docs, indptr, exclude_bools=False):
     """``docs`` as a :class:`Flat`, or None if the compiled path does not cover it
     (or, with ``exclude_bools``, if a token is a bool)."""
+    if isinstance(docs, FlatDocs):
+        return docs.flat
     if not _kernels():
         return None
     n = int(indptr[-1])
+    # A list first: array() reads a list faster than an iterator.
+    tokens = list(chain.from_iterable(docs))
     try:
         # array("q") takes ints (through __index__) and nothing else: the type
         # check and the conversion in one C loop.
-        values = np.frombuffer(array("q", chain.from_iterable(docs)), np.int64)
+        values = np.frombuffer(array("q", tokens), np.int64)
     except (TypeError, OverflowError):  # strs, floats, or ints beyond int64
         pass
     else:
         if exclude_bools and _has_bool(docs, indptr, values):
             return None
         return Flat("int", indptr, values=values)
-    tokens = list(chain.from_iterable(docs))
     try:
         # join takes strs (and their subclasses) and nothing else.
-        joined = "".join(tokens)
+        joined = "\x00".join(tokens)
         # One uint32 per code point, as len() counts them.
         chars = np.frombuffer(joined.encode("utf-32-le"), np.uint32)
     except (TypeError, UnicodeEncodeError):  # not all strs; lone surrogates
         return None
-    starts = np.zeros(n + 1, dtype=np.int64)
-    np.cumsum(np.fromiter(map(len, tokens), np.int64, n), out=starts[1:])
+    if n and joined.count("\x00") == n - 1:
+        # No token holds a NUL: the NULs tell where the tokens start, in one
+        # compiled pass rather than a len() call per token.
+        chars, starts = _kernels().split(chars, n)
+    else:  # a token holds a NUL
+        chars = np.frombuffer("".join(tokens).encode("utf-32-le"), np.uint32)
+        starts = np.zeros(n + 1, dtype=np.int64)
+        np.cumsum(np.fromiter(map(len, tokens), np.int64, n), out=starts[1:])
     return Flat("str", indptr, chars=chars, starts=starts, tokens=tokens)
 
 
@@ -180,6 +197,11 @@ def lookup_rows(flat, vocabulary, at=None):
     index = _index_of(vocabulary)
     if index is None:
         return None
+    if at is None and flat.codes is not None:
+        # Coded already (the vocabulary was fitted on this batch): a lookup per
+        # distinct token.
+        codes, first = flat.codes
+        return lookup_rows(flat, vocabulary, at=first)[codes]
     k = _kernels()
     oov = vocabulary.oov_row
     if flat.kind == "int":
@@ -203,6 +225,8 @@ def first_tokens(flat, docs, first):
     """The tokens (the objects themselves) at flat positions ``first``."""
     if flat.tokens is not None:
         return list(map(flat.tokens.__getitem__, first.tolist()))
+    if flat.kind == "str":  # made by the compiled tokenizer: strs from their chars
+        return _strs(flat, first)
     doc = np.searchsorted(flat.indptr, first, side="right") - 1
     position = first - flat.indptr[doc]
     return [docs[d][p] for d, p in zip(doc.tolist(), position.tolist(), strict=True)]
@@ -211,11 +235,27 @@ def first_tokens(flat, docs, first):
 def first_codes(flat):
     """Code of each token (distinct tokens numbered by first appearance, as
     ``dict.fromkeys`` orders them) and the position of each code's first token."""
-    k = _kernels()
-    if flat.kind == "int":
-        none = np.zeros(1, dtype=np.int64)
-        return k.first_codes(flat.values, np.zeros(0, np.uint32), none, False)
-    return k.first_codes(np.zeros(0, np.int64), flat.chars, flat.starts, True)
+    if flat.codes is None:
+        k = _kernels()
+        if flat.kind == "int":
+            none = np.zeros(1, dtype=np.int64)
+            codes = k.first_codes(flat.values, np.zeros(0, np.uint32), none, False)
+        else:
+            codes = k.first_codes(np.zeros(0, np.int64), flat.chars, flat.starts, True)
+        flat.codes = codes
+    return flat.codes
+
+
+def token_counts(docs, indptr):
+    """``Counter(chain.from_iterable(docs))`` (same keys, counts and order), or
+    None if the compiled path does not cover ``docs``."""
+    flat = flatten(docs, indptr)
+    if flat is None:
+        return None
+    codes, first = first_codes(flat)
+    counts = np.bincount(codes, minlength=first.shape[0]).tolist()
+    # Built from a dict: Counter keeps its order, the order of first appearance.
+    return Counter(dict(zip(first_tokens(flat, docs, first), counts, strict=True)))
 
 
 def bag_arrays(indices, indptr, dtype, mean):
@@ -232,6 +272,95 @@ def bag_arrays(indices, indptr, dtype, mean):
     if mean:
         values /= np.maximum(np.diff(indptr), 1).astype(dtype)
     return k.bag(np.asarray(indices, dtype=np.int64), indptr, values)
+
+
+# -- the default tokenizer ---------------------------------------------------------
+class FlatDocs(Sequence):
+    """Token lists held as a :class:`Flat` of str tokens (the compiled tokenizer's
+    output): a document's list of str is made only when it is indexed.
+
+    Parameters
+    ----------
+    flat : Flat
+    """
+
+    def __init__(self, flat):
+        self.flat = flat
+
+    def __len__(self):
+        return self.flat.indptr.shape[0] - 1
+
+    def __getitem__(self, i):
+        if isinstance(i, slice):
+            return [self[j] for j in range(*i.indices(len(self)))]
+        n = len(self)
+        if not -n <= i < n:
+            raise IndexError("document index out of range")
+        i %= n
+        start, stop = self.flat.indptr[i : i + 2].tolist()
+        return _strs(self.flat, np.arange(start, stop))
+
+    def __iter__(self):
+        return map(self.__getitem__, range(len(self)))
+
+
+def _strs(flat, at):
+    """The str tokens of ``flat`` at positions ``at``, decoded from their chars."""
+    starts, stops = flat.spans(at)
+    offsets = np.zeros(starts.shape[0] + 1, dtype=np.int64)
+    np.cumsum(stops - starts, out=offsets[1:])
+    lengths = np.diff(offsets)
+    where = np.repeat(starts - offsets[:-1], lengths) + np.arange(offsets[-1])
+    text = flat.chars[where].astype(np.uint32).tobytes().decode("utf-32-le")
+    bounds = offsets.tolist()
+    return list(map(text.__getitem__, map(slice, bounds[:-1], bounds[1:])))
+
+
+_WORD = None
+
+
+def word_table():
+    """Whether each code point (0 to 0x10FFFF) is a word character, ``\\w``, for
+    Python's ``re`` with a str pattern: built once, from ``re`` itself."""
+    global _WORD
+    if _WORD is None:
+        every = np.arange(0x110000, dtype=np.uint32).tobytes()
+        every = every.decode("utf-32-le", "surrogatepass")
+        word = np.zeros(0x110000, dtype=np.bool_)
+        for run in re.finditer(r"(?u)\w+", every):
+            word[run.start() : run.end()] = True
+        _WORD = word
+    return _WORD
+
+
+def tokenize(docs, lowercase):
+    """The tokens of ``TOKEN_PATTERN`` (``(?u)\\b\\w\\w+\\b``: the maximal runs of
+    two or more word characters) of ``docs``, a list of str, lowercased first if
+    ``lowercase``, as ``re.findall`` finds them; a :class:`FlatDocs`, or None
+    without the compiled kernels."""
+    k = _kernels()
+    if not k:
+        return None
+    joined = "".join(docs)
+    lower_ascii = False
+    if joined.isascii():
+        # str.lower changes A-Z and nothing else in ASCII: the kernel does it.
+        lower_ascii = lowercase
+    elif lowercase:
+        # Document by document, as the reference: lowering can change a length
+        # ("İ" becomes two code points) and a final sigma depends on the letters
+        # around it, which must not be the next document's.
+        docs = list(map(str.lower, docs))
+        joined = "".join(docs)
+    bounds = np.zeros(len(docs) + 1, dtype=np.int64)
+    np.cumsum(np.fromiter(map(len, docs), np.int64, len(docs)), out=bounds[1:])
+    try:  # one byte per code point when they all fit
+        chars = np.frombuffer(joined.encode("latin-1"), np.uint8)
+    except UnicodeEncodeError:
+        # Lone surrogates pass: they are no word characters, as in re.
+        chars = np.frombuffer(joined.encode("utf-32-le", "surrogatepass"), np.uint32)
+    token_chars, starts, indptr = k.tokenize(chars, bounds, word_table(), lower_ascii)
+    return FlatDocs(Flat("str", indptr, chars=token_chars, starts=starts))
 
 
 # -- the compiled loops ----------------------------------------------------------
@@ -395,6 +524,11 @@ def _chars_hash(chars, start, stop):
     h = np.uint64(0xCBF29CE484222325)
     for i in range(start, stop):
         h = (h ^ np.uint64(chars[i])) * np.uint64(0x100000001B3)
+    # FNV's last characters reach only its low bits, and the tables index by
+    # the high ones: MurmurHash3's finaliser spreads every bit over all of them.
+    h ^= h >> np.uint64(33)
+    h *= np.uint64(0xFF51AFD7ED558CCD)
+    h ^= h >> np.uint64(33)
     return h
 
 
@@ -449,54 +583,66 @@ def _lookup_str_loop(chars, starts, stops, vocab_chars, vocab_starts, slot_hash,
 def _first_codes_loop(values, chars, starts, by_chars):
     # One open-addressing table of codes, grown as distinct tokens arrive: sized
     # by them, not by the batch, it stays in cache for a corpus's frequent tokens.
-    # A code's key is its first token (an int, or code points compared in full).
+    # A slot holds a key (an int token, or the hash of a str token's code points)
+    # beside its code, so that a probe reads one cache line; a str's code points
+    # are copied for the comparison, as the first occurrences lie scattered
+    # through the batch.
     n = starts.shape[0] - 1 if by_chars else values.shape[0]
     size = 1024
-    slot_hash = np.zeros(size, dtype=np.uint64)
-    slot_codes = np.full(size, -1, dtype=np.int64)  # -1: empty
+    slots = np.empty((size, 2), dtype=np.int64)
+    slots[:, 1] = -1  # -1: empty
     codes = np.empty(n, dtype=np.int64)
     first = np.empty(n, dtype=np.int64)
-    first_hash = np.empty(n, dtype=np.uint64)
+    keys = np.empty(n, dtype=np.int64)
+    key_chars = np.empty(chars.shape[0] if by_chars else 0, dtype=np.uint32)
+    key_starts = np.zeros(n + 1 if by_chars else 1, dtype=np.int64)
     n_codes = 0
+    a, b = 0, 0
     for i in range(n):
         if by_chars:
             a, b = starts[i], starts[i + 1]
             h = _chars_hash(chars, a, b)
+            key = np.int64(h)
         else:
-            h = _mix(values[i])
+            key = values[i]
+            h = _mix(key)
         mask = np.uint64(size - 1)
         s = (h >> np.uint64(16)) & mask if by_chars else h & mask
-        while slot_codes[s] >= 0:
-            if slot_hash[s] == h:
-                f = first[slot_codes[s]]
-                if by_chars:
-                    same = _same_chars(chars, a, b, chars, starts[f], starts[f + 1])
-                else:
-                    same = values[f] == values[i]
-                if same:
+        while slots[s, 1] >= 0:
+            if slots[s, 0] == key:
+                c = slots[s, 1]
+                if not by_chars or _same_chars(
+                    chars, a, b, key_chars, key_starts[c], key_starts[c + 1]
+                ):
                     break
             s = (s + np.uint64(1)) & mask
-        if slot_codes[s] < 0:
-            slot_hash[s] = h
-            slot_codes[s] = n_codes
-            first[n_codes] = i
-            first_hash[n_codes] = h
-            n_codes += 1
-            if 2 * n_codes > size:  # rehash into a table twice as large
-                size *= 2
-                mask = np.uint64(size - 1)
-                slot_hash = np.zeros(size, dtype=np.uint64)
-                slot_codes = np.full(size, -1, dtype=np.int64)
-                for c in range(n_codes):
-                    hc = first_hash[c]
-                    t = (hc >> np.uint64(16)) & mask if by_chars else hc & mask
-                    while slot_codes[t] >= 0:
-                        t = (t + np.uint64(1)) & mask
-                    slot_hash[t] = hc
-                    slot_codes[t] = c
-            codes[i] = n_codes - 1
-        else:
-            codes[i] = slot_codes[s]
+        if slots[s, 1] >= 0:
+            codes[i] = slots[s, 1]
+            continue
+        slots[s, 0] = key
+        slots[s, 1] = n_codes
+        first[n_codes] = i
+        keys[n_codes] = key
+        if by_chars:
+            k = key_starts[n_codes]
+            key_chars[k : k + b - a] = chars[a:b]
+            key_starts[n_codes + 1] = k + b - a
+        codes[i] = n_codes
+        n_codes += 1
+        if 2 * n_codes > size:  # rehash into a table twice as large
+            size *= 2
+            mask = np.uint64(size - 1)
+            slots = np.empty((size, 2), dtype=np.int64)
+            slots[:, 1] = -1
+            for c in range(n_codes):
+                if by_chars:
+                    t = (np.uint64(keys[c]) >> np.uint64(16)) & mask
+                else:
+                    t = _mix(keys[c]) & mask
+                while slots[t, 1] >= 0:
+                    t = (t + np.uint64(1)) & mask
+                slots[t, 0] = keys[c]
+                slots[t, 1] = c
     return codes, first[:n_codes].copy()
 
 
@@ -533,6 +679,55 @@ def _bag_loop(indices, indptr, values):
     return data[:k].copy(), ordered[:k].copy(), out_indptr
 
 
+def _tokenize_loop(chars, bounds, word, lower_ascii):
+    # A token needs two chars: at most len(chars) // 2 of them.
+    out = np.empty(chars.shape[0], dtype=np.uint32)
+    starts = np.empty(chars.shape[0] // 2 + 1, dtype=np.int64)
+    indptr = np.zeros(bounds.shape[0], dtype=np.int64)
+    starts[0] = 0
+    n_tokens, k = 0, 0
+    for d in range(bounds.shape[0] - 1):
+        i, stop = bounds[d], bounds[d + 1]
+        while i < stop:
+            if not word[chars[i]]:
+                i += 1
+                continue
+            j = i + 1
+            while j < stop and word[chars[j]]:
+                j += 1
+            if j - i >= 2:
+                for m in range(i, j):
+                    c = np.uint32(chars[m])
+                    if lower_ascii and 65 <= c <= 90:
+                        c += np.uint32(32)
+                    out[k] = c
+                    k += 1
+                n_tokens += 1
+                starts[n_tokens] = k
+            i = j + 1  # chars[j] is no word character
+        indptr[d + 1] = n_tokens
+    # Views: the pages past them were never touched, so never allocated.
+    return out[:k], starts[: n_tokens + 1], indptr
+
+
+def _split_loop(joined, n):
+    # The code points of n ≥ 1 tokens joined by NULs, none in a token: the
+    # tokens' code points without the NULs, and where each token starts.
+    chars = np.empty(joined.shape[0] - (n - 1), dtype=joined.dtype)
+    starts = np.empty(n + 1, dtype=np.int64)
+    starts[0] = 0
+    t, k = 0, 0
+    for c in joined:
+        if c == 0:
+            t += 1
+            starts[t] = k
+        else:
+            chars[k] = c
+            k += 1
+    starts[n] = k
+    return chars, starts
+
+
 class _Compiled:
     def __init__(self, numba, cache=True):
         jit = numba.njit(cache=cache, nogil=True)
@@ -549,6 +744,8 @@ class _Compiled:
         self.lookup_str = jit(_lookup_str_loop)
         self.bag = jit(_bag_loop)
         self.first_codes = jit(_first_codes_loop)
+        self.tokenize = jit(_tokenize_loop)
+        self.split = jit(_split_loop)
 
 
 def _kernels():

@@ -52,7 +52,9 @@ _FORMS_MESSAGE = (
 
 
 # -- tokenization --------------------------------------------------------------
-def tokenize(docs, *, tokenizer=None, lowercase=True, token_pattern=TOKEN_PATTERN):
+def tokenize(
+    docs, *, tokenizer=None, lowercase=True, token_pattern=TOKEN_PATTERN, flat=False
+):
     """Split raw strings into token lists, as ``CountVectorizer``'s default analyzer.
 
     Parameters
@@ -63,10 +65,15 @@ def tokenize(docs, *, tokenizer=None, lowercase=True, token_pattern=TOKEN_PATTER
         is lowercased first if ``lowercase``.
     lowercase : bool, default=True
     token_pattern : str, default=r"(?u)\\b\\w\\w+\\b"
+    flat : bool, default=False
+        Allow the compiled tokenizer of the default pattern (numba), which
+        returns the same tokens as a sequence that keeps them as code points
+        until a document is indexed, for the encoders; without it, or with
+        another pattern or a ``tokenizer``, lists are returned.
 
     Returns
     -------
-    list of list of str
+    list of list of str, or a sequence of them with ``flat``
 
     Raises
     ------
@@ -75,11 +82,15 @@ def tokenize(docs, *, tokenizer=None, lowercase=True, token_pattern=TOKEN_PATTER
     """
     docs = list(docs)
     # One type pass up front keeps the hot loop free of per-document checks.
-    if not all(isinstance(doc, str) for doc in docs):
+    if not all(map(isinstance, docs, repeat(str))):
         i, doc = next((i, d) for i, d in enumerate(docs) if not isinstance(d, str))
         raise TypeError(
             f"Expected raw documents of type str; document {i} is {type(doc).__name__}."
         )
+    if flat and tokenizer is None and token_pattern == TOKEN_PATTERN:
+        tokens = _encode.tokenize(docs, lowercase)
+        if tokens is not None:
+            return tokens
     if lowercase:
         docs = map(str.lower, docs)
     if tokenizer is None:
@@ -323,6 +334,8 @@ def stable_hash(tokens, n_buckets):
 
 
 def _indptr(docs):
+    if isinstance(docs, _encode.FlatDocs):
+        return docs.flat.indptr
     indptr = np.zeros(len(docs) + 1, dtype=np.int64)
     np.cumsum(np.fromiter(map(len, docs), np.int64, len(docs)), out=indptr[1:])
     return indptr
@@ -360,7 +373,10 @@ class Vocabulary:
     def fit(self, docs):
         """Count the tokens of ``docs`` (a sequence of token sequences)."""
         # insertion order = first seen
-        return self.fit_counts(Counter(chain.from_iterable(docs)))
+        counts = _encode.token_counts(docs, _indptr(docs))
+        if counts is None:
+            counts = Counter(chain.from_iterable(docs))
+        return self.fit_counts(counts)
 
     def fit_counts(self, counts):
         """Keep terms of ``counts`` (a Counter in first-appearance order)."""

@@ -6,20 +6,26 @@ and asks for identical arrays, dtypes and errors.
 """
 
 import pickle
+import re
+from collections import Counter
+from itertools import chain
 
 import numpy as np
 import pytest
 import scipy.sparse as sp
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
+from sklearn.base import clone
 
-from sknotes import _encode
+from sknotes import EmbeddingBagRegressor, _encode
 from sknotes._text import (
+    TOKEN_PATTERN,
     DocumentEncoder,
     HashingEncoder,
     Vocabulary,
     _indptr,  # noqa: PLC2701
     bag_matrix,
+    tokenize,
 )
 
 pytestmark = pytest.mark.skipif(
@@ -234,6 +240,23 @@ def test_document_encoder_with_bool_tokens(docs, n_buckets):
     )
 
 
+@pytest.mark.parametrize(
+    "docs",
+    [
+        [["a\x00b", "", "\x00"], ["", "c"]],  # NULs in tokens: lengths by len()
+        [["", ""], [], ["ab", ""]],  # empty tokens between the NULs of the join
+    ],
+)
+def test_str_tokens_with_nuls_and_empty_tokens(docs):
+    assert compiled(docs)
+    assert_encodes_alike(Vocabulary().fit([["a\x00b", "", "c"]]), docs)
+    assert_encodes_alike(HashingEncoder(2**20), docs)
+    flat = _encode.flatten(docs, _indptr(docs))
+    spans = zip(*flat.spans(), strict=True)
+    tokens = [flat.chars[a:b].tobytes().decode("utf-32-le") for a, b in spans]
+    assert tokens == list(chain.from_iterable(docs))
+
+
 def test_int_tokens_of_numpy_types_and_arrays():
     docs = [np.array([3, 1, 4, 1]), [np.int32(5), 9], (2, 6)]
     vocabulary = Vocabulary().fit([[1, 2, 3, 4, 5]])
@@ -287,3 +310,158 @@ def test_first_codes_are_dict_fromkeys_order(kind):
     assert _encode.first_tokens(flat, docs, first) == distinct
     code_of = {t: c for c, t in enumerate(distinct)}
     assert codes.tolist() == [code_of[t] for t in tokens]
+
+
+# -- the compiled tokenizer of the default pattern ---------------------------------
+# Characters where \w, lowercasing or UTF-32 are subtle: the final sigma (its lower
+# case depends on its neighbours), "İ" (lowercases to two code points, the second a
+# combining mark), combining marks (not \w: they split words), digits and numbers
+# of other scripts, "_", a titlecase letter, ligatures, astral letters and emoji,
+# lone surrogates (a str may hold them; they are no word characters).
+SUBTLE = ["Σ", "ς", "σ", "İ", "ı", "\u0301", "\u0345", "_", "١", "²", "Ⅻ", "ǅ",
+          "ﬁ", "ß", "ẞ", "𝔘", "𐐀", "😀", "\ud800", "\udfff", "\x00", " ", "\n", "-",
+          "A", "Z", "a", "z", "0", "9", "é", "É"]  # fmt: skip
+RAW_TEXT = st.text(
+    alphabet=st.one_of(st.characters(), st.sampled_from(SUBTLE)), max_size=30
+)
+ASCII_TEXT = st.text(alphabet=st.sampled_from("aZ_09 .\t-é"), max_size=30)
+RAW_DOCS = st.lists(st.one_of(RAW_TEXT, ASCII_TEXT), min_size=0, max_size=8)
+
+
+def regex_tokens(docs, lowercase):
+    """CountVectorizer's tokens: ``re.findall`` of the default pattern."""
+    pattern = re.compile(TOKEN_PATTERN)
+    return [pattern.findall(doc.lower() if lowercase else doc) for doc in docs]
+
+
+@settings(max_examples=300, deadline=None)
+@given(docs=RAW_DOCS, lowercase=st.booleans())
+def test_tokenizer_finds_what_the_regular_expression_finds(docs, lowercase):
+    tokens = tokenize(docs, lowercase=lowercase, flat=True)
+    assert isinstance(tokens, _encode.FlatDocs)  # the compiled path ran
+    expected = regex_tokens(docs, lowercase)
+    assert len(tokens) == len(expected)
+    assert list(tokens) == expected
+    assert all(type(t) is str for doc in tokens for t in doc)
+    np.testing.assert_array_equal(_indptr(tokens), _indptr(expected), strict=True)
+    assert tokenize(docs, lowercase=lowercase) == expected
+
+
+@pytest.mark.parametrize(
+    ("docs", "expected"),
+    [
+        # Per document: joined, "ΑΣ" + "Α" would lower its sigma to "σ".
+        (["ΑΣ", "Α", "ΟΔΟΣ ΑΣ."], [["ας"], [], ["οδος", "ας"]]),
+        # "İ".lower() is "i̇": the combining dot ends no word but is none.
+        (["İSTANBUL İİ"], [["stanbul"]]),
+        (["a b cc _ __ a_1", "", "x"], [["cc", "__", "a_1"], [], []]),
+        (["cafe\u0301s ab\ud800cd 😀ab 𝔘𝔫𝔦"], [["cafe", "ab", "cd", "ab", "𝔘𝔫𝔦"]]),
+        (["١٢٣ ²³ ⅫⅫ ǅǅ"], [["١٢٣", "²³", "ⅻⅻ", "ǆǆ"]]),
+    ],
+)
+def test_tokenizer_edge_cases(docs, expected):
+    assert regex_tokens(docs, True) == expected  # the cases say what re does
+    assert list(tokenize(docs, flat=True)) == expected
+
+
+def test_word_table_is_python_word_characters():
+    # re's \w for str patterns: str.isalnum() or "_", checked over every code point.
+    word = _encode.word_table()
+    every = np.arange(0x110000, dtype=np.uint32).tobytes()
+    every = every.decode("utf-32-le", "surrogatepass")
+    expected = np.fromiter((c.isalnum() or c == "_" for c in every), np.bool_)
+    np.testing.assert_array_equal(word, expected, strict=True)
+    assert _encode.word_table() is word  # built once
+
+
+def test_other_patterns_and_tokenizers_keep_the_python_path():
+    docs = ["Good food", "bad"]
+    assert tokenize(docs, token_pattern=r"\w+", flat=True) == [
+        ["good", "food"],
+        ["bad"],
+    ]
+    assert tokenize(docs, tokenizer=str.split, flat=True) == [["good", "food"], ["bad"]]
+    assert reference(tokenize, docs, flat=True) == [["good", "food"], ["bad"]]
+    with pytest.raises(TypeError, match="document 1 is int"):
+        tokenize(["a", 1], flat=True)
+
+
+def test_flat_docs_as_a_sequence():
+    tokens = tokenize(["Aa bb", "", "cc dd ee"], flat=True)
+    assert len(tokens) == 3
+    assert tokens[0] == ["aa", "bb"] and tokens[1] == [] and tokens[-1][2] == "ee"
+    assert tokens[1:] == [[], ["cc", "dd", "ee"]]
+    assert list(iter(tokens)) == [["aa", "bb"], [], ["cc", "dd", "ee"]]
+    for i in (3, -4):
+        with pytest.raises(IndexError):
+            tokens[i]
+
+
+@settings(max_examples=150, deadline=None)
+@given(docs=ANY_DOCS)
+def test_token_counts_are_a_counter(docs):
+    counts = _encode.token_counts(docs, _indptr(docs))
+    expected = Counter(chain.from_iterable(docs))
+    assert repr(counts) == repr(expected)  # keys, their types, counts and order
+
+
+@settings(max_examples=80, deadline=None,
+          suppress_health_check=[HealthCheck.too_slow])  # fmt: skip
+@given(train=RAW_DOCS, test=RAW_DOCS, params=ENCODERS, lowercase=st.booleans())
+def test_document_encoder_from_raw_strings(train, test, params, lowercase):
+    # The compiled tokenizer's sequence against the regular expression's lists
+    # encoded by the reference.
+    if params["pooling"] == "concat":
+        params.update(ngram_range=(1, 1), char_ngram_range=None,
+                      weighting="count", idf=False)  # fmt: skip
+    flat = tokenize(train, lowercase=lowercase, flat=True)
+    lists = regex_tokens(train, lowercase)
+    encoder = outcome(DocumentEncoder(**params).fit, flat)
+    expected = reference(outcome, DocumentEncoder(**params).fit, lists)
+    if isinstance(expected, tuple):  # lone surrogates cannot be hashed
+        assert encoder[0] is expected[0]
+        return
+    assert repr(encoder.tokens) == repr(expected.tokens)
+    if encoder.idf_ is not None:
+        np.testing.assert_array_equal(encoder.idf_, expected.idf_, strict=True)
+    for docs in (train, test):
+        for dtype in (np.float32, np.float64):
+            assert_same(
+                outcome(
+                    encoder.pi, tokenize(docs, lowercase=lowercase, flat=True),
+                    dtype, max_length=5,
+                ),
+                reference(
+                    outcome, expected.pi, regex_tokens(docs, lowercase), dtype,
+                    max_length=5,
+                ),
+            )  # fmt: skip
+
+
+@pytest.mark.filterwarnings("ignore::sklearn.exceptions.ConvergenceWarning")
+@pytest.mark.parametrize(
+    "params",
+    [
+        {},  # the defaults: word bigrams and char_wb n-grams on raw strings
+        {"ngram_range": (1, 1), "char_wb_ngram_range": None, "weighting": "count"},
+        {
+            "n_buckets": 512,
+            "pooling": "concat",
+            "ngram_range": (1, 1),
+            "char_wb_ngram_range": None,
+        },  # fmt: skip
+    ],
+)
+def test_estimator_from_raw_strings_matches_the_reference(params):
+    rng = np.random.default_rng(3)
+    words = ["Good", "food", "BAD", "service", "ΟΔΟΣ", "İyi", "café", "x", "a_b"]
+    texts = [" ".join(rng.choice(words, rng.integers(0, 9))) for _ in range(120)]
+    y = rng.standard_normal(120)
+    model = EmbeddingBagRegressor(max_iter=3, random_state=0, **params)
+    fitted = model.fit(texts, y)
+    expected = reference(lambda: clone(model).fit(texts, y))
+    np.testing.assert_array_equal(fitted.embeddings_, expected.embeddings_)
+    assert fitted.vocabulary_ == expected.vocabulary_
+    np.testing.assert_array_equal(
+        fitted.predict(texts[:30]), reference(expected.predict, texts[:30])
+    )
