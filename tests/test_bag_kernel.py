@@ -8,6 +8,8 @@ from numpy.testing import assert_allclose, assert_array_equal
 
 from sknotes import EmbeddingBagClassifier, EmbeddingBagRegressor
 from sknotes import _bag_kernel as bag_kernel
+from sknotes._network import predict
+from sknotes.gradcheck import gradcheck
 
 pytest.importorskip("numba")
 pytestmark = pytest.mark.usefixtures("quiet_convergence")
@@ -154,6 +156,9 @@ def _corpus(n_docs=1200, n_tokens=150, seed=0):
         {"linear_path": False, "pooling": "mean"},
         {"pooling": "sum", "freeze_embeddings": True},
         {"n_buckets": 64, "alpha": 1e-2},
+        {"hidden_layer_sizes": (64,)},
+        {"hidden_layer_sizes": (16, 8), "activation": "tanh", "solver": "sgd"},
+        {"hidden_layer_sizes": (16,), "activation": "logistic", "pooling": "sum"},
     ],
 )
 def test_fit_matches_the_reference(monkeypatch, params):
@@ -244,8 +249,9 @@ def test_binary_classifier_step_equals_the_reference_bit_for_bit(
     assert_allclose(compiled.loss_, reference.loss_, rtol=1e-15)
 
 
+@pytest.mark.parametrize("hidden_layer_sizes", [(), (64,)])
 @pytest.mark.parametrize("target", ["binary", "multiclass", "multilabel"])
-def test_classifier_fit_matches_the_reference(monkeypatch, target):
+def test_classifier_fit_matches_the_reference(monkeypatch, target, hidden_layer_sizes):
     """Softmax's exp is numpy's own (SIMD) in the reference and the C library's
     here, besides BLAS's order: equal to rounding (measured: at most 1.4e-15
     after 8 epochs)."""
@@ -257,7 +263,7 @@ def test_classifier_fit_matches_the_reference(monkeypatch, target):
     }[target]
     params = {
         "embedding_dim": 8,
-        "hidden_layer_sizes": (),
+        "hidden_layer_sizes": hidden_layer_sizes,
         "max_iter": 8,
         "batch_size": 64,
         "alpha_embedding": 1e-3,
@@ -293,8 +299,9 @@ def test_one_thread_is_reproducible():
         assert default.loss_curve_ == other.loss_curve_
 
 
+@pytest.mark.parametrize("hidden_layer_sizes", [(), (32,)])
 @pytest.mark.parametrize("estimator", [EmbeddingBagRegressor, EmbeddingBagClassifier])
-def test_hogwild_reaches_the_same_held_out_quality(estimator):
+def test_hogwild_reaches_the_same_held_out_quality(estimator, hidden_layer_sizes):
     """Two threads writing one table without locks, against one thread, over seeds.
 
     Each seed draws its own corpus and initialisation; the paired differences of
@@ -308,7 +315,7 @@ def test_hogwild_reaches_the_same_held_out_quality(estimator):
             y = y > 0
         params = {
             "embedding_dim": 16,
-            "hidden_layer_sizes": (),
+            "hidden_layer_sizes": hidden_layer_sizes,
             "pooling": "mean",
             "weighting": "count",
             "linear_path": False,
@@ -422,3 +429,67 @@ def test_hidden_head_step_equals_the_reference(
         ):
             assert _ulps(ours, theirs) <= 16
     assert_allclose(compiled.loss_, reference.loss_, rtol=1e-15)
+
+
+@pytest.mark.parametrize(
+    "estimator, activation",
+    [(EmbeddingBagRegressor, "tanh"), (EmbeddingBagClassifier, "logistic")],
+)
+def test_hidden_head_step_gradients_pass_gradcheck(monkeypatch, estimator, activation):
+    """The compiled step's grad_W, grad_b (all layers) and grad_table rows
+    against central finite differences of the batch loss at the parameters the
+    step started from: the linear node's, the activations', the Add node's and
+    the embedding's backward composed in the kernel (no penalty, so the
+    gradients are the loss's alone)."""
+    docs, y = _corpus(n_docs=40, n_tokens=12)
+    if estimator is EmbeddingBagClassifier:
+        y = np.digitize(y, [-0.3, 0.3])
+    model = estimator(
+        embedding_dim=3,
+        hidden_layer_sizes=(5, 4),
+        activation=activation,
+        alpha=0.0,
+        alpha_embedding=0.0,
+        alpha_linear=0.0,
+        early_stopping=False,
+        batch_size=len(docs),
+        max_iter=1,
+        random_state=0,
+    ).fit(docs, y)
+    network = model._network
+    captured = {}
+    original = bag_kernel.CompiledBagStep.__call__
+
+    def capturing(step, train, indices):
+        start = network.theta.copy(), network.table.copy()
+        loss = original(step, train, indices)
+        # The rows the batch touched, in the order the kernel met them.
+        n_rows = np.unique(train.inputs[indices].indices).size
+        grad_table = np.zeros_like(network.table)
+        grad_table[step.rows[:n_rows]] = step.grad_rows[:n_rows]
+        captured.update(
+            start=start, loss=loss, grad=network.grad.copy(),
+            grad_table=grad_table, batch=train.batch(indices),
+        )  # fmt: skip
+        return loss
+
+    monkeypatch.setattr(bag_kernel.CompiledBagStep, "__call__", capturing)
+    model.partial_fit(docs, y)
+    assert model._reference_reason is None
+    theta, table = captured["start"]
+    network.theta[...], network.table[...] = theta, table
+    Pi, Y, _ = captured["batch"]
+    loss_node = model._loss_node()
+
+    def loss():
+        S = predict(
+            Pi, network.coefs, network.intercepts, activation, "identity",
+            table=network.table,
+        )  # fmt: skip
+        return loss_node.forward(S, Y)
+
+    assert loss() == pytest.approx(captured["loss"], rel=1e-12)
+    # A step of 1e-5: the cross-entropy's gradients are small here, and at
+    # 1e-6 the loss's rounding over the step is 1e-6 of them.
+    gradcheck(loss, network.theta, captured["grad"], eps=1e-5)
+    gradcheck(loss, network.table, captured["grad_table"], eps=1e-5)
