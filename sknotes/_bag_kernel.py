@@ -2,36 +2,46 @@
 
 The reference step (:meth:`sknotes._training.StochasticLoop.train_step`) slices
 ``Π`` for the batch, runs the network's nodes one by one through scipy and numpy,
-then the optimizers.  For an embedding bag with a linear head (no hidden layer),
-:class:`CompiledBagStep` does the same arithmetic in one numba loop that allocates
-nothing, reading the batch's rows straight from the whole ``Π`` (CSR
-``indptr/indices/data``):
+then the optimizers.  For an embedding bag with a linear head or hidden layers
+(the estimators' defaults: a (64,) ReLU head beside the linear path),
+:class:`CompiledBagStep` does the same arithmetic in one numba loop that
+allocates nothing outside its buffers, reading the batch's rows straight from the
+whole ``Π`` (CSR ``indptr/indices/data``):
 
 1. gather and pool, the notes' embedding node (:ref:`notes-embedding`):
-   ``R = Π·Table``, row by row in ``Π``'s entry order, as scipy's CSR product;
-2. the head, the notes' linear node ("Brief Summary") and Add node:
-   ``S = R·W + b (+ R_lin)``;
+   ``R = Π·Table``, row by row in ``Π``'s entry order, as scipy's CSR product,
+   split as ``[R | R_lin]`` (the head's input, the linear path);
+2. the head, :meth:`~sknotes._network.Network.forward`'s chain: per hidden layer
+   the notes' linear node ("Brief Summary") ``S = X·W + b`` and activation
+   ``Y = Δ(S)`` (:ref:`notes-activations`: ReLU, tanh, the sigmoid, identity),
+   then the output layer's ``S = X·W + b`` and the Add node's ``+ R_lin``;
 3. the loss gradient, the notes' MSE (block ①): ``grad_Ŷ = 2/n (Ŷ − Y)`` (rows
    scaled by ``wᵢ``), or the classifiers' fused sigmoid or softmax cross-entropy
    (:class:`~sknotes.nodes.SigmoidBinaryCrossEntropy`,
    :class:`~sknotes.nodes.SoftmaxCrossEntropy`): ``grad_S = (P − Y)·w/n``;
-4. backward through the linear node: ``grad_W = Rᵀ·grad_S``,
-   ``grad_b = sum(grad_S, axis=0)``, ``grad_R = grad_S·Wᵀ``; the Add node passes
-   ``grad_R_lin = grad_S`` to the linear path;
-5. the dense optimizer's step (its L2 term fused), then the scatter of the
-   embedding node's ``grad_table = Πᵀ·grad_R`` into the touched rows only (in
-   document order, as scipy's CSC product), the :class:`~sknotes.nodes.RowL2Penalty`
-   per-occurrence decay, and the row-sparse optimizer's step on those rows.
+4. :meth:`~sknotes._network.Network.backward`'s chain from the old parameters:
+   the Add node passes ``grad_R_lin = grad_S`` to the linear path; each linear
+   node stores ``grad_W = Xᵀ·grad_S``, ``grad_b = sum(grad_S, axis=0)`` and returns
+   ``grad_X = grad_S·Wᵀ``; each hidden activation turns it into its input's
+   gradient (``grad_Y·Δ(1 − Δ)``, ``grad_Y·(1 − tanh²)``, ``grad_Y·1[Y > 0]``,
+   from the cached output); the first layer's ``grad_X`` is ``grad_R``;
+5. the dense optimizer's step (the L2 term ``2c·W`` on every layer's weights
+   fused, as :class:`~sknotes.nodes.L2Penalty`), then the scatter of the
+   embedding node's ``grad_table = Πᵀ·[grad_R | grad_R_lin]`` into the touched
+   rows only (in document order, as scipy's CSC product), the
+   :class:`~sknotes.nodes.RowL2Penalty` per-occurrence decay, and the row-sparse
+   optimizer's step on those rows.
 
 Same operations, same order as the reference, except the head's sums of products:
-the reference hands ``R·W``, ``Rᵀ·grad_S`` and ``sum(grad_S)`` to OpenBLAS, whose
-kernels sum in blocks with fused multiply-adds chosen per CPU; this loop sums in
-index order.  So results are identical bit for bit whenever those sums are exact
-(tests/test_bag_kernel.py starts from dyadic values) and otherwise agree to
-rounding.  The sigmoid is the C library's ``1/(1 + exp(−s))`` on both sides;
-softmax's exponential is numpy's own (SIMD) in the reference, another source of
-rounding for several classes.  The row losses are reduced by numpy, as the
-reference's.
+the reference hands ``X·W``, ``Xᵀ·grad_S``, ``grad_S·Wᵀ`` and ``sum(grad_S)`` to
+OpenBLAS, whose kernels sum in blocks with fused multiply-adds chosen per CPU;
+this loop sums in index order (or calls OpenBLAS through numba's ``np.dot`` with
+``CompiledBagStep.blas``).  So results are identical bit for bit whenever those
+sums are exact (tests/test_bag_kernel.py starts from dyadic values, with ReLU or
+identity activations) and otherwise agree to rounding.  The sigmoid is the C
+library's ``1/(1 + exp(−s))`` on both sides; tanh and softmax's exponential are
+numpy's own (SIMD) in the reference and the C library's here, a few ulps apart.
+The row losses are reduced by numpy, as the reference's.
 
 Threads (``n_jobs``): several workers, each with its own buffers, run batches of
 one epoch at once on the shared table, head and optimizer moments without locks
@@ -530,7 +540,8 @@ class CompiledBagStep:
         self.grad_hidden = np.empty_like(self.hidden)
         self.S = np.empty(n_batch * c, dtype)
         self.grad_R = np.empty(n_batch * d, dtype)
-        self.W_T = np.empty(max(a * u for a, u in zip(units, units[1:])), dtype)
+        pairs = zip(units[:-1], units[1:], strict=True)
+        self.W_T = np.empty(max(a * u for a, u in pairs), dtype)
         self.row_loss = np.empty(n_batch, np.float64)
         self.cast = np.empty(1, dtype)
         n_touched = min(n_batch * longest, table.shape[0])
