@@ -67,6 +67,34 @@ def _assert_same_parameters(compiled, reference):
         assert_array_equal(ours, theirs)
 
 
+def _dyadic_model(pooling, n_outputs, **params):
+    """A regressor fitted on the dyadic documents of ``pooling``, with dyadic
+    targets, sample weights and penalties, and its target scaling undone."""
+    docs = DYADIC_DOCS[pooling]
+    rng = np.random.default_rng(0)
+    y = rng.integers(-4, 5, size=(len(docs), n_outputs)) / 4.0
+    if n_outputs == 1:
+        y = y.ravel()
+    # Σw = 8: the loss's 2/n is dyadic too.
+    sample_weight = rng.permutation([0.5, 0.5, 1.0, 1.0, 1.0, 1.0, 1.0, 2.0])
+    model = EmbeddingBagRegressor(
+        embedding_dim=4,
+        pooling=pooling,
+        weighting="count",
+        alpha_linear=0.25,
+        alpha_embedding=2.0**-4,
+        alpha=2.0**-3,
+        early_stopping=False,
+        batch_size=len(docs),
+        max_iter=2,
+        random_state=0,
+        **params,
+    ).fit(docs, y, sample_weight=sample_weight)
+    assert model._reference_reason is None
+    model._y_mean, model._y_scale = np.zeros(n_outputs), np.ones(n_outputs)
+    return model, docs, y, sample_weight
+
+
 @pytest.mark.parametrize("pooling", ["sum", "mean", "sqrtn"])
 @pytest.mark.parametrize(
     "solver, momentum, nesterov",
@@ -80,32 +108,15 @@ def test_one_step_equals_the_reference_bit_for_bit(
     """Gather, pool, head, MSE gradient, dense step, scatter, row penalty and row
     step: one minibatch from dyadic parameters, where every sum of products is
     exact in any order, so BLAS's order in the reference cannot differ."""
-    docs = DYADIC_DOCS[pooling]
-    rng = np.random.default_rng(0)
-    y = rng.integers(-4, 5, size=(len(docs), n_outputs)) / 4.0
-    if n_outputs == 1:
-        y = y.ravel()
-    # Σw = 8: the loss's 2/n is dyadic too.
-    sample_weight = rng.permutation([0.5, 0.5, 1.0, 1.0, 1.0, 1.0, 1.0, 2.0])
-    model = EmbeddingBagRegressor(
-        embedding_dim=4,
-        pooling=pooling,
-        weighting="count",
+    model, docs, y, sample_weight = _dyadic_model(
+        pooling,
+        n_outputs,
         hidden_layer_sizes=(),
         linear_path=linear_path,
-        alpha_linear=0.25,
-        alpha_embedding=2.0**-4,
-        alpha=2.0**-3,
         solver=solver,
         momentum=momentum,
         nesterovs_momentum=nesterov,
-        early_stopping=False,
-        batch_size=len(docs),
-        max_iter=2,
-        random_state=0,
-    ).fit(docs, y, sample_weight=sample_weight)
-    assert model._reference_reason is None
-    model._y_mean, model._y_scale = np.zeros(n_outputs), np.ones(n_outputs)
+    )
     compiled, reference = _one_step_both_ways(
         model, monkeypatch, docs, y, 1, sample_weight
     )
@@ -368,34 +379,6 @@ def _ulps(ours, theirs):
     return ulps
 
 
-def _hidden_head_model(activation, pooling, solver, linear_path, n_outputs):
-    docs = DYADIC_DOCS[pooling]
-    rng = np.random.default_rng(0)
-    y = rng.integers(-4, 5, size=(len(docs), n_outputs)) / 4.0
-    if n_outputs == 1:
-        y = y.ravel()
-    sample_weight = rng.permutation([0.5, 0.5, 1.0, 1.0, 1.0, 1.0, 1.0, 2.0])
-    model = EmbeddingBagRegressor(
-        embedding_dim=4,
-        pooling=pooling,
-        weighting="count",
-        hidden_layer_sizes=(8, 4),
-        activation=activation,
-        linear_path=linear_path,
-        alpha_linear=0.25,
-        alpha_embedding=2.0**-4,
-        alpha=2.0**-3,
-        solver=solver,
-        early_stopping=False,
-        batch_size=len(docs),
-        max_iter=2,
-        random_state=0,
-    ).fit(docs, y, sample_weight=sample_weight)
-    assert model._reference_reason is None
-    model._y_mean, model._y_scale = np.zeros(n_outputs), np.ones(n_outputs)
-    return model, docs, y, sample_weight
-
-
 @pytest.mark.parametrize("blas", [False, True])
 @pytest.mark.parametrize("linear_path", [True, False])
 @pytest.mark.parametrize("solver", ["adam", "sgd"])
@@ -413,8 +396,13 @@ def test_hidden_head_step_equals_the_reference(
     ulps of the largest entry (measured: at most 6.1)."""
     monkeypatch.setattr(bag_kernel.CompiledBagStep, "blas", blas)
     n_outputs = 2 if pooling == "mean" else 1
-    model, docs, y, sample_weight = _hidden_head_model(
-        activation, pooling, solver, linear_path, n_outputs
+    model, docs, y, sample_weight = _dyadic_model(
+        pooling,
+        n_outputs,
+        hidden_layer_sizes=(8, 4),
+        activation=activation,
+        linear_path=linear_path,
+        solver=solver,
     )
     compiled, reference = _one_step_both_ways(
         model, monkeypatch, docs, y, 1, sample_weight
