@@ -14,10 +14,9 @@ cancels).  Sides, interleaved in one process:
 
 - reference: the scipy/numpy step through the network's nodes (numba off for
   the step only);
-- compiled, loops: the compiled step with the head's products as its own loops
-  (the estimators' choice);
+- compiled, loops: the compiled step with the head's products as its own loops;
 - compiled, BLAS: the same step with the head's products through numba's
-  ``np.dot`` (OpenBLAS).
+  ``np.dot`` (OpenBLAS), the estimators' choice for hidden heads.
 
 each on ``n_jobs=1`` and ``n_jobs=2`` (the reference runs one thread whatever
 ``n_jobs`` says; its BLAS may use two).
@@ -54,7 +53,7 @@ def default_model(estimator, epochs, n_jobs):
 
 def with_side(side, function, *args):
     """``function(*args)`` with the train step of ``side``."""
-    compiled = bag_kernel._compiled()
+    compiled, blas = bag_kernel._compiled(), bag_kernel.CompiledBagStep.blas
     bag_kernel.CompiledBagStep.blas = side == "compiled, BLAS"
     if side == "reference":
         bag_kernel._COMPILED = False
@@ -62,7 +61,7 @@ def with_side(side, function, *args):
         return function(*args)
     finally:
         bag_kernel._COMPILED = compiled
-        bag_kernel.CompiledBagStep.blas = False
+        bag_kernel.CompiledBagStep.blas = blas
 
 
 def timed_epochs(side, model, epochs, X, y):

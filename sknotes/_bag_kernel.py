@@ -503,9 +503,11 @@ class CompiledBagStep:
     loop : StochasticLoop
     """
 
-    # The head's products through BLAS (numba's np.dot) or as the kernel's own
-    # loops; benchmarks/bench_bag_head.py measures both.
-    blas = False
+    # A hidden head's products through OpenBLAS (numba's np.dot) or as the
+    # kernel's own loops: benchmarks/bench_bag_head.py measures both, and BLAS
+    # was the faster for the defaults' (64,) head on 1 and 2 threads.  A linear
+    # head (a matrix-vector product) keeps the loops it was measured with.
+    blas = True
 
     def __init__(self, loop):
         self.loop = loop
@@ -559,7 +561,7 @@ class CompiledBagStep:
         flags[_HAS_SW] = train.sample_weight is not None
         flags[_LOSS] = self._loss_kind
         flags[_ACTIVATION] = _ACTIVATIONS.get(network.activation, _IDENTITY)
-        flags[_BLAS] = self.blas
+        flags[_BLAS] = self.blas and len(units) > 2
         hyper[_ONE] = 1.0
         empty_2d = np.zeros((0, 0), dtype)
         if isinstance(dense, Adam):
