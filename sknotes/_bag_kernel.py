@@ -35,8 +35,9 @@ whole ``Π`` (CSR ``indptr/indices/data``):
 Same operations, same order as the reference, except the head's sums of products:
 the reference hands ``X·W``, ``Xᵀ·grad_S``, ``grad_S·Wᵀ`` and ``sum(grad_S)`` to
 OpenBLAS, whose kernels sum in blocks with fused multiply-adds chosen per CPU;
-this loop sums in index order (or calls OpenBLAS through numba's ``np.dot`` with
-``CompiledBagStep.blas``).  So results are identical bit for bit whenever those
+for a linear head this loop sums in index order, and a hidden head's products go
+to numba's ``np.dot``, that is to scipy's OpenBLAS build rather than numpy's
+(``CompiledBagStep.blas = False`` keeps them in index-order loops).  So results are identical bit for bit whenever those
 sums are exact (tests/test_bag_kernel.py starts from dyadic values, with ReLU or
 identity activations) and otherwise agree to rounding.  The sigmoid is the C
 library's ``1/(1 + exp(−s))`` on both sides; tanh and softmax's exponential are
