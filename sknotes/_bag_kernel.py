@@ -38,8 +38,9 @@ OpenBLAS, whose kernels sum in blocks with fused multiply-adds chosen per CPU;
 for a linear head this loop sums in index order, and a hidden head's products go
 to numba's ``np.dot``, that is to scipy's OpenBLAS build rather than numpy's
 (``CompiledBagStep.blas = False`` keeps them in index-order loops).  So results
-are identical bit for bit whenever those sums are exact (tests/test_bag_kernel.py starts from dyadic values, with ReLU or
-identity activations) and otherwise agree to rounding.  The sigmoid is the C
+are identical bit for bit whenever those sums are exact
+(tests/test_bag_kernel.py starts from dyadic values, with ReLU or identity
+activations) and otherwise agree to rounding.  The sigmoid is the C
 library's ``1/(1 + exp(−s))`` on both sides; tanh and softmax's exponential are
 numpy's own (SIMD) in the reference and the C library's here, a few ulps apart.
 The row losses are reduced by numpy, as the reference's.
