@@ -2,36 +2,48 @@
 
 The reference step (:meth:`sknotes._training.StochasticLoop.train_step`) slices
 ``Π`` for the batch, runs the network's nodes one by one through scipy and numpy,
-then the optimizers.  For an embedding bag with a linear head (no hidden layer),
-:class:`CompiledBagStep` does the same arithmetic in one numba loop that allocates
-nothing, reading the batch's rows straight from the whole ``Π`` (CSR
-``indptr/indices/data``):
+then the optimizers.  For an embedding bag with a linear head or hidden layers
+(the estimators' defaults: a (64,) ReLU head beside the linear path),
+:class:`CompiledBagStep` does the same arithmetic in one numba loop that
+allocates nothing outside its buffers, reading the batch's rows straight from the
+whole ``Π`` (CSR ``indptr/indices/data``):
 
 1. gather and pool, the notes' embedding node (:ref:`notes-embedding`):
-   ``R = Π·Table``, row by row in ``Π``'s entry order, as scipy's CSR product;
-2. the head, the notes' linear node ("Brief Summary") and Add node:
-   ``S = R·W + b (+ R_lin)``;
+   ``R = Π·Table``, row by row in ``Π``'s entry order, as scipy's CSR product,
+   split as ``[R | R_lin]`` (the head's input, the linear path);
+2. the head, :meth:`~sknotes._network.Network.forward`'s chain: per hidden layer
+   the notes' linear node ("Brief Summary") ``S = X·W + b`` and activation
+   ``Y = Δ(S)`` (:ref:`notes-activations`: ReLU, tanh, the sigmoid, identity),
+   then the output layer's ``S = X·W + b`` and the Add node's ``+ R_lin``;
 3. the loss gradient, the notes' MSE (block ①): ``grad_Ŷ = 2/n (Ŷ − Y)`` (rows
    scaled by ``wᵢ``), or the classifiers' fused sigmoid or softmax cross-entropy
    (:class:`~sknotes.nodes.SigmoidBinaryCrossEntropy`,
    :class:`~sknotes.nodes.SoftmaxCrossEntropy`): ``grad_S = (P − Y)·w/n``;
-4. backward through the linear node: ``grad_W = Rᵀ·grad_S``,
-   ``grad_b = sum(grad_S, axis=0)``, ``grad_R = grad_S·Wᵀ``; the Add node passes
-   ``grad_R_lin = grad_S`` to the linear path;
-5. the dense optimizer's step (its L2 term fused), then the scatter of the
-   embedding node's ``grad_table = Πᵀ·grad_R`` into the touched rows only (in
-   document order, as scipy's CSC product), the :class:`~sknotes.nodes.RowL2Penalty`
-   per-occurrence decay, and the row-sparse optimizer's step on those rows.
+4. :meth:`~sknotes._network.Network.backward`'s chain from the old parameters:
+   the Add node passes ``grad_R_lin = grad_S`` to the linear path; each linear
+   node stores ``grad_W = Xᵀ·grad_S``, ``grad_b = sum(grad_S, axis=0)`` and returns
+   ``grad_X = grad_S·Wᵀ``; each hidden activation turns it into its input's
+   gradient (``grad_Y·Δ(1 − Δ)``, ``grad_Y·(1 − tanh²)``, ``grad_Y·1[Y > 0]``,
+   from the cached output); the first layer's ``grad_X`` is ``grad_R``;
+5. the dense optimizer's step (the L2 term ``2c·W`` on every layer's weights
+   fused, as :class:`~sknotes.nodes.L2Penalty`), then the scatter of the
+   embedding node's ``grad_table = Πᵀ·[grad_R | grad_R_lin]`` into the touched
+   rows only (in document order, as scipy's CSC product), the
+   :class:`~sknotes.nodes.RowL2Penalty` per-occurrence decay, and the row-sparse
+   optimizer's step on those rows.
 
 Same operations, same order as the reference, except the head's sums of products:
-the reference hands ``R·W``, ``Rᵀ·grad_S`` and ``sum(grad_S)`` to OpenBLAS, whose
-kernels sum in blocks with fused multiply-adds chosen per CPU; this loop sums in
-index order.  So results are identical bit for bit whenever those sums are exact
-(tests/test_bag_kernel.py starts from dyadic values) and otherwise agree to
-rounding.  The sigmoid is the C library's ``1/(1 + exp(−s))`` on both sides;
-softmax's exponential is numpy's own (SIMD) in the reference, another source of
-rounding for several classes.  The row losses are reduced by numpy, as the
-reference's.
+the reference hands ``X·W``, ``Xᵀ·grad_S``, ``grad_S·Wᵀ`` and ``sum(grad_S)`` to
+OpenBLAS, whose kernels sum in blocks with fused multiply-adds chosen per CPU;
+for a linear head this loop sums in index order, and a hidden head's products go
+to numba's ``np.dot``, that is to scipy's OpenBLAS build rather than numpy's
+(``CompiledBagStep.blas = False`` keeps them in index-order loops).  So results
+are identical bit for bit whenever those sums are exact
+(tests/test_bag_kernel.py starts from dyadic values, with ReLU or identity
+activations) and otherwise agree to rounding.  The sigmoid is the C
+library's ``1/(1 + exp(−s))`` on both sides; tanh and softmax's exponential are
+numpy's own (SIMD) in the reference and the C library's here, a few ulps apart.
+The row losses are reduced by numpy, as the reference's.
 
 Threads (``n_jobs``): several workers, each with its own buffers, run batches of
 one epoch at once on the shared table, head and optimizer moments without locks
@@ -55,127 +67,263 @@ __all__ = ["CompiledBagStep", "compiled_step_support"]
 # flags[...] of the kernel
 _D, _C, _K, _DENSE_ADAM, _NESTEROV, _TABLE_KIND, _N_FROZEN, _HAS_SW = range(8)
 _N_DECAYED, _TABLE_NESTEROV, _TABLE_MOMENTUM, _HAS_PENALTY, _LOSS = range(8, 13)
-_N_FLAGS = 13
+_ACTIVATION, _BLAS = range(13, 15)
+_N_FLAGS = 15
 # hyper[...] (in the network's dtype), for the elementwise loops
 _LR, _MOMENTUM, _B1, _B2, _1MB1, _1MB2, _EPS, _NEG_STEP, _DECAY, _GRAD_SCALE = range(10)
 _T_LR, _T_MOMENTUM, _T_NEG_STEP, _ZERO, _ONE = range(10, 15)
 _N_HYPER = 15
-# table kinds; loss kinds
+# table kinds; loss kinds; hidden activations (sknotes.nodes.ACTIVATIONS' names)
 _NO_TABLE, _TABLE_SGD, _TABLE_ADAM = range(3)
 _MSE, _SIGMOID, _SOFTMAX = range(3)
 _LOSS_KINDS = {MSELoss: _MSE, SigmoidBinaryCrossEntropy: _SIGMOID}
 _LOSS_KINDS[SoftmaxCrossEntropy] = _SOFTMAX
+_IDENTITY, _RELU, _TANH, _LOGISTIC = range(4)
+_ACTIVATIONS = {"identity": _IDENTITY, "relu": _RELU, "tanh": _TANH}
+_ACTIVATIONS["logistic"] = _LOGISTIC
+
+
+def _matrix(flat, start, n_rows, n_columns):
+    # A C-contiguous (n_rows, n_columns) view of flat[start:], for np.dot.
+    return flat[start : start + n_rows * n_columns].reshape((n_rows, n_columns))
+
+
+def _linear_forward(X, W, b, S, blas):
+    # The notes' linear node ("Brief Summary"): S = X·W + b (b added after the
+    # product, as Linear.forward's add_row).
+    if blas:
+        np.dot(X, W, S)
+    else:
+        # Row i of S accumulates X[i, j]·W[j] in j's order: the inner loop runs
+        # along S's and W's rows and vectorises.
+        for i in range(X.shape[0]):
+            for o in range(S.shape[1]):
+                S[i, o] = 0.0
+            for j in range(X.shape[1]):
+                x = X[i, j]
+                for o in range(S.shape[1]):
+                    S[i, o] += x * W[j, o]
+    for i in range(S.shape[0]):
+        for o in range(S.shape[1]):
+            S[i, o] = S[i, o] + b[o]
+
+
+def _linear_backward(X, W, grad_S, grad_W, grad_b, grad_X, W_T, blas):
+    # The notes' linear node ("Brief Summary"): grad_W = Xᵀ·grad_S,
+    # grad_b = sum(grad_S, axis=0), grad_X = grad_S·Wᵀ (none when grad_X is
+    # empty: the table does not train).
+    n, a, u = X.shape[0], X.shape[1], grad_S.shape[1]
+    for o in range(u):
+        grad_b[o] = 0.0
+    for i in range(n):
+        for o in range(u):
+            grad_b[o] += grad_S[i, o]
+    if blas:
+        np.dot(X.T, grad_S, grad_W)
+        if grad_X.shape[0]:
+            np.dot(grad_S, W.T, grad_X)
+        return
+    for j in range(a):
+        for o in range(u):
+            grad_W[j, o] = 0.0
+    for i in range(n):
+        for j in range(a):
+            x = X[i, j]
+            for o in range(u):
+                grad_W[j, o] += x * grad_S[i, o]
+    if not grad_X.shape[0]:
+        return
+    # grad_X[i] accumulates grad_S[i, o]·Wᵀ[o] in o's order, along Wᵀ's rows
+    # (a transposed copy: a sum along W's rows would not vectorise).
+    for j in range(a):
+        for o in range(u):
+            W_T[o, j] = W[j, o]
+    for i in range(n):
+        for j in range(a):
+            grad_X[i, j] = 0.0
+        for o in range(u):
+            g = grad_S[i, o]
+            for j in range(a):
+                grad_X[i, j] += g * W_T[o, j]
+
+
+def _activation_forward(S, kind, one):
+    # Y = Δ(S) in place, as sknotes.nodes' activations (ReLU as np.maximum(S, 0)
+    # for every input, the sigmoid as scipy's expit).
+    n, u = S.shape
+    if kind == _RELU:
+        for i in range(n):
+            for o in range(u):
+                x = S[i, o]
+                S[i, o] = x if x > 0 or x != x else 0.0
+    elif kind == _TANH:
+        for i in range(n):
+            for o in range(u):
+                S[i, o] = np.tanh(S[i, o])
+    elif kind == _LOGISTIC:
+        for i in range(n):
+            for o in range(u):
+                S[i, o] = one / (one + np.exp(-S[i, o]))
+
+
+def _activation_backward(grad_Y, Y, kind, one):
+    # The notes' activation nodes, from the cached output Y, in place:
+    # grad_X = grad_Y·Δ(1 − Δ) (sigmoid), grad_Y·(1 − tanh²), grad_Y·1[Y > 0].
+    n, u = Y.shape
+    if kind == _RELU:
+        for i in range(n):
+            for o in range(u):
+                grad_Y[i, o] *= Y[i, o] > 0
+    elif kind == _TANH:
+        for i in range(n):
+            for o in range(u):
+                grad_Y[i, o] *= one - Y[i, o] * Y[i, o]
+    elif kind == _LOGISTIC:
+        for i in range(n):
+            for o in range(u):
+                grad_Y[i, o] = grad_Y[i, o] * Y[i, o] * (one - Y[i, o])
 
 
 def _bag_step_loop(indptr, indices, data, batch, y, sw, row_scale, table, theta,
-                   grad, dense_m, dense_v, table_m, table_v, hyper, flags, colcoef,
-                   inverse_df, R, S, grad_R, row_loss, position, rows, grad_rows,
-                   counts, cast):  # fmt: skip
+                   grad, dense_m, dense_v, table_m, table_v, hyper, flags, units,
+                   colcoef, inverse_df, R, R_lin, hidden, grad_hidden, S, grad_R, W_T,
+                   row_loss, position, rows, grad_rows, counts, cast):  # fmt: skip
     # Flags and constants in locals: read from arrays inside the loops they
     # could alias the int64 buffers, and the loops would not vectorise.
     n_batch = batch.shape[0]
     width = table.shape[1]
     d, c, k = flags[_D], flags[_C], flags[_K]
-    n_coef = d * c
     has_sw, has_penalty = flags[_HAS_SW] != 0, flags[_HAS_PENALTY] != 0
     n_decayed, n_frozen = flags[_N_DECAYED], flags[_N_FROZEN]
     table_kind = flags[_TABLE_KIND]
     dense_adam, nesterov = flags[_DENSE_ADAM] != 0, flags[_NESTEROV] != 0
     table_momentum = flags[_TABLE_MOMENTUM] != 0
     table_nesterov = flags[_TABLE_NESTEROV] != 0
-    loss_kind = flags[_LOSS]
+    loss_kind, activation = flags[_LOSS], flags[_ACTIVATION]
+    blas = flags[_BLAS] != 0
+    n_layers = units.shape[0] - 1
+    n_coef = 0
+    for layer in range(n_layers):
+        n_coef += units[layer] * units[layer + 1]
 
     # 1. R = Π·Table: each batch row accumulates its entries in order, from 0
-    #    (scipy's csr_matvecs); the touched rows get compact positions.
+    #    (scipy's csr_matvecs), its first d columns in R (the head's input) and
+    #    its last k in R_lin (the linear path); the touched rows get compact
+    #    positions.
+    X = _matrix(R, 0, n_batch, d)
     n_rows = 0
     for i in range(n_batch):
         doc = batch[i]
-        for j in range(width):
-            R[i, j] = 0.0
+        for j in range(d):
+            X[i, j] = 0.0
+        for o in range(k):
+            R_lin[i, o] = 0.0
         for p in range(indptr[doc], indptr[doc + 1]):
             col = indices[p]
             a = data[p]
-            for j in range(width):
-                R[i, j] += a * table[col, j]
+            for j in range(d):
+                X[i, j] += a * table[col, j]
+            for o in range(k):
+                R_lin[i, o] += a * table[col, d + o]
             if position[col] < 0:
                 position[col] = n_rows
                 rows[n_rows] = col
                 n_rows += 1
 
-    # 2. S = R·W + b (+ R_lin), the logits or Ŷ, in S.
-    scale, zero, one = hyper[_GRAD_SCALE], hyper[_ZERO], hyper[_ONE]
+    # 2. The head, Network.forward's chain: S = X·W + b, Y = Δ(S) for each
+    #    hidden layer, then the output layer's S = X·W + b (+ R_lin, the Add
+    #    node), the logits or Ŷ, in S.
+    zero, one = hyper[_ZERO], hyper[_ONE]
+    w_start, b_start, h_start = 0, n_coef, 0
+    for layer in range(n_layers):
+        a, u = units[layer], units[layer + 1]
+        W = _matrix(theta, w_start, a, u)
+        b = theta[b_start : b_start + u]
+        if layer < n_layers - 1:
+            out = _matrix(hidden, h_start, n_batch, u)
+            h_start += n_batch * u
+        else:
+            out = _matrix(S, 0, n_batch, c)
+        _linear_forward(X, W, b, out, blas)
+        if layer < n_layers - 1:
+            _activation_forward(out, activation, one)
+        w_start += a * u
+        b_start += u
+        X = out
+    S_out = X
     for i in range(n_batch):
-        for o in range(c):
-            s = zero
-            for j in range(d):
-                s += R[i, j] * theta[j * c + o]
-            s = s + theta[n_coef + o]
-            if k:
-                s = s + R[i, d + o]
-            S[i, o] = s
+        for o in range(k):
+            S_out[i, o] = S_out[i, o] + R_lin[i, o]
+
     # 3. The loss node's row losses (float64) and its gradient, overwriting S.
+    scale = hyper[_GRAD_SCALE]
     for i in range(n_batch):
         doc = batch[i]
         row = 0.0
         if loss_kind == _MSE:
             # MSELoss (block ①): grad_Ŷ = 2/n (Ŷ − Y), rows scaled by wᵢ.
             for o in range(c):
-                residual = S[i, o] - y[doc, o]
+                residual = S_out[i, o] - y[doc, o]
                 row += np.float64(residual) * np.float64(residual)
                 g = residual * scale
                 if has_sw:
                     g = g * sw[i]
-                S[i, o] = g
+                S_out[i, o] = g
         elif loss_kind == _SIGMOID:
             # SigmoidBinaryCrossEntropy: softplus(s) − y·s; grad_S = (P − Y)·w/n.
             for o in range(c):
-                s = S[i, o]
+                s = S_out[i, o]
                 entry = np.log1p(np.exp(-np.abs(s))) + max(s, zero) - y[doc, o] * s
                 row += np.float64(entry)
                 p = one / (one + np.exp(-s))
-                S[i, o] = (p - y[doc, o]) * (row_scale[i] if has_sw else scale)
+                S_out[i, o] = (p - y[doc, o]) * (row_scale[i] if has_sw else scale)
         else:
             # SoftmaxCrossEntropy: Σy·log Z − Σy·(s − m); grad_S = (P·Σy − Y)·w/n.
-            top = S[i, 0]
+            top = S_out[i, 0]
             for o in range(1, c):
-                top = max(top, S[i, o])
+                top = max(top, S_out[i, o])
             total = zero
             y_sum = zero
             for o in range(c):
-                shifted = S[i, o] - top
+                shifted = S_out[i, o] - top
                 row -= np.float64(y[doc, o]) * np.float64(shifted)
-                S[i, o] = np.exp(shifted)
-                total += S[i, o]
+                S_out[i, o] = np.exp(shifted)
+                total += S_out[i, o]
                 y_sum += y[doc, o]
             row += np.float64(y_sum) * np.log(np.float64(total))
             for o in range(c):
-                p = S[i, o] / total
+                p = S_out[i, o] / total
                 g = p * y_sum - y[doc, o]
-                S[i, o] = g * (row_scale[i] if has_sw else scale)
+                S_out[i, o] = g * (row_scale[i] if has_sw else scale)
         row_loss[i] = row
 
-    # 4. grad_W = Rᵀ·grad_S, grad_b = sum(grad_S, axis=0) (before the step: the
-    #    reference's backward reads the old W), grad_R = grad_S·Wᵀ | grad_S.
-    for q in range(n_coef + c):
-        grad[q] = 0.0
-    for i in range(n_batch):
-        for j in range(d):
-            r = R[i, j]
-            for o in range(c):
-                grad[j * c + o] += r * S[i, o]
-        for o in range(c):
-            grad[n_coef + o] += S[i, o]
-    for i in range(n_batch):
-        for j in range(d):
-            acc = S[i, 0] * theta[j * c]
-            for o in range(1, c):
-                acc += S[i, o] * theta[j * c + o]
-            grad_R[i, j] = acc
-        for o in range(k):
-            grad_R[i, d + o] = S[i, o]
+    # 4. Network.backward's chain, all from the old parameters (the step comes
+    #    after): the Add node passes grad_S to the head and to R_lin unchanged;
+    #    each linear node stores grad_W, grad_b and returns grad_X, through each
+    #    hidden activation's backward; the first one's grad_X is grad_R (none
+    #    without a table step).
+    grad_S = S_out
+    grad_R = _matrix(grad_R, 0, n_batch if table_kind != _NO_TABLE else 0, d)
+    for layer in range(n_layers - 1, -1, -1):
+        a, u = units[layer], units[layer + 1]
+        w_start -= a * u
+        b_start -= u
+        if layer:
+            h_start -= n_batch * a
+            X = _matrix(hidden, h_start, n_batch, a)
+            grad_X = _matrix(grad_hidden, h_start, n_batch, a)
+        else:
+            X, grad_X = _matrix(R, 0, n_batch, d), grad_R
+        _linear_backward(
+            X, _matrix(theta, w_start, a, u), grad_S, _matrix(grad, w_start, a, u),
+            grad[b_start : b_start + u], grad_X, _matrix(W_T, 0, u, a), blas,
+        )  # fmt: skip
+        if layer:
+            _activation_backward(grad_X, X, activation, one)
+        grad_S = grad_X
 
     # 5a. The dense step, its L2 term fused (sknotes._kernels' loops).
-    n_params = n_coef + c
+    n_params = theta.shape[0]
     if dense_adam:
         _adam(
             theta, grad, dense_m, dense_v, hyper[_B1], hyper[_B2], hyper[_1MB1],
@@ -209,8 +357,10 @@ def _bag_step_loop(indptr, indices, data, batch, y, sw, row_scale, table, theta,
             for p in range(indptr[doc], indptr[doc + 1]):
                 q = position[indices[p]]
                 a = data[p]
-                for j in range(width):
+                for j in range(d):
                     grad_rows[q, j] += a * grad_R[i, j]
+                for o in range(k):
+                    grad_rows[q, d + o] += a * S_out[i, o]
                 if has_sw:
                     counts[q] += np.float64(sw[i])
                 else:
@@ -292,9 +442,14 @@ def _compiled():
         else:
             import numba
 
-            global _adam, _add_scaled
+            global _adam, _add_scaled, _matrix, _linear_forward, _linear_backward
+            global _activation_forward, _activation_backward
             _adam, _add_scaled = loops.adam, loops.add_scaled
             jit = numba.njit(cache=loops.cache, nogil=True, error_model="numpy")
+            _matrix, _linear_forward = jit(_matrix), jit(_linear_forward)
+            _linear_backward = jit(_linear_backward)
+            _activation_forward = jit(_activation_forward)
+            _activation_backward = jit(_activation_backward)
             _COMPILED = (jit(_bag_step_loop), jit(_touched_rows_loop))
     return _COMPILED or None
 
@@ -309,9 +464,10 @@ def _unwrap(optimizer):
 def compiled_step_support(network, loss_node, optimizers):
     """Why the compiled step cannot train this network, or None when it can.
 
-    It covers an embedding bag (not 'concat') with a linear head (no hidden
-    layer) on the notes' squared error or a classifier's cross-entropy, with
-    SGD or Adam.  Anything else trains on the reference path.
+    It covers an embedding bag (not 'concat') with a linear head or hidden
+    layers of the MLP activations, on the notes' squared error or a
+    classifier's cross-entropy, with SGD or Adam.  Anything else trains on the
+    reference path.
     """
     dense, table = optimizers
     table, _ = _unwrap(table)
@@ -319,8 +475,8 @@ def compiled_step_support(network, loss_node, optimizers):
         return "numba is not installed (or SKNOTES_NUMBA=0)"
     if network.table is None or network.positions is not None:
         return "no embedding bag (a dense input or 'concat' pooling)"
-    if len(network.layer_units) != 2:
-        return "hidden layers (the compiled step has a linear head)"
+    if len(network.layer_units) > 2 and network.activation not in _ACTIVATIONS:
+        return f"the hidden activation {network.activation!r}"
     if network.out_activation != "identity" or type(loss_node) not in _LOSS_KINDS:
         return "a loss other than the squared error or cross-entropy"
     if type(dense) not in (SGD, Adam) or type(table) not in (
@@ -349,6 +505,12 @@ class CompiledBagStep:
     loop : StochasticLoop
     """
 
+    # A hidden head's products through OpenBLAS (numba's np.dot) or as the
+    # kernel's own loops: benchmarks/bench_bag_head.py measures both, and BLAS
+    # was the faster for the defaults' (64,) head on 1 and 2 threads.  A linear
+    # head (a matrix-vector product) keeps the loops it was measured with.
+    blas = True
+
     def __init__(self, loop):
         self.loop = loop
         self._train = None
@@ -371,10 +533,19 @@ class CompiledBagStep:
         ):
             self.position = np.full(table.shape[0], -1, np.int64)
             self.rows = np.empty(table.shape[0], np.int64)
-        width, c = table.shape[1], network.layer_units[-1]
-        self.R = np.empty((n_batch, width), dtype)
-        self.S = np.empty((n_batch, c), dtype)
-        self.grad_R = np.empty((n_batch, width), dtype)
+        units = network.layer_units
+        width, d, c, k = table.shape[1], units[0], units[-1], network.n_linear
+        # The head's matrices are flat buffers: the kernel views each batch's
+        # rows as contiguous (n, u) blocks, as np.dot needs them.
+        self.units = np.array(units, np.int64)
+        self.R = np.empty(n_batch * d, dtype)
+        self.R_lin = np.empty((n_batch, k), dtype)
+        self.hidden = np.empty(n_batch * sum(units[1:-1]), dtype)
+        self.grad_hidden = np.empty_like(self.hidden)
+        self.S = np.empty(n_batch * c, dtype)
+        self.grad_R = np.empty(n_batch * d, dtype)
+        pairs = zip(units[:-1], units[1:], strict=True)
+        self.W_T = np.empty(max(a * u for a, u in pairs), dtype)
         self.row_loss = np.empty(n_batch, np.float64)
         self.cast = np.empty(1, dtype)
         n_touched = min(n_batch * longest, table.shape[0])
@@ -391,6 +562,8 @@ class CompiledBagStep:
         flags[_N_FROZEN] = n_frozen
         flags[_HAS_SW] = train.sample_weight is not None
         flags[_LOSS] = self._loss_kind
+        flags[_ACTIVATION] = _ACTIVATIONS.get(network.activation, _IDENTITY)
+        flags[_BLAS] = self.blas and len(units) > 2
         hyper[_ONE] = 1.0
         empty_2d = np.zeros((0, 0), dtype)
         if isinstance(dense, Adam):
@@ -472,9 +645,10 @@ class CompiledBagStep:
             Pi.indptr, Pi.indices, Pi.data, indices, y,
             self._empty_1d if sw is None else sw_batch, row_scale,
             network.table, network.theta, network.grad, *self._dense_state,
-            *self._table_state, hyper, flags, colcoef, self._inverse_df, self.R,
-            self.S, self.grad_R, self.row_loss, self.position, self.rows,
-            self.grad_rows, self.counts, self.cast,
+            *self._table_state, hyper, flags, self.units, colcoef, self._inverse_df,
+            self.R, self.R_lin, self.hidden, self.grad_hidden, self.S, self.grad_R,
+            self.W_T, self.row_loss, self.position, self.rows, self.grad_rows,
+            self.counts, self.cast,
         )  # fmt: skip
         # The loss as the loss nodes reduce it (numpy), then the penalties.
         row_loss = self.row_loss[:n_batch]

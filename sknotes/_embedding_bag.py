@@ -345,10 +345,10 @@ beta_2, epsilon, n_iter_no_change
         turn and update the shared table, head and optimizer moments without
         locks (Hogwild, as fastText's threads).  None means 1, -1 all
         processors.  Only the compiled training step (numba, the ``fast``
-        extra) runs threads; it covers a linear head
-        (``hidden_layer_sizes=()``), 'sum', 'mean' or 'sqrtn' pooling, the
-        squared error (and :class:`EmbeddingBagClassifier`'s cross-entropies),
-        SGD and Adam.  Any other model trains on one thread
+        extra) runs threads; it covers a linear head or hidden layers (any
+        ``activation``, the defaults included), 'sum', 'mean' or 'sqrtn'
+        pooling, the squared error (and :class:`EmbeddingBagClassifier`'s
+        cross-entropies), SGD and Adam.  Any other model trains on one thread
         through the reference step.  With one thread a fit is reproducible bit
         for bit (same ``random_state``, same results).  With several, the
         shuffling, the validation split and the initialisation stay

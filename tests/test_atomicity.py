@@ -16,6 +16,7 @@ from sklearn.exceptions import ConvergenceWarning, NotFittedError
 
 import sknotes._training
 from sknotes import nodes
+from sknotes._bag_kernel import CompiledBagStep
 from sknotes._optimizers import SGD, Adam, RowSparseAdam, RowSparseSGD
 from tests.reliability_cases import (
     ALL_CASE_IDS,
@@ -223,17 +224,30 @@ def test_failed_first_fit_leaves_the_estimator_unfitted(make, data, fail, monkey
 
 
 # -- KeyboardInterrupt inside the loop -------------------------------------------------
+def _after_each_step(monkeypatch, cls, action):
+    """Run ``action()`` after each ``cls.step`` and after each compiled bag step
+    (the embedding bag's one-loop step, which runs every optimizer's step)."""
+    for owner, name in ((cls, "step"), (CompiledBagStep, "__call__")):
+        original = getattr(owner, name)
+
+        def step(self, *args, original=original):
+            result = original(self, *args)
+            action()
+            return result
+
+        monkeypatch.setattr(owner, name, step)
+
+
 def _interrupt_on_call(monkeypatch, cls, n):
     """Make ``cls.step`` raise KeyboardInterrupt on its n-th call, after stepping."""
-    original, calls = cls.step, []
+    calls = []
 
-    def step(self, *args):
-        original(self, *args)
+    def count_then_interrupt():
         calls.append(1)
         if len(calls) == n:
             raise KeyboardInterrupt
 
-    monkeypatch.setattr(cls, "step", step)
+    _after_each_step(monkeypatch, cls, count_then_interrupt)
     return calls
 
 
@@ -310,16 +324,15 @@ def test_interrupt_inside_lbfgs_restores_the_previous_model(make, monkeypatch):
 # -- Ctrl-C (SIGINT) ---------------------------------------------------------------
 def _sigint_on_call(monkeypatch, n, times=1, cls=Adam):
     """Press Ctrl-C ``times`` times right after the n-th step of ``cls``."""
-    original, calls = cls.step, []
+    calls = []
 
-    def step(self, *args):
-        original(self, *args)
+    def count_then_press():
         calls.append(1)
         if len(calls) == n:
             for _ in range(times):
                 signal.raise_signal(signal.SIGINT)
 
-    monkeypatch.setattr(cls, "step", step)
+    _after_each_step(monkeypatch, cls, count_then_press)
     return calls
 
 

@@ -8,6 +8,8 @@ from numpy.testing import assert_allclose, assert_array_equal
 
 from sknotes import EmbeddingBagClassifier, EmbeddingBagRegressor
 from sknotes import _bag_kernel as bag_kernel
+from sknotes._network import predict
+from sknotes.gradcheck import gradcheck
 
 pytest.importorskip("numba")
 pytestmark = pytest.mark.usefixtures("quiet_convergence")
@@ -65,6 +67,34 @@ def _assert_same_parameters(compiled, reference):
         assert_array_equal(ours, theirs)
 
 
+def _dyadic_model(pooling, n_outputs, **params):
+    """A regressor fitted on the dyadic documents of ``pooling``, with dyadic
+    targets, sample weights and penalties, and its target scaling undone."""
+    docs = DYADIC_DOCS[pooling]
+    rng = np.random.default_rng(0)
+    y = rng.integers(-4, 5, size=(len(docs), n_outputs)) / 4.0
+    if n_outputs == 1:
+        y = y.ravel()
+    # Σw = 8: the loss's 2/n is dyadic too.
+    sample_weight = rng.permutation([0.5, 0.5, 1.0, 1.0, 1.0, 1.0, 1.0, 2.0])
+    model = EmbeddingBagRegressor(
+        embedding_dim=4,
+        pooling=pooling,
+        weighting="count",
+        alpha_linear=0.25,
+        alpha_embedding=2.0**-4,
+        alpha=2.0**-3,
+        early_stopping=False,
+        batch_size=len(docs),
+        max_iter=2,
+        random_state=0,
+        **params,
+    ).fit(docs, y, sample_weight=sample_weight)
+    assert model._reference_reason is None
+    model._y_mean, model._y_scale = np.zeros(n_outputs), np.ones(n_outputs)
+    return model, docs, y, sample_weight
+
+
 @pytest.mark.parametrize("pooling", ["sum", "mean", "sqrtn"])
 @pytest.mark.parametrize(
     "solver, momentum, nesterov",
@@ -78,32 +108,15 @@ def test_one_step_equals_the_reference_bit_for_bit(
     """Gather, pool, head, MSE gradient, dense step, scatter, row penalty and row
     step: one minibatch from dyadic parameters, where every sum of products is
     exact in any order, so BLAS's order in the reference cannot differ."""
-    docs = DYADIC_DOCS[pooling]
-    rng = np.random.default_rng(0)
-    y = rng.integers(-4, 5, size=(len(docs), n_outputs)) / 4.0
-    if n_outputs == 1:
-        y = y.ravel()
-    # Σw = 8: the loss's 2/n is dyadic too.
-    sample_weight = rng.permutation([0.5, 0.5, 1.0, 1.0, 1.0, 1.0, 1.0, 2.0])
-    model = EmbeddingBagRegressor(
-        embedding_dim=4,
-        pooling=pooling,
-        weighting="count",
+    model, docs, y, sample_weight = _dyadic_model(
+        pooling,
+        n_outputs,
         hidden_layer_sizes=(),
         linear_path=linear_path,
-        alpha_linear=0.25,
-        alpha_embedding=2.0**-4,
-        alpha=2.0**-3,
         solver=solver,
         momentum=momentum,
         nesterovs_momentum=nesterov,
-        early_stopping=False,
-        batch_size=len(docs),
-        max_iter=2,
-        random_state=0,
-    ).fit(docs, y, sample_weight=sample_weight)
-    assert model._reference_reason is None
-    model._y_mean, model._y_scale = np.zeros(n_outputs), np.ones(n_outputs)
+    )
     compiled, reference = _one_step_both_ways(
         model, monkeypatch, docs, y, 1, sample_weight
     )
@@ -154,15 +167,20 @@ def _corpus(n_docs=1200, n_tokens=150, seed=0):
         {"linear_path": False, "pooling": "mean"},
         {"pooling": "sum", "freeze_embeddings": True},
         {"n_buckets": 64, "alpha": 1e-2},
+        {"hidden_layer_sizes": (64,)},
+        {"hidden_layer_sizes": (16, 8), "activation": "tanh", "solver": "sgd"},
+        {"hidden_layer_sizes": (16,), "activation": "logistic", "pooling": "sum"},
     ],
 )
 def test_fit_matches_the_reference(monkeypatch, params):
     """Whole fits (ridge start, early stopping, row penalty) on arbitrary values.
 
     The head's sums of products are OpenBLAS's in the reference (blocked, with
-    fused multiply-adds chosen per CPU) and in index order here: the two differ
-    by rounding, and training carries that rounding along (measured: at most
-    2.3e-16 after 8 epochs; the tolerance leaves a factor 40 for other CPUs).
+    fused multiply-adds chosen per CPU) and in index order here (a linear head)
+    or scipy's OpenBLAS build (hidden heads): the two differ by rounding, and
+    training carries that rounding along (measured for the linear head: at most
+    2.3e-16 after 8 epochs; the tolerance leaves a factor 40 for other CPUs,
+    and holds for the hidden heads too).
     """
     docs, y = _corpus()
     params = {
@@ -191,11 +209,13 @@ def test_fit_matches_the_reference(monkeypatch, params):
         (EmbeddingBagRegressor(hidden_layer_sizes=()), None),
         (EmbeddingBagRegressor(hidden_layer_sizes=(), solver="sgd"), None),
         (EmbeddingBagRegressor(hidden_layer_sizes=(), pooling="mean"), None),
-        (EmbeddingBagRegressor(hidden_layer_sizes=(8,)), "hidden layers"),
+        (EmbeddingBagRegressor(), None),
+        (EmbeddingBagRegressor(hidden_layer_sizes=(8, 4), activation="tanh"), None),
         (EmbeddingBagRegressor(hidden_layer_sizes=(), pooling="concat"), "concat"),
         (EmbeddingBagRegressor(hidden_layer_sizes=(), loss="poisson"), "loss"),
         (EmbeddingBagClassifier(hidden_layer_sizes=()), None),
-        (EmbeddingBagClassifier(), "hidden layers"),
+        (EmbeddingBagClassifier(), None),
+        (EmbeddingBagRegressor(pooling="concat", max_length=4), "concat"),
     ],
 )
 def test_which_path_ran(model, reason):
@@ -242,8 +262,9 @@ def test_binary_classifier_step_equals_the_reference_bit_for_bit(
     assert_allclose(compiled.loss_, reference.loss_, rtol=1e-15)
 
 
+@pytest.mark.parametrize("hidden_layer_sizes", [(), (64,)])
 @pytest.mark.parametrize("target", ["binary", "multiclass", "multilabel"])
-def test_classifier_fit_matches_the_reference(monkeypatch, target):
+def test_classifier_fit_matches_the_reference(monkeypatch, target, hidden_layer_sizes):
     """Softmax's exp is numpy's own (SIMD) in the reference and the C library's
     here, besides BLAS's order: equal to rounding (measured: at most 1.4e-15
     after 8 epochs)."""
@@ -255,7 +276,7 @@ def test_classifier_fit_matches_the_reference(monkeypatch, target):
     }[target]
     params = {
         "embedding_dim": 8,
-        "hidden_layer_sizes": (),
+        "hidden_layer_sizes": hidden_layer_sizes,
         "max_iter": 8,
         "batch_size": 64,
         "alpha_embedding": 1e-3,
@@ -291,8 +312,9 @@ def test_one_thread_is_reproducible():
         assert default.loss_curve_ == other.loss_curve_
 
 
+@pytest.mark.parametrize("hidden_layer_sizes", [(), (32,)])
 @pytest.mark.parametrize("estimator", [EmbeddingBagRegressor, EmbeddingBagClassifier])
-def test_hogwild_reaches_the_same_held_out_quality(estimator):
+def test_hogwild_reaches_the_same_held_out_quality(estimator, hidden_layer_sizes):
     """Two threads writing one table without locks, against one thread, over seeds.
 
     Each seed draws its own corpus and initialisation; the paired differences of
@@ -306,7 +328,7 @@ def test_hogwild_reaches_the_same_held_out_quality(estimator):
             y = y > 0
         params = {
             "embedding_dim": 16,
-            "hidden_layer_sizes": (),
+            "hidden_layer_sizes": hidden_layer_sizes,
             "pooling": "mean",
             "weighting": "count",
             "linear_path": False,
@@ -345,3 +367,119 @@ def test_hogwild_runs_its_threads(monkeypatch):
     model.fit(docs, y)
     assert len(set(calls)) == 2
     assert np.isfinite(model._network.table).all()
+
+
+# -- hidden heads ------------------------------------------------------------------
+
+
+def _ulps(ours, theirs):
+    """Largest distance of ``ours`` from ``theirs``, in units in the last place
+    of ``theirs``' largest entry: a parameter near 0 after a step carries the
+    rounding of the step's larger terms, so a ulp of its own would be too fine."""
+    ours, theirs = np.asarray(ours), np.asarray(theirs)
+    ulps = float(np.max(np.abs(ours - theirs)) / np.spacing(np.max(np.abs(theirs))))
+    return ulps
+
+
+@pytest.mark.parametrize("blas", [False, True])
+@pytest.mark.parametrize("linear_path", [True, False])
+@pytest.mark.parametrize("solver", ["adam", "sgd"])
+@pytest.mark.parametrize("pooling", ["sum", "mean", "sqrtn"])
+@pytest.mark.parametrize("activation", ["relu", "identity", "tanh", "logistic"])
+def test_hidden_head_step_equals_the_reference(
+    monkeypatch, activation, pooling, solver, linear_path, blas
+):
+    """Two hidden layers, one minibatch from dyadic parameters: with ReLU or the
+    identity every value stays dyadic and every sum of products exact, so the
+    step is the reference's bit for bit, through BLAS or the kernel's loops.
+    tanh and the sigmoid leave dyadic values: the kernel's tanh is the C
+    library's, not numpy's SIMD one (up to 3 ulps apart), and the sums that
+    follow are in another order than OpenBLAS's; the result stays within a few
+    ulps of the largest entry (measured: at most 6.1)."""
+    monkeypatch.setattr(bag_kernel.CompiledBagStep, "blas", blas)
+    n_outputs = 2 if pooling == "mean" else 1
+    model, docs, y, sample_weight = _dyadic_model(
+        pooling,
+        n_outputs,
+        hidden_layer_sizes=(8, 4),
+        activation=activation,
+        linear_path=linear_path,
+        solver=solver,
+    )
+    compiled, reference = _one_step_both_ways(
+        model, monkeypatch, docs, y, 1, sample_weight
+    )
+    if activation in ("relu", "identity"):
+        _assert_same_parameters(compiled, reference)
+    else:
+        assert _ulps(compiled._network.table, reference._network.table) <= 16
+        assert _ulps(compiled._network.theta, reference._network.theta) <= 16
+        for ours, theirs in zip(
+            _optimizer_state(compiled), _optimizer_state(reference), strict=True
+        ):
+            assert _ulps(ours, theirs) <= 16
+    assert_allclose(compiled.loss_, reference.loss_, rtol=1e-15)
+
+
+@pytest.mark.parametrize(
+    "estimator, activation",
+    [(EmbeddingBagRegressor, "tanh"), (EmbeddingBagClassifier, "logistic")],
+)
+def test_hidden_head_step_gradients_pass_gradcheck(monkeypatch, estimator, activation):
+    """The compiled step's grad_W, grad_b (all layers) and grad_table rows
+    against central finite differences of the batch loss at the parameters the
+    step started from: the linear node's, the activations', the Add node's and
+    the embedding's backward composed in the kernel (no penalty, so the
+    gradients are the loss's alone)."""
+    docs, y = _corpus(n_docs=40, n_tokens=12)
+    if estimator is EmbeddingBagClassifier:
+        y = np.digitize(y, [-0.3, 0.3])
+    model = estimator(
+        embedding_dim=3,
+        hidden_layer_sizes=(5, 4),
+        activation=activation,
+        alpha=0.0,
+        alpha_embedding=0.0,
+        alpha_linear=0.0,
+        early_stopping=False,
+        batch_size=len(docs),
+        max_iter=1,
+        random_state=0,
+    ).fit(docs, y)
+    network = model._network
+    captured = {}
+    original = bag_kernel.CompiledBagStep.__call__
+
+    def capturing(step, train, indices):
+        start = network.theta.copy(), network.table.copy()
+        loss = original(step, train, indices)
+        # The rows the batch touched, in the order the kernel met them.
+        n_rows = np.unique(train.inputs[indices].indices).size
+        grad_table = np.zeros_like(network.table)
+        grad_table[step.rows[:n_rows]] = step.grad_rows[:n_rows]
+        captured.update(
+            start=start, loss=loss, grad=network.grad.copy(),
+            grad_table=grad_table, batch=train.batch(indices),
+        )  # fmt: skip
+        return loss
+
+    monkeypatch.setattr(bag_kernel.CompiledBagStep, "__call__", capturing)
+    model.partial_fit(docs, y)
+    assert model._reference_reason is None
+    theta, table = captured["start"]
+    network.theta[...], network.table[...] = theta, table
+    Pi, Y, _ = captured["batch"]
+    loss_node = model._loss_node()
+
+    def loss():
+        S = predict(
+            Pi, network.coefs, network.intercepts, activation, "identity",
+            table=network.table,
+        )  # fmt: skip
+        return loss_node.forward(S, Y)
+
+    assert loss() == pytest.approx(captured["loss"], rel=1e-12)
+    # A step of 1e-5: the cross-entropy's gradients are small here, and at
+    # 1e-6 the loss's rounding over the step is 1e-6 of them.
+    gradcheck(loss, network.theta, captured["grad"], eps=1e-5)
+    gradcheck(loss, network.table, captured["grad_table"], eps=1e-5)
