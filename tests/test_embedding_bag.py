@@ -605,7 +605,8 @@ def test_auto_ngrams_follow_the_input_form():
 
 
 def test_character_block_is_char_wb_tfidf_without_idf():
-    """Hashed into enough buckets, each row is TfidfVectorizer(char_wb)'s row."""
+    """Hashed into enough buckets, each row is TfidfVectorizer(char_wb)'s row,
+    scaled to norm √½: half the word block's squared norm."""
     from sklearn.feature_extraction.text import TfidfVectorizer
 
     texts = ["Good food, here!", "slow  service", "a b", "Bad food :(", "food"]
@@ -619,7 +620,15 @@ def test_character_block_is_char_wb_tfidf_without_idf():
     for i in range(len(texts)):
         ours = block.data[block.indptr[i] : block.indptr[i + 1]]
         theirs = reference.data[reference.indptr[i] : reference.indptr[i + 1]]
-        np.testing.assert_allclose(np.sort(ours), np.sort(theirs), rtol=1e-12)
+        np.testing.assert_allclose(
+            np.sort(ours), np.sqrt(0.5) * np.sort(theirs), rtol=1e-12
+        )
+    words = reg._validate_predict_input(texts)[:, : reg._encoder.n_rows]
+    has_words = np.diff(sp.csr_array(words).indptr) > 0  # "a b" has none
+    np.testing.assert_allclose(
+        sp.linalg.norm(block, axis=1)[has_words] ** 2,
+        0.5 * sp.linalg.norm(words, axis=1)[has_words] ** 2,
+    )
 
 
 # -- pretrained vectors ----------------------------------------------------------
