@@ -783,6 +783,35 @@ def test_ridge_start_is_scikit_learns_ridge():
     np.testing.assert_allclose(intercept, ridge.intercept_, atol=1e-9)
 
 
+def test_alpha_search_at_its_loose_tolerance_picks_the_exact_searchs_alpha(
+    corpus, monkeypatch
+):
+    """The search's solves stop early; the alpha and the start do not change."""
+    from sknotes import _embedding_bag
+
+    docs, y = corpus
+    tols = []
+    ridge = _embedding_bag._ridge
+
+    def recording(X, y, s, alpha, tol):
+        tols.append(tol)
+        return ridge(X, y, s, alpha, tol=tol)
+
+    monkeypatch.setattr(_embedding_bag, "_ridge", recording)
+    params = dict(embedding_dim=4, max_iter=1, early_stopping=False, random_state=0)
+    loose = EmbeddingBagRegressor(**params).fit(docs[:900], y[:900])
+    assert tols[-1] == _embedding_bag.RIDGE_TOL
+    assert set(tols[:-1]) == {_embedding_bag.RIDGE_SEARCH_TOL} and len(tols) >= 7
+    monkeypatch.setattr(_embedding_bag, "RIDGE_SEARCH_TOL", 1e-12)
+    monkeypatch.setattr(_embedding_bag, "RIDGE_TOL", 1e-12)
+    exact = EmbeddingBagRegressor(**params).fit(docs[:900], y[:900])
+    assert loose.alpha_linear_ == exact.alpha_linear_
+    # Both start from the same ridge to RIDGE_TOL, and train alike from there.
+    np.testing.assert_allclose(
+        loose.predict(docs[900:]), exact.predict(docs[900:]), atol=1e-3 * y.std()
+    )
+
+
 def test_early_stopping_never_ends_worse_than_the_linear_start(corpus):
     """Epoch 0 (the ridge start) is scored: training that only hurts is undone."""
     docs, y = corpus
