@@ -14,7 +14,6 @@ import os
 import sys
 import time
 
-import numpy as np
 from sklearn.feature_extraction.text import CountVectorizer
 from sklearn.linear_model import Ridge
 from sklearn.metrics import root_mean_squared_error
