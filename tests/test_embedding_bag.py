@@ -605,7 +605,8 @@ def test_auto_ngrams_follow_the_input_form():
 
 
 def test_character_block_is_char_wb_tfidf_without_idf():
-    """Hashed into enough buckets, each row is TfidfVectorizer(char_wb)'s row."""
+    """Hashed into enough buckets, each row is TfidfVectorizer(char_wb)'s row,
+    scaled to norm √½: half the word block's squared norm."""
     from sklearn.feature_extraction.text import TfidfVectorizer
 
     texts = ["Good food, here!", "slow  service", "a b", "Bad food :(", "food"]
@@ -619,7 +620,15 @@ def test_character_block_is_char_wb_tfidf_without_idf():
     for i in range(len(texts)):
         ours = block.data[block.indptr[i] : block.indptr[i + 1]]
         theirs = reference.data[reference.indptr[i] : reference.indptr[i + 1]]
-        np.testing.assert_allclose(np.sort(ours), np.sort(theirs), rtol=1e-12)
+        np.testing.assert_allclose(
+            np.sort(ours), np.sqrt(0.5) * np.sort(theirs), rtol=1e-12
+        )
+    words = reg._validate_predict_input(texts)[:, : reg._encoder.n_rows]
+    has_words = np.diff(sp.csr_array(words).indptr) > 0  # "a b" has none
+    np.testing.assert_allclose(
+        sp.linalg.norm(block, axis=1)[has_words] ** 2,
+        0.5 * sp.linalg.norm(words, axis=1)[has_words] ** 2,
+    )
 
 
 # -- pretrained vectors ----------------------------------------------------------
@@ -772,6 +781,35 @@ def test_ridge_start_is_scikit_learns_ridge():
     ridge = Ridge(alpha=0.7, tol=1e-12).fit(X.toarray(), y, sample_weight=weight)
     np.testing.assert_allclose(coef, ridge.coef_.T, atol=1e-9)
     np.testing.assert_allclose(intercept, ridge.intercept_, atol=1e-9)
+
+
+def test_alpha_search_at_its_loose_tolerance_picks_the_exact_searchs_alpha(
+    corpus, monkeypatch
+):
+    """The search's solves stop early; the alpha and the start do not change."""
+    from sknotes import _embedding_bag
+
+    docs, y = corpus
+    tols = []
+    ridge = _embedding_bag._ridge
+
+    def recording(X, y, s, alpha, tol):
+        tols.append(tol)
+        return ridge(X, y, s, alpha, tol=tol)
+
+    monkeypatch.setattr(_embedding_bag, "_ridge", recording)
+    params = dict(embedding_dim=4, max_iter=1, early_stopping=False, random_state=0)
+    loose = EmbeddingBagRegressor(**params).fit(docs[:900], y[:900])
+    assert tols[-1] == _embedding_bag.RIDGE_TOL
+    assert set(tols[:-1]) == {_embedding_bag.RIDGE_SEARCH_TOL} and len(tols) >= 7
+    monkeypatch.setattr(_embedding_bag, "RIDGE_SEARCH_TOL", 1e-12)
+    monkeypatch.setattr(_embedding_bag, "RIDGE_TOL", 1e-12)
+    exact = EmbeddingBagRegressor(**params).fit(docs[:900], y[:900])
+    assert loose.alpha_linear_ == exact.alpha_linear_
+    # Both start from the same ridge to RIDGE_TOL, and train alike from there.
+    np.testing.assert_allclose(
+        loose.predict(docs[900:]), exact.predict(docs[900:]), atol=1e-3 * y.std()
+    )
 
 
 def test_early_stopping_never_ends_worse_than_the_linear_start(corpus):
