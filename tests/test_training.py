@@ -596,3 +596,130 @@ def test_fit_state_copy_is_independent():
     clone.loss_curve.append(2.0)
     clone.validation_scores.append(0.6)
     assert state.loss_curve == [1.0] and state.validation_scores == [0.5]
+
+
+# -- the L2 penalty in a stochastic step; the epoch's loss over several batches ------
+def test_the_penalty_shrinks_each_sgd_step_by_its_gradient(data):
+    """One full-batch SGD step with α differs from one without by -η·2αW/n."""
+    X, y = data
+    settings = dict(
+        hidden_layer_sizes=(4,), solver="sgd", momentum=0.0, batch_size=len(y),
+        learning_rate_init=0.05, alpha=0.0, max_iter=1, warm_start=True,
+        random_state=0,
+    )  # fmt: skip
+    start = MLPRegressorFromNotes(**settings).fit(X, y)
+    plain, penalised = copy.deepcopy(start), copy.deepcopy(start)
+    penalised.set_params(alpha=3.0)
+    plain.fit(X, y), penalised.fit(X, y)
+    for W0, W_plain, W_pen in zip(
+        start.coefs_, plain.coefs_, penalised.coefs_, strict=True
+    ):
+        expected = -0.05 * 2 * 3.0 * W0 / len(y)
+        np.testing.assert_allclose(W_pen - W_plain, expected, rtol=1e-7, atol=1e-12)
+    for b_plain, b_pen in zip(plain.intercepts_, penalised.intercepts_, strict=True):
+        np.testing.assert_allclose(b_pen, b_plain, rtol=1e-12)  # no penalty on b
+
+
+def test_an_epochs_loss_is_the_size_weighted_mean_of_its_batches(data):
+    """Batches of 50, 50 and 20 rows with a negligible step: the epoch's MSE, and
+    the penalty three times (each batch's is α‖W‖²/its size, as scikit-learn's)."""
+    X, y = data
+    reg = MLPRegressorFromNotes(
+        hidden_layer_sizes=(4,), solver="sgd", momentum=0.0, batch_size=50,
+        learning_rate_init=1e-9, alpha=0.5, max_iter=1, warm_start=True,
+        random_state=0,
+    ).fit(X, y)  # fmt: skip
+    mse = _penalised_mse(reg, X, y, 0.0)
+    penalty = _penalised_mse(reg, X, y, 0.5) - mse
+    reg.fit(X, y)
+    assert reg.loss_ == pytest.approx(mse + 3 * penalty, rel=1e-6)
+
+
+# -- ties keep the earliest best, as scikit-learn's strict comparison does -------------
+class _NumberedNetwork:
+    """Each snapshot is a new number: which one is kept shows when it was taken."""
+
+    def __init__(self):
+        self.taken = 0
+
+    def snapshot(self):
+        self.taken += 1
+        return self.taken
+
+
+def test_equal_validation_scores_keep_the_earliest_best_parameters():
+    stopping = training.ValidationStopping(
+        tol=0.0, n_iter_no_change=5, validation_fraction=0.5,
+        random_state=np.random.RandomState(0), scorer=None, loss_node=None,
+    )  # fmt: skip
+    scores = iter([0.5, 0.5, 0.75, 0.75, 0.25])
+    stopping.scores = lambda network: (next(scores), 0.0)
+    state = training.FitState(
+        validation_scores=[], validation_loss_curve=[], best_validation_score=-np.inf
+    )
+    network = _NumberedNetwork()
+    best = []
+    for _ in range(3):
+        stopping.epoch_end(state, network, verbose=False)
+        best.append(state.best_params)
+    assert best == [1, 1, 2]  # the tie at epoch 2 keeps epoch 1's parameters
+    # The model a warm start begins from, as good as the best: the best stays.
+    stopping.initial_model(state, network)
+    assert state.best_params == 2 and state.best_validation_score == 0.75
+    # Worse than the best of an earlier fit: neither score nor parameters change.
+    stopping.initial_model(state, network)
+    assert state.best_params == 2 and state.best_validation_score == 0.75
+
+
+# -- the row journal -----------------------------------------------------------------
+def test_row_journal_saves_each_row_once_and_restores_the_oldest_values():
+    table = np.arange(10.0).reshape(5, 2)
+    moment = np.zeros(5)
+    original = table.copy()
+    journal = training.RowJournal([table, moment])
+    assert journal.covers(table) and journal.covers(moment)
+    assert not journal.covers(table.copy())
+    assert journal.rows().shape == (0,)
+    assert np.take(table, journal.rows(), axis=0).shape == (0, 2)
+    journal.save(np.array([1, 3]))
+    table[[1, 3]], moment[[1, 3]] = -1.0, 5.0
+    journal.save(np.array([3, 4]))  # row 3 again: its first value is the one kept
+    table[[3, 4]], moment[4] = -2.0, 7.0
+    np.testing.assert_array_equal(np.sort(journal.rows()), [1, 3, 4])
+    journal.restore()
+    np.testing.assert_array_equal(table, original)
+    np.testing.assert_array_equal(moment, 0.0)
+    assert journal.rows().size == 0
+    table[0] = 9.0  # written after the restore: a second restore leaves it
+    journal.restore()
+    assert table[0, 0] == 9.0
+    # One array is a journal too; no array, a journal of nothing.
+    single = training.RowJournal([moment])
+    single.save(np.array([2]))
+    moment[2] = 1.0
+    single.restore()
+    assert moment[2] == 0.0
+    empty = training.RowJournal([])
+    empty.save(np.array([0]))
+    assert empty.rows().size == 0 and not empty.covers(table)
+
+
+def test_the_interrupt_flag_leaves_signal_handlers_alone_off_the_main_thread():
+    import signal
+    import threading
+
+    handler = signal.getsignal(signal.SIGINT)
+    errors = []
+
+    def run():
+        try:
+            with training._InterruptFlag() as flag:
+                assert not flag.raised
+        except Exception as error:  # noqa: BLE001 - reported by the assert below
+            errors.append(error)
+
+    worker = threading.Thread(target=run)
+    worker.start()
+    worker.join()
+    assert errors == []
+    assert signal.getsignal(signal.SIGINT) is handler
