@@ -9,6 +9,8 @@ of the checkout, and each mutant runs only the tests of the module's own test
 files (``MODULE_TESTS``; mutmut further narrows them to the tests that call the
 mutated function).  The whole suite per mutant would take hours on two cores.
 ``--sample N`` runs N mutants drawn at random (seed 0) instead of all of them.
+``--survivors`` runs again only the mutants a module's results file lists as not
+killed (after new tests; the module's code must be unchanged).
 
 The results, one line per mutant, go to ``benchmarks/results/mutation/``; the
 summary (killed / survived / not reached, per module) is printed and appended to
@@ -121,6 +123,35 @@ EQUIVALENT_NAMES = {
     "sknotes._kernels.x__loops__mutmut_2": "the loops rebuilt at each call",
     "sknotes._optimizers.x__decay__mutmut_3": "decay 1 on 0 entries: nothing",
     "sknotes._optimizers.x__decay__mutmut_4": "decay 0 on 1 entry: nothing",
+    "sknotes._training.x_fit_lbfgs__mutmut_27": "verbose reaches only scipy's "
+    "disp, which prints nothing on scipy >= 1.15 (see minimize_lbfgs below)",
+    "sknotes._training.x_fit_lbfgs__mutmut_43": "lbfgs publishes no best_loss_; "
+    "the stochastic loop's start reads a best loss of None as inf",
+    "sknotes._training.xǁStochasticLoopǁ_batch_size__mutmut_23": "batch_size >= 1 "
+    "is validated by _parameter_constraints: the lower clip never acts",
+    "sknotes._training.xǁStochasticLoopǁ_batch_size__mutmut_24": "a batch larger "
+    "than the data slices the same rows as one clipped to it (the warning stays)",
+    "sknotes._training.xǁTrainingLossStoppingǁepoch_end__mutmut_10": "on a tie the "
+    "best loss is set to the value it already has",
+    "sknotes._training.xǁ_InterruptFlagǁ__init____mutmut_1": "raised is only read "
+    "as a truth value: None and False alike",
+    "sknotes._training.xǁ_InterruptFlagǁ__enter____mutmut_7": "the except branch "
+    "of an embedded interpreter (signal refused in the main thread): unreachable",
+    "sknotes._text.x__text_column__mutmut_11": "every pandas dtype has a kind "
+    "(ExtensionDtype's is 'O'): getattr's default is never used",
+    "sknotes._text.x_as_documents__mutmut_6": "the sparse check is a shortcut: "
+    "_text_column returns None for a sparse matrix anyway",
+    "sknotes._text.x_normalize_bag_rows__mutmut_64": "a row of norm 0 holds only "
+    "zeros: 0/1 and 0/2 are both 0",
+    "sknotes._text.xǁ_Termsǁ__init____mutmut_103": "p·K − c numbers the pairs "
+    "(p, c), 0 <= c < K, as injectively as p·K + c; terms are then ranked by first "
+    "appearance, not by key",
+    "sknotes._text.xǁ_Termsǁ__init____mutmut_146": "previous is read only at the "
+    "starts written (remaining >= n + 1 implies >= n): its fill value is never read",
+    "sknotes._text.xǁ_Termsǁ__init____mutmut_147": "previous is read only at the "
+    "starts written (remaining >= n + 1 implies >= n): its fill value is never read",
+    "sknotes._text.xǁ_Termsǁtoken_hashes__mutmut_9": "MurmurHash3 < 2**32 < 3**32: "
+    "the modulo leaves it unchanged",
     **{
         f"sknotes._optimizers.x_minimize_lbfgs__mutmut_{i}": "scipy >= 1.15 prints "
         "nothing for disp and raises no DeprecationWarning for it"
@@ -250,19 +281,34 @@ def _diffs(work, module, names):
     return json.loads(out)
 
 
-def run_module(module, sample, max_children, work=None):
+def run_module(module, sample, max_children, work=None, previous=None):
     """Mutate ``module``, run its tests against each mutant; ``work``: collect the
-    results of an earlier run left in that scratch directory instead."""
+    results of an earlier run left in that scratch directory instead.
+
+    ``previous``: the results of an earlier run of the same code; only its mutants
+    not killed run again (after new tests), the others keep their result.
+    """
     tests = MODULE_TESTS[module]
     keep = work is not None
     work = Path(work) if keep else _scratch_copy(module, tests)
     try:
         names = run = None
         if not keep:
-            if sample:
+            if sample or previous:
                 # Generate the mutants only (no test runs), then run a sample.
                 _mutmut(work, "run", "--max-children", "1", "__no_such_mutant__")
                 everything = sorted(_results(work))
+            if previous:
+                if not set(previous) <= set(everything):
+                    raise RuntimeError(
+                        f"{module} changed since its results file: run it again"
+                    )
+                names = [
+                    name
+                    for name, status in previous.items()
+                    if status != "killed" and status not in KILLED_TOO
+                ]
+            elif sample:
                 rng = random.Random(0)
                 names = rng.sample(everything, min(sample, len(everything)))
             args = ["run", "--max-children", str(max_children)] + (names or [])
@@ -277,6 +323,8 @@ def run_module(module, sample, max_children, work=None):
         results = _results(work)
         if names is not None:
             results = {name: results[name] for name in names}
+        if previous:
+            results = {**previous, **results}
         if not results:
             raise RuntimeError(f"mutmut ran no mutant in {work}")
         not_killed = [
@@ -375,18 +423,37 @@ def main():
     parser.add_argument(
         "--rescore", action="store_true", help="re-apply the rules to saved results"
     )
+    parser.add_argument(
+        "--survivors",
+        action="store_true",
+        help="after new tests, run only the mutants the results file lists as not "
+        "killed (the module's code unchanged); the others keep their result",
+    )
     args = parser.parse_args()
     RESULTS.mkdir(parents=True, exist_ok=True)
     for module in args.modules:
+        previous = sample = None
+        if args.rescore or args.survivors:
+            date, tests, previous, details = _read_report(module)
+            sample = _saved_sample(module)
         if args.rescore:
-            date, tests, results, details = _read_report(module)
-            report(module, date, "all", tests, results, details)
+            report(module, date, sample, tests, previous, details)
             continue
         tests, results, details = run_module(
-            module, args.sample, args.max_children, args.from_dir
+            module, args.sample, args.max_children, args.from_dir, previous
         )
         date = datetime.date.today().isoformat()
-        report(module, date, args.sample or "all", tests, results, details)
+        report(module, date, sample or args.sample or "all", tests, results, details)
+
+
+def _saved_sample(module):
+    """The sample size (or "all") of the module's last summary line."""
+    summary = RESULTS / "summary.txt"
+    for line in summary.read_text().splitlines() if summary.exists() else []:
+        row = json.loads(line)
+        if row["module"] == module:
+            return row["sample"]
+    return "all"
 
 
 if __name__ == "__main__":

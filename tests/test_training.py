@@ -723,3 +723,87 @@ def test_the_interrupt_flag_leaves_signal_handlers_alone_off_the_main_thread():
     worker.join()
     assert errors == []
     assert signal.getsignal(signal.SIGINT) is handler
+
+
+# -- the loop's epoch, driven directly --------------------------------------------
+class _Schedule:
+    def __init__(self):
+        self.seen = []
+
+    def iteration_ends(self, t):
+        self.seen.append(t)
+
+    def trigger_stopping(self, message, verbose):
+        return True
+
+
+def _bare_loop(**options):
+    """A StochasticLoop with only what run_epoch and end_epoch read."""
+    stopping = training.TrainingLossStopping(tol=0.0, n_iter_no_change=10)
+    return training.StochasticLoop(
+        network=None, loss_node=None, penalty=None, optimizers=(None, None),
+        schedule=_Schedule(), stopping=stopping, shuffle=False, max_iter=1,
+        random_state=np.random.RandomState(0), **options,
+    )  # fmt: skip
+
+
+def test_end_epoch_stops_on_a_callbacks_request_or_a_non_finite_loss(capsys):
+    calls = []
+    for request in (False, True):
+        loop = _bare_loop(
+            batch_size=1, on_epoch_end=lambda s: calls.append(s) or request
+        )
+        state = training.FitState(t=7)
+        assert loop.end_epoch(state, 0.5) is request
+        assert calls[-1] is state and state.n_iter == 1 and state.loss_curve == [0.5]
+        assert loop.schedule.seen == [7]
+    loop = _bare_loop(batch_size=1, on_epoch_end=lambda state: False)
+    assert loop.end_epoch(training.FitState(), np.nan) is True
+    assert loop.end_epoch(training.FitState(), np.inf) is True
+    assert _bare_loop(batch_size=1).end_epoch(training.FitState(), 0.5) is False
+    assert capsys.readouterr().out == ""  # quiet unless verbose
+
+
+class _Interrupt:
+    raised = False
+
+
+@pytest.mark.parametrize("n_jobs", [1, 2, 3])
+def test_parallel_workers_share_an_epochs_batches(n_jobs):
+    """Worker j runs batches j, j + n_jobs, ...: each batch once; the epoch's loss
+    is the size-weighted mean of the batch losses, whoever ran them."""
+    ran = []
+
+    def compiled_step(loop):
+        def step(train, indices):
+            ran.append(indices.tolist())
+            return float(train.y[indices].mean())  # a "loss" per batch
+
+        return step
+
+    y = np.arange(10.0)[:, None] ** 2
+    loop = _bare_loop(batch_size=3, compiled_step=compiled_step, n_jobs=n_jobs)
+    state = training.FitState()
+    loss = loop.run_epoch(training.TrainingData(y, y), state, _Interrupt())
+    assert sorted(ran) == [[0, 1, 2], [3, 4, 5], [6, 7, 8], [9]]
+    assert loss == pytest.approx(y.mean())
+    assert state.t == 10
+    assert len(loop._worker_steps()) == n_jobs  # one step per worker, kept
+
+
+@pytest.mark.parametrize("n_jobs", [1, 2])
+def test_an_interrupt_in_any_worker_ends_the_epoch_without_a_loss(n_jobs):
+    interrupt = _Interrupt()
+
+    def compiled_step(loop):
+        def step(train, indices):
+            interrupt.raised = True
+            return 1.0
+
+        return step
+
+    y = np.ones((8, 1))
+    loop = _bare_loop(batch_size=2, compiled_step=compiled_step, n_jobs=n_jobs)
+    state = training.FitState()
+    assert loop.run_epoch(training.TrainingData(y, y), state, interrupt) is None
+    assert state.t == 0
