@@ -807,3 +807,27 @@ def test_an_interrupt_in_any_worker_ends_the_epoch_without_a_loss(n_jobs):
     state = training.FitState()
     assert loop.run_epoch(training.TrainingData(y, y), state, interrupt) is None
     assert state.t == 0
+
+
+@pytest.mark.parametrize("weighted", [False, True])
+def test_the_tables_penalty_joins_the_epochs_loss_weighted_as_the_data(weighted):
+    """One batch (hidden layers: the reference step): α_embedding adds
+    α/N·Σ‖T[r]‖² over the rows the batch touches, N the total weight."""
+    from sknotes import EmbeddingBagRegressor
+
+    docs = [[f"w{i % 7}", f"v{i % 3}"] for i in range(30)]
+    y = np.arange(30.0) % 5
+    weights = (np.arange(30) % 3 + 1.0) if weighted else None
+    start = EmbeddingBagRegressor(
+        embedding_dim=3, hidden_layer_sizes=(3,), solver="sgd", momentum=0.0,
+        batch_size=30, learning_rate_init=1e-10, alpha_embedding=0.0, max_iter=1,
+        warm_start=True, early_stopping=False, random_state=0,
+    ).fit(docs, y, sample_weight=weights)  # fmt: skip
+    plain, penalised = copy.deepcopy(start), copy.deepcopy(start)
+    penalised.set_params(alpha_embedding=2.0)
+    plain.fit(docs, y, sample_weight=weights)
+    penalised.fit(docs, y, sample_weight=weights)
+    total_weight = 30 if weights is None else weights.sum()
+    # Every row occurs in the batch but the out-of-vocabulary row, which is zero.
+    expected = 2.0 / total_weight * np.sum(start.embeddings_**2)
+    assert penalised.loss_ - plain.loss_ == pytest.approx(expected, rel=1e-6)
