@@ -131,6 +131,18 @@ EQUIVALENT_NAMES = {
     "is validated by _parameter_constraints: the lower clip never acts",
     "sknotes._training.xǁStochasticLoopǁ_batch_size__mutmut_24": "a batch larger "
     "than the data slices the same rows as one clipped to it (the warning stays)",
+    **{
+        f"sknotes._training.xǁStochasticLoopǁ__init____mutmut_{i}": "without a "
+        "compiled step the reference step runs alone, whatever n_jobs is"
+        for i in (21, 23)
+    },
+    "sknotes._training.xǁStochasticLoopǁrun_epoch__mutmut_38": "the pool's size: "
+    "map runs one task per worker step either way",
+    **{
+        f"sknotes._training.xǁTrainingDataǁbatch__mutmut_{i}": "sample_weight is "
+        "1-D: take along axis 0 or along the flattened array is the same"
+        for i in (19, 21)
+    },
     "sknotes._training.xǁTrainingLossStoppingǁepoch_end__mutmut_10": "on a tie the "
     "best loss is set to the value it already has",
     "sknotes._training.xǁ_InterruptFlagǁ__init____mutmut_1": "raised is only read "

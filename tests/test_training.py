@@ -751,7 +751,7 @@ def test_end_epoch_stops_on_a_callbacks_request_or_a_non_finite_loss(capsys):
     calls = []
     for request in (False, True):
         loop = _bare_loop(
-            batch_size=1, on_epoch_end=lambda s: calls.append(s) or request
+            batch_size=1, on_epoch_end=lambda s, r=request: calls.append(s) or r
         )
         state = training.FitState(t=7)
         assert loop.end_epoch(state, 0.5) is request
@@ -772,9 +772,11 @@ class _Interrupt:
 def test_parallel_workers_share_an_epochs_batches(n_jobs):
     """Worker j runs batches j, j + n_jobs, ...: each batch once; the epoch's loss
     is the size-weighted mean of the batch losses, whoever ran them."""
-    ran = []
+    ran, handed = [], []
 
     def compiled_step(loop):
+        handed.append(loop)
+
         def step(train, indices):
             ran.append(indices.tolist())
             return float(train.y[indices].mean())  # a "loss" per batch
@@ -789,6 +791,10 @@ def test_parallel_workers_share_an_epochs_batches(n_jobs):
     assert loss == pytest.approx(y.mean())
     assert state.t == 10
     assert len(loop._worker_steps()) == n_jobs  # one step per worker, kept
+    assert handed == [loop] * n_jobs  # each built from the loop it serves
+    assert (
+        len(_bare_loop(batch_size=3, compiled_step=compiled_step)._worker_steps()) == 1
+    )
 
 
 @pytest.mark.parametrize("n_jobs", [1, 2])
@@ -831,3 +837,40 @@ def test_the_tables_penalty_joins_the_epochs_loss_weighted_as_the_data(weighted)
     # Every row occurs in the batch but the out-of-vocabulary row, which is zero.
     expected = 2.0 / total_weight * np.sum(start.embeddings_**2)
     assert penalised.loss_ - plain.loss_ == pytest.approx(expected, rel=1e-6)
+
+
+def test_fit_hands_initialize_the_training_rows_then_runs_max_iter_epochs():
+    from sknotes.nodes import MSELoss
+
+    X = np.arange(20.0)[:, None]
+    seen = []
+    stoppings = {
+        "validation": training.ValidationStopping(
+            tol=0.0,
+            n_iter_no_change=5,
+            validation_fraction=0.25,
+            random_state=np.random.RandomState(0),
+            scorer=lambda y, p, w: r2_score(y, p),
+            loss_node=MSELoss(),
+        ),  # fmt: skip
+        "training loss": training.TrainingLossStopping(tol=0.0, n_iter_no_change=5),
+    }
+    for name, stopping in stoppings.items():
+        loop = training.StochasticLoop(
+            network=_LinearNetwork([[1.0]]), loss_node=None, penalty=None,
+            optimizers=(None, None), schedule=_Schedule(), stopping=stopping,
+            batch_size=5, shuffle=False, max_iter=3,
+            random_state=np.random.RandomState(0),
+            initialize=lambda train, validation: seen.append((train, validation)),
+            compiled_step=lambda loop: lambda train, indices: 1.0,
+        )  # fmt: skip
+        with pytest.warns(ConvergenceWarning, match="Maximum iterations"):
+            state = loop.fit(training.TrainingData(X, X))
+        assert state.n_iter == 3 and state.loss_curve == [1.0] * 3
+        ((train, validation),) = seen[-1:]
+        if name == "validation":
+            assert validation is stopping.validation and validation.n_samples == 5
+            held_out = np.concatenate([train.y[:, 0], validation.y[:, 0]])
+            np.testing.assert_array_equal(np.sort(held_out), X[:, 0])
+        else:
+            assert validation is None and train.n_samples == 20
