@@ -817,7 +817,8 @@ def test_an_interrupt_in_any_worker_ends_the_epoch_without_a_loss(n_jobs):
 
 @pytest.mark.parametrize("weighted", [False, True])
 def test_the_tables_penalty_joins_the_epochs_loss_weighted_as_the_data(weighted):
-    """One batch (hidden layers: the reference step): α_embedding adds
+    """One batch (hidden layers: the reference step; no other penalty on the
+    table): α_embedding adds
     α/N·Σ‖T[r]‖² over the rows the batch touches, N the total weight."""
     from sknotes import EmbeddingBagRegressor
 
@@ -826,8 +827,9 @@ def test_the_tables_penalty_joins_the_epochs_loss_weighted_as_the_data(weighted)
     weights = (np.arange(30) % 3 + 1.0) if weighted else None
     start = EmbeddingBagRegressor(
         embedding_dim=3, hidden_layer_sizes=(3,), solver="sgd", momentum=0.0,
-        batch_size=30, learning_rate_init=1e-10, alpha_embedding=0.0, max_iter=1,
-        warm_start=True, early_stopping=False, random_state=0,
+        batch_size=30, learning_rate_init=1e-10, alpha_embedding=0.0,
+        alpha_linear=0.0, max_iter=1, warm_start=True, early_stopping=False,
+        random_state=0,
     ).fit(docs, y, sample_weight=weights)  # fmt: skip
     plain, penalised = copy.deepcopy(start), copy.deepcopy(start)
     penalised.set_params(alpha_embedding=2.0)
