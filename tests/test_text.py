@@ -693,14 +693,17 @@ def test_read_vec_and_load_embeddings(tmp_path):
         load_embeddings((["x", "y"], np.ones((1, 2))), 2)
     with pytest.raises(ValueError, match="NaN"):
         load_embeddings({"a": [np.nan, 1.0]}, 2)
-    bad = tmp_path / "bad.vec"
-    bad.write_text("good 0.5 -1\n", encoding="utf-8")
-    with pytest.raises(ValueError, match="not a .vec file"):
-        read_vec(bad)
-    short = tmp_path / "short.vec"
-    short.write_text("2 3\na 1 2 3\nb 1 2\n", encoding="utf-8")
-    with pytest.raises(ValueError, match="Line 3 .* has 2 values"):
-        read_vec(short)
+    bad_files = [
+        ("good 0.5 -1\n", "not a .vec file"),
+        ("good food\nthe 1 2\n", "not a .vec file"),  # a header of two words
+        ("2 3\na 1 2 3\nb 1 2\n", "Line 3 .* has 2 values"),
+        ("2 2\ngood 1 2\nfood\n", "Line 3 .* has 0 values"),  # a token alone
+    ]
+    for content, message in bad_files:
+        bad = tmp_path / "bad.vec"
+        bad.write_text(content, encoding="utf-8")
+        with pytest.raises(ValueError, match=message):
+            read_vec(bad, tokens={"a", "b", "good", "food"})
     with pytest.raises(TypeError, match="initial_embeddings must be"):
         load_embeddings(42, 2)
 
@@ -768,14 +771,3 @@ def test_pi_has_the_dtype_asked_for_and_a_row_per_table_row(pooling, ngram_range
 def test_max_vocabulary_errors_name_it():
     with pytest.raises(ValueError, match="max_vocabulary"):
         Vocabulary(max_vocabulary=0).fit([["a"]])
-
-
-def test_read_vec_refuses_a_header_of_words_and_lines_without_values(tmp_path):
-    words = tmp_path / "words.vec"
-    words.write_text("good food\nthe 1 2\n", encoding="utf-8")
-    with pytest.raises(ValueError, match="not a .vec file"):
-        read_vec(words)
-    truncated = tmp_path / "truncated.vec"
-    truncated.write_text("2 2\ngood 1 2\nfood\n", encoding="utf-8")
-    with pytest.raises(ValueError, match="Line 3 .* has 0 values"):
-        read_vec(truncated, tokens={"good", "food"})
