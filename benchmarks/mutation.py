@@ -83,6 +83,13 @@ EQUIVALENT_RULES = [
     (_drop(r",?\s*optimize=\w+"), "einsum's optimize flag: the same two-operand sum"),
     (_drop(r",?\s*copy=\w+"), "astype's copy flag: the same values"),
     (
+        _drop(
+            r"(np\.(?:zeros|ones|empty)\([^()]*?),?\s*dtype=(?:np\.float64|None)\)",
+            r"\1)",
+        ),
+        "np.zeros, ones and empty make float64 by default",
+    ),
+    (
         _drop(r"astype\(np\.float64\)", "astype(None)"),
         "numpy reads dtype None as float64",
     ),
