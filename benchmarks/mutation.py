@@ -9,6 +9,8 @@ of the checkout, and each mutant runs only the tests of the module's own test
 files (``MODULE_TESTS``; mutmut further narrows them to the tests that call the
 mutated function).  The whole suite per mutant would take hours on two cores.
 ``--sample N`` runs N mutants drawn at random (seed 0) instead of all of them.
+``--survivors`` runs again only the mutants a module's results file lists as not
+killed (after new tests; the module's code must be unchanged).
 
 The results, one line per mutant, go to ``benchmarks/results/mutation/``; the
 summary (killed / survived / not reached, per module) is printed and appended to
@@ -43,7 +45,8 @@ MODULE_TESTS = {
     "_mlp": ["tests/test_mlp.py", "tests/test_mlp_classifier.py"],
     "_network": ["tests/test_network.py"],
     "_optimizers": ["tests/test_optimizers.py"],
-    "_text": ["tests/test_text.py"],
+    # test_encode.py checks _text's Python reference against the compiled encoder.
+    "_text": ["tests/test_text.py", "tests/test_encode.py"],
     "_training": ["tests/test_training.py", "tests/test_atomicity.py"],
     "display": ["tests/test_display.py"],
     "gradcheck": ["tests/test_gradcheck.py"],
@@ -60,7 +63,8 @@ def _drop(pattern, repl=""):
 
 
 def _no_trailing_comma(line):
-    return re.sub(r",\s*\)", ")", line)
+    """The line without a trailing comma or the spaces of a re-wrapped call."""
+    return re.sub(r"\s+", " ", re.sub(r",?\s*\)", ")", line))
 
 
 # A surviving mutant is excluded when one of these rewrites, applied to the
@@ -78,6 +82,17 @@ EQUIVALENT_RULES = [
     (_drop(r"reshape\(-2", "reshape(-1"), "numpy reads reshape(-2) as reshape(-1)"),
     (_drop(r",?\s*optimize=\w+"), "einsum's optimize flag: the same two-operand sum"),
     (_drop(r",?\s*copy=\w+"), "astype's copy flag: the same values"),
+    (
+        _drop(
+            r"(np\.(?:zeros|ones|empty)\([^()]*?),?\s*dtype=(?:np\.float64|None)\)",
+            r"\1)",
+        ),
+        "np.zeros, ones and empty make float64 by default",
+    ),
+    (
+        _drop(r"astype\(np\.float64\)", "astype(None)"),
+        "numpy reads dtype None as float64",
+    ),
     (
         _drop(r",?\s*out=.*\)\s*$", ")"),
         "an out= buffer dropped: the same values in a new array",
@@ -115,6 +130,47 @@ EQUIVALENT_NAMES = {
     "sknotes._kernels.x__loops__mutmut_2": "the loops rebuilt at each call",
     "sknotes._optimizers.x__decay__mutmut_3": "decay 1 on 0 entries: nothing",
     "sknotes._optimizers.x__decay__mutmut_4": "decay 0 on 1 entry: nothing",
+    "sknotes._training.x_fit_lbfgs__mutmut_27": "verbose reaches only scipy's "
+    "disp, which prints nothing on scipy >= 1.15 (see minimize_lbfgs below)",
+    "sknotes._training.x_fit_lbfgs__mutmut_43": "lbfgs publishes no best_loss_; "
+    "the stochastic loop's start reads a best loss of None as inf",
+    "sknotes._training.xǁStochasticLoopǁ_batch_size__mutmut_23": "batch_size >= 1 "
+    "is validated by _parameter_constraints: the lower clip never acts",
+    "sknotes._training.xǁStochasticLoopǁ_batch_size__mutmut_24": "a batch larger "
+    "than the data slices the same rows as one clipped to it (the warning stays)",
+    **{
+        f"sknotes._training.xǁStochasticLoopǁ__init____mutmut_{i}": "without a "
+        "compiled step the reference step runs alone, whatever n_jobs is"
+        for i in (21, 23)
+    },
+    "sknotes._training.xǁStochasticLoopǁrun_epoch__mutmut_38": "the pool's size: "
+    "map runs one task per worker step either way",
+    **{
+        f"sknotes._training.xǁTrainingDataǁbatch__mutmut_{i}": "sample_weight is "
+        "1-D: take along axis 0 or along the flattened array is the same"
+        for i in (19, 21)
+    },
+    "sknotes._training.xǁTrainingLossStoppingǁepoch_end__mutmut_10": "on a tie the "
+    "best loss is set to the value it already has",
+    "sknotes._training.xǁ_InterruptFlagǁ__init____mutmut_1": "raised is only read "
+    "as a truth value: None and False alike",
+    "sknotes._training.xǁ_InterruptFlagǁ__enter____mutmut_7": "the except branch "
+    "of an embedded interpreter (signal refused in the main thread): unreachable",
+    "sknotes._text.x__text_column__mutmut_11": "every pandas dtype has a kind "
+    "(ExtensionDtype's is 'O'): getattr's default is never used",
+    "sknotes._text.x_as_documents__mutmut_6": "the sparse check is a shortcut: "
+    "_text_column returns None for a sparse matrix anyway",
+    "sknotes._text.x_normalize_bag_rows__mutmut_64": "a row of norm 0 holds only "
+    "zeros: 0/1 and 0/2 are both 0",
+    "sknotes._text.xǁ_Termsǁ__init____mutmut_103": "p·K − c numbers the pairs "
+    "(p, c), 0 <= c < K, as injectively as p·K + c; terms are then ranked by first "
+    "appearance, not by key",
+    "sknotes._text.xǁ_Termsǁ__init____mutmut_146": "previous is read only at the "
+    "starts written (remaining >= n + 1 implies >= n): its fill value is never read",
+    "sknotes._text.xǁ_Termsǁ__init____mutmut_147": "previous is read only at the "
+    "starts written (remaining >= n + 1 implies >= n): its fill value is never read",
+    "sknotes._text.xǁ_Termsǁtoken_hashes__mutmut_9": "MurmurHash3 < 2**32 < 3**32: "
+    "the modulo leaves it unchanged",
     **{
         f"sknotes._optimizers.x_minimize_lbfgs__mutmut_{i}": "scipy >= 1.15 prints "
         "nothing for disp and raises no DeprecationWarning for it"
@@ -130,8 +186,10 @@ NOT_MEASURABLE = (
     "sknotes._kernels.xǁ_Compiledǁ",
     "sknotes._kernels.x__compile__",
 )
+# (_text's compiled encoder, _encode, likewise: tests/test_encode.py compares it
+# with _text's reference, ``arrays``/``self._flat`` None.)
 NUMPY_TWIN = re.compile(
-    r"^\s*(loops|contiguous) = None$"
+    r"^\s*(loops|contiguous|arrays|self\._flat) = None$"
     r"|^\s*if loops and (isinstance|g\.dtype)"
 )
 
@@ -177,6 +235,10 @@ _kernels._LOOPS = _kernels._Compiled(
 )
 """
 CONFTEST_EXTRA = {"_kernels": _PYTHON_LOOPS}
+
+
+# Test runs that count as failed besides "killed" (see summarize).
+KILLED_TOO = ("timeout", "segfault", "check was interrupted by user")
 
 
 def _scratch_copy(module, tests):
@@ -238,19 +300,34 @@ def _diffs(work, module, names):
     return json.loads(out)
 
 
-def run_module(module, sample, max_children, work=None):
+def run_module(module, sample, max_children, work=None, previous=None):
     """Mutate ``module``, run its tests against each mutant; ``work``: collect the
-    results of an earlier run left in that scratch directory instead."""
+    results of an earlier run left in that scratch directory instead.
+
+    ``previous``: the results of an earlier run of the same code; only its mutants
+    not killed run again (after new tests), the others keep their result.
+    """
     tests = MODULE_TESTS[module]
     keep = work is not None
     work = Path(work) if keep else _scratch_copy(module, tests)
     try:
         names = run = None
         if not keep:
-            if sample:
+            if sample or previous:
                 # Generate the mutants only (no test runs), then run a sample.
                 _mutmut(work, "run", "--max-children", "1", "__no_such_mutant__")
                 everything = sorted(_results(work))
+            if previous:
+                if not set(previous) <= set(everything):
+                    raise RuntimeError(
+                        f"{module} changed since its results file: run it again"
+                    )
+                names = [
+                    name
+                    for name, status in previous.items()
+                    if status != "killed" and status not in KILLED_TOO
+                ]
+            elif sample:
                 rng = random.Random(0)
                 names = rng.sample(everything, min(sample, len(everything)))
             args = ["run", "--max-children", str(max_children)] + (names or [])
@@ -265,12 +342,14 @@ def run_module(module, sample, max_children, work=None):
         results = _results(work)
         if names is not None:
             results = {name: results[name] for name in names}
+        if previous:
+            results = {**previous, **results}
         if not results:
             raise RuntimeError(f"mutmut ran no mutant in {work}")
         not_killed = [
             name
             for name, status in results.items()
-            if status not in ("killed", "timeout", "segfault")
+            if status != "killed" and status not in KILLED_TOO
         ]
         details = _diffs(work, module, not_killed)
     finally:
@@ -286,8 +365,10 @@ def summarize(module, results, excluded):
         if name in excluded:
             equivalent += 1
             continue
-        # A test run that crashes (segfault) or hangs is a test run that fails.
-        status = "killed" if status in ("timeout", "segfault") else status
+        # A test run that crashes (segfault) or hangs is a test run that fails;
+        # so is one ended by a KeyboardInterrupt: only the Ctrl-C tests send one,
+        # and it escapes only when the mutant broke the handler they test.
+        status = "killed" if status in KILLED_TOO else status
         counts[status if status in counts else "other"] += 1
     total = sum(counts.values())
     killed = counts["killed"]
@@ -361,18 +442,37 @@ def main():
     parser.add_argument(
         "--rescore", action="store_true", help="re-apply the rules to saved results"
     )
+    parser.add_argument(
+        "--survivors",
+        action="store_true",
+        help="after new tests, run only the mutants the results file lists as not "
+        "killed (the module's code unchanged); the others keep their result",
+    )
     args = parser.parse_args()
     RESULTS.mkdir(parents=True, exist_ok=True)
     for module in args.modules:
+        previous = sample = None
+        if args.rescore or args.survivors:
+            date, tests, previous, details = _read_report(module)
+            sample = _saved_sample(module)
         if args.rescore:
-            date, tests, results, details = _read_report(module)
-            report(module, date, "all", tests, results, details)
+            report(module, date, sample, tests, previous, details)
             continue
         tests, results, details = run_module(
-            module, args.sample, args.max_children, args.from_dir
+            module, args.sample, args.max_children, args.from_dir, previous
         )
         date = datetime.date.today().isoformat()
-        report(module, date, args.sample or "all", tests, results, details)
+        report(module, date, sample or args.sample or "all", tests, results, details)
+
+
+def _saved_sample(module):
+    """The sample size (or "all") of the module's last summary line."""
+    summary = RESULTS / "summary.txt"
+    for line in summary.read_text().splitlines() if summary.exists() else []:
+        row = json.loads(line)
+        if row["module"] == module:
+            return row["sample"]
+    return "all"
 
 
 if __name__ == "__main__":

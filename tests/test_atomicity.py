@@ -370,7 +370,7 @@ def test_first_ctrl_c_stops_cleanly_with_a_usable_model(
         calls = _sigint_on_call(monkeypatch, 7, cls=SGD if solver == "sgd" else Adam)
     else:
         _sigint_after_epoch(monkeypatch, 1)
-    with pytest.warns(UserWarning, match="Training interrupted by user."):
+    with pytest.warns(UserWarning, match=r"^Training interrupted by user\.$"):
         est.fit(data, target(make))
     if when == "mid-epoch":
         assert len(calls) == 7  # stopped right after the batch that saw Ctrl-C

@@ -177,3 +177,62 @@ def test_works_without_sklearn_callback():
     )
     assert result.returncode == 0, result.stderr
     assert result.stdout.strip() == "ok"
+
+
+class _RecordingContext:
+    """scikit-learn's callback context, reduced to a log of the calls it gets."""
+
+    def __init__(self, log, task_name="fit", stop=False):
+        self.log, self.task_name, self.stop = log, task_name, stop
+
+    def call_on_fit_task_begin(self, **kwargs):
+        self.log.append(("begin", self.task_name, kwargs))
+
+    def call_on_fit_task_end(self, **kwargs):
+        self.log.append(("end", self.task_name, kwargs))
+        return self.stop
+
+    def subcontext(self, task_name):
+        return _RecordingContext(self.log, task_name, self.stop)
+
+
+class _EstimatorWithCallbacks:
+    def __init__(self, log, stop):
+        self.log, self.stop = log, stop
+
+    def _init_callback_context(self, max_subtasks):
+        self.max_subtasks = max_subtasks
+        return _RecordingContext(self.log, stop=self.stop)
+
+
+@pytest.mark.parametrize("stop", [False, True])
+def test_fit_callbacks_hand_each_task_the_estimator_its_data_and_the_model(stop):
+    from sknotes._callbacks import FitCallbacks
+
+    log = []
+    est, X, y = _EstimatorWithCallbacks(log, stop), np.ones((3, 2)), np.zeros(3)
+
+    def reconstruction():
+        return {}
+
+    callbacks = FitCallbacks(est, X, y, 4, reconstruction)
+    assert callbacks.active and est.max_subtasks == 4  # one sub-task per epoch
+    assert callbacks.epoch_end(2) is stop
+    callbacks.fit_end()
+    data = {"estimator": est, "X": X, "y": y}
+    ended = {**data, "reconstruction_attributes": reconstruction}
+    assert log == [
+        ("begin", "fit", data),
+        ("begin", "epoch 2", data),
+        ("end", "epoch 2", ended),
+        ("end", "fit", ended),
+    ]
+
+
+def test_fit_callbacks_without_a_callback_context_do_nothing():
+    from sknotes._callbacks import FitCallbacks
+
+    callbacks = FitCallbacks(object(), None, None, 4, dict)
+    assert not callbacks.active
+    assert callbacks.epoch_end(0) is False  # never asks training to stop
+    callbacks.fit_end()

@@ -56,5 +56,22 @@ def test_catches_a_small_error_in_one_entry():
 
 def test_refuses_a_copy_it_cannot_perturb_in_place():
     x = np.arange(12.0).reshape(3, 4).T  # not C-contiguous: reshape(-1) copies
-    with pytest.raises(ValueError, match="contiguous"):
+    with pytest.raises(ValueError, match="^x must be contiguous"):
         numerical_gradient(lambda: float(x.sum()), x)
+
+
+def test_the_step_and_the_tolerance_are_the_callers():
+    x = np.array([1.0, 2.0])
+    # A step of 0.1 brings the central difference's error (eps² f‴ / 6) into view.
+    with pytest.raises(AssertionError, match="relative error"):
+        gradcheck(lambda: float(np.sum(x**3)), x, 3 * x**2, eps=0.1)
+    assert gradcheck(lambda: float(np.sum(x**3)), x, 3 * x**2, eps=1e-4) < 1e-6
+    # rtol is the largest error accepted: a zero gradient is off by exactly 1.
+    assert gradcheck(lambda: float(x.sum()), x, np.zeros(2), rtol=1.0) == 1.0
+
+
+def test_half_precision_gradients_are_compared_in_float64():
+    # Their squared norms overflow float16 (300² > 65504).
+    half, full = np.array([300, 400], dtype=np.float16), np.array([300.0, 400.0])
+    assert relative_error(half, -full) == pytest.approx(1.0)
+    assert relative_error(-full, half) == pytest.approx(1.0)

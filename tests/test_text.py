@@ -693,14 +693,17 @@ def test_read_vec_and_load_embeddings(tmp_path):
         load_embeddings((["x", "y"], np.ones((1, 2))), 2)
     with pytest.raises(ValueError, match="NaN"):
         load_embeddings({"a": [np.nan, 1.0]}, 2)
-    bad = tmp_path / "bad.vec"
-    bad.write_text("good 0.5 -1\n", encoding="utf-8")
-    with pytest.raises(ValueError, match="not a .vec file"):
-        read_vec(bad)
-    short = tmp_path / "short.vec"
-    short.write_text("2 3\na 1 2 3\nb 1 2\n", encoding="utf-8")
-    with pytest.raises(ValueError, match="Line 3 .* has 2 values"):
-        read_vec(short)
+    bad_files = [
+        ("good 0.5 -1\n", "not a .vec file"),
+        ("good food\nthe 1 2\n", "not a .vec file"),  # a header of two words
+        ("2 3\na 1 2 3\nb 1 2\n", "Line 3 .* has 2 values"),
+        ("2 2\ngood 1 2\nfood\n", "Line 3 .* has 0 values"),  # a token alone
+    ]
+    for content, message in bad_files:
+        bad = tmp_path / "bad.vec"
+        bad.write_text(content, encoding="utf-8")
+        with pytest.raises(ValueError, match=message):
+            read_vec(bad, tokens={"a", "b", "good", "food"})
     with pytest.raises(TypeError, match="initial_embeddings must be"):
         load_embeddings(42, 2)
 
@@ -728,3 +731,43 @@ def test_vocabulary_ngrams_equal_a_lookup_by_text(seed):
                 if row >= 0:
                     expected[i, row] += 1
     np.testing.assert_array_equal(encoder.pi(docs).toarray(), expected)
+
+
+# -- pinned by mutation testing --------------------------------------------------
+def test_position_matrix_keeps_the_table_width_when_its_last_rows_are_unused():
+    P = position_matrix(np.array([0, 1]), np.array([0, 2]), 9, 3)
+    assert P.shape == (3, 9)  # not the 2 columns the indices reach
+
+
+def test_terms_are_numbered_by_order_then_first_appearance():
+    from sknotes._text import _Terms  # noqa: PLC2701
+
+    terms = _Terms([["c", "a", "b", "a"], ["a", "b", "c"]], (1, 3))
+    assert terms.all_names() == [
+        "c", "a", "b", "c a", "a b", "b a", "b c", "c a b", "a b a", "a b c",
+    ]  # fmt: skip
+    assert terms.n_terms == 10
+
+
+def test_a_token_that_reads_like_an_ngram_shares_its_count():
+    # The token "a b" and the bigram ("a", "b") are one term of the vocabulary:
+    # once each, they reach min_count=2 together.
+    docs = [["a b"], ["a", "b"]]
+    encoder = DocumentEncoder(ngram_range=(1, 2), min_count=2).fit(docs)
+    assert encoder.tokens == ["a b"]
+
+
+@pytest.mark.parametrize(
+    "pooling, ngram_range", [("sum", (1, 1)), ("sum", (1, 2)), ("concat", (1, 1))]
+)
+def test_pi_has_the_dtype_asked_for_and_a_row_per_table_row(pooling, ngram_range):
+    docs = [[f"w{i}" for i in range(6)], ["w1"]]
+    encoder = DocumentEncoder(ngram_range=ngram_range, pooling=pooling).fit(docs)
+    Pi = encoder.pi(docs, np.float32, max_length=2)
+    assert Pi.dtype == np.float32
+    assert Pi.shape[1] == encoder.n_rows > 2
+
+
+def test_max_vocabulary_errors_name_it():
+    with pytest.raises(ValueError, match="max_vocabulary"):
+        Vocabulary(max_vocabulary=0).fit([["a"]])

@@ -609,3 +609,283 @@ def test_shuffle_indices_is_scikit_learns_shuffle(seed):
         training.shuffle_indices(order, ours), shuffle(order, random_state=theirs)
     )
     assert ours.randint(10**9) == theirs.randint(10**9)
+
+
+# -- the L2 penalty in a stochastic step; the epoch's loss over several batches ------
+def test_the_penalty_shrinks_each_sgd_step_by_its_gradient(data):
+    """One full-batch SGD step with α differs from one without by -η·2αW/n."""
+    X, y = data
+    settings = dict(
+        hidden_layer_sizes=(4,), solver="sgd", momentum=0.0, batch_size=len(y),
+        learning_rate_init=0.05, alpha=0.0, max_iter=1, warm_start=True,
+        random_state=0,
+    )  # fmt: skip
+    start = MLPRegressorFromNotes(**settings).fit(X, y)
+    plain, penalised = copy.deepcopy(start), copy.deepcopy(start)
+    penalised.set_params(alpha=3.0)
+    plain.fit(X, y), penalised.fit(X, y)
+    for W0, W_plain, W_pen in zip(
+        start.coefs_, plain.coefs_, penalised.coefs_, strict=True
+    ):
+        expected = -0.05 * 2 * 3.0 * W0 / len(y)
+        np.testing.assert_allclose(W_pen - W_plain, expected, rtol=1e-7, atol=1e-12)
+    for b_plain, b_pen in zip(plain.intercepts_, penalised.intercepts_, strict=True):
+        np.testing.assert_allclose(b_pen, b_plain, rtol=1e-12)  # no penalty on b
+
+
+def test_an_epochs_loss_is_the_size_weighted_mean_of_its_batches(data):
+    """Batches of 50, 50 and 20 rows with a negligible step: the epoch's MSE, and
+    the penalty three times (each batch's is α‖W‖²/its size, as scikit-learn's)."""
+    X, y = data
+    reg = MLPRegressorFromNotes(
+        hidden_layer_sizes=(4,), solver="sgd", momentum=0.0, batch_size=50,
+        learning_rate_init=1e-9, alpha=0.5, max_iter=1, warm_start=True,
+        random_state=0,
+    ).fit(X, y)  # fmt: skip
+    mse = _penalised_mse(reg, X, y, 0.0)
+    penalty = _penalised_mse(reg, X, y, 0.5) - mse
+    reg.fit(X, y)
+    assert reg.loss_ == pytest.approx(mse + 3 * penalty, rel=1e-6)
+
+
+# -- ties keep the earliest best, as scikit-learn's strict comparison does -------------
+class _NumberedNetwork:
+    """Each snapshot is a new number: which one is kept shows when it was taken."""
+
+    def __init__(self):
+        self.taken = 0
+
+    def snapshot(self):
+        self.taken += 1
+        return self.taken
+
+
+def test_equal_validation_scores_keep_the_earliest_best_parameters():
+    stopping = training.ValidationStopping(
+        tol=0.0, n_iter_no_change=5, validation_fraction=0.5,
+        random_state=np.random.RandomState(0), scorer=None, loss_node=None,
+    )  # fmt: skip
+    scores = iter([0.5, 0.5, 0.75, 0.75, 0.25])
+    stopping.scores = lambda network: (next(scores), 0.0)
+    state = training.FitState(
+        validation_scores=[], validation_loss_curve=[], best_validation_score=-np.inf
+    )
+    network = _NumberedNetwork()
+    best = []
+    for _ in range(3):
+        stopping.epoch_end(state, network, verbose=False)
+        best.append(state.best_params)
+    assert best == [1, 1, 2]  # the tie at epoch 2 keeps epoch 1's parameters
+    # The model a warm start begins from, as good as the best: the best stays.
+    stopping.initial_model(state, network)
+    assert state.best_params == 2 and state.best_validation_score == 0.75
+    # Worse than the best of an earlier fit: neither score nor parameters change.
+    stopping.initial_model(state, network)
+    assert state.best_params == 2 and state.best_validation_score == 0.75
+
+
+# -- the row journal -----------------------------------------------------------------
+def test_row_journal_saves_each_row_once_and_restores_the_oldest_values():
+    table = np.arange(10.0).reshape(5, 2)
+    moment = np.zeros(5)
+    original = table.copy()
+    journal = training.RowJournal([table, moment])
+    assert journal.covers(table) and journal.covers(moment)
+    assert not journal.covers(table.copy())
+    assert journal.rows().shape == (0,)
+    assert np.take(table, journal.rows(), axis=0).shape == (0, 2)
+    journal.save(np.array([1, 3]))
+    table[[1, 3]], moment[[1, 3]] = -1.0, 5.0
+    journal.save(np.array([3, 4]))  # row 3 again: its first value is the one kept
+    table[[3, 4]], moment[4] = -2.0, 7.0
+    np.testing.assert_array_equal(np.sort(journal.rows()), [1, 3, 4])
+    journal.restore()
+    np.testing.assert_array_equal(table, original)
+    np.testing.assert_array_equal(moment, 0.0)
+    assert journal.rows().size == 0
+    table[0] = 9.0  # written after the restore: a second restore leaves it
+    journal.restore()
+    assert table[0, 0] == 9.0
+    # One array is a journal too; no array, a journal of nothing.
+    single = training.RowJournal([moment])
+    single.save(np.array([2]))
+    moment[2] = 1.0
+    single.restore()
+    assert moment[2] == 0.0
+    empty = training.RowJournal([])
+    empty.save(np.array([0]))
+    assert empty.rows().size == 0 and not empty.covers(table)
+
+
+def test_the_interrupt_flag_leaves_signal_handlers_alone_off_the_main_thread():
+    import signal
+    import threading
+
+    handler = signal.getsignal(signal.SIGINT)
+    errors = []
+
+    def run():
+        try:
+            with training._InterruptFlag() as flag:
+                assert not flag.raised
+        except Exception as error:  # noqa: BLE001 - reported by the assert below
+            errors.append(error)
+
+    worker = threading.Thread(target=run)
+    worker.start()
+    worker.join()
+    assert errors == []
+    assert signal.getsignal(signal.SIGINT) is handler
+
+
+# -- the loop's epoch, driven directly --------------------------------------------
+class _Schedule:
+    def __init__(self):
+        self.seen = []
+
+    def iteration_ends(self, t):
+        self.seen.append(t)
+
+    def trigger_stopping(self, message, verbose):
+        return True
+
+
+def _bare_loop(**options):
+    """A StochasticLoop with only what run_epoch and end_epoch read."""
+    stopping = training.TrainingLossStopping(tol=0.0, n_iter_no_change=10)
+    return training.StochasticLoop(
+        network=None, loss_node=None, penalty=None, optimizers=(None, None),
+        schedule=_Schedule(), stopping=stopping, shuffle=False, max_iter=1,
+        random_state=np.random.RandomState(0), **options,
+    )  # fmt: skip
+
+
+def test_end_epoch_stops_on_a_callbacks_request_or_a_non_finite_loss(capsys):
+    calls = []
+    for request in (False, True):
+        loop = _bare_loop(
+            batch_size=1, on_epoch_end=lambda s, r=request: calls.append(s) or r
+        )
+        state = training.FitState(t=7)
+        assert loop.end_epoch(state, 0.5) is request
+        assert calls[-1] is state and state.n_iter == 1 and state.loss_curve == [0.5]
+        assert loop.schedule.seen == [7]
+    loop = _bare_loop(batch_size=1, on_epoch_end=lambda state: False)
+    assert loop.end_epoch(training.FitState(), np.nan) is True
+    assert loop.end_epoch(training.FitState(), np.inf) is True
+    assert _bare_loop(batch_size=1).end_epoch(training.FitState(), 0.5) is False
+    assert capsys.readouterr().out == ""  # quiet unless verbose
+
+
+class _Interrupt:
+    raised = False
+
+
+@pytest.mark.parametrize("n_jobs", [1, 2, 3])
+def test_parallel_workers_share_an_epochs_batches(n_jobs):
+    """Worker j runs batches j, j + n_jobs, ...: each batch once; the epoch's loss
+    is the size-weighted mean of the batch losses, whoever ran them."""
+    ran, handed = [], []
+
+    def compiled_step(loop):
+        handed.append(loop)
+
+        def step(train, indices):
+            ran.append(indices.tolist())
+            return float(train.y[indices].mean())  # a "loss" per batch
+
+        return step
+
+    y = np.arange(10.0)[:, None] ** 2
+    loop = _bare_loop(batch_size=3, compiled_step=compiled_step, n_jobs=n_jobs)
+    state = training.FitState()
+    loss = loop.run_epoch(training.TrainingData(y, y), state, _Interrupt())
+    assert sorted(ran) == [[0, 1, 2], [3, 4, 5], [6, 7, 8], [9]]
+    assert loss == pytest.approx(y.mean())
+    assert state.t == 10
+    assert len(loop._worker_steps()) == n_jobs  # one step per worker, kept
+    assert handed == [loop] * n_jobs  # each built from the loop it serves
+    assert (
+        len(_bare_loop(batch_size=3, compiled_step=compiled_step)._worker_steps()) == 1
+    )
+
+
+@pytest.mark.parametrize("n_jobs", [1, 2])
+def test_an_interrupt_in_any_worker_ends_the_epoch_without_a_loss(n_jobs):
+    interrupt = _Interrupt()
+
+    def compiled_step(loop):
+        def step(train, indices):
+            interrupt.raised = True
+            return 1.0
+
+        return step
+
+    y = np.ones((8, 1))
+    loop = _bare_loop(batch_size=2, compiled_step=compiled_step, n_jobs=n_jobs)
+    state = training.FitState()
+    assert loop.run_epoch(training.TrainingData(y, y), state, interrupt) is None
+    assert state.t == 0
+
+
+@pytest.mark.parametrize("weighted", [False, True])
+def test_the_tables_penalty_joins_the_epochs_loss_weighted_as_the_data(weighted):
+    """One batch (hidden layers: the reference step; no other penalty on the
+    table): α_embedding adds
+    α/N·Σ‖T[r]‖² over the rows the batch touches, N the total weight."""
+    from sknotes import EmbeddingBagRegressor
+
+    docs = [[f"w{i % 7}", f"v{i % 3}"] for i in range(30)]
+    y = np.arange(30.0) % 5
+    weights = (np.arange(30) % 3 + 1.0) if weighted else None
+    start = EmbeddingBagRegressor(
+        embedding_dim=3, hidden_layer_sizes=(3,), solver="sgd", momentum=0.0,
+        batch_size=30, learning_rate_init=1e-10, alpha_embedding=0.0,
+        alpha_linear=0.0, max_iter=1, warm_start=True, early_stopping=False,
+        random_state=0,
+    ).fit(docs, y, sample_weight=weights)  # fmt: skip
+    plain, penalised = copy.deepcopy(start), copy.deepcopy(start)
+    penalised.set_params(alpha_embedding=2.0)
+    plain.fit(docs, y, sample_weight=weights)
+    penalised.fit(docs, y, sample_weight=weights)
+    total_weight = 30 if weights is None else weights.sum()
+    # Every row occurs in the batch but the out-of-vocabulary row, which is zero.
+    expected = 2.0 / total_weight * np.sum(start.embeddings_**2)
+    assert penalised.loss_ - plain.loss_ == pytest.approx(expected, rel=1e-6)
+
+
+def test_fit_hands_initialize_the_training_rows_then_runs_max_iter_epochs():
+    from sknotes.nodes import MSELoss
+
+    X = np.arange(20.0)[:, None]
+    seen = []
+    stoppings = {
+        "validation": training.ValidationStopping(
+            tol=0.0,
+            n_iter_no_change=5,
+            validation_fraction=0.25,
+            random_state=np.random.RandomState(0),
+            scorer=lambda y, p, w: r2_score(y, p),
+            loss_node=MSELoss(),
+        ),  # fmt: skip
+        "training loss": training.TrainingLossStopping(tol=0.0, n_iter_no_change=5),
+    }
+    for name, stopping in stoppings.items():
+        loop = training.StochasticLoop(
+            network=_LinearNetwork([[1.0]]), loss_node=None, penalty=None,
+            optimizers=(None, None), schedule=_Schedule(), stopping=stopping,
+            batch_size=5, shuffle=False, max_iter=3,
+            random_state=np.random.RandomState(0),
+            initialize=lambda train, validation: seen.append((train, validation)),
+            compiled_step=lambda loop: lambda train, indices: 1.0,
+        )  # fmt: skip
+        with pytest.warns(ConvergenceWarning, match="Maximum iterations"):
+            state = loop.fit(training.TrainingData(X, X))
+        assert state.n_iter == 3 and state.loss_curve == [1.0] * 3
+        ((train, validation),) = seen[-1:]
+        if name == "validation":
+            assert validation is stopping.validation and validation.n_samples == 5
+            held_out = np.concatenate([train.y[:, 0], validation.y[:, 0]])
+            np.testing.assert_array_equal(np.sort(held_out), X[:, 0])
+        else:
+            assert validation is None and train.n_samples == 20
