@@ -42,6 +42,7 @@ from sknotes._text import (
     tokenize,
     weigh_bag,
 )
+from sknotes._training import one_blas_thread
 from sknotes.nodes import Embedding, RowL2Penalty
 
 __all__ = ["EmbeddingBagRegressor"]
@@ -985,7 +986,9 @@ best_validation_score_, n_iter_, t_, n_layers_, n_outputs_, out_activation_
         df = RowL2Penalty.occurrences(sp.csr_array(train.inputs), train.sample_weight)
         self._document_frequency = df
         if self._network.n_linear and self._linear_start():
-            self.alpha_linear_ = self._solve_linear_path(train, validation)
+            # L-BFGS and LSQR are vector operations over the table's rows.
+            with one_blas_thread():
+                self.alpha_linear_ = self._solve_linear_path(train, validation)
         penalty = getattr(self, "_row_penalty", None)
         if penalty is not None:
             penalty.set_document_frequency(df)

@@ -20,6 +20,7 @@ from dataclasses import dataclass, field
 
 import numpy as np
 from sklearn.exceptions import ConvergenceWarning
+from threadpoolctl import ThreadpoolController
 
 from sknotes._optimizers import minimize_lbfgs
 
@@ -329,6 +330,22 @@ class RowJournal:
         self._saved = []
 
 
+_CONTROLLER = []
+
+
+def one_blas_thread():
+    """A context in which BLAS libraries run on one thread.
+
+    For work made of many small products or of vector operations (the compiled
+    bag step, L-BFGS and LSQR over a table's rows), where OpenBLAS's threads
+    spend more time waking and waiting than computing.
+    """
+    if not _CONTROLLER:
+        # Inspecting the loaded libraries costs milliseconds: once per process.
+        _CONTROLLER.append(ThreadpoolController())
+    return _CONTROLLER[0].limit(limits=1, user_api="blas")
+
+
 class _InterruptFlag:
     """Turns the first Ctrl-C into a flag read between batches.
 
@@ -518,22 +535,28 @@ class StochasticLoop:
             state.t += n_samples
             return accumulated_loss / n_samples
         steps = self._worker_steps()
-        if len(steps) == 1:
-            accumulated_loss = self._run_batches(steps[0], train, batches, interrupt)
-        else:
-            # Worker j takes batches j, j + n_jobs, ...; the compiled step
-            # releases the GIL, so they run at once (Hogwild).
-            with ThreadPoolExecutor(len(steps)) as pool:
-                parts = list(
-                    pool.map(
-                        self._run_batches,
-                        steps,
-                        [train] * len(steps),
-                        [batches[j :: len(steps)] for j in range(len(steps))],
-                        [interrupt] * len(steps),
-                    )
+        # The compiled step's head products are a minibatch by a few dozen
+        # columns: BLAS threads cost more there than they bring (and Hogwild
+        # workers would each start their own), so the step runs on one.
+        with one_blas_thread():
+            if len(steps) == 1:
+                accumulated_loss = self._run_batches(
+                    steps[0], train, batches, interrupt
                 )
-            accumulated_loss = None if None in parts else sum(parts)
+            else:
+                # Worker j takes batches j, j + n_jobs, ...; the compiled step
+                # releases the GIL, so they run at once (Hogwild).
+                with ThreadPoolExecutor(len(steps)) as pool:
+                    parts = list(
+                        pool.map(
+                            self._run_batches,
+                            steps,
+                            [train] * len(steps),
+                            [batches[j :: len(steps)] for j in range(len(steps))],
+                            [interrupt] * len(steps),
+                        )
+                    )
+                accumulated_loss = None if None in parts else sum(parts)
         if accumulated_loss is None:
             return None
         state.t += n_samples

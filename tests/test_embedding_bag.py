@@ -812,6 +812,36 @@ def test_alpha_search_at_its_loose_tolerance_picks_the_exact_searchs_alpha(
     )
 
 
+@pytest.mark.parametrize(
+    "Estimator", ["EmbeddingBagRegressor", "EmbeddingBagClassifier"]
+)
+def test_linear_start_solves_on_one_blas_thread(corpus, monkeypatch, Estimator):
+    """LSQR's and L-BFGS's vector operations run on one BLAS thread (threads
+    cost more than they bring there); the caller's setting is restored."""
+    from threadpoolctl import threadpool_info, threadpool_limits
+
+    import sknotes
+
+    def blas_threads():
+        return {i["num_threads"] for i in threadpool_info() if i["user_api"] == "blas"}
+
+    cls = getattr(sknotes, Estimator)
+    solve, seen = cls._linear_solution, []
+
+    def recording(self, *args):
+        seen.append(blas_threads())
+        return solve(self, *args)
+
+    monkeypatch.setattr(cls, "_linear_solution", recording)
+    docs, y = corpus
+    if Estimator == "EmbeddingBagClassifier":
+        y = y > np.median(y)
+    with threadpool_limits(limits=2, user_api="blas"):
+        cls(embedding_dim=4, max_iter=1, random_state=0).fit(docs[:600], y[:600])
+        assert blas_threads() == {2}
+    assert len(seen) >= 2 and all(threads == {1} for threads in seen)
+
+
 def test_early_stopping_never_ends_worse_than_the_linear_start(corpus):
     """Epoch 0 (the ridge start) is scored: training that only hurts is undone."""
     docs, y = corpus

@@ -810,6 +810,31 @@ def test_parallel_workers_share_an_epochs_batches(n_jobs):
     )
 
 
+def _blas_threads():
+    from threadpoolctl import threadpool_info
+
+    return {i["num_threads"] for i in threadpool_info() if i["user_api"] == "blas"}
+
+
+@pytest.mark.parametrize("n_jobs", [1, 2])
+def test_compiled_steps_run_on_one_blas_thread_and_restore_it(n_jobs):
+    """BLAS threads inside the compiled step (small products; Hogwild workers
+    would each start their own) are one; the caller's setting comes back."""
+    from threadpoolctl import threadpool_limits
+
+    seen = []
+
+    def compiled_step(loop):
+        return lambda train, indices: seen.append(_blas_threads()) or 0.0
+
+    y = np.arange(6.0)[:, None]
+    loop = _bare_loop(batch_size=2, compiled_step=compiled_step, n_jobs=n_jobs)
+    with threadpool_limits(limits=2, user_api="blas"):
+        loop.run_epoch(training.TrainingData(y, y), training.FitState(), _Interrupt())
+        assert _blas_threads() == {2}
+    assert seen == [{1}] * 3
+
+
 @pytest.mark.parametrize("n_jobs", [1, 2])
 def test_an_interrupt_in_any_worker_ends_the_epoch_without_a_loss(n_jobs):
     interrupt = _Interrupt()
