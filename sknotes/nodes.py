@@ -477,9 +477,8 @@ class L2Penalty:
     (``decay = 2c``, which the optimizers fuse into their pass).
 
     The weights are ``theta[:n_penalized]``, one contiguous slice of the flat
-    parameter vector.  An embedding table would take the same coefficient rule row
-    by row: only the rows a batch touches get ``2c·row`` added, with the decay of
-    the steps a row missed applied lazily when it is next touched.
+    parameter vector.  An embedding table's rows are penalised by
+    :class:`RowL2Penalty` instead (per occurrence, exact under row-sparse updates).
 
     Parameters
     ----------
