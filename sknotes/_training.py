@@ -359,7 +359,12 @@ class _InterruptFlag:
         self._previous = None
 
     def __enter__(self):
-        if threading.current_thread() is threading.main_thread():
+        # A process that ignores SIGINT (``nohup``, a background job) asked not to be
+        # stopped by it: leave that choice alone.
+        if (
+            threading.current_thread() is threading.main_thread()
+            and signal.getsignal(signal.SIGINT) is not signal.SIG_IGN
+        ):
             try:
                 self._previous = signal.signal(signal.SIGINT, self._handle)
             except ValueError:  # pragma: no cover - embedded interpreters

@@ -23,6 +23,24 @@ def quiet_convergence():
         yield
 
 
+@pytest.fixture(autouse=True)
+def sigint_is_keyboard_interrupt():
+    """Run each test with Python's own SIGINT handler.
+
+    A shell starts background jobs with SIGINT ignored; the Ctrl-C tests press it
+    and expect the handler an interactive session has.
+    """
+    import signal
+    import threading
+
+    if threading.current_thread() is not threading.main_thread():
+        yield
+        return
+    previous = signal.signal(signal.SIGINT, signal.default_int_handler)
+    yield
+    signal.signal(signal.SIGINT, previous)
+
+
 @pytest.fixture(scope="module")
 def data():
     """A small standardised regression problem (120 × 6, unit-variance target)."""

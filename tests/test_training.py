@@ -738,6 +738,21 @@ def test_the_interrupt_flag_leaves_signal_handlers_alone_off_the_main_thread():
     assert signal.getsignal(signal.SIGINT) is handler
 
 
+def test_the_interrupt_flag_keeps_an_ignored_sigint_ignored():
+    """``nohup`` and background jobs ignore SIGINT: training must not turn it on."""
+    import signal
+
+    previous = signal.signal(signal.SIGINT, signal.SIG_IGN)
+    try:
+        with training._InterruptFlag() as flag:
+            assert signal.getsignal(signal.SIGINT) is signal.SIG_IGN
+            signal.raise_signal(signal.SIGINT)
+        assert not flag.raised
+        assert signal.getsignal(signal.SIGINT) is signal.SIG_IGN
+    finally:
+        signal.signal(signal.SIGINT, previous)
+
+
 # -- the loop's epoch, driven directly --------------------------------------------
 class _Schedule:
     def __init__(self):
