@@ -18,6 +18,7 @@ from sklearn.utils.validation import (
     validate_data,
 )
 
+from sknotes import _encode
 from sknotes._bag_kernel import CompiledBagStep, compiled_step_support
 from sknotes._base import (
     OPTIMIZATION_CONSTRAINTS,
@@ -643,15 +644,23 @@ best_validation_score_, n_iter_, t_, n_layers_, n_outputs_, out_activation_
         """The character n-gram block of ``Π``: hashed counts, weighted and
         normalised for pooling on their own (so the word block's rows are
         unchanged by it)."""
-        counts = HashingVectorizer(
-            analyzer="char_wb",
-            ngram_range=self._char_wb_range("strings"),
-            n_features=self.n_char_buckets,
-            lowercase=self.lowercase,
-            alternate_sign=False,
-            norm=None,
-            dtype=dtype,
-        ).transform(texts)
+        ngram_range = self._char_wb_range("strings")
+        arrays = _encode.char_wb_arrays(
+            texts, ngram_range, self.n_char_buckets, self.lowercase, dtype
+        )
+        if arrays is not None:
+            counts = sp.csr_array(arrays, shape=(len(texts), self.n_char_buckets))
+            counts.has_canonical_format = True  # sorted, duplicates summed
+        else:
+            counts = HashingVectorizer(
+                analyzer="char_wb",
+                ngram_range=ngram_range,
+                n_features=self.n_char_buckets,
+                lowercase=self.lowercase,
+                alternate_sign=False,
+                norm=None,
+                dtype=dtype,
+            ).transform(texts)
         block = weigh_bag(
             sp.csr_array(counts), weighting=self.weighting, pooling=self.pooling
         )

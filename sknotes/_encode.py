@@ -32,11 +32,13 @@ __all__ = [
     "Flat",
     "FlatDocs",
     "bag_arrays",
+    "char_wb_arrays",
     "first_codes",
     "first_tokens",
     "flatten",
     "hash_rows",
     "lookup_rows",
+    "space_table",
     "token_counts",
     "tokenize",
     "word_table",
@@ -316,21 +318,32 @@ def _strs(flat, at):
     return list(map(text.__getitem__, map(slice, bounds[:-1], bounds[1:])))
 
 
-_WORD = None
+_TABLES = {}
+
+
+def _code_point_table(pattern):
+    """Whether each code point (0 to 0x10FFFF) is in the runs ``pattern`` finds,
+    for Python's ``re`` with a str pattern: built once, from ``re`` itself."""
+    if pattern not in _TABLES:
+        every = np.arange(0x110000, dtype=np.uint32).tobytes()
+        every = every.decode("utf-32-le", "surrogatepass")
+        table = np.zeros(0x110000, dtype=np.bool_)
+        for run in re.finditer(pattern, every):
+            table[run.start() : run.end()] = True
+        _TABLES[pattern] = table
+    return _TABLES[pattern]
 
 
 def word_table():
     """Whether each code point (0 to 0x10FFFF) is a word character, ``\\w``, for
-    Python's ``re`` with a str pattern: built once, from ``re`` itself."""
-    global _WORD
-    if _WORD is None:
-        every = np.arange(0x110000, dtype=np.uint32).tobytes()
-        every = every.decode("utf-32-le", "surrogatepass")
-        word = np.zeros(0x110000, dtype=np.bool_)
-        for run in re.finditer(r"(?u)\w+", every):
-            word[run.start() : run.end()] = True
-        _WORD = word
-    return _WORD
+    Python's ``re`` with a str pattern."""
+    return _code_point_table(r"(?u)\w+")
+
+
+def space_table():
+    """Whether each code point is whitespace, as ``str.split()`` and ``re``'s
+    ``\\s`` read it (both ask ``Py_UNICODE_ISSPACE``)."""
+    return _code_point_table(r"\s+")
 
 
 def tokenize(docs, lowercase):
@@ -341,6 +354,16 @@ def tokenize(docs, lowercase):
     k = _kernels()
     if not k:
         return None
+    # Lone surrogates pass: they are no word characters, as in re.
+    chars, bounds, lower_ascii = _code_points(docs, lowercase, "surrogatepass")
+    token_chars, starts, indptr = k.tokenize(chars, bounds, word_table(), lower_ascii)
+    return FlatDocs(Flat("str", indptr, chars=token_chars, starts=starts))
+
+
+def _code_points(docs, lowercase, errors):
+    """The code points of ``docs`` (a list of str) joined, where each document
+    starts (one more entry than documents), and whether the kernel must still
+    lowercase A-Z; ``errors`` as ``str.encode``'s for lone surrogates."""
     joined = "".join(docs)
     lower_ascii = False
     if joined.isascii():
@@ -357,10 +380,48 @@ def tokenize(docs, lowercase):
     try:  # one byte per code point when they all fit
         chars = np.frombuffer(joined.encode("latin-1"), np.uint8)
     except UnicodeEncodeError:
-        # Lone surrogates pass: they are no word characters, as in re.
-        chars = np.frombuffer(joined.encode("utf-32-le", "surrogatepass"), np.uint32)
-    token_chars, starts, indptr = k.tokenize(chars, bounds, word_table(), lower_ascii)
-    return FlatDocs(Flat("str", indptr, chars=token_chars, starts=starts))
+        chars = np.frombuffer(joined.encode("utf-32-le", errors), np.uint32)
+    return chars, bounds, lower_ascii
+
+
+def char_wb_arrays(docs, ngram_range, n_features, lowercase, dtype):
+    """``(data, indices, indptr)`` of ``HashingVectorizer(analyzer="char_wb",
+    ngram_range=ngram_range, n_features=n_features, lowercase=lowercase,
+    alternate_sign=False, norm=None, dtype=dtype).transform(docs)``, with its
+    index dtypes, or None without the compiled kernels or for input they do not
+    cover (not all str, no documents, lone surrogates, another dtype).
+
+    The same n-grams: each whitespace-separated word padded with a space on
+    both sides, its character n-grams for each n (a padded word no longer than
+    n once, and no longer n after it); the same buckets: MurmurHash3 of the
+    n-gram's UTF-8 bytes as a signed int32, its absolute value modulo
+    ``n_features``; counts summed in the dtype.
+    """
+    k = _kernels()
+    dtype = np.dtype(dtype)
+    if not k or dtype not in (np.float32, np.float64):
+        return None
+    docs = docs if isinstance(docs, list) else list(docs)
+    if not docs or not all(isinstance(doc, str) for doc in docs):
+        return None
+    try:
+        # The reference fails on lone surrogates (it hashes UTF-8 bytes).
+        chars, bounds, lower_ascii = _code_points(docs, lowercase, "strict")
+    except UnicodeEncodeError:
+        return None
+    min_n, max_n = ngram_range
+    raw, indptr = k.char_wb(
+        chars, bounds, space_table(), lower_ascii, min_n, max_n, n_features
+    )
+    data, indices, indptr = k.bag(raw, indptr, np.ones(len(docs), dtype=dtype))
+    # scikit-learn's index dtypes: int32, or int64 for more n-grams than int32
+    # counts (before their duplicates are summed).
+    indices = indices.astype(np.int32)
+    if raw.shape[0] > np.iinfo(np.int32).max:
+        indices = indices.astype(np.int64)
+    else:
+        indptr = indptr.astype(np.int32)
+    return data, indices, indptr
 
 
 # -- the compiled loops ----------------------------------------------------------
@@ -728,6 +789,74 @@ def _split_loop(joined, n):
     return chars, starts
 
 
+def _char_wb_loop(chars, bounds, space, lower_ascii, min_n, max_n, n_features):
+    # Two passes: count the n-grams of each document, then hash them.
+    n_docs = bounds.shape[0] - 1
+    indptr = np.zeros(n_docs + 1, dtype=np.int64)
+    longest = 0
+    for d in range(n_docs):
+        i, stop = bounds[d], bounds[d + 1]
+        count = 0
+        while i < stop:
+            if space[chars[i]]:
+                i += 1
+                continue
+            j = i + 1
+            while j < stop and not space[chars[j]]:
+                j += 1
+            padded = j - i + 2
+            longest = max(longest, padded)
+            for n in range(min_n, max_n + 1):
+                if padded <= n:  # the whole padded word, once, and no longer n
+                    count += 1
+                    break
+                count += padded - n + 1
+            i = j
+        indptr[d + 1] = indptr[d] + count
+    raw = np.empty(indptr[n_docs], dtype=np.int64)
+    word = np.empty(4 * longest, dtype=np.uint8)  # the padded word's UTF-8
+    at = np.empty(longest + 1, dtype=np.int64)  # where each of its chars starts
+    gram = np.empty(4 * max_n, dtype=np.uint8)
+    m = 0
+    for d in range(n_docs):
+        i, stop = bounds[d], bounds[d + 1]
+        while i < stop:
+            if space[chars[i]]:
+                i += 1
+                continue
+            j = i + 1
+            while j < stop and not space[chars[j]]:
+                j += 1
+            padded = j - i + 2
+            word[0] = 32
+            at[0], at[1] = 0, 1
+            for c in range(i, j):
+                if lower_ascii:  # ASCII: one byte per char
+                    byte = chars[c]
+                    word[c - i + 1] = byte + 32 if 65 <= byte <= 90 else byte
+                    at[c - i + 2] = c - i + 2
+                else:
+                    start = at[c - i + 1]
+                    at[c - i + 2] = start + _utf8(chars, c, c + 1, word[start:])
+            word[at[padded - 1]] = 32
+            at[padded] = at[padded - 1] + 1
+            for n in range(min_n, max_n + 1):
+                for offset in range(max(padded - n, 0) + 1):
+                    a, b = at[offset], at[min(offset + n, padded)]
+                    gram[: b - a] = word[a:b]
+                    h = np.int64(_murmur3_32(gram, b - a))
+                    if h >= 2**31:  # scikit-learn's signed int32, then abs
+                        h = 2**32 - h
+                        if h == 2**31:  # abs(-2**31) is no int32: its rule
+                            h = 2147483647 - (n_features - 1)
+                    raw[m] = h % n_features
+                    m += 1
+                if padded <= n:
+                    break
+            i = j
+    return raw, indptr
+
+
 class _Compiled:
     def __init__(self, numba, cache=True):
         jit = numba.njit(cache=cache, nogil=True)
@@ -746,6 +875,7 @@ class _Compiled:
         self.first_codes = jit(_first_codes_loop)
         self.tokenize = jit(_tokenize_loop)
         self.split = jit(_split_loop)
+        self.char_wb = jit(_char_wb_loop)
 
 
 def _kernels():

@@ -465,3 +465,99 @@ def test_estimator_from_raw_strings_matches_the_reference(params):
     np.testing.assert_array_equal(
         fitted.predict(texts[:30]), reference(expected.predict, texts[:30])
     )
+
+
+# -- the char_wb block ----------------------------------------------------------
+# Whitespace that str.split() cuts at besides " " (the separators \x1c-\x1f, the
+# next line \x85, no-break and ideographic spaces), and code points of 1 to 4
+# UTF-8 bytes.
+SPACES = ["\t", "\n", "\x0b", "\x0c", "\r", "\x1c", "\x1f", "\x85", "\xa0",
+          "\u2000", "\u2028", "\u3000"]  # fmt: skip
+CHAR_TEXT = st.text(
+    alphabet=st.one_of(
+        st.characters().filter(lambda c: not "\ud800" <= c <= "\udfff"),
+        st.sampled_from([s for s in SUBTLE if not "\ud800" <= s <= "\udfff"]),
+        st.sampled_from(SPACES),
+    ),
+    max_size=40,
+)
+CHAR_DOCS = st.lists(st.one_of(CHAR_TEXT, ASCII_TEXT), min_size=1, max_size=8)
+
+
+def hashing_vectorizer(docs, ngram_range, n_features, lowercase, dtype):
+    """What ``EmbeddingBagRegressor`` used before: scikit-learn's char_wb."""
+    from sklearn.feature_extraction.text import HashingVectorizer
+
+    return sp.csr_array(
+        HashingVectorizer(
+            analyzer="char_wb", ngram_range=ngram_range, n_features=n_features,
+            lowercase=lowercase, alternate_sign=False, norm=None, dtype=dtype,
+        ).transform(docs)
+    )  # fmt: skip
+
+
+@settings(max_examples=300, deadline=None)
+@given(
+    docs=CHAR_DOCS,
+    ngram_range=st.sampled_from([(1, 1), (1, 3), (2, 5), (3, 3), (4, 6), (2, 8)]),
+    n_features=st.sampled_from([1, 7, 64, 2**16, 2**20, 2**31 - 1]),
+    lowercase=st.booleans(),
+    dtype=st.sampled_from([np.float32, np.float64]),
+)
+def test_char_wb_block_is_scikit_learns(docs, ngram_range, n_features, lowercase,
+                                        dtype):  # fmt: skip
+    arrays = _encode.char_wb_arrays(docs, ngram_range, n_features, lowercase, dtype)
+    assert arrays is not None  # the compiled path ran
+    expected = hashing_vectorizer(docs, ngram_range, n_features, lowercase, dtype)
+    for got, want in zip(
+        arrays, (expected.data, expected.indices, expected.indptr), strict=True
+    ):
+        np.testing.assert_array_equal(got, want, strict=True)
+
+
+def test_char_wb_of_long_words_and_a_real_corpus():
+    # Words longer than the n-grams, one-letter words (shorter than n once
+    # padded), runs of whitespace and astral characters, many documents.
+    rng = np.random.default_rng(0)
+    pieces = ["a", "Zebra", "ünïcödé", "😀😀", "antidisestablishmentarianism",
+              "日本語", "\t\n", "  ", "x\u3000y", "İ", "ΟΔΟΣ"]  # fmt: skip
+    docs = [" ".join(rng.choice(pieces, rng.integers(0, 30))) for _ in range(500)]
+    for lowercase in (True, False):
+        arrays = _encode.char_wb_arrays(docs, (2, 5), 2**16, lowercase, np.float64)
+        expected = hashing_vectorizer(docs, (2, 5), 2**16, lowercase, np.float64)
+        np.testing.assert_array_equal(arrays[0], expected.data, strict=True)
+        np.testing.assert_array_equal(arrays[1], expected.indices, strict=True)
+        np.testing.assert_array_equal(arrays[2], expected.indptr, strict=True)
+
+
+@pytest.mark.parametrize(
+    "docs", [["ab\ud800cd"], ["ok", 3], []], ids=["surrogate", "not str", "empty"]
+)
+def test_char_wb_leaves_to_scikit_learn_what_it_does_not_cover(docs):
+    # scikit-learn raises for these; the compiled path must not answer.
+    assert _encode.char_wb_arrays(docs, (2, 5), 64, True, np.float64) is None
+    assert reference(_encode.char_wb_arrays, ["ab"], (2, 5), 64, True, "f8") is None
+
+
+def test_space_table_is_str_isspace():
+    space = _encode.space_table()
+    every = np.arange(0x110000, dtype=np.uint32).tobytes()
+    every = every.decode("utf-32-le", "surrogatepass")
+    np.testing.assert_array_equal(
+        space, np.fromiter(map(str.isspace, every), np.bool_), strict=True
+    )
+
+
+@pytest.mark.filterwarnings("ignore::sklearn.exceptions.ConvergenceWarning")
+@pytest.mark.parametrize("dtype", [np.float32, np.float64])
+def test_estimator_char_block_matches_the_reference(dtype):
+    texts = ["Good FOOD\tcafé", "", "  ", "😀 ok İyi", "a b c d e f"] * 3
+    model = EmbeddingBagRegressor(n_char_buckets=512, max_iter=1, random_state=0)
+    model.fit(np.asarray(texts, dtype=object), np.arange(15.0))
+    block = model._pi_of_chars(texts, dtype)
+    expected = reference(model._pi_of_chars, texts, dtype)
+    assert block.has_canonical_format
+    for name in ("data", "indices", "indptr"):
+        np.testing.assert_array_equal(
+            getattr(block, name), getattr(expected, name), strict=True
+        )
