@@ -38,6 +38,7 @@ __all__ = [
     "flatten",
     "hash_rows",
     "lookup_rows",
+    "ngram_index",
     "space_table",
     "token_counts",
     "tokenize",
@@ -258,6 +259,52 @@ def token_counts(docs, indptr):
     counts = np.bincount(codes, minlength=first.shape[0]).tolist()
     # Built from a dict: Counter keeps its order, the order of first appearance.
     return Counter(dict(zip(first_tokens(flat, docs, first), counts, strict=True)))
+
+
+def ngram_index(codes, rows, tokens):
+    """:meth:`~sknotes._text.DocumentEncoder._index_ngrams`'s index, the same
+    dict and arrays, from arrays: ``codes[i]`` holds the token codes of the kept
+    n-grams of one length (one row each, lengths increasing, each in vocabulary
+    order), ``rows[i]`` their rows, ``tokens`` the token of each code.
+
+    Ids follow first appearance, as the reference's ``setdefault`` numbers
+    them: tokens in the n-grams' tokens read in order, and, per length k, the
+    prefixes of length k in the n-grams at least k tokens long.
+    """
+    codes = [c for c in codes if c.shape[0]]
+    rows = [r for r in rows if r.shape[0]]
+    if not codes:
+        return {}, 1, []
+    token_codes = np.concatenate([c.ravel() for c in codes])
+    distinct, first = np.unique(token_codes, return_index=True)
+    in_order = distinct[np.argsort(first, kind="stable")]
+    token_ids = dict(
+        zip(map(tokens.__getitem__, in_order.tolist()), range(in_order.size))
+    )
+    n_ids = max(in_order.size, 1)
+    id_of = np.full(len(tokens), -1, dtype=np.int64)
+    id_of[in_order] = np.arange(in_order.size)
+    prefixes = [id_of[c[:, 0]] for c in codes]
+    levels = []
+    for k in range(2, codes[-1].shape[1] + 1):
+        longer = [i for i, c in enumerate(codes) if c.shape[1] >= k]
+        keys = np.concatenate(
+            [prefixes[i] * n_ids + id_of[codes[i][:, k - 1]] for i in longer]
+        )
+        distinct, first, inverse = np.unique(
+            keys, return_index=True, return_inverse=True
+        )
+        ids = np.empty(distinct.size, dtype=np.int64)
+        ids[np.argsort(first, kind="stable")] = np.arange(distinct.size)
+        of_key = ids[inverse.reshape(-1)]
+        level_rows = np.full(distinct.size, -1, dtype=np.int64)
+        bounds = np.cumsum([0] + [codes[i].shape[0] for i in longer])
+        for i, a, b in zip(longer, bounds[:-1], bounds[1:], strict=True):
+            prefixes[i] = of_key[a:b]
+            if codes[i].shape[1] == k:
+                level_rows[prefixes[i]] = rows[i]
+        levels.append((distinct, ids, level_rows))
+    return token_ids, n_ids, levels
 
 
 def bag_arrays(indices, indptr, dtype, mean):

@@ -380,22 +380,38 @@ class Vocabulary:
 
     def fit_counts(self, counts):
         """Keep terms of ``counts`` (a Counter in first-appearance order)."""
-        _check_positive_int(self.min_count, "min_count")
-        if self.max_vocabulary is not None:
-            _check_positive_int(self.max_vocabulary, "max_vocabulary")
+        self._check_params()
         kept = [t for t, c in counts.items() if c >= self.min_count]
         if self.max_vocabulary is not None and len(kept) > self.max_vocabulary:
             # sorted is stable: ties keep first-appearance order.
             chosen = set(sorted(kept, key=lambda t: -counts[t])[: self.max_vocabulary])
             kept = [t for t in kept if t in chosen]
+        return self._keep(kept, counts.total() - sum(counts[t] for t in kept))
+
+    def _check_params(self):
+        _check_positive_int(self.min_count, "min_count")
+        if self.max_vocabulary is not None:
+            _check_positive_int(self.max_vocabulary, "max_vocabulary")
+
+    def _kept_counts(self, counts):
+        """Which of ``counts`` (an array in first-appearance order) :meth:`fit_counts`
+        keeps: their sorted positions."""
+        kept = np.flatnonzero(counts >= self.min_count)
+        if self.max_vocabulary is not None and kept.size > self.max_vocabulary:
+            # A stable sort, as fit_counts': ties keep first-appearance order.
+            chosen = np.argsort(-counts[kept], kind="stable")[: self.max_vocabulary]
+            kept = np.sort(kept[chosen])
+        return kept
+
+    def _keep(self, kept, n_oov):
+        """Rows for the terms ``kept``, in their order; ``n_oov`` training
+        occurrences of the others."""
         self.tokens = kept
-        self.token_to_row = {t: i for i, t in enumerate(kept)}
+        self.token_to_row = dict(zip(kept, range(len(kept)), strict=True))
         self.n_known = len(kept)
         self.oov_row = self.n_known
         self.n_rows = self.n_known + 1
-        self.n_oov_tokens_seen_in_fit = int(
-            counts.total() - sum(counts[t] for t in kept)
-        )
+        self.n_oov_tokens_seen_in_fit = int(n_oov)
         return self
 
     def encode(self, docs):
@@ -875,21 +891,8 @@ class DocumentEncoder:
             self.words = Vocabulary(self.min_count, self.max_vocabulary).fit(docs)
         else:
             terms = _Terms(docs, self.ngram_range)
-            counts, ngrams = Counter(), {}
-            term_counts = np.bincount(terms.term, minlength=terms.n_terms).tolist()
-            for order in terms.orders:
-                n, offset, n_distinct, _ = order
-                names = terms.names(order) if n == 1 else terms.token_tuples(order)
-                for name, count in zip(
-                    names, term_counts[offset : offset + n_distinct], strict=True
-                ):
-                    if n > 1:
-                        tokens, name = name, _ngram_name(name)
-                        ngrams.setdefault(name, []).append(tokens)
-                    counts[name] += count
-            self.words = Vocabulary(self.min_count, self.max_vocabulary)
-            self.words.fit_counts(counts)
-            self._index_ngrams(ngrams)
+            if not self._fit_flat_terms(terms):
+                self._fit_terms(terms)
         self.idf_ = None
         if self.idf:
             terms = _Terms(docs, self.ngram_range)
@@ -899,6 +902,58 @@ class DocumentEncoder:
             df = np.bincount(present % self.n_word_rows, minlength=self.n_word_rows)
             self.idf_ = smooth_idf(df, len(docs))
         return self
+
+    def _fit_terms(self, terms):
+        """The vocabulary of tokens and n-grams (the reference: a Counter of the
+        terms' texts)."""
+        counts, ngrams = Counter(), {}
+        term_counts = np.bincount(terms.term, minlength=terms.n_terms).tolist()
+        for order in terms.orders:
+            n, offset, n_distinct, _ = order
+            names = terms.names(order) if n == 1 else terms.token_tuples(order)
+            for name, count in zip(
+                names, term_counts[offset : offset + n_distinct], strict=True
+            ):
+                if n > 1:
+                    tokens, name = name, _ngram_name(name)
+                    ngrams.setdefault(name, []).append(tokens)
+                counts[name] += count
+        self.words = Vocabulary(self.min_count, self.max_vocabulary)
+        self.words.fit_counts(counts)
+        self._index_ngrams(ngrams)
+
+    def _fit_flat_terms(self, terms):
+        """:meth:`_fit_terms`'s vocabulary and n-gram index from the terms'
+        arrays, texts made for the kept terms only; False (nothing done) without
+        the compiled encoder's flat tokens, or if a str token holds a space: then
+        two terms can share a text, which the reference merges."""
+        flat = terms._flat
+        if flat is None or (flat.kind == "str" and (flat.chars == 32).any()):
+            return False
+        words = Vocabulary(self.min_count, self.max_vocabulary)
+        words._check_params()
+        counts = np.bincount(terms.term, minlength=terms.n_terms)
+        kept = words._kept_counts(counts)
+        names, ngram_codes, ngram_rows = [], [], []
+        for n, offset, n_distinct, starts_of in terms.orders:
+            at = np.searchsorted(kept, [offset, offset + n_distinct])
+            ids = (kept[at[0] : at[1]] - offset).tolist()
+            if n == 1:
+                names += map(terms.tokens.__getitem__, ids)
+                continue
+            codes = terms._codes[starts_of[ids][:, None] + np.arange(n)]
+            columns = [
+                list(map(terms.tokens.__getitem__, column.tolist()))
+                for column in codes.T
+            ]
+            tuples = zip(*columns, strict=True)
+            names += tuples if flat.kind == "int" else map(" ".join, tuples)
+            ngram_codes.append(codes)
+            ngram_rows.append(np.arange(at[0], at[1], dtype=np.int64))
+        words._keep(names, counts.sum() - counts[kept].sum())
+        self.words = words
+        self._ngram_index = _encode.ngram_index(ngram_codes, ngram_rows, terms.tokens)
+        return True
 
     def _index_ngrams(self, ngrams):
         """Number the vocabulary's n-grams for :meth:`_ngram_rows`.

@@ -24,6 +24,7 @@ from sknotes._text import (
     HashingEncoder,
     Vocabulary,
     _indptr,  # noqa: PLC2701
+    _Terms,  # noqa: PLC2701
     bag_matrix,
     tokenize,
 )
@@ -161,10 +162,30 @@ def fitted_alike(params, docs):
     """The encoder fitted with and without the kernels; asserts they agree."""
     encoder = DocumentEncoder(**params).fit(docs)
     expected = reference(DocumentEncoder(**params).fit, docs)
-    assert repr(encoder.tokens) == repr(expected.tokens)  # also the tokens' types
-    if encoder.idf_ is not None:
-        np.testing.assert_array_equal(encoder.idf_, expected.idf_, strict=True)
+    assert_fitted_alike(encoder, expected)
     return encoder
+
+
+def assert_fitted_alike(encoder, expected):
+    """Two fitted DocumentEncoders hold the same vocabulary, n-gram index and
+    IDF."""
+    assert repr(encoder.tokens) == repr(expected.tokens)  # also the tokens' types
+    if isinstance(expected.words, Vocabulary):
+        # What a pickle holds: the compiled lookup tables are caches.
+        assert repr(encoder.words.__getstate__()) == repr(
+            expected.words.__getstate__()
+        )
+    if hasattr(expected, "_ngram_index"):
+        ids, n_ids, levels = encoder._ngram_index
+        expected_ids, expected_n_ids, expected_levels = expected._ngram_index
+        assert repr(ids) == repr(expected_ids)  # keys, their types and order
+        assert n_ids == expected_n_ids
+        assert len(levels) == len(expected_levels)
+        for level, expected_level in zip(levels, expected_levels, strict=True):
+            for got, want in zip(level, expected_level, strict=True):
+                np.testing.assert_array_equal(got, want, strict=True)
+    if getattr(encoder, "idf_", None) is not None:
+        np.testing.assert_array_equal(encoder.idf_, expected.idf_, strict=True)
 
 
 @settings(max_examples=80, deadline=None,
@@ -181,6 +202,53 @@ def test_document_encoder_pi(train, test, params):
                 outcome(encoder.pi, docs, dtype, max_length=5),
                 reference(outcome, encoder.pi, docs, dtype, max_length=5),
             )
+
+
+NO_SPACE_WORDS = st.sampled_from(["a", "ab", "good", "Ünï", "日本", "😀x", "", "x\x00"])
+
+
+@settings(max_examples=200, deadline=None)
+@given(
+    docs=st.one_of(
+        documents(st.one_of(NO_SPACE_WORDS, TEXT.map(lambda t: t.replace(" ", "")))),
+        documents(st.one_of(SMALL_INTS, st.integers(0, 3), INT64)),
+    ),
+    ngram_range=st.sampled_from([(1, 2), (2, 2), (1, 3), (2, 4), (3, 3), (1, 5)]),
+    min_count=st.integers(1, 3),
+    max_vocabulary=st.one_of(st.none(), st.integers(1, 8)),
+)
+def test_ngram_vocabulary_from_arrays(docs, ngram_range, min_count, max_vocabulary):
+    # The n-gram vocabulary built from the terms' arrays against the Counter of
+    # their texts: the same terms, rows, ties, dropped counts and index.
+    params = {"ngram_range": ngram_range, "min_count": min_count,
+              "max_vocabulary": max_vocabulary}  # fmt: skip
+    encoder = DocumentEncoder(**params)
+    assert encoder._fit_flat_terms(_Terms(docs, ngram_range))  # the arrays' path
+    expected = DocumentEncoder(**params)
+    expected._fit_terms(_Terms(docs, ngram_range))
+    assert_fitted_alike(encoder, expected)
+    fitted = DocumentEncoder(**params).fit(docs)
+    expected = reference(DocumentEncoder(**params).fit, docs)
+    assert_fitted_alike(fitted, expected)
+    assert_same(fitted.pi(docs), reference(expected.pi, docs))
+
+
+@pytest.mark.parametrize(
+    "docs", [[["a b", "c"], ["a", "b c"]], [["a b"], ["a", "b"]], [["x y", "z"]]]
+)
+def test_ngrams_of_tokens_with_spaces_keep_the_reference(docs):
+    # "a b" + "c" and "a" + "b c" are one term, "a b", to the reference.
+    encoder = DocumentEncoder(ngram_range=(1, 2))
+    assert not encoder._fit_flat_terms(_Terms(docs, (1, 2)))
+    fitted_alike({"ngram_range": (1, 2)}, docs)
+
+
+def test_ngram_vocabulary_parameters_are_checked_alike():
+    for params in ({"min_count": 0}, {"max_vocabulary": 0}, {"min_count": 1.5}):
+        encoder = DocumentEncoder(ngram_range=(1, 2), **params)
+        assert outcome(encoder.fit, [["a", "b"]]) == reference(
+            outcome, DocumentEncoder(ngram_range=(1, 2), **params).fit, [["a", "b"]]
+        )
 
 
 def test_document_encoder_on_a_zipf_corpus():
@@ -421,9 +489,7 @@ def test_document_encoder_from_raw_strings(train, test, params, lowercase):
     if isinstance(expected, tuple):  # lone surrogates cannot be hashed
         assert encoder[0] is expected[0]
         return
-    assert repr(encoder.tokens) == repr(expected.tokens)
-    if encoder.idf_ is not None:
-        np.testing.assert_array_equal(encoder.idf_, expected.idf_, strict=True)
+    assert_fitted_alike(encoder, expected)
     for docs in (train, test):
         for dtype in (np.float32, np.float64):
             assert_same(
