@@ -278,9 +278,8 @@ def ngram_index(codes, rows, tokens):
     token_codes = np.concatenate([c.ravel() for c in codes])
     distinct, first = np.unique(token_codes, return_index=True)
     in_order = distinct[np.argsort(first, kind="stable")]
-    token_ids = dict(
-        zip(map(tokens.__getitem__, in_order.tolist()), range(in_order.size))
-    )
+    in_order_tokens = map(tokens.__getitem__, in_order.tolist())
+    token_ids = dict(zip(in_order_tokens, range(in_order.size), strict=True))
     n_ids = max(in_order.size, 1)
     id_of = np.full(len(tokens), -1, dtype=np.int64)
     id_of[in_order] = np.arange(in_order.size)

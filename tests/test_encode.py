@@ -172,9 +172,7 @@ def assert_fitted_alike(encoder, expected):
     assert repr(encoder.tokens) == repr(expected.tokens)  # also the tokens' types
     if isinstance(expected.words, Vocabulary):
         # What a pickle holds: the compiled lookup tables are caches.
-        assert repr(encoder.words.__getstate__()) == repr(
-            expected.words.__getstate__()
-        )
+        assert repr(encoder.words.__getstate__()) == repr(expected.words.__getstate__())
     if hasattr(expected, "_ngram_index"):
         ids, n_ids, levels = encoder._ngram_index
         expected_ids, expected_n_ids, expected_levels = expected._ngram_index
