@@ -456,14 +456,19 @@ def char_wb_arrays(docs, ngram_range, n_features, lowercase, dtype):
     except UnicodeEncodeError:
         return None
     min_n, max_n = ngram_range
-    raw, indptr = k.char_wb(
-        chars, bounds, space_table(), lower_ascii, min_n, max_n, n_features
-    )
-    data, indices, indptr = k.bag(raw, indptr, np.ones(len(docs), dtype=dtype))
+    args = chars, bounds, space_table(), lower_ascii, min_n, max_n, n_features
+    ones = np.ones(len(docs), dtype=dtype)
+    # A dense array of the buckets beats sorting all n-grams, while it is small.
+    if n_features <= 2**20:
+        data, indices, indptr, n_raw = k.char_wb(*args, ones)
+    else:
+        raw, indptr = k.char_wb_raw(*args)
+        data, indices, indptr = k.bag(raw, indptr, ones)
+        n_raw = raw.shape[0]
     # scikit-learn's index dtypes: int32, or int64 for more n-grams than int32
     # counts (before their duplicates are summed).
     indices = indices.astype(np.int32)
-    if raw.shape[0] > np.iinfo(np.int32).max:
+    if n_raw > np.iinfo(np.int32).max:
         indices = indices.astype(np.int64)
     else:
         indptr = indptr.astype(np.int32)
@@ -835,8 +840,8 @@ def _split_loop(joined, n):
     return chars, starts
 
 
-def _char_wb_loop(chars, bounds, space, lower_ascii, min_n, max_n, n_features):
-    # Two passes: count the n-grams of each document, then hash them.
+def _char_wb_counts_loop(chars, bounds, space, min_n, max_n):
+    # How many n-grams each document has, and the longest padded word.
     n_docs = bounds.shape[0] - 1
     indptr = np.zeros(n_docs + 1, dtype=np.int64)
     longest = 0
@@ -859,48 +864,130 @@ def _char_wb_loop(chars, bounds, space, lower_ascii, min_n, max_n, n_features):
                 count += padded - n + 1
             i = j
         indptr[d + 1] = indptr[d] + count
-    raw = np.empty(indptr[n_docs], dtype=np.int64)
-    word = np.empty(4 * longest, dtype=np.uint8)  # the padded word's UTF-8
+    return indptr, longest
+
+
+def _char_wb_doc(chars, i, stop, space, lower_ascii, min_n, max_n, n_features,
+                 word, at, out, m):  # fmt: skip
+    """Write the buckets of the n-grams of ``chars[i:stop]`` to ``out[m:]``;
+    return where they end. ``word`` and ``at``: scratch arrays."""
+    while i < stop:
+        if space[chars[i]]:
+            i += 1
+            continue
+        j = i + 1
+        while j < stop and not space[chars[j]]:
+            j += 1
+        padded = j - i + 2
+        word[0] = 32
+        at[0], at[1] = 0, 1
+        for c in range(i, j):
+            start = at[c - i + 1]
+            code = chars[c]
+            if code < 128:
+                if lower_ascii and 65 <= code <= 90:
+                    code += 32
+                word[start] = code
+                at[c - i + 2] = start + 1
+            else:
+                at[c - i + 2] = start + _utf8(chars, c, c + 1, word[start:])
+        word[at[padded - 1]] = 32
+        at[padded] = at[padded - 1] + 1
+        for n in range(min_n, max_n + 1):
+            for offset in range(max(padded - n, 0) + 1):
+                a, b = at[offset], at[min(offset + n, padded)]
+                h = np.int64(_murmur3_32(word[a:], b - a))
+                if h >= 2**31:  # scikit-learn's signed int32, then abs
+                    h = 2**32 - h
+                    if h == 2**31:  # abs(-2**31) is no int32: its rule
+                        h = 2147483647 - (n_features - 1)
+                out[m] = h % n_features
+                m += 1
+            if padded <= n:
+                break
+        i = j
+    return m
+
+
+def _char_wb_scratch(longest):
+    word = np.empty(4 * longest, dtype=np.uint8)  # a padded word's UTF-8
     at = np.empty(longest + 1, dtype=np.int64)  # where each of its chars starts
-    gram = np.empty(4 * max_n, dtype=np.uint8)
-    m = 0
+    return word, at
+
+
+def _radix_sort(values, n, n_bytes, out, buckets):
+    """Write ``values[:n]`` (non-negative, below ``256**n_bytes``) sorted to
+    ``out[:n]``: a least significant digit radix sort, a byte a pass, through
+    ``values`` itself (overwritten) and ``out``."""
+    source, target = values, out
+    for byte in range(n_bytes):
+        shift = 8 * byte
+        buckets[:] = 0
+        for t in range(n):
+            buckets[((source[t] >> shift) & 255) + 1] += 1
+        for b in range(1, 257):
+            buckets[b] += buckets[b - 1]
+        for t in range(n):
+            digit = (source[t] >> shift) & 255
+            target[buckets[digit]] = source[t]
+            buckets[digit] += 1
+        source, target = target, source
+    if n_bytes % 2 == 0:  # the sorted values ended in ``values``
+        out[:n] = values[:n]
+
+
+def _char_wb_raw_loop(chars, bounds, space, lower_ascii, min_n, max_n, n_features):
+    # Every bucket of every document, for the bag kernel to sort and sum.
+    n_docs = bounds.shape[0] - 1
+    raw_indptr, longest = _char_wb_counts_loop(chars, bounds, space, min_n, max_n)
+    word, at = _char_wb_scratch(longest)
+    raw = np.empty(raw_indptr[n_docs], dtype=np.int64)
     for d in range(n_docs):
-        i, stop = bounds[d], bounds[d + 1]
-        while i < stop:
-            if space[chars[i]]:
-                i += 1
-                continue
-            j = i + 1
-            while j < stop and not space[chars[j]]:
-                j += 1
-            padded = j - i + 2
-            word[0] = 32
-            at[0], at[1] = 0, 1
-            for c in range(i, j):
-                if lower_ascii:  # ASCII: one byte per char
-                    byte = chars[c]
-                    word[c - i + 1] = byte + 32 if 65 <= byte <= 90 else byte
-                    at[c - i + 2] = c - i + 2
-                else:
-                    start = at[c - i + 1]
-                    at[c - i + 2] = start + _utf8(chars, c, c + 1, word[start:])
-            word[at[padded - 1]] = 32
-            at[padded] = at[padded - 1] + 1
-            for n in range(min_n, max_n + 1):
-                for offset in range(max(padded - n, 0) + 1):
-                    a, b = at[offset], at[min(offset + n, padded)]
-                    gram[: b - a] = word[a:b]
-                    h = np.int64(_murmur3_32(gram, b - a))
-                    if h >= 2**31:  # scikit-learn's signed int32, then abs
-                        h = 2**32 - h
-                        if h == 2**31:  # abs(-2**31) is no int32: its rule
-                            h = 2147483647 - (n_features - 1)
-                    raw[m] = h % n_features
-                    m += 1
-                if padded <= n:
-                    break
-            i = j
-    return raw, indptr
+        _char_wb_doc(chars, bounds[d], bounds[d + 1], space, lower_ascii, min_n,
+                     max_n, n_features, word, at, raw, raw_indptr[d])  # fmt: skip
+    return raw, raw_indptr
+
+
+def _char_wb_loop(chars, bounds, space, lower_ascii, min_n, max_n, n_features,
+                  ones):  # fmt: skip
+    # Each document's counts are summed in a dense array of the buckets, and
+    # only its distinct buckets are sorted.
+    n_docs = bounds.shape[0] - 1
+    raw_indptr, longest = _char_wb_counts_loop(chars, bounds, space, min_n, max_n)
+    n_raw = raw_indptr[n_docs]
+    word, at = _char_wb_scratch(longest)
+    buckets = np.empty(257, dtype=np.int64)
+    n_bytes = 1
+    while 256**n_bytes < n_features:
+        n_bytes += 1
+    longest_doc = 0
+    for d in range(n_docs):
+        longest_doc = max(longest_doc, raw_indptr[d + 1] - raw_indptr[d])
+    scratch = np.empty(longest_doc, dtype=np.int64)
+    distinct = np.empty(longest_doc, dtype=np.int64)
+    sums = np.zeros(n_features, dtype=ones.dtype)
+    data = np.empty(n_raw, dtype=ones.dtype)
+    indices = np.empty(n_raw, dtype=np.int64)
+    indptr = np.zeros(n_docs + 1, dtype=np.int64)
+    k = 0
+    for d in range(n_docs):
+        m = _char_wb_doc(chars, bounds[d], bounds[d + 1], space, lower_ascii,
+                         min_n, max_n, n_features, word, at, scratch, 0)  # fmt: skip
+        n_distinct = 0
+        for t in range(m):
+            x = scratch[t]
+            if sums[x] == 0:
+                distinct[n_distinct] = x
+                n_distinct += 1
+            # One by one, in the dtype, as sum_duplicates adds them.
+            sums[x] += ones[d]
+        _radix_sort(distinct, n_distinct, n_bytes, indices[k:], buckets)
+        for t in range(k, k + n_distinct):
+            data[t] = sums[indices[t]]
+            sums[indices[t]] = 0
+        k += n_distinct
+        indptr[d + 1] = k
+    return data[:k].copy(), indices[:k].copy(), indptr, n_raw
 
 
 class _Compiled:
@@ -909,7 +996,8 @@ class _Compiled:
         inner = numba.njit(cache=cache, nogil=True, inline="always")
         g = globals()
         for name in ("_murmur3_32", "_utf8", "_int_key", "_mix", "_chars_hash",
-                     "_table_size", "_same_chars"):  # fmt: skip
+                     "_table_size", "_same_chars", "_char_wb_counts_loop",
+                     "_char_wb_doc", "_char_wb_scratch", "_radix_sort"):  # fmt: skip
             g[name] = inner(g[name].py_func if hasattr(g[name], "py_func") else g[name])
         self.hash_ints = jit(_hash_ints_loop)
         self.hash_strs = jit(_hash_strs_loop)
@@ -922,6 +1010,7 @@ class _Compiled:
         self.tokenize = jit(_tokenize_loop)
         self.split = jit(_split_loop)
         self.char_wb = jit(_char_wb_loop)
+        self.char_wb_raw = jit(_char_wb_raw_loop)
 
 
 def _kernels():
