@@ -138,7 +138,7 @@ def main():
     args = parser.parse_args()
     warnings.simplefilter("ignore", ConvergenceWarning)
     repeats = 1 if args.quick else args.repeats
-    n_docs = 2_000 if args.quick else 40_000
+    n_docs = 2_000 if args.quick else 20_000
     ids, y = make_corpus(n_docs)
     tweets, tweet_y = load("tweets", 1_000 if args.quick else None)
     tweet_tokens = sum(map(len, model("words only")._docs(tweets, "strings")))
