@@ -39,6 +39,7 @@ __all__ = [
     "hash_rows",
     "lookup_rows",
     "ngram_index",
+    "normalize_rows",
     "space_table",
     "token_counts",
     "tokenize",
@@ -306,6 +307,19 @@ def ngram_index(codes, rows, tokens):
     return token_ids, n_ids, levels
 
 
+def normalize_rows(data, indptr, l2):
+    """Divide each row of a canonical CSR matrix (``data`` in place) by its L1
+    or L2 norm, as :func:`~sknotes._text.normalize_bag_rows`'s numpy code does
+    (squares or absolute values in the dtype, summed in float64 in order, a zero
+    norm taken as 1, the quotient in float64 rounded to the dtype); False (and
+    nothing done) without the compiled kernels or for another dtype."""
+    k = _kernels()
+    if not k or data.dtype not in (np.float32, np.float64):
+        return False
+    k.normalize_rows(data, indptr, l2)
+    return True
+
+
 def bag_arrays(indices, indptr, dtype, mean):
     """``(data, indices, indptr)`` of :func:`~sknotes._text.bag_matrix`'s canonical
     result, or None without the compiled kernels (or for another dtype)."""
@@ -467,7 +481,7 @@ def char_wb_arrays(docs, ngram_range, n_features, lowercase, dtype):
         n_raw = raw.shape[0]
     # scikit-learn's index dtypes: int32, or int64 for more n-grams than int32
     # counts (before their duplicates are summed).
-    indices = indices.astype(np.int32)
+    indices = indices.astype(np.int32, copy=False)
     if n_raw > np.iinfo(np.int32).max:
         indices = indices.astype(np.int64)
     else:
@@ -915,11 +929,10 @@ def _char_wb_scratch(longest):
     return word, at
 
 
-def _radix_sort(values, n, n_bytes, out, buckets):
-    """Write ``values[:n]`` (non-negative, below ``256**n_bytes``) sorted to
-    ``out[:n]``: a least significant digit radix sort, a byte a pass, through
-    ``values`` itself (overwritten) and ``out``."""
-    source, target = values, out
+def _radix_sort(values, spare, n, n_bytes, buckets):
+    """Sort ``values[:n]`` (non-negative, below ``256**n_bytes``) in place: a
+    least significant digit radix sort, a byte a pass, through ``spare``."""
+    source, target = values, spare
     for byte in range(n_bytes):
         shift = 8 * byte
         buckets[:] = 0
@@ -932,8 +945,8 @@ def _radix_sort(values, n, n_bytes, out, buckets):
             target[buckets[digit]] = source[t]
             buckets[digit] += 1
         source, target = target, source
-    if n_bytes % 2 == 0:  # the sorted values ended in ``values``
-        out[:n] = values[:n]
+    if n_bytes % 2:  # the sorted values ended in ``spare``
+        values[:n] = spare[:n]
 
 
 def _char_wb_raw_loop(chars, bounds, space, lower_ascii, min_n, max_n, n_features):
@@ -965,9 +978,10 @@ def _char_wb_loop(chars, bounds, space, lower_ascii, min_n, max_n, n_features,
         longest_doc = max(longest_doc, raw_indptr[d + 1] - raw_indptr[d])
     scratch = np.empty(longest_doc, dtype=np.int64)
     distinct = np.empty(longest_doc, dtype=np.int64)
+    spare = np.empty(longest_doc, dtype=np.int64)
     sums = np.zeros(n_features, dtype=ones.dtype)
     data = np.empty(n_raw, dtype=ones.dtype)
-    indices = np.empty(n_raw, dtype=np.int64)
+    indices = np.empty(n_raw, dtype=np.int32)  # buckets below 2**20
     indptr = np.zeros(n_docs + 1, dtype=np.int64)
     k = 0
     for d in range(n_docs):
@@ -981,13 +995,27 @@ def _char_wb_loop(chars, bounds, space, lower_ascii, min_n, max_n, n_features,
                 n_distinct += 1
             # One by one, in the dtype, as sum_duplicates adds them.
             sums[x] += ones[d]
-        _radix_sort(distinct, n_distinct, n_bytes, indices[k:], buckets)
+        _radix_sort(distinct, spare, n_distinct, n_bytes, buckets)
+        indices[k : k + n_distinct] = distinct[:n_distinct]
         for t in range(k, k + n_distinct):
             data[t] = sums[indices[t]]
             sums[indices[t]] = 0
         k += n_distinct
         indptr[d + 1] = k
     return data[:k].copy(), indices[:k].copy(), indptr, n_raw
+
+
+def _normalize_rows_loop(data, indptr, l2):
+    for d in range(indptr.shape[0] - 1):
+        norm = 0.0
+        for t in range(indptr[d], indptr[d + 1]):
+            norm += np.float64(data[t] * data[t] if l2 else abs(data[t]))
+        if l2:
+            norm = np.sqrt(norm)
+        if norm == 0:  # empty rows and rows of explicit zeros
+            norm = 1.0
+        for t in range(indptr[d], indptr[d + 1]):
+            data[t] = data[t] / norm
 
 
 class _Compiled:
@@ -1011,6 +1039,7 @@ class _Compiled:
         self.split = jit(_split_loop)
         self.char_wb = jit(_char_wb_loop)
         self.char_wb_raw = jit(_char_wb_raw_loop)
+        self.normalize_rows = jit(_normalize_rows_loop)
 
 
 def _kernels():

@@ -538,6 +538,8 @@ def normalize_bag_rows(P, norm="l1"):
         P = sp.csr_array(np.asarray(P, dtype=dtype))
     # Before taking |·|: duplicates of opposite sign must cancel first.
     P.sum_duplicates()
+    if _encode.normalize_rows(P.data, P.indptr, norm == "l2"):
+        return P
     lengths = np.diff(P.indptr)
     row_norm = np.bincount(
         np.repeat(np.arange(P.shape[0]), lengths),

@@ -26,6 +26,7 @@ from sknotes._text import (
     _indptr,  # noqa: PLC2701
     _Terms,  # noqa: PLC2701
     bag_matrix,
+    normalize_bag_rows,
     tokenize,
 )
 
@@ -624,4 +625,36 @@ def test_estimator_char_block_matches_the_reference(dtype):
     for name in ("data", "indices", "indptr"):
         np.testing.assert_array_equal(
             getattr(block, name), getattr(expected, name), strict=True
+        )
+
+
+FLOATS = st.one_of(
+    st.sampled_from([0.0, -0.0, 1.0, -2.5, 1e-300, 3e38, 1e-45]),
+    st.floats(-1e6, 1e6, allow_nan=False, allow_subnormal=True),
+)
+
+
+@settings(max_examples=200, deadline=None)
+@given(
+    rows=st.lists(
+        st.lists(st.tuples(st.integers(0, 9), FLOATS), max_size=12),
+        min_size=1,
+        max_size=10,
+    ),  # fmt: skip
+    norm=st.sampled_from(["l1", "l2"]),
+    dtype=st.sampled_from([np.float32, np.float64]),
+)
+def test_normalize_bag_rows_matches_the_reference(rows, norm, dtype):
+    # Duplicates, explicit zeros, empty rows, tiny and huge values.
+    indptr = np.cumsum([0] + [len(row) for row in rows])
+    entries = [entry for row in rows for entry in row]
+    indices = np.array([i for i, _ in entries], dtype=np.int64)
+    data = np.array([v for _, v in entries], dtype=dtype)
+    P = sp.csr_array((data, indices, indptr), shape=(len(rows), 10))
+    got = normalize_bag_rows(P, norm)
+    expected = reference(normalize_bag_rows, P, norm)
+    np.testing.assert_array_equal(P.data, data)  # the input is not written
+    for name in ("data", "indices", "indptr"):
+        np.testing.assert_array_equal(
+            getattr(got, name), getattr(expected, name), strict=True
         )
