@@ -37,6 +37,7 @@ __all__ = [
     "first_tokens",
     "flatten",
     "hash_rows",
+    "int_codes",
     "lookup_rows",
     "ngram_index",
     "normalize_rows",
@@ -240,14 +241,23 @@ def first_codes(flat):
     """Code of each token (distinct tokens numbered by first appearance, as
     ``dict.fromkeys`` orders them) and the position of each code's first token."""
     if flat.codes is None:
-        k = _kernels()
         if flat.kind == "int":
-            none = np.zeros(1, dtype=np.int64)
-            codes = k.first_codes(flat.values, np.zeros(0, np.uint32), none, False)
+            codes = int_codes(flat.values)
         else:
+            k = _kernels()
             codes = k.first_codes(np.zeros(0, np.int64), flat.chars, flat.starts, True)
         flat.codes = codes
     return flat.codes
+
+
+def int_codes(keys):
+    """:func:`first_codes` of an int64 array ``keys``: each key's code (distinct
+    keys numbered by first appearance) and where each code first appears; None
+    without the compiled kernels."""
+    k = _kernels()
+    if not k:
+        return None
+    return k.first_codes(keys, np.zeros(0, np.uint32), np.zeros(1, np.int64), False)
 
 
 def token_counts(docs, indptr):

@@ -721,15 +721,18 @@ class _Terms:
                 keys = (
                     previous[starts] * max(len(self.tokens), 1) + codes[starts + n - 1]
                 )
-                _, first, inverse = np.unique(
-                    keys, return_index=True, return_inverse=True
-                )
-                order = np.argsort(first, kind="stable")
-                rank = np.empty_like(order)
-                rank[order] = np.arange(order.size)
-                ids = rank[inverse.reshape(-1)]
-                starts_of = starts[first[order]]
-                n_distinct = order.size
+                coded = _encode.int_codes(keys)
+                if coded is None:
+                    _, first, inverse = np.unique(
+                        keys, return_index=True, return_inverse=True
+                    )
+                    order = np.argsort(first, kind="stable")
+                    rank = np.empty_like(order)
+                    rank[order] = np.arange(order.size)
+                    coded = rank[inverse.reshape(-1)], first[order]
+                ids, first = coded
+                starts_of = starts[first]
+                n_distinct = first.size
                 previous = np.full(n_tokens, -1, dtype=np.int64)
                 previous[starts] = ids
             if n >= low:
