@@ -7,10 +7,11 @@ Run (from the repository root):
     python benchmarks/bench_text_encoding.py --quick         (smoke run)
 
 "before" is the same code with the new paths switched off: the n-gram vocabulary
-counted in a ``Counter`` of the terms' texts (``DocumentEncoder._fit_terms``) and
-the char_wb block from scikit-learn's ``HashingVectorizer`` (what both did before);
-"after" the n-gram vocabulary from the terms' arrays and the compiled char_wb
-block.  Both sides run with the compiled encoder (numba) otherwise.
+counted in a ``Counter`` of the terms' texts (``DocumentEncoder._fit_terms``), the
+char_wb block from scikit-learn's ``HashingVectorizer``, rows normalised and a
+batch's n-grams numbered with numpy (what they did before); "after" the n-gram
+vocabulary from the terms' arrays, the compiled char_wb block, row normalisation
+and n-gram numbering.  Both sides run with the compiled encoder (numba) otherwise.
 
 1. Encoding (raw strings -> Π, fitted model's ``_validate_predict_input``) tokens/s
    (word tokens), words only and the default features, on the synthetic corpus
@@ -51,13 +52,17 @@ def side(name):
     if name == "after":
         yield
         return
-    fit_flat, char_wb = DocumentEncoder._fit_flat_terms, _encode.char_wb_arrays
+    saved = (DocumentEncoder._fit_flat_terms, _encode.char_wb_arrays,
+             _encode.normalize_rows, _encode.int_codes)  # fmt: skip
     DocumentEncoder._fit_flat_terms = lambda self, terms: False
     _encode.char_wb_arrays = lambda *args: None
+    _encode.normalize_rows = lambda *args: False
+    _encode.int_codes = lambda keys: None
     try:
         yield
     finally:
-        DocumentEncoder._fit_flat_terms, _encode.char_wb_arrays = fit_flat, char_wb
+        (DocumentEncoder._fit_flat_terms, _encode.char_wb_arrays,
+         _encode.normalize_rows, _encode.int_codes) = saved  # fmt: skip
 
 
 def timed(function, *args):

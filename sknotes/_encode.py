@@ -864,21 +864,27 @@ def _split_loop(joined, n):
     return chars, starts
 
 
+def _next_word(chars, i, stop, space):
+    """Where the next run of non-whitespace in ``chars[i:stop]`` starts and
+    stops; ``stop`` if there is none."""
+    while i < stop and space[chars[i]]:
+        i += 1
+    j = i
+    while j < stop and not space[chars[j]]:
+        j += 1
+    return i, j
+
+
 def _char_wb_counts_loop(chars, bounds, space, min_n, max_n):
     # How many n-grams each document has, and the longest padded word.
     n_docs = bounds.shape[0] - 1
     indptr = np.zeros(n_docs + 1, dtype=np.int64)
     longest = 0
     for d in range(n_docs):
-        i, stop = bounds[d], bounds[d + 1]
+        stop = bounds[d + 1]
         count = 0
+        i, j = _next_word(chars, bounds[d], stop, space)
         while i < stop:
-            if space[chars[i]]:
-                i += 1
-                continue
-            j = i + 1
-            while j < stop and not space[chars[j]]:
-                j += 1
             padded = j - i + 2
             longest = max(longest, padded)
             for n in range(min_n, max_n + 1):
@@ -886,7 +892,7 @@ def _char_wb_counts_loop(chars, bounds, space, min_n, max_n):
                     count += 1
                     break
                 count += padded - n + 1
-            i = j
+            i, j = _next_word(chars, j, stop, space)
         indptr[d + 1] = indptr[d] + count
     return indptr, longest
 
@@ -895,13 +901,8 @@ def _char_wb_doc(chars, i, stop, space, lower_ascii, min_n, max_n, n_features,
                  word, at, out, m):  # fmt: skip
     """Write the buckets of the n-grams of ``chars[i:stop]`` to ``out[m:]``;
     return where they end. ``word`` and ``at``: scratch arrays."""
+    i, j = _next_word(chars, i, stop, space)
     while i < stop:
-        if space[chars[i]]:
-            i += 1
-            continue
-        j = i + 1
-        while j < stop and not space[chars[j]]:
-            j += 1
         padded = j - i + 2
         word[0] = 32
         at[0], at[1] = 0, 1
@@ -929,7 +930,7 @@ def _char_wb_doc(chars, i, stop, space, lower_ascii, min_n, max_n, n_features,
                 m += 1
             if padded <= n:
                 break
-        i = j
+        i, j = _next_word(chars, j, stop, space)
     return m
 
 
@@ -1035,7 +1036,8 @@ class _Compiled:
         g = globals()
         for name in ("_murmur3_32", "_utf8", "_int_key", "_mix", "_chars_hash",
                      "_table_size", "_same_chars", "_char_wb_counts_loop",
-                     "_char_wb_doc", "_char_wb_scratch", "_radix_sort"):  # fmt: skip
+                     "_char_wb_doc", "_char_wb_scratch", "_radix_sort",
+                     "_next_word"):  # fmt: skip
             g[name] = inner(g[name].py_func if hasattr(g[name], "py_func") else g[name])
         self.hash_ints = jit(_hash_ints_loop)
         self.hash_strs = jit(_hash_strs_loop)
