@@ -15,7 +15,13 @@ does not cover, so that the caller runs the reference.  What it covers:
 - stable hashing: MurmurHash3 (x86, 32 bits, seed 0) of each token's UTF-8 bytes,
   ``"\\x00" + str(int)`` for an int, as :func:`sklearn.utils.murmurhash3_32`;
 - the bag matrix of sum or mean pooling, sorted and with duplicates summed in the
-  reference's order, so float32 and float64 values are the same bit for bit.
+  reference's order, so float32 and float64 values are the same bit for bit;
+- a batch's word n-grams numbered by first appearance (``np.unique``'s ids), and
+  the n-gram index of a vocabulary built from arrays;
+- the row normalisation of a bag matrix (its sums in the reference's order);
+- the char_wb block of raw strings: scikit-learn's ``HashingVectorizer(
+  analyzer="char_wb")`` counts (its n-grams of space-padded words, MurmurHash3
+  of their UTF-8 bytes as a signed int32, its absolute value as the bucket).
 """
 
 import os
