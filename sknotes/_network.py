@@ -10,7 +10,8 @@ outside ``theta`` because it is updated one touched row at a time.
 
 import numpy as np
 
-from sknotes.nodes import ACTIVATIONS, Add, Embedding, Linear
+from sknotes._kernels import add_row_relu, relu_backward_column_sum
+from sknotes.nodes import ACTIVATIONS, Add, Embedding, Linear, ReLU, _matmul
 
 __all__ = ["Network", "glorot_bound", "n_parameters", "predict"]
 
@@ -39,6 +40,43 @@ def split_linear_path(R, n_linear):
     if not n_linear:
         return R, None
     return np.ascontiguousarray(R[:, :-n_linear]), R[:, -n_linear:]
+
+
+def _linear_relu_forward(linear, relu, X, out):
+    """``linear`` then ``relu`` forward, ``S = X·W + b`` and ``Y = max(S, 0)`` into
+    ``out``, with the bias and the max in one pass over ``S``.
+
+    The same values as the two nodes' ``forward``; caches what their ``backward``
+    reads (``X`` on the linear node, ``Y`` on the ReLU).
+    """
+    linear.X = X
+    relu.Y = add_row_relu(_matmul(X, linear.W, out=out), linear.b)
+    return relu.Y
+
+
+def _relu_linear_backward(relu, linear, grad_Y, out):
+    """``relu`` then ``linear`` backward, with ``grad_b`` summed in the ReLU's pass.
+
+    ``grad_S = grad_Y·1[Y > 0]`` (overwriting ``grad_Y``), then the linear node's
+    "Brief Summary": ``grad_W = Xᵀ·grad_S``, ``grad_b = sum(grad_S, axis=0)``,
+    returns ``grad_X = grad_S·Wᵀ`` (None for data), as ``Linear.backward``.  For
+    layers of two or more units (see :func:`_fuses`).
+    """
+    grad_S = relu_backward_column_sum(grad_Y, relu.Y, linear.grad_b)
+    _matmul(linear.X.T, grad_S, out=linear.grad_W)
+    if linear.input_is_data:
+        return None
+    return _matmul(grad_S, linear.W.T, out=out)
+
+
+def _fuses(linear, activation):
+    """Whether a hidden (linear, activation) pair takes the fused passes above.
+
+    A ReLU after a layer of two or more units; with one unit the column sum is
+    ``Linear.backward``'s (``np.add.reduce`` adds one column pairwise, not in row
+    order).
+    """
+    return type(activation) is ReLU and linear.W.shape[1] > 1
 
 
 class Network:
@@ -135,6 +173,7 @@ class Network:
         # backward order, and the output layer's pair: built once, not per batch.
         layers = list(zip(self.linears, self.activations, strict=True))
         self._hidden, self._output = layers[:-1], layers[-1]
+        self._hidden = [(*pair, _fuses(*pair)) for pair in self._hidden]
         self._hidden_reversed = self._hidden[::-1]
         self._forward_buffers = []
         self._backward_buffers = []
@@ -223,9 +262,14 @@ class Network:
         else:
             A, R_lin = split_linear_path(self.embedding.forward(X), self.n_linear)
         buffers, output_buffer, _, _ = self._reserve(A.shape[0])
-        for (linear, activation), buffer in zip(self._hidden, buffers, strict=True):
-            S = linear.forward(A, out=buffer)
-            A = activation.forward(S, out=S)
+        for (linear, activation, fused), buffer in zip(
+            self._hidden, buffers, strict=True
+        ):
+            if fused:
+                A = _linear_relu_forward(linear, activation, A, buffer)
+            else:
+                S = linear.forward(A, out=buffer)
+                A = activation.forward(S, out=S)
         linear, activation = self._output
         S = linear.forward(A, out=output_buffer)
         if R_lin is not None:
@@ -249,10 +293,13 @@ class Network:
             grad_S, grad_R_lin = self.add.backward(grad_S)
             grad_R_lin = grad_R_lin.copy()
         grad = linear.backward(grad_S, out=output_buffer)
-        for (linear, activation), buffer in zip(
+        for (linear, activation, fused), buffer in zip(
             self._hidden_reversed, buffers, strict=True
         ):
-            grad = linear.backward(activation.backward(grad, out=grad), out=buffer)
+            if fused:
+                grad = _relu_linear_backward(activation, linear, grad, buffer)
+            else:
+                grad = linear.backward(activation.backward(grad, out=grad), out=buffer)
         if grad_R_lin is not None:
             grad = np.hstack([grad, grad_R_lin])
         if self.embedding is not None:
