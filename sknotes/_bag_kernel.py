@@ -285,9 +285,10 @@ def _bag_step_loop(indptr, indices, data, batch, y, sw, row_scale, table, theta,
         else:
             # SoftmaxCrossEntropy: Σy·log Z − Σy·(s − m); grad_S = (P·Σy − Y)·w/n,
             # in place in the row (sknotes._kernels' row loop).
-            s_row = S_out[i]
             factor = row_scale[i] if has_sw else scale
-            row = _softmax_cross_entropy_row(s_row, y[doc], factor, zero, s_row, s_row)
+            row = _softmax_cross_entropy_row(
+                S_out, i, y, doc, factor, zero, S_out, S_out
+            )
         row_loss[i] = row
 
     # 4. Network.backward's chain, all from the old parameters (the step comes

@@ -162,29 +162,31 @@ def _sigmoid_cross_entropy_loop(S, Y, scale, row_scale, sample_weight, zero, one
     return total
 
 
-def _softmax_cross_entropy_row_loop(s, y, factor, zero, p, g):
-    # One row, with m the max and Z = Σ e^{s−m}: returns Σy·log Z − Σy·(s − m)
-    # (float64) and writes P = e^{s−m}/Z, grad_S = (P·Σy − Y)·factor.  s, p and g
-    # may be one array (the bag step's in-place row): each entry is read before
-    # it is written.  Shared by _softmax_cross_entropy_loop and the compiled bag
-    # step (sknotes._bag_kernel).
-    top = s[0]
-    for j in range(1, s.shape[0]):
-        top = max(top, s[j])
+def _softmax_cross_entropy_row_loop(S, i, Y, r, factor, zero, P, grad_S):
+    # Row i of S against row r of Y, with m the max and Z = Σ e^{s−m}: returns
+    # Σy·log Z − Σy·(s − m) (float64) and writes P = e^{s−m}/Z and
+    # grad_S = (P·Σy − Y)·factor into row i.  S, P and grad_S may be one array
+    # (the bag step's, in place): each entry is read before it is written.
+    # Shared by _softmax_cross_entropy_loop and the compiled bag step
+    # (sknotes._bag_kernel); rows are indexed, not sliced (a view per row costs
+    # as much as the row's arithmetic).
+    top = S[i, 0]
+    for j in range(1, S.shape[1]):
+        top = max(top, S[i, j])
     Z = zero
     y_sum = zero
     row = 0.0
-    for j in range(s.shape[0]):
-        shifted = s[j] - top
-        row -= np.float64(y[j]) * np.float64(shifted)
-        p[j] = np.exp(shifted)
-        Z += p[j]
-        y_sum += y[j]
+    for j in range(S.shape[1]):
+        shifted = S[i, j] - top
+        row -= np.float64(Y[r, j]) * np.float64(shifted)
+        P[i, j] = np.exp(shifted)
+        Z += P[i, j]
+        y_sum += Y[r, j]
     row += np.float64(y_sum) * np.log(np.float64(Z))
-    for j in range(s.shape[0]):
-        p_j = p[j] / Z
-        p[j] = p_j
-        g[j] = (p_j * y_sum - y[j]) * factor
+    for j in range(S.shape[1]):
+        p = P[i, j] / Z
+        P[i, j] = p
+        grad_S[i, j] = (p * y_sum - Y[r, j]) * factor
     return row
 
 
@@ -201,7 +203,7 @@ def _softmax_cross_entropy_loop(S, Y, scale, row_scale, sample_weight, zero, P,
     total = 0.0
     for i in range(S.shape[0]):
         factor = row_scale[i] if weighted else scale
-        row = _softmax_cross_entropy_row(S[i], Y[i], factor, zero, P[i], grad_S[i])
+        row = _softmax_cross_entropy_row(S, i, Y, i, factor, zero, P, grad_S)
         total += row * np.float64(sample_weight[i]) if weighted else row
     return total
 
@@ -244,7 +246,10 @@ class _Compiled:
         self.outer = jit(_outer_loop)
         self.mse = jit(_mse_loop)
         self.sigmoid_cross_entropy = jit(_sigmoid_cross_entropy_loop)
-        self.softmax_cross_entropy_row = jit(_softmax_cross_entropy_row_loop)
+        # Inlined into its callers (numba's IR), as if written there.
+        self.softmax_cross_entropy_row = numba.njit(
+            cache=cache, nogil=True, error_model="numpy", inline="always"
+        )(_softmax_cross_entropy_row_loop)
         self.softmax_cross_entropy = jit(_softmax_cross_entropy_loop)
         self.add_row_relu = jit(_add_row_relu_loop)
         self.relu_backward_column_sum = jit(_relu_backward_column_sum_loop)
