@@ -218,17 +218,16 @@ def _add_row_relu_loop(S, b):
 
 def _relu_backward_column_sum_loop(grad_Y, Y, grad_b):
     # relu_backward in place, and the column sums of its result added row after
-    # row from the first (np.add.reduce's order along axis 0 for two or more
-    # columns), in the same pass.
+    # row to 0 (np.add.reduce's order along axis 0 for two or more columns), in
+    # the same pass over the rows (two inner loops: each vectorises, also in
+    # float64, where one loop doing both does not).
     for j in range(grad_Y.shape[1]):
-        g = grad_Y[0, j] * (Y[0, j] > 0)
-        grad_Y[0, j] = g
-        grad_b[j] = g
-    for i in range(1, grad_Y.shape[0]):
+        grad_b[j] = 0.0
+    for i in range(grad_Y.shape[0]):
         for j in range(grad_Y.shape[1]):
-            g = grad_Y[i, j] * (Y[i, j] > 0)
-            grad_Y[i, j] = g
-            grad_b[j] += g
+            grad_Y[i, j] *= Y[i, j] > 0
+        for j in range(grad_Y.shape[1]):
+            grad_b[j] += grad_Y[i, j]
 
 
 class _Compiled:
@@ -422,7 +421,6 @@ def relu_backward_column_sum(grad_Y, Y, grad_b):
     loops = _loops()
     if (
         loops
-        and grad_Y.shape[0]
         and grad_Y.dtype == Y.dtype == grad_b.dtype
         and grad_Y.flags.c_contiguous
         and Y.flags.c_contiguous
