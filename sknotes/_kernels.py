@@ -31,6 +31,7 @@ __all__ = [
     "add_row_relu",
     "add_scaled",
     "outer",
+    "outer_relu_backward_column_sum",
     "relu",
     "relu_backward",
     "relu_backward_column_sum",
@@ -230,6 +231,18 @@ def _relu_backward_column_sum_loop(grad_Y, Y, grad_b):
             grad_b[j] += grad_Y[i, j]
 
 
+def _outer_relu_backward_column_sum_loop(g, w, Y, out, grad_b):
+    # outer, then relu_backward_column_sum on its result, in one pass: the same
+    # operations in the same order.
+    for j in range(out.shape[1]):
+        grad_b[j] = 0.0
+    for i in range(out.shape[0]):
+        for j in range(out.shape[1]):
+            out[i, j] = (g[i] * w[j]) * (Y[i, j] > 0)
+        for j in range(out.shape[1]):
+            grad_b[j] += out[i, j]
+
+
 class _Compiled:
     def __init__(self, numba, cache=True):
         self.cache = cache
@@ -252,6 +265,7 @@ class _Compiled:
         self.softmax_cross_entropy = jit(_softmax_cross_entropy_loop)
         self.add_row_relu = jit(_add_row_relu_loop)
         self.relu_backward_column_sum = jit(_relu_backward_column_sum_loop)
+        self.outer_relu_backward_column_sum = jit(_outer_relu_backward_column_sum_loop)
 
 
 def _compile():
@@ -430,6 +444,24 @@ def relu_backward_column_sum(grad_Y, Y, grad_b):
     relu_backward(grad_Y, Y, out=grad_Y)
     np.add.reduce(grad_Y, axis=0, out=grad_b)
     return grad_Y
+
+
+def outer_relu_backward_column_sum(g, w, Y, out, grad_b):
+    """``outer(g, w, out)``, then :func:`relu_backward_column_sum` on ``out``.
+
+    A one-unit linear node's ``grad_X = grad_S·Wᵀ`` times the ReLU mask before
+    it, and the column sums, in one pass over ``out``; returns ``out``.
+    """
+    loops = _loops()
+    if (
+        loops
+        and g.dtype == w.dtype == Y.dtype == out.dtype == grad_b.dtype
+        and Y.flags.c_contiguous
+        and out.flags.c_contiguous
+    ):
+        loops.outer_relu_backward_column_sum(g, w, Y, out, grad_b)
+        return out
+    return relu_backward_column_sum(outer(g, w, out=out), Y, grad_b)
 
 
 def outer(g, w, out=None):

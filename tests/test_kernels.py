@@ -185,7 +185,7 @@ def test_add_row_relu_is_add_row_then_relu_bit_for_bit(dtype):
     b = rng.standard_normal(4).astype(dtype)
     b[3] = 0.0
     expected = np.maximum(S + b, 0)
-    for (out, (S_after, _)) in _both(kernels.add_row_relu, S, b):
+    for out, (S_after, _) in _both(kernels.add_row_relu, S, b):
         assert out is S_after
         assert_array_equal(out, expected)
         assert not np.signbit(out).any()
@@ -196,7 +196,7 @@ def test_add_row_relu_is_add_row_then_relu_bit_for_bit(dtype):
 def test_relu_backward_column_sum_matches_numpy_bit_for_bit(dtype, shape):
     """The compiled pass adds the rows in np.add.reduce's order along axis 0."""
     rng = np.random.default_rng(9)
-    grad_Y = (rng.standard_normal(shape) * 10.0 ** rng.integers(-6, 6, shape))
+    grad_Y = rng.standard_normal(shape) * 10.0 ** rng.integers(-6, 6, shape)
     grad_Y = grad_Y.astype(dtype)
     Y = np.maximum(rng.standard_normal(shape), 0.0).astype(dtype)
     Y[:, 0] = 0.0  # a dead unit: its column sums zeros of either sign
@@ -211,6 +211,22 @@ def test_relu_backward_column_sum_matches_numpy_bit_for_bit(dtype, shape):
     assert_array_equal(np.signbit(b_a), np.signbit(b_c))
     assert_allclose(b_a, (grad_Y * (Y > 0)).astype(np.float64).sum(axis=0),
                     rtol=1e-5 if dtype == np.float32 else 1e-12, atol=1e-6)  # fmt: skip
+
+
+@pytest.mark.parametrize("dtype", [np.float64, np.float32])
+def test_outer_relu_backward_column_sum_is_outer_then_the_fused_relu(dtype):
+    rng = np.random.default_rng(11)
+    g, w = rng.standard_normal(7).astype(dtype), rng.standard_normal(5).astype(dtype)
+    Y = np.maximum(rng.standard_normal((7, 5)), 0.0).astype(dtype)
+    expected = np.multiply(np.outer(g, w), Y > 0)
+    results = _both(
+        kernels.outer_relu_backward_column_sum, g, w, Y,
+        np.full((7, 5), np.nan, dtype), np.full(5, np.nan, dtype),
+    )  # fmt: skip
+    for out, (_, _, _, out_after, grad_b) in results:
+        assert out is out_after
+        assert_array_equal(out, expected)
+        assert_array_equal(grad_b, np.add.reduce(expected, axis=0))
 
 
 def test_relu_backward_column_sum_on_strided_arrays_falls_back_to_numpy():
