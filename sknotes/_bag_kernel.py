@@ -52,7 +52,12 @@ one epoch at once on the shared table, head and optimizer moments without locks
 
 import numpy as np
 
-from sknotes._kernels import _adam_loop, _add_scaled_loop, _loops
+from sknotes._kernels import (
+    _adam_loop,
+    _add_scaled_loop,
+    _loops,
+    _softmax_cross_entropy_row_loop,
+)
 from sknotes._optimizers import (
     SGD,
     Adam,
@@ -278,23 +283,12 @@ def _bag_step_loop(indptr, indices, data, batch, y, sw, row_scale, table, theta,
                 p = one / (one + np.exp(-s))
                 S_out[i, o] = (p - y[doc, o]) * (row_scale[i] if has_sw else scale)
         else:
-            # SoftmaxCrossEntropy: Σy·log Z − Σy·(s − m); grad_S = (P·Σy − Y)·w/n.
-            top = S_out[i, 0]
-            for o in range(1, c):
-                top = max(top, S_out[i, o])
-            total = zero
-            y_sum = zero
-            for o in range(c):
-                shifted = S_out[i, o] - top
-                row -= np.float64(y[doc, o]) * np.float64(shifted)
-                S_out[i, o] = np.exp(shifted)
-                total += S_out[i, o]
-                y_sum += y[doc, o]
-            row += np.float64(y_sum) * np.log(np.float64(total))
-            for o in range(c):
-                p = S_out[i, o] / total
-                g = p * y_sum - y[doc, o]
-                S_out[i, o] = g * (row_scale[i] if has_sw else scale)
+            # SoftmaxCrossEntropy: Σy·log Z − Σy·(s − m); grad_S = (P·Σy − Y)·w/n,
+            # in place in the row (sknotes._kernels' row loop).
+            factor = row_scale[i] if has_sw else scale
+            row = _softmax_cross_entropy_row(
+                S_out, i, y, doc, factor, zero, S_out, S_out
+            )
         row_loss[i] = row
 
     # 4. Network.backward's chain, all from the old parameters (the step comes
@@ -429,6 +423,7 @@ def _touched_rows_loop(indptr, indices, batch, position, rows):
 # sknotes._kernels' loops, which the step calls: their compiled twins once
 # numba compiles the step.
 _adam, _add_scaled = _adam_loop, _add_scaled_loop
+_softmax_cross_entropy_row = _softmax_cross_entropy_row_loop
 _COMPILED = None
 
 
@@ -444,7 +439,9 @@ def _compiled():
 
             global _adam, _add_scaled, _matrix, _linear_forward, _linear_backward
             global _activation_forward, _activation_backward
+            global _softmax_cross_entropy_row
             _adam, _add_scaled = loops.adam, loops.add_scaled
+            _softmax_cross_entropy_row = loops.softmax_cross_entropy_row
             jit = numba.njit(cache=loops.cache, nogil=True, error_model="numpy")
             _matrix, _linear_forward = jit(_matrix), jit(_linear_forward)
             _linear_backward = jit(_linear_backward)

@@ -28,10 +28,13 @@ __all__ = [
     "softmax_cross_entropy",
     "add_decay",
     "add_row",
+    "add_row_relu",
     "add_scaled",
     "outer",
+    "outer_relu_backward_column_sum",
     "relu",
     "relu_backward",
+    "relu_backward_column_sum",
     "using_numba",
 ]
 
@@ -160,33 +163,84 @@ def _sigmoid_cross_entropy_loop(S, Y, scale, row_scale, sample_weight, zero, one
     return total
 
 
+def _softmax_cross_entropy_row_loop(S, i, Y, r, factor, zero, P, grad_S):
+    # Row i of S against row r of Y, with m the max and Z = Σ e^{s−m}: returns
+    # Σy·log Z − Σy·(s − m) (float64) and writes P = e^{s−m}/Z and
+    # grad_S = (P·Σy − Y)·factor into row i.  S, P and grad_S may be one array
+    # (the bag step's, in place): each entry is read before it is written.
+    # Shared by _softmax_cross_entropy_loop and the compiled bag step
+    # (sknotes._bag_kernel); rows are indexed, not sliced (a view per row costs
+    # as much as the row's arithmetic).
+    top = S[i, 0]
+    for j in range(1, S.shape[1]):
+        top = max(top, S[i, j])
+    Z = zero
+    y_sum = zero
+    row = 0.0
+    for j in range(S.shape[1]):
+        shifted = S[i, j] - top
+        row -= np.float64(Y[r, j]) * np.float64(shifted)
+        P[i, j] = np.exp(shifted)
+        Z += P[i, j]
+        y_sum += Y[r, j]
+    row += np.float64(y_sum) * np.log(np.float64(Z))
+    for j in range(S.shape[1]):
+        p = P[i, j] / Z
+        P[i, j] = p
+        grad_S[i, j] = (p * y_sum - Y[r, j]) * factor
+    return row
+
+
+# _softmax_cross_entropy_row_loop, or its compiled twin once numba compiles the
+# loops that call it (read when they compile, as _adam).
+_softmax_cross_entropy_row = _softmax_cross_entropy_row_loop
+
+
 def _softmax_cross_entropy_loop(S, Y, scale, row_scale, sample_weight, zero, P,
                                 grad_S):  # fmt: skip
-    # Per row, with m the max and Z = Σ e^{s−m}: Σy·log Z − Σy·(s − m) (float64),
-    # P = e^{s−m}/Z, grad_S = (P·Σy − Y)·w/n; returns Σᵢ wᵢ·lossᵢ in float64.
+    # Per row, _softmax_cross_entropy_row with factor w/n; returns Σᵢ wᵢ·lossᵢ in
+    # float64.
     weighted = sample_weight.shape[0] > 0
     total = 0.0
     for i in range(S.shape[0]):
-        top = S[i, 0]
-        for j in range(1, S.shape[1]):
-            top = max(top, S[i, j])
-        Z = zero
-        y_sum = zero
-        row = 0.0
-        for j in range(S.shape[1]):
-            shifted = S[i, j] - top
-            row -= np.float64(Y[i, j]) * np.float64(shifted)
-            P[i, j] = np.exp(shifted)
-            Z += P[i, j]
-            y_sum += Y[i, j]
-        row += np.float64(y_sum) * np.log(np.float64(Z))
         factor = row_scale[i] if weighted else scale
-        for j in range(S.shape[1]):
-            p = P[i, j] / Z
-            P[i, j] = p
-            grad_S[i, j] = (p * y_sum - Y[i, j]) * factor
+        row = _softmax_cross_entropy_row(S, i, Y, i, factor, zero, P, grad_S)
         total += row * np.float64(sample_weight[i]) if weighted else row
     return total
+
+
+def _add_row_relu_loop(S, b):
+    # add_row then relu, in one pass: the same operations, so the same bits.
+    for i in range(S.shape[0]):
+        for j in range(S.shape[1]):
+            x = S[i, j] + b[j]
+            S[i, j] = x if x > 0 or x != x else 0.0
+
+
+def _relu_backward_column_sum_loop(grad_Y, Y, grad_b):
+    # relu_backward in place, and the column sums of its result added row after
+    # row to 0 (np.add.reduce's order along axis 0 for two or more columns), in
+    # the same pass over the rows (two inner loops: each vectorises, also in
+    # float64, where one loop doing both does not).
+    for j in range(grad_Y.shape[1]):
+        grad_b[j] = 0.0
+    for i in range(grad_Y.shape[0]):
+        for j in range(grad_Y.shape[1]):
+            grad_Y[i, j] *= Y[i, j] > 0
+        for j in range(grad_Y.shape[1]):
+            grad_b[j] += grad_Y[i, j]
+
+
+def _outer_relu_backward_column_sum_loop(g, w, Y, out, grad_b):
+    # outer, then relu_backward_column_sum on its result, in one pass: the same
+    # operations in the same order.
+    for j in range(out.shape[1]):
+        grad_b[j] = 0.0
+    for i in range(out.shape[0]):
+        for j in range(out.shape[1]):
+            out[i, j] = (g[i] * w[j]) * (Y[i, j] > 0)
+        for j in range(out.shape[1]):
+            grad_b[j] += out[i, j]
 
 
 class _Compiled:
@@ -204,7 +258,14 @@ class _Compiled:
         self.outer = jit(_outer_loop)
         self.mse = jit(_mse_loop)
         self.sigmoid_cross_entropy = jit(_sigmoid_cross_entropy_loop)
+        # Inlined into its callers (numba's IR), as if written there.
+        self.softmax_cross_entropy_row = numba.njit(
+            cache=cache, nogil=True, error_model="numpy", inline="always"
+        )(_softmax_cross_entropy_row_loop)
         self.softmax_cross_entropy = jit(_softmax_cross_entropy_loop)
+        self.add_row_relu = jit(_add_row_relu_loop)
+        self.relu_backward_column_sum = jit(_relu_backward_column_sum_loop)
+        self.outer_relu_backward_column_sum = jit(_outer_relu_backward_column_sum_loop)
 
 
 def _compile():
@@ -227,12 +288,14 @@ def _compile():
 
 
 def _loops():
-    global _LOOPS, _adam
+    global _LOOPS, _adam, _softmax_cross_entropy_row
     if _LOOPS is None:
         _LOOPS = _compile()
         if _LOOPS:
-            # Read when numba compiles the packed loop (on its first call).
+            # Read when numba compiles the loops that call them (on their first
+            # call).
             _adam = _LOOPS.adam
+            _softmax_cross_entropy_row = _LOOPS.softmax_cross_entropy_row
     return _LOOPS
 
 
@@ -347,6 +410,58 @@ def add_row(S, b):
         return S
     S += b
     return S
+
+
+def add_row_relu(S, b):
+    """``relu(add_row(S, b))`` in place: a linear node's bias and a ReLU, one pass.
+
+    The 2-D ``S`` (an ndarray) becomes ``max(S + b, 0)`` with ``np.maximum``'s
+    answer for every input; returns ``S``.
+    """
+    loops = _loops()
+    if loops and S.dtype == b.dtype and S.flags.c_contiguous:
+        loops.add_row_relu(S, b)
+        return S
+    return relu(add_row(S, b), out=S)
+
+
+def relu_backward_column_sum(grad_Y, Y, grad_b):
+    """``relu_backward`` in place and ``grad_b = sum(grad_Y·1[Y > 0], axis=0)``.
+
+    The ReLU's backward and the next linear node's ``grad_b``, one pass. The sum
+    adds the rows in order (``np.add.reduce`` along axis 0, which does so for two
+    or more columns): callers with one column sum it themselves.
+    """
+    loops = _loops()
+    if (
+        loops
+        and grad_Y.dtype == Y.dtype == grad_b.dtype
+        and grad_Y.flags.c_contiguous
+        and Y.flags.c_contiguous
+    ):
+        loops.relu_backward_column_sum(grad_Y, Y, grad_b)
+        return grad_Y
+    relu_backward(grad_Y, Y, out=grad_Y)
+    np.add.reduce(grad_Y, axis=0, out=grad_b)
+    return grad_Y
+
+
+def outer_relu_backward_column_sum(g, w, Y, out, grad_b):
+    """``outer(g, w, out)``, then :func:`relu_backward_column_sum` on ``out``.
+
+    A one-unit linear node's ``grad_X = grad_S·Wᵀ`` times the ReLU mask before
+    it, and the column sums, in one pass over ``out``; returns ``out``.
+    """
+    loops = _loops()
+    if (
+        loops
+        and g.dtype == w.dtype == Y.dtype == out.dtype == grad_b.dtype
+        and Y.flags.c_contiguous
+        and out.flags.c_contiguous
+    ):
+        loops.outer_relu_backward_column_sum(g, w, Y, out, grad_b)
+        return out
+    return relu_backward_column_sum(outer(g, w, out=out), Y, grad_b)
 
 
 def outer(g, w, out=None):

@@ -10,7 +10,20 @@ outside ``theta`` because it is updated one touched row at a time.
 
 import numpy as np
 
-from sknotes.nodes import ACTIVATIONS, Add, Embedding, Linear
+from sknotes._kernels import (
+    add_row_relu,
+    outer_relu_backward_column_sum,
+    relu_backward_column_sum,
+)
+from sknotes.nodes import (
+    ACTIVATIONS,
+    Add,
+    Embedding,
+    Linear,
+    ReLU,
+    _column_sum,
+    _matmul,
+)
 
 __all__ = ["Network", "glorot_bound", "n_parameters", "predict"]
 
@@ -39,6 +52,66 @@ def split_linear_path(R, n_linear):
     if not n_linear:
         return R, None
     return np.ascontiguousarray(R[:, :-n_linear]), R[:, -n_linear:]
+
+
+def _linear_relu_forward(linear, relu, X, out):
+    """``linear`` then ``relu`` forward, ``S = X·W + b`` and ``Y = max(S, 0)`` into
+    ``out``, with the bias and the max in one pass over ``S``.
+
+    The same values as the two nodes' ``forward``; caches what their ``backward``
+    reads (``X`` on the linear node, ``Y`` on the ReLU).
+    """
+    linear.X = X
+    relu.Y = add_row_relu(_matmul(X, linear.W, out=out), linear.b)
+    return relu.Y
+
+
+def _relu_linear_backward(relu, linear, grad_Y, out):
+    """``relu`` then ``linear`` backward, with ``grad_b`` summed in the ReLU's pass.
+
+    ``grad_S = grad_Y·1[Y > 0]`` (overwriting ``grad_Y``), then the linear node's
+    "Brief Summary" (see :func:`_linear_backward_summed`).  For layers of two or
+    more units (see :func:`_fuses`).
+    """
+    grad_S = relu_backward_column_sum(grad_Y, relu.Y, linear.grad_b)
+    return _linear_backward_summed(linear, grad_S, out)
+
+
+def _linear_backward_summed(linear, grad_S, out):
+    """``Linear.backward`` once ``grad_b = sum(grad_S, axis=0)`` is stored.
+
+    Stores ``grad_W = Xᵀ·grad_S``; returns ``grad_X = grad_S·Wᵀ`` (None for data).
+    """
+    _matmul(linear.X.T, grad_S, out=linear.grad_W)
+    if linear.input_is_data:
+        return None
+    return _matmul(grad_S, linear.W.T, out=out)
+
+
+def _output_relu_backward(linear, relu, grad_b, grad_S, out):
+    """A one-unit output ``linear`` node's backward and the hidden ``relu``'s.
+
+    Stores the output node's ``grad_W = Xᵀ·grad_S`` and ``grad_b =
+    sum(grad_S, axis=0)``; its ``grad_X = grad_S·Wᵀ`` (an outer product) is
+    written into ``out`` already times the ReLU's mask ``1[Y > 0]``, and its
+    column sums into ``grad_b`` (the hidden linear node's), in one pass.
+    Returns the hidden linear node's ``grad_S``.
+    """
+    _matmul(linear.X.T, grad_S, out=linear.grad_W)
+    _column_sum(grad_S, out=linear.grad_b)
+    return outer_relu_backward_column_sum(
+        grad_S[:, 0], linear.W[:, 0], relu.Y, out, grad_b
+    )
+
+
+def _fuses(linear, activation):
+    """Whether a hidden (linear, activation) pair takes the fused passes above.
+
+    A ReLU after a layer of two or more units; with one unit the column sum is
+    ``Linear.backward``'s (``np.add.reduce`` adds one column pairwise, not in row
+    order).
+    """
+    return type(activation) is ReLU and linear.W.shape[1] > 1
 
 
 class Network:
@@ -135,7 +208,16 @@ class Network:
         # backward order, and the output layer's pair: built once, not per batch.
         layers = list(zip(self.linears, self.activations, strict=True))
         self._hidden, self._output = layers[:-1], layers[-1]
+        self._hidden = [(*pair, _fuses(*pair)) for pair in self._hidden]
         self._hidden_reversed = self._hidden[::-1]
+        # A one-unit output after a fused ReLU: its outer product takes the
+        # ReLU's mask in the same pass (no linear path joins its grad_S).
+        self._fuse_output = (
+            bool(self._hidden)
+            and self._hidden[-1][2]
+            and self.layer_units[-1] == 1
+            and not self.n_linear
+        )
         self._forward_buffers = []
         self._backward_buffers = []
         self._capacity = 0
@@ -223,9 +305,14 @@ class Network:
         else:
             A, R_lin = split_linear_path(self.embedding.forward(X), self.n_linear)
         buffers, output_buffer, _, _ = self._reserve(A.shape[0])
-        for (linear, activation), buffer in zip(self._hidden, buffers, strict=True):
-            S = linear.forward(A, out=buffer)
-            A = activation.forward(S, out=S)
+        for (linear, activation, fused), buffer in zip(
+            self._hidden, buffers, strict=True
+        ):
+            if fused:
+                A = _linear_relu_forward(linear, activation, A, buffer)
+            else:
+                S = linear.forward(A, out=buffer)
+                A = activation.forward(S, out=S)
         linear, activation = self._output
         S = linear.forward(A, out=output_buffer)
         if R_lin is not None:
@@ -248,11 +335,21 @@ class Network:
             # The Add node: grad_S_head = grad_R_lin = grad_S_out.
             grad_S, grad_R_lin = self.add.backward(grad_S)
             grad_R_lin = grad_R_lin.copy()
-        grad = linear.backward(grad_S, out=output_buffer)
-        for (linear, activation), buffer in zip(
-            self._hidden_reversed, buffers, strict=True
-        ):
-            grad = linear.backward(activation.backward(grad, out=grad), out=buffer)
+        hidden = self._hidden_reversed
+        if self._fuse_output:
+            (hidden_linear, relu, _), hidden = hidden[0], hidden[1:]
+            grad_S = _output_relu_backward(
+                linear, relu, hidden_linear.grad_b, grad_S, output_buffer
+            )
+            grad = _linear_backward_summed(hidden_linear, grad_S, buffers[0])
+            buffers = buffers[1:]
+        else:
+            grad = linear.backward(grad_S, out=output_buffer)
+        for (linear, activation, fused), buffer in zip(hidden, buffers, strict=True):
+            if fused:
+                grad = _relu_linear_backward(activation, linear, grad, buffer)
+            else:
+                grad = linear.backward(activation.backward(grad, out=grad), out=buffer)
         if grad_R_lin is not None:
             grad = np.hstack([grad, grad_R_lin])
         if self.embedding is not None:

@@ -225,3 +225,42 @@ def test_load_copies_parameters_into_theta():
     network.load(other.coefs, other.intercepts)
     np.testing.assert_array_equal(network.theta, other.theta)
     assert network.coefs[0] is not other.coefs[0]
+
+
+@pytest.mark.parametrize("hidden", [(5,), (5, 4), (1, 4), (4, 1)])
+@pytest.mark.parametrize("n_outputs", [1, 3])
+@pytest.mark.parametrize("sparse_input", [False, True])
+def test_fused_relu_passes_equal_the_chain_of_nodes(hidden, n_outputs, sparse_input):
+    """The network's one-pass bias+ReLU, ReLU+grad_b and outer+ReLU helpers give
+    the nodes' own forward and backward: the same output and grad_W bits, grad_b
+    summed in another order."""
+    from sknotes.nodes import Linear, ReLU
+
+    rng = np.random.default_rng(3)
+    X = rng.standard_normal((9, 4))
+    if sparse_input:
+        X[rng.random(X.shape) < 0.4] = 0.0
+        X = sp.csr_array(X)
+    network = _network(hidden, "relu", n_outputs=n_outputs, seed=2)
+    grad_Y_hat = rng.standard_normal((9, n_outputs))
+    Y_hat = network.forward(X).copy()
+    network.backward(grad_Y_hat.copy())
+
+    linears = [
+        Linear(W, b, input_is_data=i == 0)
+        for i, (W, b) in enumerate(zip(network.coefs, network.intercepts, strict=True))
+    ]
+    relus = [ReLU() for _ in hidden]
+    A = X
+    for linear, relu in zip(linears[:-1], relus, strict=True):
+        A = relu.forward(linear.forward(A))
+    assert_equal = np.testing.assert_array_equal
+    assert_equal(Y_hat, linears[-1].forward(A))
+    grad = linears[-1].backward(grad_Y_hat)
+    for linear, relu in zip(linears[-2::-1], relus[::-1], strict=True):
+        grad = linear.backward(relu.backward(grad))
+    for linear, grad_W, grad_b in zip(
+        linears, network.grad_coefs, network.grad_intercepts, strict=True
+    ):
+        assert_equal(grad_W, linear.grad_W)
+        np.testing.assert_allclose(grad_b, linear.grad_b, rtol=1e-13, atol=1e-15)
