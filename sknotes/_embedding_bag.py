@@ -420,6 +420,27 @@ best_validation_score_, n_iter_, t_, n_layers_, n_outputs_, out_activation_
     """
 
     _PREDICT_STATE = ("_network", "_encoder", "_input_form", "_y_mean", "_y_scale")
+    # The encoder's and the table's: freeze_embeddings and the optimizer's may change.
+    _STRUCTURE_PARAMS = (
+        "embedding_dim",
+        "pooling",
+        "max_length",
+        "weighting",
+        "idf",
+        "ngram_range",
+        "char_ngram_range",
+        "n_subword_buckets",
+        "char_wb_ngram_range",
+        "n_char_buckets",
+        "linear_path",
+        "min_count",
+        "max_vocabulary",
+        "n_buckets",
+        "tokenizer",
+        "lowercase",
+        "token_pattern",
+        "dtype",
+    )
     # A classifier's labels stay labels until it binarises them.
     _y_numeric = True
 
