@@ -6,7 +6,6 @@ Its faults (divergence, Ctrl-C, exceptions) are tested in test_atomicity.py.
 import copy
 import pickle
 import re
-import sys
 import warnings
 
 import numpy as np
@@ -374,38 +373,6 @@ def test_the_max_iter_warning_only_when_max_iter_stops_the_fit(data):
         warnings.simplefilter("error", ConvergenceWarning)
         reg.partial_fit(X, y)  # one epoch, by request
         reg.set_params(max_iter=50, tol=1e3).fit(X, y)  # stopped by tol
-
-
-@pytest.mark.parametrize(
-    "bag, solver, batch_size, category",
-    [
-        (False, "adam", "auto", ConvergenceWarning),  # the stochastic loop's max_iter
-        (False, "lbfgs", "auto", ConvergenceWarning),  # scipy's L-BFGS
-        (False, "sgd", 500, UserWarning),  # the batch clipped to the data
-        (True, "adam", "auto", ConvergenceWarning),
-        (True, "sgd", 500, UserWarning),
-    ],
-)
-def test_training_warnings_point_at_the_users_call(
-    data, bag, solver, batch_size, category
-):
-    """Through fit's scikit-learn decorators: the line to change is the caller's."""
-    from sknotes import EmbeddingBagClassifier
-
-    X, y = data
-    if bag:
-        X, y = [[f"w{i % 9}"] for i in range(len(y))], y > 0
-        est = EmbeddingBagClassifier(embedding_dim=2, hidden_layer_sizes=())
-    else:
-        est = MLPRegressorFromNotes(hidden_layer_sizes=(3,))
-    est.set_params(
-        solver=solver, batch_size=batch_size, max_iter=2, early_stopping=False
-    )
-    with pytest.warns(category) as record:
-        est.fit(X, y)
-    assert {(w.filename, w.lineno) for w in record if w.category is category} == {
-        (__file__, sys._getframe().f_lineno - 2)
-    }
 
 
 def test_each_epoch_shuffles_the_previous_epochs_order(data, monkeypatch):
