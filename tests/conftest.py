@@ -6,10 +6,10 @@ import warnings
 # check runs instead of six being skipped.
 os.environ.setdefault("SCIPY_ARRAY_API", "1")
 # One BLAS and one OpenMP thread per test process (pytest-xdist runs a process per
-# core). The suite's matrix products are tiny: a second OpenBLAS thread mostly waits
-# on the first, which cost several times the CPU time of the whole suite (many
-# times on a shared machine). Subprocesses inherit the variables; tests of
-# threading set their own limits; set the variables to run with more.
+# core). The suite's matrix products are tiny: a second OpenBLAS thread mostly
+# waits on the first, and a small lbfgs fit spent several times the CPU time of one
+# thread, far more on a shared machine. Subprocesses inherit the variables; tests
+# of threading set their own limits; set the variables to run with more.
 os.environ.setdefault("OPENBLAS_NUM_THREADS", "1")
 os.environ.setdefault("OMP_NUM_THREADS", "1")
 
