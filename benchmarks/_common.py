@@ -40,6 +40,19 @@ def blas_environment():
     return lines
 
 
+def one_thread():
+    """Every BLAS and OpenMP pool on one thread (a context manager), for the
+    baselines as for sknotes' ``n_jobs=1``.
+
+    The thread trap: on a shared machine OpenMP's and OpenBLAS's threads wait on
+    each other; one ``LogisticRegression`` fit ran 30 times slower, LSQR's vector
+    products several times slower, and the baselines' times meant nothing.
+    """
+    from threadpoolctl import threadpool_limits
+
+    return threadpool_limits(1)
+
+
 def median_seconds(function, repeats, clock=time.perf_counter):
     """Median time of ``function()`` over ``repeats`` calls (wall time by default)."""
     runs = []

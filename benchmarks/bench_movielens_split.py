@@ -21,6 +21,7 @@ from sklearn.model_selection import train_test_split
 from sklearn.pipeline import make_pipeline
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+from _common import one_thread  # noqa: E402
 from _text_sets import load  # noqa: E402
 
 from sknotes import EmbeddingBagRegressor  # noqa: E402
@@ -29,14 +30,12 @@ RESULTS = os.path.join(os.path.dirname(__file__), "results", "movielens_split.js
 
 
 def main():
-    from threadpoolctl import threadpool_limits
-
     X, y = load("movielens")
     X_train, X_test, y_train, y_test = train_test_split(
         X, y, test_size=0.2, random_state=0
     )
     record = {"load_average": os.getloadavg()[0], "ridge": {}}
-    with threadpool_limits(1):
+    with one_thread():
         for alpha in (1.0, 3.0, 10.0):
             ridge = make_pipeline(CountVectorizer(analyzer=list), Ridge(alpha=alpha))
             ridge.fit(X_train, y_train)

@@ -62,6 +62,7 @@ from sklearn.pipeline import make_pipeline
 from sklearn.preprocessing import Normalizer, StandardScaler
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+from _common import one_thread  # noqa: E402
 from _text_sets import TEXT_SETS, load  # noqa: E402
 
 from sknotes import EmbeddingBagRegressor  # noqa: E402
@@ -511,11 +512,7 @@ def main(argv=None):
         f"load average {os.getloadavg()[0]:.1f}; EmbeddingBagRegressor accepts: "
         + ", ".join(inspect.signature(EmbeddingBagRegressor).parameters)
     )
-    from threadpoolctl import threadpool_limits
-
-    # One BLAS thread, as n_jobs=1: LSQR's vector products on a shared machine
-    # ran several times slower with a thread per core.
-    with threadpool_limits(1):
+    with one_thread():
         for name in args.sets.split(","):
             run_set(name, args, configs, record)
     print()

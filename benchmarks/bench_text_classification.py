@@ -60,10 +60,10 @@ from sklearn.linear_model import LogisticRegressionCV
 from sklearn.metrics import accuracy_score, log_loss
 from sklearn.model_selection import StratifiedKFold, train_test_split
 from sklearn.pipeline import make_pipeline, make_union
-from threadpoolctl import threadpool_limits
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 import _text_sets  # noqa: E402
+from _common import one_thread  # noqa: E402
 
 from sknotes import EmbeddingBagClassifier  # noqa: E402
 from sknotes._text import TOKEN_PATTERN  # noqa: E402
@@ -265,7 +265,7 @@ def main(argv=None):
         with open(args.output) as f:
             record = json.load(f)
     warnings.filterwarnings("ignore", category=ConvergenceWarning)
-    with threadpool_limits(1):
+    with one_thread():
         record = run(args, record)
     table = markdown({k: record[k] for k in args.sets.split(",")})
     table += f"\n\nload average {os.getloadavg()[0]:.1f}; raw results: {args.output}"

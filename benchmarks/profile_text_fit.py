@@ -25,9 +25,8 @@ import sys
 import time
 import warnings
 
-from threadpoolctl import threadpool_limits
-
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+from _common import one_thread  # noqa: E402
 from _text_sets import load  # noqa: E402
 
 from sknotes import EmbeddingBagRegressor  # noqa: E402
@@ -66,7 +65,7 @@ def main():
             n_iter_no_change=args.epochs + 1,
             **CONFIGS[name],
         )
-        with threadpool_limits(1), warnings.catch_warnings():
+        with one_thread(), warnings.catch_warnings():
             warnings.simplefilter("ignore")
             profile = cProfile.Profile()
             start = time.perf_counter()

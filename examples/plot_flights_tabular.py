@@ -9,7 +9,7 @@ A ``ColumnTransformer`` scales the numbers and one-hot encodes the categories as
 densifying.  A small ``GridSearchCV`` picks ``alpha``; scikit-learn's
 ``MLPRegressor`` and ``HistGradientBoostingRegressor`` are the baselines.
 
-Set ``SKNOTES_EXAMPLE_N`` to subsample (the tests run it on a few thousand rows).
+Set ``SKNOTES_EXAMPLE_N`` to subsample (the tests run it on a few hundred rows).
 """
 
 # %%

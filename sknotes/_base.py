@@ -157,6 +157,10 @@ class BaseNotesEstimator(CallbackSupportMixin, BaseEstimator):
 
     # What a copy of the model needs to predict, besides its public attributes.
     _PREDICT_STATE = ("_network",)
+    # Parameters besides hidden_layer_sizes that shape the fitted model: a
+    # continued fit (partial_fit, warm start) would ignore a change or meet a
+    # table of another shape, so it refuses one.
+    _STRUCTURE_PARAMS = ()
 
     # -- hooks for subclasses -------------------------------------------------
     def _validate_fit_input(self, X, y, reset):
@@ -403,14 +407,21 @@ class BaseNotesEstimator(CallbackSupportMixin, BaseEstimator):
                 f"y has {y.shape[1]} output(s), but this model was fitted with "
                 f"{self.n_outputs_}. Refit with warm_start=False."
             )
-        if hidden != self._network.layer_units[1:-1]:
-            raise ValueError(
-                "hidden_layer_sizes changed from "
-                f"{self._network.layer_units[1:-1]} to {hidden} since the last fit; "
-                "refit with warm_start=False."
-            )
+        fitted = self.__dict__.get("_fitted_structure", {})
+        for name, before, now in [
+            ("hidden_layer_sizes", self._network.layer_units[1:-1], hidden),
+            *((name, fitted[name], getattr(self, name)) for name in fitted),
+        ]:
+            if now != before:
+                raise ValueError(
+                    f"{name} changed from {before!r} to {now!r} since the last "
+                    "fit; refit with warm_start=False."
+                )
 
     def _initialize(self, inputs, y, hidden):
+        self._fitted_structure = {
+            name: getattr(self, name) for name in self._STRUCTURE_PARAMS
+        }
         self._rng = check_random_state(self.random_state)
         self.n_outputs_ = y.shape[1]
         self.out_activation_ = self._out_activation()

@@ -12,6 +12,9 @@ next release, and it covers neither the callback API nor the all-zero sample
 weight check below.
 """
 
+import os
+import sys
+import warnings
 from inspect import signature
 
 from sklearn.base import _fit_context
@@ -42,6 +45,7 @@ __all__ = [
     "StrOptions",
     "_check_sample_weight",
     "_fit_context",
+    "warn_at_caller",
     "with_callbacks",
 ]
 
@@ -58,3 +62,33 @@ else:  # scikit-learn < 1.9 accepts all-zero weights: the weighted mean is then 
                 "Sample weights must contain at least one non-zero number."
             )
         return sample_weight
+
+
+def _wrapper_code(decorate):
+    def method(self):
+        pass
+
+    return decorate(method).__code__
+
+
+# scikit-learn's decorators around fit/partial_fit: their frames are not the caller.
+_SKLEARN_WRAPPERS = frozenset(
+    {
+        _wrapper_code(_fit_context(prefer_skip_nested_validation=True)),
+        _wrapper_code(with_callbacks),
+    }
+)
+_PACKAGE = os.path.dirname(os.path.abspath(__file__)) + os.sep
+
+
+def warn_at_caller(message, category=UserWarning):
+    """``warnings.warn`` attributed to the code that called sknotes (``fit``,
+    ``partial_fit``...), however deep in the package and scikit-learn's
+    decorators it is raised: the line a user can act on."""
+    frame, stacklevel = sys._getframe(0), 1
+    while frame is not None and (
+        frame.f_code.co_filename.startswith(_PACKAGE)
+        or frame.f_code in _SKLEARN_WRAPPERS
+    ):
+        frame, stacklevel = frame.f_back, stacklevel + 1
+    warnings.warn(message, category, stacklevel=stacklevel)

@@ -421,6 +421,27 @@ best_validation_score_, n_iter_, t_, n_layers_, n_outputs_, out_activation_
     """
 
     _PREDICT_STATE = ("_network", "_encoder", "_input_form", "_y_mean", "_y_scale")
+    # The encoder's and the table's: freeze_embeddings and the optimizer's may change.
+    _STRUCTURE_PARAMS = (
+        "embedding_dim",
+        "pooling",
+        "max_length",
+        "weighting",
+        "idf",
+        "ngram_range",
+        "char_ngram_range",
+        "n_subword_buckets",
+        "char_wb_ngram_range",
+        "n_char_buckets",
+        "linear_path",
+        "min_count",
+        "max_vocabulary",
+        "n_buckets",
+        "tokenizer",
+        "lowercase",
+        "token_pattern",
+        "dtype",
+    )
     # A classifier's labels stay labels until it binarises them.
     _y_numeric = True
 
@@ -990,21 +1011,21 @@ best_validation_score_, n_iter_, t_, n_layers_, n_outputs_, out_activation_
             return float(self.alpha_linear)
         return getattr(self, "alpha_linear_", 1.0)
 
-    def _initialize_from_training_rows(self, train, validation):
+    def _initialize_from_training_rows(self, train):
         """Document frequencies of the table rows; the linear path's ridge solve."""
         df = RowL2Penalty.occurrences(sp.csr_array(train.inputs), train.sample_weight)
         self._document_frequency = df
         if self._network.n_linear and self._linear_start():
             # L-BFGS and LSQR are vector operations over the table's rows.
             with one_blas_thread():
-                self.alpha_linear_ = self._solve_linear_path(train, validation)
+                self.alpha_linear_ = self._solve_linear_path(train)
         penalty = getattr(self, "_row_penalty", None)
         if penalty is not None:
             penalty.set_document_frequency(df)
             if self._network.n_linear:
                 penalty.alphas[-self._network.n_linear :] = self._alpha_linear()
 
-    def _solve_linear_path(self, train, validation):
+    def _solve_linear_path(self, train):
         """``(w, b)`` of the ridge on the training rows: the notes' linear node
         ``Ŷ = Π·w + b`` in closed form, ``min Σᵢ sᵢ‖Π_i·w + b − yᵢ‖² + α‖w‖²``.
 

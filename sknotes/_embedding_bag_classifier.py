@@ -223,12 +223,12 @@ nesterovs_momentum, validation_fraction, beta_1, beta_2, epsilon, n_jobs
     def _linear_start(self):
         return True
 
-    def _initialize_from_training_rows(self, train, validation):
+    def _initialize_from_training_rows(self, train):
         # Warm starts of the linear start's solves live for this call only:
         # a refit must not start from an earlier fit's solution.
         self._linear_warm_starts = {}
         try:
-            super()._initialize_from_training_rows(train, validation)
+            super()._initialize_from_training_rows(train)
         finally:
             del self._linear_warm_starts
 

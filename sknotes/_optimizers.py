@@ -20,6 +20,7 @@ import numpy as np
 import scipy.optimize
 from sklearn.exceptions import ConvergenceWarning
 
+from sknotes._compat import warn_at_caller
 from sknotes._kernels import (
     adam_constants,
     adam_step,
@@ -324,11 +325,10 @@ def minimize_lbfgs(loss_and_grad, x0, *, max_iter, max_fun, tol, verbose, stop=N
             callback=None if stop is None else callback,
         )
     if result.status != 0 and not (stop is not None and stop()):
-        warnings.warn(
+        warn_at_caller(
             f"lbfgs failed to converge after {result.nit} iteration(s) "
             f"(status={result.status}): {result.message}. Increase the number of "
             "iterations (max_iter) or scale the data.",
             ConvergenceWarning,
-            stacklevel=2,
         )
     return result.x, float(result.fun), min(int(result.nit), max_iter)

@@ -14,7 +14,6 @@ estimator.  What the estimator's ``X`` became (rows of a matrix, or rows of
 import copy
 import signal
 import threading
-import warnings
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 
@@ -22,6 +21,7 @@ import numpy as np
 from sklearn.exceptions import ConvergenceWarning
 from threadpoolctl import ThreadpoolController
 
+from sknotes._compat import warn_at_caller
 from sknotes._optimizers import minimize_lbfgs
 
 __all__ = [
@@ -383,7 +383,7 @@ class _InterruptFlag:
 
 
 def _warn_interrupted():
-    warnings.warn("Training interrupted by user.", stacklevel=3)
+    warn_at_caller("Training interrupted by user.")
 
 
 def loss_and_backward(network, loss_node, penalty, inputs, y, sample_weight):
@@ -425,9 +425,10 @@ class StochasticLoop:
     table_penalty : RowL2Penalty, default=None
         L2 penalty on the table rows each batch touches.
     initialize : callable, default=None
-        ``initialize(train, validation)``: called with the training data (after
-        the validation split; ``validation`` is None without one) before the first
-        epoch; the model it leaves is scored by the stopping strategy as epoch 0.
+        ``initialize(train)``: called with the training data (after the
+        validation split: the held-out rows are the stopping strategy's) before
+        the first epoch; the model it leaves is scored by the stopping strategy
+        as epoch 0.
     compiled_step : callable, default=None
         ``compiled_step(loop)`` returns a step ``step(train, indices) -> loss``
         that replaces :meth:`train_step` (e.g.
@@ -482,10 +483,9 @@ class StochasticLoop:
         if self.batch_size == "auto":
             return min(200, n_samples)
         if self.batch_size > n_samples:
-            warnings.warn(
+            warn_at_caller(
                 "Got `batch_size` less than 1 or larger than "
-                "sample size. It is going to be clipped",
-                stacklevel=4,
+                "sample size. It is going to be clipped"
             )
         return int(np.clip(self.batch_size, 1, n_samples))
 
@@ -498,7 +498,7 @@ class StochasticLoop:
         state.n_iter = 0
         train = self.stopping.start(state, data, self.network)
         if self.initialize is not None:
-            self.initialize(train, getattr(self.stopping, "validation", None))
+            self.initialize(train)
             self.stopping.initial_model(state, self.network)
         with _InterruptFlag() as interrupt:
             for _ in range(1 if incremental else self.max_iter):
@@ -509,11 +509,10 @@ class StochasticLoop:
                 if self.end_epoch(state, loss):
                     break
                 if not incremental and state.n_iter == self.max_iter:
-                    warnings.warn(
+                    warn_at_caller(
                         f"Stochastic Optimizer: Maximum iterations ({self.max_iter}) "
                         "reached and the optimization hasn't converged yet.",
                         ConvergenceWarning,
-                        stacklevel=3,
                     )
         self.stopping.finish(state, self.network)
         return state

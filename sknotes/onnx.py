@@ -180,7 +180,7 @@ _FITTED = frozenset(
     "validation_loss_curve_ best_validation_score_ n_iter_ t_ "
     # The fit loop's own state, read by no prediction.
     "_network _optimizers _optimizer_params _fit_state _rng "
-    "_no_improvement_count".split()
+    "_no_improvement_count _fitted_structure".split()
 )
 _EMBEDDING_BAG_FITTED = (
     _FITTED

@@ -5,11 +5,23 @@ import warnings
 # array API support on; set it before anything imports scipy, so that every estimator
 # check runs instead of six being skipped.
 os.environ.setdefault("SCIPY_ARRAY_API", "1")
+# One BLAS and one OpenMP thread per test process (pytest-xdist runs a process per
+# core). The suite's matrix products are tiny: a second OpenBLAS thread mostly
+# waits on the first, and a small lbfgs fit spent several times the CPU time of one
+# thread, far more on a shared machine. Subprocesses inherit the variables; tests
+# of threading set their own limits; set the variables to run with more.
+os.environ.setdefault("OPENBLAS_NUM_THREADS", "1")
+os.environ.setdefault("OMP_NUM_THREADS", "1")
 
 import pytest  # noqa: E402
 from sklearn.datasets import make_regression  # noqa: E402
 from sklearn.exceptions import ConvergenceWarning  # noqa: E402
 from sklearn.preprocessing import StandardScaler  # noqa: E402
+from threadpoolctl import threadpool_limits  # noqa: E402
+
+# For the libraries loaded before this file (numpy's and scipy's OpenBLAS).
+threadpool_limits(int(os.environ["OPENBLAS_NUM_THREADS"]), user_api="blas")
+threadpool_limits(int(os.environ["OMP_NUM_THREADS"]), user_api="openmp")
 
 
 @pytest.fixture

@@ -1,14 +1,16 @@
 """Private scikit-learn names live in ``sknotes._compat`` only, and its shims work."""
 
 import ast
+import sys
 from pathlib import Path
 
 import numpy as np
 import pytest
+from sklearn.exceptions import ConvergenceWarning
 from sklearn.utils.validation import _check_sample_weight as sklearn_check
 
 import sknotes
-from sknotes import _compat
+from sknotes import EmbeddingBagClassifier, MLPRegressorFromNotes, _compat
 
 PACKAGE = Path(sknotes.__file__).parent
 
@@ -81,3 +83,34 @@ def test_check_sample_weight_refuses_all_zero_weights_on_every_version():
 @pytest.mark.requires_sklearn("999", reason="checks the marker itself")
 def test_requires_sklearn_skips_on_an_older_scikit_learn():
     pytest.fail("a test that needs scikit-learn 999 ran")
+
+
+@pytest.mark.parametrize(
+    "bag, solver, batch_size, category",
+    [
+        (False, "adam", "auto", ConvergenceWarning),  # the stochastic loop's max_iter
+        (False, "lbfgs", "auto", ConvergenceWarning),  # scipy's L-BFGS
+        (False, "sgd", 500, UserWarning),  # the batch clipped to the data
+        (True, "adam", "auto", ConvergenceWarning),
+        (True, "sgd", 500, UserWarning),
+    ],
+)
+def test_training_warnings_point_at_the_users_call(
+    data, bag, solver, batch_size, category
+):
+    """warn_at_caller, through fit's scikit-learn decorators: the warnings point at
+    the line to change, the caller's."""
+    X, y = data
+    if bag:
+        X, y = [[f"w{i % 9}"] for i in range(len(y))], y > 0
+        est = EmbeddingBagClassifier(embedding_dim=2, hidden_layer_sizes=())
+    else:
+        est = MLPRegressorFromNotes(hidden_layer_sizes=(3,))
+    est.set_params(
+        solver=solver, batch_size=batch_size, max_iter=2, early_stopping=False
+    )
+    with pytest.warns(category) as record:
+        est.fit(X, y)
+    assert {(w.filename, w.lineno) for w in record if w.category is category} == {
+        (__file__, sys._getframe().f_lineno - 2)
+    }

@@ -10,7 +10,7 @@ def test_demo_runs_and_writes_the_loss_curve(tmp_path, capsys):
     from sknotes._demo import main
 
     picture = tmp_path / "curve.png"
-    main(["--n-ratings", "3000", "--n-reviews", "600", "--picture", str(picture)])
+    main(["--n-ratings", "1000", "--n-reviews", "300", "--picture", str(picture)])
     out = capsys.readouterr().out
     assert "sknotes MLPRegressorFromNotes" in out
     assert "scikit-learn MLPRegressor" in out

@@ -1,6 +1,7 @@
 """EmbeddingBagRegressor: the notes' embedding gradient, trained sparsely, used."""
 
 import pickle
+import re
 import warnings
 
 import numpy as np
@@ -704,6 +705,33 @@ def test_freeze_embeddings_trains_only_the_head(corpus, solver):
     start = clone(fitted).set_params(max_iter=1, learning_rate_init=1e-300)
     start.fit(docs[:100], y[:100])
     np.testing.assert_array_equal(fitted.embeddings_, start.embeddings_)
+
+
+@pytest.mark.parametrize(
+    "name, value",
+    [
+        ("n_char_buckets", 64),  # the table's rows: Π would not fit it
+        ("char_wb_ngram_range", None),  # the same, fewer rows
+        ("pooling", "concat"),  # the head's input width
+        ("embedding_dim", 3),  # the table's columns: would be ignored
+        ("ngram_range", (1, 2)),  # the encoder's features: would be ignored
+    ],
+)
+@pytest.mark.parametrize("how", ["partial_fit", "warm start"])
+def test_continuing_with_another_structure_is_refused(name, value, how):
+    docs = ["the cat sat on the mat", "a dog ran far", "cats and dogs"] * 4
+    y = np.arange(12.0) % 3
+    reg = EmbeddingBagRegressor(embedding_dim=4, max_iter=2, random_state=0)
+    reg.fit(docs, y)
+    before = reg.predict(docs)
+    old = reg.get_params()[name]
+    reg.set_params(**{name: value}, warm_start=how == "warm start")
+    expected = f"{name} changed from {old!r} to {value!r} since the last fit"
+    with pytest.raises(ValueError, match=re.escape(expected)):
+        reg.partial_fit(docs, y) if how == "partial_fit" else reg.fit(docs, y)
+    np.testing.assert_array_equal(reg.set_params(**{name: old}).predict(docs), before)
+    reg.partial_fit(docs, y)  # the fitted structure again: continues
+    assert reg.set_params(**{name: value}, warm_start=False).fit(docs, y).n_iter_ == 2
 
 
 # -- issue 10: standardised target, table penalty, linear path ---------------------

@@ -26,10 +26,10 @@ def test_every_example_is_listed():
 def test_example_runs(script, monkeypatch, capsys):
     for module in NEEDS[script]:
         pytest.importorskip(module)
-    monkeypatch.setenv("SKNOTES_EXAMPLE_N", "3000")
+    monkeypatch.setenv("SKNOTES_EXAMPLE_N", "500")
     monkeypatch.setenv("MPLBACKEND", "Agg")
     runpy.run_path(str(EXAMPLES / script), run_name="__main__")
     out = capsys.readouterr().out
     assert "R²" in out or "agree" in out or "accuracy" in out
     assert "DISAGREE" not in out
-    assert os.environ["SKNOTES_EXAMPLE_N"] == "3000"
+    assert os.environ["SKNOTES_EXAMPLE_N"] == "500"

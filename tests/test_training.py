@@ -916,16 +916,19 @@ def test_fit_hands_initialize_the_training_rows_then_runs_max_iter_epochs():
             optimizers=(None, None), schedule=_Schedule(), stopping=stopping,
             batch_size=5, shuffle=False, max_iter=3,
             random_state=np.random.RandomState(0),
-            initialize=lambda train, validation: seen.append((train, validation)),
+            initialize=seen.append,
             compiled_step=lambda loop: lambda train, indices: 1.0,
         )  # fmt: skip
         with pytest.warns(ConvergenceWarning, match="Maximum iterations"):
             state = loop.fit(training.TrainingData(X, X))
         assert state.n_iter == 3 and state.loss_curve == [1.0] * 3
-        ((train, validation),) = seen[-1:]
+        # initialize sees the training rows only: the held-out rows are the
+        # stopping strategy's.
+        (train,) = seen[-1:]
         if name == "validation":
-            assert validation is stopping.validation and validation.n_samples == 5
-            held_out = np.concatenate([train.y[:, 0], validation.y[:, 0]])
-            np.testing.assert_array_equal(np.sort(held_out), X[:, 0])
+            validation = stopping.validation
+            assert train.n_samples == 15 and validation.n_samples == 5
+            every_row = np.concatenate([train.y[:, 0], validation.y[:, 0]])
+            np.testing.assert_array_equal(np.sort(every_row), X[:, 0])
         else:
-            assert validation is None and train.n_samples == 20
+            assert train.n_samples == 20
