@@ -916,3 +916,14 @@ def test_defaults_fit_a_handful_of_documents():
         [["a"], ["b"], ["a", "b"]], [1, 2, 3]
     )
     assert reg.validation_scores_ is None and np.isfinite(reg.predict([["a"]])).all()
+
+
+def test_initial_embeddings_sharing_no_token_leave_the_table_as_drawn():
+    docs, y = [["good", "food"], ["bad"]], [1.0, 0.0]
+    params = dict(embedding_dim=2, max_iter=1, learning_rate_init=1e-12)
+    reg = EmbeddingBagRegressor(
+        initial_embeddings={"unseen": [3.0, 4.0]}, random_state=0, **params
+    ).fit(docs, y)
+    assert reg.n_pretrained_rows_ == 0
+    plain = EmbeddingBagRegressor(random_state=0, **params).fit(docs, y)
+    np.testing.assert_array_equal(reg.embeddings_, plain.embeddings_)
