@@ -17,7 +17,7 @@ def _regression(n=40, seed=0):
 def test_partial_fit_with_lbfgs_says_why_it_is_missing():
     # scikit-learn's available_if: the reason is the error's cause.
     with pytest.raises(AttributeError, match="has no attribute 'partial_fit'") as info:
-        MLPRegressorFromNotes(solver="lbfgs").partial_fit
+        MLPRegressorFromNotes(solver="lbfgs").partial_fit(*_regression())
     assert str(info.value.__cause__) == (
         "partial_fit is only available for stochastic optimizers. "
         "lbfgs is not stochastic."
