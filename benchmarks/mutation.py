@@ -234,6 +234,20 @@ def _python_sigint_handler():
     yield
 """
 
+# mutmut runs the unmutated tests in its own process, then reaps its workers with
+# waitpid(-1): joblib's idle worker processes (GridSearchCV(n_jobs=2)), exiting
+# minutes later, would be reaped there and end the run with a KeyError.
+_NO_LEFTOVER_WORKERS = """
+
+@pytest.fixture(autouse=True, scope="session")
+def _no_leftover_worker_processes():
+    yield
+    from joblib.externals.loky import reusable_executor
+
+    if reusable_executor._executor is not None:
+        reusable_executor._executor.shutdown(wait=True)
+"""
+
 # numba cannot compile mutmut's trampolines: the kernels' loops run as Python.
 _PYTHON_LOOPS = """
 
@@ -266,7 +280,7 @@ def _scratch_copy(module, tests):
     shutil.copy2(ROOT / "pyproject.toml", work / "pyproject.toml")
     # mutmut's workers ignore SIGINT; the Ctrl-C tests need Python's handler.
     with open(work / "tests" / "conftest.py", "a") as f:
-        f.write(_SIGINT_FIXTURE + CONFTEST_EXTRA.get(module, ""))
+        f.write(_SIGINT_FIXTURE + _NO_LEFTOVER_WORKERS + CONFTEST_EXTRA.get(module, ""))
     config = {
         "source_paths": ["sknotes"],
         "only_mutate": [f"sknotes/{module}.py"],
