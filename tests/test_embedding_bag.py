@@ -927,3 +927,29 @@ def test_initial_embeddings_sharing_no_token_leave_the_table_as_drawn():
     assert reg.n_pretrained_rows_ == 0
     plain = EmbeddingBagRegressor(random_state=0, **params).fit(docs, y)
     np.testing.assert_array_equal(reg.embeddings_, plain.embeddings_)
+
+
+def test_reassigned_table_and_linear_path_are_what_predict_uses():
+    docs = [["a", "b"], ["b"], ["c", "a"], ["c"]] * 3
+    y = np.arange(12.0) % 4
+    reg = EmbeddingBagRegressor(
+        embedding_dim=2, hidden_layer_sizes=(3,), max_iter=3, random_state=0
+    ).fit(docs, y)
+    assert reg.linear_coef_.shape == (reg.embeddings_.shape[0],)
+    # New arrays, not views of the table: every document then pools to 0.
+    reg.embeddings_ = np.zeros_like(reg.embeddings_)
+    reg.linear_coef_ = np.zeros_like(reg.linear_coef_)
+    np.testing.assert_allclose(reg.transform(docs), 0.0)
+    prediction = reg.predict(docs)
+    np.testing.assert_allclose(prediction, prediction[0])
+
+
+@pytest.mark.parametrize("weighting", ["binary", "count"])
+def test_float32_bag_matrix_stays_float32_when_weighted(weighting):
+    X = sp.csr_array(np.array([[2, 0, 1], [0, 1, 1], [1, 1, 0]], dtype=np.float32))
+    reg = EmbeddingBagRegressor(
+        weighting=weighting, idf=True, embedding_dim=2, max_iter=1, random_state=0
+    ).fit(X, [1.0, 0.0, 2.0])
+    assert reg.embeddings_.dtype == np.float32
+    assert reg.predict(X).dtype == np.float32
+    assert reg.transform(X).dtype == np.float32
