@@ -47,8 +47,16 @@ MODULE_TESTS = {
     "_compat": ["tests/test_compat.py"],
     "_demo": ["tests/test_demo.py"],
     # test_atomicity.py holds every estimator's failed-fit tests (the row journal).
-    "_embedding_bag": ["tests/test_embedding_bag.py", "tests/test_atomicity.py"],
-    "_embedding_bag_classifier": ["tests/test_embedding_bag_classifier.py"],
+    "_embedding_bag": [
+        "tests/test_embedding_bag.py",
+        "tests/test_atomicity.py",
+        "tests/test_docstrings.py",
+    ],
+    # test_docstrings.py: the documented defaults are __init__'s.
+    "_embedding_bag_classifier": [
+        "tests/test_embedding_bag_classifier.py",
+        "tests/test_docstrings.py",
+    ],
     "_kernels": ["tests/test_kernels.py"],
     "_mlp": ["tests/test_mlp.py", "tests/test_mlp_classifier.py"],
     "_network": ["tests/test_network.py"],

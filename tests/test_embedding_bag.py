@@ -11,7 +11,7 @@ from sklearn.feature_extraction.text import CountVectorizer
 from sklearn.model_selection import GridSearchCV, cross_val_score
 from sklearn.pipeline import make_pipeline
 
-from sknotes import EmbeddingBagRegressor
+from sknotes import EmbeddingBagClassifier, EmbeddingBagRegressor
 from sknotes._text import bag_matrix, smooth_idf, stable_hash
 from sknotes.gradcheck import gradcheck
 from sknotes.nodes import MSELoss
@@ -953,3 +953,18 @@ def test_float32_bag_matrix_stays_float32_when_weighted(weighting):
     assert reg.embeddings_.dtype == np.float32
     assert reg.predict(X).dtype == np.float32
     assert reg.transform(X).dtype == np.float32
+
+
+@pytest.mark.parametrize("Estimator", [EmbeddingBagRegressor, EmbeddingBagClassifier])
+@pytest.mark.parametrize("weighted", [[0], [0, 1]])
+def test_alpha_search_skips_folds_whose_rows_all_weigh_zero(Estimator, weighted):
+    # The search's folds are every third row: these weights leave one fold (or
+    # two) without a row to fit; once, that fold's solve crashed the fit.
+    rng = np.random.default_rng(0)
+    docs = [[f"t{j}" for j in rng.integers(0, 30, 5)] for _ in range(300)]
+    y = np.array([int(doc[0][1:]) % 2 for doc in docs])
+    weight = np.isin(np.arange(300) % 3, weighted).astype(float)
+    est = Estimator(max_iter=1, early_stopping=False, random_state=0)
+    est.fit(docs, y, sample_weight=weight)
+    assert est.alpha_linear_ in Estimator._LINEAR_ALPHAS
+    assert np.isfinite(est.predict(docs[:5]).astype(float)).all()
