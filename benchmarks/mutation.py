@@ -58,7 +58,11 @@ MODULE_TESTS = {
         "tests/test_docstrings.py",
     ],
     "_kernels": ["tests/test_kernels.py"],
-    "_mlp": ["tests/test_mlp.py", "tests/test_mlp_classifier.py"],
+    "_mlp": [
+        "tests/test_mlp.py",
+        "tests/test_mlp_classifier.py",
+        "tests/test_docstrings.py",
+    ],
     "_network": ["tests/test_network.py"],
     "_optimizers": ["tests/test_optimizers.py"],
     # test_encode.py checks _text's Python reference against the compiled encoder.
