@@ -36,12 +36,14 @@ RESULTS = ROOT / "benchmarks" / "results" / "mutation"
 # The test files that mirror each module (tests/ mirrors the package).
 MODULE_TESTS = {
     # _base is every estimator's plumbing: its classifier half is tested with
-    # the MLP classifier; test_base.py holds what no estimator's file pins.
+    # the MLP classifier, its fitted copies with the callbacks; test_base.py
+    # holds what no estimator's file pins.
     "_base": [
         "tests/test_base.py",
         "tests/test_mlp.py",
         "tests/test_mlp_classifier.py",
         "tests/test_atomicity.py",
+        "tests/test_callbacks.py",
     ],
     "_callbacks": ["tests/test_callbacks.py"],
     "_compat": ["tests/test_compat.py"],
@@ -151,6 +153,8 @@ EQUIVALENT_NAMES = {
     "sknotes._embedding_bag.xǁEmbeddingBagRegressorǁ_sync_from_public__mutmut_8": "a "
     "live linear_coef_ copied onto itself (it is a view of those columns): the same "
     "values",
+    "sknotes._base.xǁBaseNotesEstimatorǁ_fitted_copy__mutmut_10": "no private "
+    "attribute's name ends in '_': the same attributes are copied",
     "sknotes._optimizers.x__decay__mutmut_3": "decay 1 on 0 entries: nothing",
     "sknotes._optimizers.x__decay__mutmut_4": "decay 0 on 1 entry: nothing",
     "sknotes._training.x_fit_lbfgs__mutmut_27": "verbose reaches only scipy's "
