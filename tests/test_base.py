@@ -1,5 +1,7 @@
 """The fit/predict plumbing every sknotes estimator shares (sknotes/_base.py)."""
 
+import os
+
 import numpy as np
 import pytest
 
@@ -78,3 +80,13 @@ def test_concat_pooling_predicts_through_its_positions():
     ).fit(docs, y)
     assert est.max_length_ == 2
     assert est.score(docs, y) > 0.9
+
+
+def test_memory_check_counts_the_dtypes_bytes():
+    from sknotes._base import check_fits_in_memory
+
+    available = os.sysconf("SC_PAGE_SIZE") * os.sysconf("SC_PHYS_PAGES")
+    n_values = available // 6  # 4/6 of the memory in float32, 8/6 in float64
+    check_fits_in_memory(n_values, np.float32, "A table", "lower it")
+    with pytest.raises(ValueError, match=r"A table needs .* GiB .*; lower it\."):
+        check_fits_in_memory(n_values, np.float64, "A table", "lower it")
