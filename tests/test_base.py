@@ -90,3 +90,27 @@ def test_memory_check_counts_the_dtypes_bytes():
     check_fits_in_memory(n_values, np.float32, "A table", "lower it")
     with pytest.raises(ValueError, match=r"A table needs .* GiB .*; lower it\."):
         check_fits_in_memory(n_values, np.float64, "A table", "lower it")
+
+
+def test_warm_start_continues_from_parameters_set_before_any_fit():
+    # scikit-learn's own tests set coefs_ and intercepts_ on an unfitted model.
+    X, y = _regression()
+    rng = np.random.RandomState(1)
+    coefs = [rng.standard_normal((3, 2)), rng.standard_normal((2, 1))]
+    intercepts = [rng.standard_normal(2), rng.standard_normal(1)]
+    est = MLPRegressorFromNotes(
+        hidden_layer_sizes=(2,),
+        solver="sgd",
+        learning_rate_init=1e-12,
+        warm_start=True,
+        max_iter=1,
+    )
+    est.coefs_, est.intercepts_ = coefs, intercepts
+    est.fit(X, y)
+    fitted = est.coefs_ + est.intercepts_
+    for ours, theirs in zip(fitted, coefs + intercepts, strict=True):
+        np.testing.assert_allclose(ours, theirs, atol=1e-9)
+    wrong = MLPRegressorFromNotes(hidden_layer_sizes=(4,), warm_start=True)
+    wrong.coefs_, wrong.intercepts_ = coefs, intercepts
+    with pytest.raises(ValueError, match="do not fit this data and hidden_layer"):
+        wrong.fit(X, y)
