@@ -155,6 +155,11 @@ EQUIVALENT_NAMES = {
     "values",
     "sknotes._base.xǁBaseNotesEstimatorǁ_fitted_copy__mutmut_10": "no private "
     "attribute's name ends in '_': the same attributes are copied",
+    "sknotes._mlp.xǁ_MLPFromNotesǁ_validate_predict_input__mutmut_6": "validate_data "
+    "reads reset only as a truth value: None and False alike",
+    "sknotes._mlp.xǁMLPRegressorFromNotesǁ_validate_fit_input__mutmut_10": "y is cast "
+    "to X's dtype on the next line: the same conversion (and, for strings, the "
+    "same 'could not convert string to float' error) without y_numeric",
     "sknotes._optimizers.x__decay__mutmut_3": "decay 1 on 0 entries: nothing",
     "sknotes._optimizers.x__decay__mutmut_4": "decay 0 on 1 entry: nothing",
     "sknotes._training.x_fit_lbfgs__mutmut_27": "verbose reaches only scipy's "
