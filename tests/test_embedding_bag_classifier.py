@@ -386,3 +386,9 @@ def test_a_fit_that_runs_its_epochs_warns_of_nothing_else():
         # max_iter=2 stops before convergence: that warning is expected.
         warnings.simplefilter("ignore", ConvergenceWarning)
         EmbeddingBagClassifier(embedding_dim=2, max_iter=2, random_state=0).fit(docs, y)
+
+
+def test_fit_is_silent_by_default(capsys):
+    docs, y = _corpus(n_docs=60, n_tokens=8)
+    EmbeddingBagClassifier(embedding_dim=2, max_iter=2, random_state=0).fit(docs, y)
+    assert capsys.readouterr().out == ""
