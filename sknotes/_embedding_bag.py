@@ -1071,6 +1071,11 @@ best_validation_score_, n_iter_, t_, n_layers_, n_outputs_, out_activation_
             (X[fit], y[fit], s[fit], X[~fit], y[~fit], s[~fit])
             for fit in (folds != fold for fold in range(3))
         ]
+        # A fold whose fitting or held-out rows all weigh 0 has no solution or no
+        # score (weights on every third row only): the other folds choose.
+        splits = [split for split in splits if split[2].sum() > 0 < split[5].sum()]
+        if not splits:
+            return alpha
         best, worse = -np.inf, 0
         self._searching_alpha = True
         try:

@@ -454,3 +454,15 @@ def test_partial_fit_journals_rows_instead_of_copying_the_table():
     tracemalloc.stop()
     # The table and Adam's two moments would be 3 × table_bytes.
     assert peak < table_bytes / 4
+
+
+@pytest.mark.parametrize("make, data", ALL_CASES, ids=ALL_CASE_IDS)
+def test_first_ctrl_c_in_the_first_epoch_leaves_a_usable_model(make, data, monkeypatch):
+    est = make(solver="adam", early_stopping=False, batch_size=16, max_iter=50)
+    calls = _sigint_on_call(monkeypatch, 1)
+    with pytest.warns(UserWarning, match=r"^Training interrupted by user\.$"):
+        est.fit(data, target(make))
+    assert len(calls) == 1
+    assert est.n_iter_ == 0  # no epoch ended: none is counted, no loss is reported
+    assert est.loss_curve_ == []
+    assert np.isfinite(est.predict(data)).all()

@@ -12,7 +12,7 @@ from sklearn.feature_extraction.text import CountVectorizer
 from sklearn.model_selection import GridSearchCV, cross_val_score
 from sklearn.pipeline import make_pipeline
 
-from sknotes import EmbeddingBagRegressor
+from sknotes import EmbeddingBagClassifier, EmbeddingBagRegressor
 from sknotes._text import bag_matrix, smooth_idf, stable_hash
 from sknotes.gradcheck import gradcheck
 from sknotes.nodes import MSELoss
@@ -944,3 +944,55 @@ def test_defaults_fit_a_handful_of_documents():
         [["a"], ["b"], ["a", "b"]], [1, 2, 3]
     )
     assert reg.validation_scores_ is None and np.isfinite(reg.predict([["a"]])).all()
+
+
+def test_initial_embeddings_sharing_no_token_leave_the_table_as_drawn():
+    docs, y = [["good", "food"], ["bad"]], [1.0, 0.0]
+    params = dict(embedding_dim=2, max_iter=1, learning_rate_init=1e-12)
+    reg = EmbeddingBagRegressor(
+        initial_embeddings={"unseen": [3.0, 4.0]}, random_state=0, **params
+    ).fit(docs, y)
+    assert reg.n_pretrained_rows_ == 0
+    plain = EmbeddingBagRegressor(random_state=0, **params).fit(docs, y)
+    np.testing.assert_array_equal(reg.embeddings_, plain.embeddings_)
+
+
+def test_reassigned_table_and_linear_path_are_what_predict_uses():
+    docs = [["a", "b"], ["b"], ["c", "a"], ["c"]] * 3
+    y = np.arange(12.0) % 4
+    reg = EmbeddingBagRegressor(
+        embedding_dim=2, hidden_layer_sizes=(3,), max_iter=3, random_state=0
+    ).fit(docs, y)
+    assert reg.linear_coef_.shape == (reg.embeddings_.shape[0],)
+    # New arrays, not views of the table: every document then pools to 0.
+    reg.embeddings_ = np.zeros_like(reg.embeddings_)
+    reg.linear_coef_ = np.zeros_like(reg.linear_coef_)
+    np.testing.assert_allclose(reg.transform(docs), 0.0)
+    prediction = reg.predict(docs)
+    np.testing.assert_allclose(prediction, prediction[0])
+
+
+@pytest.mark.parametrize("weighting", ["binary", "count"])
+def test_float32_bag_matrix_stays_float32_when_weighted(weighting):
+    X = sp.csr_array(np.array([[2, 0, 1], [0, 1, 1], [1, 1, 0]], dtype=np.float32))
+    reg = EmbeddingBagRegressor(
+        weighting=weighting, idf=True, embedding_dim=2, max_iter=1, random_state=0
+    ).fit(X, [1.0, 0.0, 2.0])
+    assert reg.embeddings_.dtype == np.float32
+    assert reg.predict(X).dtype == np.float32
+    assert reg.transform(X).dtype == np.float32
+
+
+@pytest.mark.parametrize("Estimator", [EmbeddingBagRegressor, EmbeddingBagClassifier])
+@pytest.mark.parametrize("weighted", [[0], [0, 1]])
+def test_alpha_search_skips_folds_whose_rows_all_weigh_zero(Estimator, weighted):
+    # The search's folds are every third row: these weights leave one fold (or
+    # two) without a row to fit; once, that fold's solve crashed the fit.
+    rng = np.random.default_rng(0)
+    docs = [[f"t{j}" for j in rng.integers(0, 30, 5)] for _ in range(300)]
+    y = np.array([int(doc[0][1:]) % 2 for doc in docs])
+    weight = np.isin(np.arange(300) % 3, weighted).astype(float)
+    est = Estimator(max_iter=1, early_stopping=False, random_state=0)
+    est.fit(docs, y, sample_weight=weight)
+    assert est.alpha_linear_ in Estimator._LINEAR_ALPHAS
+    assert np.isfinite(est.predict(docs[:5]).astype(float)).all()

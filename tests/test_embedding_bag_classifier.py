@@ -331,3 +331,64 @@ def test_alpha_search_is_an_honest_cross_validation():
     assert clf.alpha_linear_ == min(scores, key=scores.get)
     # Not a trivial choice: the grid's ends score worse.
     assert clf.alpha_linear_ not in (min(scores), max(scores))
+
+
+def _counts(docs, n_tokens):
+    return np.stack(
+        [np.bincount([int(t[1:]) for t in d], minlength=n_tokens) for d in docs]
+    ).astype(float)
+
+
+def test_linear_start_weights_rows_as_repeats():
+    docs, y = _corpus(n_docs=60, n_tokens=8, n_classes=2, seed=2)
+    X = _counts(docs, 8)
+    Y = (y == "pos").astype(float)[:, None]
+    weight = np.arange(60) % 3  # 0, 1 or 2 copies of each row
+    rows = np.repeat(np.arange(60), weight)
+    clf = EmbeddingBagClassifier(pooling="sum")
+    clf.out_activation_ = "logistic"
+    w, b = clf._linear_solution(sp.csr_array(X), Y, weight.astype(float), 0.5)
+    clf.__dict__.pop("_linear_warm_starts", None)
+    w_rep, b_rep = clf._linear_solution(
+        sp.csr_array(X[rows]), Y[rows], np.ones(len(rows)), 0.5
+    )
+    np.testing.assert_allclose(w, w_rep, rtol=1e-6, atol=1e-9)
+    np.testing.assert_allclose(b, b_rep, rtol=1e-6, atol=1e-9)
+    # Weights summing to 0 define no solution.
+    assert clf._linear_solution(sp.csr_array(X), Y, np.zeros(60), 0.5) is None
+
+
+def test_validation_score_is_minus_the_weighted_log_loss():
+    from sklearn.metrics import log_loss
+
+    docs, y = _corpus(n_docs=60, n_tokens=8)
+    clf = EmbeddingBagClassifier(embedding_dim=2, max_iter=1, random_state=0)
+    clf.fit(docs, y)
+    S = np.random.default_rng(0).standard_normal((60, 3))
+    Y = (y[:, None] == clf.classes_).astype(float)
+    weight = np.arange(60) % 4 + 0.5
+    P = np.exp(S) / np.exp(S).sum(axis=1, keepdims=True)
+    np.testing.assert_allclose(
+        clf._validation_scorer(Y, S, weight),
+        -log_loss(y, P, sample_weight=weight, labels=clf.classes_),
+        rtol=1e-10,
+    )
+
+
+def test_a_fit_that_runs_its_epochs_warns_of_nothing_else():
+    import warnings
+
+    from sklearn.exceptions import ConvergenceWarning
+
+    docs, y = _corpus(n_docs=200, n_tokens=20)
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")
+        # max_iter=2 stops before convergence: that warning is expected.
+        warnings.simplefilter("ignore", ConvergenceWarning)
+        EmbeddingBagClassifier(embedding_dim=2, max_iter=2, random_state=0).fit(docs, y)
+
+
+def test_fit_is_silent_by_default(capsys):
+    docs, y = _corpus(n_docs=60, n_tokens=8)
+    EmbeddingBagClassifier(embedding_dim=2, max_iter=2, random_state=0).fit(docs, y)
+    assert capsys.readouterr().out == ""

@@ -673,3 +673,19 @@ def test_lbfgs_reaches_scikit_learns_minimiser_for_the_same_alpha(
     old_meaning = MLPRegressorFromNotes(**{**settings, "alpha": alpha / 2})
     old_meaning.fit(X, Y, sample_weight=sw)
     assert np.abs(old_meaning.predict(X) - theirs.predict(X)).max() > 1e-2
+
+
+@pytest.mark.parametrize("name", ["MLPRegressorFromNotes", "MLPClassifierFromNotes"])
+def test_init_stores_exactly_the_parameters(name):
+    import sknotes
+
+    est = getattr(sknotes, name)()
+    assert vars(est) == est.get_params()
+
+
+@pytest.mark.parametrize("dtype, gib", [(np.float32, "256.0"), (np.float64, "512.0")])
+def test_an_impossible_network_is_refused_with_its_size(dtype, gib):
+    # 2**34 weights (and their gradient and Adam's moments) in the data's dtype.
+    est = MLPRegressorFromNotes(hidden_layer_sizes=(2**17, 2**17))
+    with pytest.raises(ValueError, match=rf"needs {gib} GiB with its optimizer state"):
+        est.fit(np.zeros((2, 3), dtype), [0.0, 1.0])

@@ -276,3 +276,7 @@ def test_binarize_equals_the_label_binarizers_transform(y, fitted_on, dtype):
     expected = binarizer.transform(y).astype(dtype)
     assert Y.dtype == expected.dtype and Y.shape == expected.shape
     np.testing.assert_array_equal(Y, expected)
+
+
+def test_same_parameters_and_defaults_as_scikit_learn():
+    assert MLPClassifierFromNotes().get_params() == MLPClassifier().get_params()
