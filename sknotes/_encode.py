@@ -38,6 +38,7 @@ __all__ = [
     "hash_rows",
     "lookup_rows",
     "token_counts",
+    "weighted_bag",
     "tokenize",
     "word_table",
 ]
@@ -272,6 +273,36 @@ def bag_arrays(indices, indptr, dtype, mean):
     if mean:
         values /= np.maximum(np.diff(indptr), 1).astype(dtype)
     return k.bag(np.asarray(indices, dtype=np.int64), indptr, values)
+
+
+def weighted_bag(flat, term_rows, n_rows, dtype, weighting, pooling, term_scale=None):
+    """``(data, indices, indptr)`` of ``DocumentEncoder.pi``'s ``C·M`` for words
+    alone (no n-grams or subwords), from the batch's first codes and the row of
+    each distinct token; None without the compiled kernels (or for another dtype).
+
+    The reference's arithmetic, in its order: counts in ``dtype``, weighted by
+    ``weigh_bag`` (numpy makes the weight of each count, so the logarithm is
+    numpy's), times ``term_scale`` (IDF), rows normalised in float64 as
+    ``normalize_bag_rows`` does, then summed into table rows as scipy's
+    ``csr_matmat`` does (its order of entries: last touched first; zeros
+    dropped).
+    """
+    k = _kernels()
+    dtype = np.dtype(dtype)
+    if not k or dtype not in (np.float32, np.float64):
+        return None
+    codes, _ = first_codes(flat)
+    indptr = np.asarray(flat.indptr, dtype=np.int64)
+    longest = int(np.diff(indptr).max(initial=0))
+    weights = np.arange(longest + 1, dtype=dtype)  # the weight of each count
+    if weighting == "binary":
+        weights[1:] = 1.0
+    elif weighting == "sublinear":
+        weights[1:] = 1.0 + np.log(weights[1:])
+    scale = np.zeros(0, dtype) if term_scale is None else term_scale.astype(dtype)
+    norm = {"sum": 0, "mean": 1, "sqrtn": 2}[pooling]
+    rows = np.asarray(term_rows, dtype=np.int64)
+    return k.weighted_bag(codes, indptr, rows, n_rows, weights, scale, norm)
 
 
 # -- the default tokenizer ---------------------------------------------------------
@@ -656,14 +687,18 @@ def _bag_loop(indices, indptr, values):
         a, b = indptr[d], indptr[d + 1]
         if b - a > 32:
             ordered[k : k + b - a] = np.sort(indices[a:b])
-        else:  # insertion sort: documents are short
-            for j in range(a, b):
-                x = indices[j]
-                m = k + j - a
-                while m > k and ordered[m - 1] > x:
-                    ordered[m] = ordered[m - 1]
-                    m -= 1
-                ordered[m] = x
+        else:
+            # Documents are short: each token goes straight to its rank (the
+            # tokens before it not larger, after it smaller), counted without
+            # branches, which an insertion sort mispredicts on random rows.
+            for i in range(a, b):
+                x = indices[i]
+                rank = 0
+                for j in range(a, i):
+                    rank += indices[j] <= x
+                for j in range(i + 1, b):
+                    rank += indices[j] < x
+                ordered[k + rank] = x
         # Duplicates are summed one by one, in the dtype, as sum_duplicates does.
         value = values[d]
         last = k - 1
@@ -677,6 +712,89 @@ def _bag_loop(indices, indptr, values):
         k = last + 1
         out_indptr[d + 1] = k
     return data[:k].copy(), ordered[:k].copy(), out_indptr
+
+
+def _sorted_counts(indices, a, b, ordered, counts):
+    """Sort ``indices[a:b]`` into ``ordered``, duplicates merged, their number in
+    ``counts``; return how many distinct."""
+    if b - a > 32:
+        ordered[: b - a] = np.sort(indices[a:b])
+    else:  # as in _bag_loop: each to its rank
+        for i in range(a, b):
+            x = indices[i]
+            rank = 0
+            for j in range(a, i):
+                rank += indices[j] <= x
+            for j in range(i + 1, b):
+                rank += indices[j] < x
+            ordered[rank] = x
+    last = -1
+    for m in range(b - a):
+        if last < 0 or ordered[m] != ordered[last]:
+            last += 1
+            ordered[last] = ordered[m]
+            counts[last] = 1
+        else:
+            counts[last] += 1
+    return last + 1
+
+
+def _weighted_bag_loop(codes, indptr, term_rows, n_rows, weights, scale, norm):
+    n_docs = indptr.shape[0] - 1
+    n = codes.shape[0]
+    data = np.empty(n, dtype=weights.dtype)
+    out = np.empty(n, dtype=np.int64)
+    out_indptr = np.zeros(n_docs + 1, dtype=np.int64)
+    longest = 0
+    for d in range(n_docs):
+        longest = max(longest, indptr[d + 1] - indptr[d])
+    ordered = np.empty(longest, dtype=np.int64)
+    counts = np.empty(longest, dtype=np.int64)
+    w = np.empty(longest, dtype=weights.dtype)
+    touched = np.empty(longest, dtype=np.int64)
+    sums = np.zeros(n_rows, dtype=weights.dtype)
+    seen = np.zeros(n_rows, dtype=np.bool_)
+    k = 0
+    for d in range(n_docs):
+        n_terms = _sorted_counts(codes, indptr[d], indptr[d + 1], ordered, counts)
+        total = 0.0  # float64, as np.bincount sums the row
+        for i in range(n_terms):
+            w[i] = weights[counts[i]]
+            if scale.shape[0]:
+                w[i] *= scale[ordered[i]]
+            if norm == 1:
+                total += abs(np.float64(w[i]))
+            elif norm == 2:
+                total += np.float64(w[i] * w[i])
+        if norm == 2:
+            total = np.sqrt(total)
+        if norm and total == 0.0:
+            total = 1.0
+        if norm:  # divided in float64, rounded to the dtype by the store
+            for i in range(n_terms):
+                w[i] = np.float64(w[i]) / total
+        # C·M: the terms in code order, each into its table row (M's entries
+        # are 1); scipy lists a row's sums from the last row touched.
+        n_touched = 0
+        for i in range(n_terms):
+            row = term_rows[ordered[i]]
+            if row < 0:  # an unknown n-gram: no row
+                continue
+            if not seen[row]:
+                seen[row] = True
+                sums[row] = 0
+                touched[n_touched] = row
+                n_touched += 1
+            sums[row] += w[i]
+        for t in range(n_touched - 1, -1, -1):
+            row = touched[t]
+            seen[row] = False
+            if sums[row] != 0:
+                out[k] = row
+                data[k] = sums[row]
+                k += 1
+        out_indptr[d + 1] = k
+    return data[:k].copy(), out[:k].copy(), out_indptr
 
 
 def _tokenize_loop(chars, bounds, word, lower_ascii):
@@ -734,7 +852,7 @@ class _Compiled:
         inner = numba.njit(cache=cache, nogil=True, inline="always")
         g = globals()
         for name in ("_murmur3_32", "_utf8", "_int_key", "_mix", "_chars_hash",
-                     "_table_size", "_same_chars"):  # fmt: skip
+                     "_table_size", "_same_chars", "_sorted_counts"):  # fmt: skip
             g[name] = inner(g[name].py_func if hasattr(g[name], "py_func") else g[name])
         self.hash_ints = jit(_hash_ints_loop)
         self.hash_strs = jit(_hash_strs_loop)
@@ -743,6 +861,7 @@ class _Compiled:
         self.build_str_table = jit(_build_str_table_loop)
         self.lookup_str = jit(_lookup_str_loop)
         self.bag = jit(_bag_loop)
+        self.weighted_bag = jit(_weighted_bag_loop)
         self.first_codes = jit(_first_codes_loop)
         self.tokenize = jit(_tokenize_loop)
         self.split = jit(_split_loop)

@@ -1059,8 +1059,48 @@ class DocumentEncoder:
             return bag_matrix(
                 indices, indptr, self.n_rows, dtype=dtype, pooling=self.pooling
             )
+        compiled = self._compiled_pi(docs, dtype)
+        if compiled is not None:
+            return compiled
         _, C, M = self.encode(docs, dtype)
         return sp.csr_array(C @ M)
+
+    def _compiled_pi(self, docs, dtype):
+        """:meth:`pi` of weighted words (no n-grams or subwords) by the compiled
+        encoder, equal to ``C·M`` bit for bit; None where it does not apply."""
+        if (
+            self.ngram_range != (1, 1)
+            or self.char_ngram_range is not None
+            or self.weighting not in ("count", "binary", "sublinear")
+            or self.pooling not in ("sum", "mean", "sqrtn")
+        ):
+            return None
+        hashing = self.n_buckets is not None
+        if hashing and not (
+            isinstance(self.n_buckets, Integral | np.integer)
+            and not isinstance(self.n_buckets, bool)
+            and self.n_buckets >= 1
+        ):
+            return None
+        # As _Terms: hashing rejects a bool token, so those batches go there.
+        flat = _encode.flatten(docs, _indptr(docs), exclude_bools=True)
+        # Without tokens scipy's product picks int32 indices: left to it.
+        if flat is None or flat.n_tokens == 0:
+            return None
+        _, first = _encode.first_codes(flat)
+        if hashing:  # as term_rows
+            rows = _encode.hash_rows(flat, 2**32, at=first) % self.n_buckets
+        else:
+            rows = _encode.lookup_rows(flat, self.words, at=first)
+            if rows is None:
+                return None
+        idf = None if self.idf_ is None else self.idf_[np.maximum(rows, 0)]
+        arrays = _encode.weighted_bag(
+            flat, rows, self.n_rows, dtype, self.weighting, self.pooling, idf
+        )
+        if arrays is None:
+            return None
+        return sp.csr_array(arrays, shape=(len(docs), self.n_rows))
 
 
 # -- pretrained vectors ----------------------------------------------------------

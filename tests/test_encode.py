@@ -465,3 +465,48 @@ def test_estimator_from_raw_strings_matches_the_reference(params):
     np.testing.assert_array_equal(
         fitted.predict(texts[:30]), reference(expected.predict, texts[:30])
     )
+
+
+WORD_ENCODERS = st.fixed_dictionaries(
+    {
+        "n_buckets": st.sampled_from([None, 1, 7, 2**20]),
+        "weighting": st.sampled_from(["count", "binary", "sublinear"]),
+        "idf": st.booleans(),
+        "pooling": st.sampled_from(["sum", "mean", "sqrtn"]),
+        "min_count": st.integers(1, 3),
+        "max_vocabulary": st.sampled_from([None, 3]),
+    }
+)
+
+
+@settings(max_examples=150, deadline=None,
+          suppress_health_check=[HealthCheck.too_slow])  # fmt: skip
+@given(train=ANY_DOCS, test=ANY_DOCS, params=WORD_ENCODERS)
+def test_weighted_words_take_the_compiled_bag(train, test, params):
+    # Weighted words without n-grams skip C·M: the compiled bag must give its
+    # entries in its order, OOV tokens and hash collisions summed into one row.
+    encoder = fitted_alike(params, train)
+    for docs in (train, test):
+        for dtype in (np.float32, np.float64):
+            expected = reference(outcome, encoder.pi, docs, dtype)
+            if compiled(docs) and sum(map(len, docs)) and not isinstance(
+                expected, tuple
+            ):
+                assert encoder._compiled_pi(docs, dtype) is not None
+            assert_same(outcome(encoder.pi, docs, dtype), expected)
+
+
+def test_weighted_bag_of_long_documents_and_repeats():
+    # Documents past the short-document sort (33 tokens and more), many repeats.
+    rng = np.random.default_rng(1)
+    docs = [rng.zipf(1.2, size=rng.integers(0, 90)).tolist() for _ in range(60)]
+    for params in (
+        {"weighting": "sublinear", "pooling": "mean", "min_count": 2},
+        {"n_buckets": 5, "weighting": "sublinear", "pooling": "sqrtn", "idf": True},
+        {"weighting": "binary", "pooling": "sum"},
+        {"weighting": "count", "pooling": "sqrtn"},
+    ):
+        encoder = fitted_alike(params, docs[:40])
+        for dtype in (np.float32, np.float64):
+            assert encoder._compiled_pi(docs, dtype) is not None
+            assert_same(encoder.pi(docs, dtype), reference(encoder.pi, docs, dtype))
