@@ -489,8 +489,10 @@ def test_weighted_words_take_the_compiled_bag(train, test, params):
     for docs in (train, test):
         for dtype in (np.float32, np.float64):
             expected = reference(outcome, encoder.pi, docs, dtype)
-            if compiled(docs) and sum(map(len, docs)) and not isinstance(
-                expected, tuple
+            if (
+                compiled(docs)
+                and sum(map(len, docs))
+                and not isinstance(expected, tuple)
             ):
                 assert encoder._compiled_pi(docs, dtype) is not None
             assert_same(outcome(encoder.pi, docs, dtype), expected)
