@@ -31,15 +31,17 @@ import numpy as np
 __all__ = [
     "Flat",
     "FlatDocs",
+    "FlatLists",
     "bag_arrays",
     "first_codes",
     "first_tokens",
+    "flat_of_tokens",
     "flatten",
     "hash_rows",
     "lookup_rows",
     "token_counts",
-    "weighted_bag",
     "tokenize",
+    "weighted_bag",
     "word_table",
 ]
 
@@ -60,13 +62,32 @@ class Flat:
         entry than tokens).
     tokens : list (kind "str")
         The tokens themselves.
+    joined : ndarray of uint8 or uint32 (kind "str"), or None
+        The code points of the tokens joined by NULs, none in a token, when
+        ``chars`` and ``starts`` are to be made from them on first use (a
+        vocabulary lookup reads them as they are).
     """
 
-    def __init__(self, kind, indptr, values=None, chars=None, starts=None, tokens=None):
+    def __init__(self, kind, indptr, values=None, chars=None, starts=None,
+                 tokens=None, joined=None):  # fmt: skip
         self.kind, self.indptr = kind, indptr
-        self.values, self.chars, self.starts = values, chars, starts
-        self.tokens = tokens
+        self.values, self._chars, self._starts = values, chars, starts
+        self.tokens, self.joined = tokens, joined
         self.codes = None  # first_codes' result, kept: a batch is coded once
+
+    def _split(self):
+        if self._chars is None and self.joined is not None:
+            self._chars, self._starts = _kernels().split(self.joined, self.n_tokens)
+
+    @property
+    def chars(self):
+        self._split()
+        return self._chars
+
+    @property
+    def starts(self):
+        self._split()
+        return self._starts
 
     @property
     def n_tokens(self):
@@ -91,13 +112,19 @@ def _int_type(kind):
 def flatten(docs, indptr, exclude_bools=False):
     """``docs`` as a :class:`Flat`, or None if the compiled path does not cover it
     (or, with ``exclude_bools``, if a token is a bool)."""
-    if isinstance(docs, FlatDocs):
+    if isinstance(docs, FlatDocs | FlatLists):
         return docs.flat
     if not _kernels():
         return None
-    n = int(indptr[-1])
     # A list first: array() reads a list faster than an iterator.
-    tokens = list(chain.from_iterable(docs))
+    return flat_of_tokens(list(chain.from_iterable(docs)), docs, indptr, exclude_bools)
+
+
+def flat_of_tokens(tokens, docs, indptr, exclude_bools=False):
+    """:func:`flatten` of ``docs`` given ``tokens``, their tokens in one list."""
+    if not _kernels():
+        return None
+    n = int(indptr[-1])
     try:
         # array("q") takes ints (through __index__) and nothing else: the type
         # check and the conversion in one C loop.
@@ -111,19 +138,38 @@ def flatten(docs, indptr, exclude_bools=False):
     try:
         # join takes strs (and their subclasses) and nothing else.
         joined = "\x00".join(tokens)
-        # One uint32 per code point, as len() counts them.
-        chars = np.frombuffer(joined.encode("utf-32-le"), np.uint32)
-    except (TypeError, UnicodeEncodeError):  # not all strs; lone surrogates
+    except TypeError:
         return None
-    if n and joined.count("\x00") == n - 1:
-        # No token holds a NUL: the NULs tell where the tokens start, in one
-        # compiled pass rather than a len() call per token.
-        chars, starts = _kernels().split(chars, n)
-    else:  # a token holds a NUL
-        chars = np.frombuffer("".join(tokens).encode("utf-32-le"), np.uint32)
-        starts = np.zeros(n + 1, dtype=np.int64)
-        np.cumsum(np.fromiter(map(len, tokens), np.int64, n), out=starts[1:])
+    try:  # one byte per code point when they all fit
+        chars = np.frombuffer(joined.encode("latin-1"), np.uint8)
+    except UnicodeEncodeError:
+        try:  # one uint32 per code point, as len() counts them
+            chars = np.frombuffer(joined.encode("utf-32-le"), np.uint32)
+        except UnicodeEncodeError:  # lone surrogates
+            return None
+    if n and _kernels().count_nuls(chars) == n - 1:
+        # No token holds a NUL: the NULs tell where the tokens start, rather
+        # than a len() call per token; split on first use.
+        return Flat("str", indptr, tokens=tokens, joined=chars)
+    chars = np.frombuffer("".join(tokens).encode("utf-32-le"), np.uint32)
+    starts = np.zeros(n + 1, dtype=np.int64)
+    np.cumsum(np.fromiter(map(len, tokens), np.int64, n), out=starts[1:])
     return Flat("str", indptr, chars=chars, starts=starts, tokens=tokens)
+
+
+class FlatLists(list):
+    """A list of token lists that holds their :class:`Flat` too, made once (when
+    the input form was detected) for every encoder that reads the batch.
+
+    Parameters
+    ----------
+    docs : iterable of lists
+    flat : Flat
+    """
+
+    def __init__(self, docs, flat):
+        super().__init__(docs)
+        self.flat = flat
 
 
 def _has_bool(docs, indptr, values):
@@ -207,10 +253,14 @@ def lookup_rows(flat, vocabulary, at=None):
     oov = vocabulary.oov_row
     if flat.kind == "int":
         return k.lookup_int(flat.ints(at), *index.int_table, oov)
+    if at is None and flat._chars is None and flat.joined is not None:
+        # Looked up as they are joined, in the same pass that finds the tokens.
+        return k.lookup_joined(
+            flat.joined, flat.n_tokens, index.str_chars, index.str_table, oov
+        )
     return k.lookup_str(
-        flat.chars, *flat.spans(at), index.str_chars, index.str_starts,
-        *index.str_table, oov,
-    )  # fmt: skip
+        flat.chars, *flat.spans(at), index.str_chars, index.str_table, oov
+    )
 
 
 def hash_rows(flat, n_buckets, at=None):
@@ -574,40 +624,57 @@ def _same_chars(chars, a, b, other, c, d):
 
 
 def _build_str_table_loop(chars, starts, rows):
+    # A slot is (hash, start, length, row) in one row of 32 bytes: a probe reads
+    # one cache line, and a hit then the token's code points.
     n = starts.shape[0] - 1
     size = _table_size(n)
     mask = np.uint64(size - 1)
-    slot_hash = np.zeros(size, dtype=np.uint64)
-    slot_entry = np.full(size, -1, dtype=np.int64)  # -1: empty
-    slot_rows = np.zeros(size, dtype=np.int64)
+    slots = np.zeros((size, 4), dtype=np.int64)
+    slots[:, 3] = -1  # -1: empty
     for i in range(n):
         h = _chars_hash(chars, starts[i], starts[i + 1])
         s = (h >> np.uint64(16)) & mask
-        while slot_entry[s] >= 0:
+        while slots[s, 3] >= 0:
             s = (s + np.uint64(1)) & mask
-        slot_hash[s], slot_entry[s], slot_rows[s] = h, i, rows[i]
-    return slot_hash, slot_entry, slot_rows
+        slots[s, 0] = np.int64(h)
+        slots[s, 1] = starts[i]
+        slots[s, 2] = starts[i + 1] - starts[i]
+        slots[s, 3] = rows[i]
+    return slots
 
 
-def _lookup_str_loop(chars, starts, stops, vocab_chars, vocab_starts, slot_hash,
-                     slot_entry, slot_rows, oov):  # fmt: skip
-    mask = np.uint64(slot_hash.shape[0] - 1)
-    n_tokens = starts.shape[0]
+def _find_str(chars, a, b, vocab_chars, slots, oov):
+    """Row of the token ``chars[a:b]`` in the table of ``_build_str_table_loop``."""
+    h = _chars_hash(chars, a, b)
+    key = np.int64(h)
+    mask = np.uint64(slots.shape[0] - 1)
+    s = (h >> np.uint64(16)) & mask
+    while slots[s, 3] >= 0:
+        if slots[s, 0] == key and slots[s, 2] == b - a:
+            c = slots[s, 1]
+            if _same_chars(chars, a, b, vocab_chars, c, c + b - a):
+                return slots[s, 3]
+        s = (s + np.uint64(1)) & mask
+    return oov
+
+
+def _lookup_str_loop(chars, starts, stops, vocab_chars, slots, oov):
+    out = np.empty(starts.shape[0], dtype=np.int64)
+    for i in range(starts.shape[0]):
+        out[i] = _find_str(chars, starts[i], stops[i], vocab_chars, slots, oov)
+    return out
+
+
+def _lookup_joined_loop(joined, n_tokens, vocab_chars, slots, oov):
+    # _lookup_str_loop on n_tokens tokens joined by NULs, none in a token.
     out = np.empty(n_tokens, dtype=np.int64)
+    a = 0
     for i in range(n_tokens):
-        a, b = starts[i], stops[i]
-        h = _chars_hash(chars, a, b)
-        s = (h >> np.uint64(16)) & mask
-        row = oov
-        while slot_entry[s] >= 0:
-            if slot_hash[s] == h:
-                e = slot_entry[s]
-                if _same_chars(chars, a, b, vocab_chars, vocab_starts[e],
-                               vocab_starts[e + 1]):  # fmt: skip
-                    row = slot_rows[s]
-                    break
-            s = (s + np.uint64(1)) & mask
-        out[i] = row
+        b = a
+        while b < joined.shape[0] and joined[b] != 0:
+            b += 1
+        out[i] = _find_str(joined, a, b, vocab_chars, slots, oov)
+        a = b + 1
     return out
 
 
@@ -828,10 +895,17 @@ def _tokenize_loop(chars, bounds, word, lower_ascii):
     return out[:k], starts[: n_tokens + 1], indptr
 
 
+def _count_nuls_loop(joined):
+    n = 0
+    for c in joined:
+        n += c == 0
+    return n
+
+
 def _split_loop(joined, n):
     # The code points of n ≥ 1 tokens joined by NULs, none in a token: the
     # tokens' code points without the NULs, and where each token starts.
-    chars = np.empty(joined.shape[0] - (n - 1), dtype=joined.dtype)
+    chars = np.empty(joined.shape[0] - (n - 1), dtype=np.uint32)
     starts = np.empty(n + 1, dtype=np.int64)
     starts[0] = 0
     t, k = 0, 0
@@ -852,7 +926,8 @@ class _Compiled:
         inner = numba.njit(cache=cache, nogil=True, inline="always")
         g = globals()
         for name in ("_murmur3_32", "_utf8", "_int_key", "_mix", "_chars_hash",
-                     "_table_size", "_same_chars", "_sorted_counts"):  # fmt: skip
+                     "_table_size", "_same_chars", "_sorted_counts",
+                     "_find_str"):  # fmt: skip
             g[name] = inner(g[name].py_func if hasattr(g[name], "py_func") else g[name])
         self.hash_ints = jit(_hash_ints_loop)
         self.hash_strs = jit(_hash_strs_loop)
@@ -860,6 +935,8 @@ class _Compiled:
         self.lookup_int = jit(_lookup_int_loop)
         self.build_str_table = jit(_build_str_table_loop)
         self.lookup_str = jit(_lookup_str_loop)
+        self.lookup_joined = jit(_lookup_joined_loop)
+        self.count_nuls = jit(_count_nuls_loop)
         self.bag = jit(_bag_loop)
         self.weighted_bag = jit(_weighted_bag_loop)
         self.first_codes = jit(_first_codes_loop)
