@@ -624,56 +624,66 @@ def _same_chars(chars, a, b, other, c, d):
 
 
 def _build_str_table_loop(chars, starts, rows):
-    # A slot is (hash, start, length, row) in one row of 32 bytes: a probe reads
-    # one cache line, and a hit then the token's code points.
     n = starts.shape[0] - 1
     size = _table_size(n)
     mask = np.uint64(size - 1)
-    slots = np.zeros((size, 4), dtype=np.int64)
-    slots[:, 3] = -1  # -1: empty
+    slot_hash = np.zeros(size, dtype=np.uint64)
+    slot_entry = np.full(size, -1, dtype=np.int64)  # -1: empty
+    slot_rows = np.zeros(size, dtype=np.int64)
     for i in range(n):
         h = _chars_hash(chars, starts[i], starts[i + 1])
         s = (h >> np.uint64(16)) & mask
-        while slots[s, 3] >= 0:
+        while slot_entry[s] >= 0:
             s = (s + np.uint64(1)) & mask
-        slots[s, 0] = np.int64(h)
-        slots[s, 1] = starts[i]
-        slots[s, 2] = starts[i + 1] - starts[i]
-        slots[s, 3] = rows[i]
-    return slots
+        slot_hash[s], slot_entry[s], slot_rows[s] = h, i, rows[i]
+    return slot_hash, slot_entry, slot_rows
 
 
-def _find_str(chars, a, b, vocab_chars, slots, oov):
-    """Row of the token ``chars[a:b]`` in the table of ``_build_str_table_loop``."""
-    h = _chars_hash(chars, a, b)
-    key = np.int64(h)
-    mask = np.uint64(slots.shape[0] - 1)
-    s = (h >> np.uint64(16)) & mask
-    while slots[s, 3] >= 0:
-        if slots[s, 0] == key and slots[s, 2] == b - a:
-            c = slots[s, 1]
-            if _same_chars(chars, a, b, vocab_chars, c, c + b - a):
-                return slots[s, 3]
-        s = (s + np.uint64(1)) & mask
-    return oov
-
-
-def _lookup_str_loop(chars, starts, stops, vocab_chars, slots, oov):
-    out = np.empty(starts.shape[0], dtype=np.int64)
-    for i in range(starts.shape[0]):
-        out[i] = _find_str(chars, starts[i], stops[i], vocab_chars, slots, oov)
+def _lookup_str_loop(chars, starts, stops, vocab_chars, vocab_starts, slot_hash,
+                     slot_entry, slot_rows, oov):  # fmt: skip
+    mask = np.uint64(slot_hash.shape[0] - 1)
+    n_tokens = starts.shape[0]
+    out = np.empty(n_tokens, dtype=np.int64)
+    for i in range(n_tokens):
+        a, b = starts[i], stops[i]
+        h = _chars_hash(chars, a, b)
+        s = (h >> np.uint64(16)) & mask
+        row = oov
+        while slot_entry[s] >= 0:
+            if slot_hash[s] == h:
+                e = slot_entry[s]
+                if _same_chars(chars, a, b, vocab_chars, vocab_starts[e],
+                               vocab_starts[e + 1]):  # fmt: skip
+                    row = slot_rows[s]
+                    break
+            s = (s + np.uint64(1)) & mask
+        out[i] = row
     return out
 
 
-def _lookup_joined_loop(joined, n_tokens, vocab_chars, slots, oov):
-    # _lookup_str_loop on n_tokens tokens joined by NULs, none in a token.
+def _lookup_joined_loop(joined, n_tokens, vocab_chars, vocab_starts, slot_hash,
+                        slot_entry, slot_rows, oov):  # fmt: skip
+    # _lookup_str_loop on n_tokens tokens joined by NULs, none in a token: each
+    # token's span is found, then looked up as there.
+    mask = np.uint64(slot_hash.shape[0] - 1)
     out = np.empty(n_tokens, dtype=np.int64)
     a = 0
     for i in range(n_tokens):
         b = a
         while b < joined.shape[0] and joined[b] != 0:
             b += 1
-        out[i] = _find_str(joined, a, b, vocab_chars, slots, oov)
+        h = _chars_hash(joined, a, b)
+        s = (h >> np.uint64(16)) & mask
+        row = oov
+        while slot_entry[s] >= 0:
+            if slot_hash[s] == h:
+                e = slot_entry[s]
+                if _same_chars(joined, a, b, vocab_chars, vocab_starts[e],
+                               vocab_starts[e + 1]):  # fmt: skip
+                    row = slot_rows[s]
+                    break
+            s = (s + np.uint64(1)) & mask
+        out[i] = row
         a = b + 1
     return out
 
@@ -926,8 +936,7 @@ class _Compiled:
         inner = numba.njit(cache=cache, nogil=True, inline="always")
         g = globals()
         for name in ("_murmur3_32", "_utf8", "_int_key", "_mix", "_chars_hash",
-                     "_table_size", "_same_chars", "_sorted_counts",
-                     "_find_str"):  # fmt: skip
+                     "_table_size", "_same_chars", "_sorted_counts"):  # fmt: skip
             g[name] = inner(g[name].py_func if hasattr(g[name], "py_func") else g[name])
         self.hash_ints = jit(_hash_ints_loop)
         self.hash_strs = jit(_hash_strs_loop)
