@@ -256,11 +256,13 @@ def lookup_rows(flat, vocabulary, at=None):
     if at is None and flat._chars is None and flat.joined is not None:
         # Looked up as they are joined, in the same pass that finds the tokens.
         return k.lookup_joined(
-            flat.joined, flat.n_tokens, index.str_chars, index.str_table, oov
-        )
+            flat.joined, flat.n_tokens, index.str_chars, index.str_starts,
+            *index.str_table, oov,
+        )  # fmt: skip
     return k.lookup_str(
-        flat.chars, *flat.spans(at), index.str_chars, index.str_table, oov
-    )
+        flat.chars, *flat.spans(at), index.str_chars, index.str_starts,
+        *index.str_table, oov,
+    )  # fmt: skip
 
 
 def hash_rows(flat, n_buckets, at=None):
