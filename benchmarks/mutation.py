@@ -40,6 +40,8 @@ MODULE_TESTS = {
     "_compat": ["tests/test_compat.py"],
     "_demo": ["tests/test_demo.py"],
     "_embedding_bag": ["tests/test_embedding_bag.py"],
+    # The compiled encoder, against _text's reference (its loops run as Python).
+    "_encode": ["tests/test_encode.py"],
     "_embedding_bag_classifier": ["tests/test_embedding_bag_classifier.py"],
     "_kernels": ["tests/test_kernels.py"],
     "_mlp": ["tests/test_mlp.py", "tests/test_mlp_classifier.py"],
@@ -234,7 +236,18 @@ _kernels._LOOPS = _kernels._Compiled(
     _types.SimpleNamespace(njit=lambda **options: lambda loop: loop)
 )
 """
-CONFTEST_EXTRA = {"_kernels": _PYTHON_LOOPS}
+# Likewise the encoder's loops.
+_PYTHON_ENCODER = """
+
+import types as _types
+
+import sknotes._encode as _encode
+
+_encode._KERNELS = _encode._Compiled(
+    _types.SimpleNamespace(njit=lambda **options: lambda loop: loop)
+)
+"""
+CONFTEST_EXTRA = {"_kernels": _PYTHON_LOOPS, "_encode": _PYTHON_ENCODER}
 
 
 # Test runs that count as failed besides "killed" (see summarize).
