@@ -23,7 +23,7 @@ import re
 from array import array
 from collections import Counter
 from collections.abc import Sequence
-from itertools import chain
+from itertools import chain, compress
 from numbers import Integral
 
 import numpy as np
@@ -35,6 +35,7 @@ __all__ = [
     "bag_arrays",
     "first_codes",
     "first_tokens",
+    "flat_of_strs",
     "flat_of_tokens",
     "flatten",
     "hash_rows",
@@ -155,6 +156,33 @@ def flat_of_tokens(tokens, docs, indptr, exclude_bools=False):
     starts = np.zeros(n + 1, dtype=np.int64)
     np.cumsum(np.fromiter(map(len, tokens), np.int64, n), out=starts[1:])
     return Flat("str", indptr, chars=chars, starts=starts, tokens=tokens)
+
+
+def flat_of_strs(docs, indptr):
+    """:func:`flatten` of ``docs`` if all its tokens are strs, else None.
+
+    Each document is joined first, so that no list of all the tokens is made:
+    a corpus's str tokens lie scattered in memory, and each pass over them
+    (listing, joining, releasing the list) costs a cache miss per token.
+    """
+    n = int(indptr[-1])
+    if not _kernels() or not n:
+        return None
+    try:
+        # Empty documents left out: their "" would read as an empty token.
+        joined = "\x00".join(compress(map("\x00".join, docs), map(len, docs)))
+    except TypeError:  # a token is no str
+        return None
+    try:
+        chars = np.frombuffer(joined.encode("latin-1"), np.uint8)
+    except UnicodeEncodeError:
+        try:
+            chars = np.frombuffer(joined.encode("utf-32-le"), np.uint32)
+        except UnicodeEncodeError:
+            return None
+    if _kernels().count_nuls(chars) != n - 1:
+        return None  # a token holds a NUL
+    return Flat("str", indptr, joined=chars)
 
 
 class FlatLists(list):
@@ -278,7 +306,7 @@ def first_tokens(flat, docs, first):
     """The tokens (the objects themselves) at flat positions ``first``."""
     if flat.tokens is not None:
         return list(map(flat.tokens.__getitem__, first.tolist()))
-    if flat.kind == "str":  # made by the compiled tokenizer: strs from their chars
+    if isinstance(docs, FlatDocs):  # the compiled tokenizer's: strs from chars
         return _strs(flat, first)
     doc = np.searchsorted(flat.indptr, first, side="right") - 1
     position = first - flat.indptr[doc]

@@ -260,11 +260,15 @@ def _token_docs_form(docs, doc_types):
         for i, doc in enumerate(docs):
             if isinstance(doc, np.ndarray) and doc.ndim != 1:
                 raise ValueError(f"Document {i} must be 1-D; got {doc.ndim}-D.")
-    tokens = list(chain.from_iterable(docs))
     indptr = _indptr(docs)
+    # str.join takes strs only: if it took every token, no type pass is needed.
+    flat = _encode.flat_of_strs(docs, indptr)
+    if flat is not None:
+        _keep_flat(docs, flat, doc_types)
+        return "tokens"
+    tokens = list(chain.from_iterable(docs))
     flat = _encode.flat_of_tokens(tokens, docs, indptr)
-    if flat is not None and flat.kind == "str":
-        # str.join took every token: all are strs, no type pass needed.
+    if flat is not None and flat.kind == "str":  # strs holding NULs
         _keep_flat(docs, flat, doc_types)
         return "tokens"
     # Types, not tokens, are checked: a corpus has few distinct token types.
