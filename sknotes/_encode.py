@@ -283,12 +283,13 @@ def lookup_rows(flat, vocabulary, at=None):
         return k.lookup_int(flat.ints(at), *index.int_table, oov)
     if at is None and flat._chars is None and flat.joined is not None:
         # Looked up as they are joined, in the same pass that finds the tokens.
-        return k.lookup_joined(
-            flat.joined, flat.n_tokens, index.str_chars, index.str_starts,
-            *index.str_table, oov,
-        )  # fmt: skip
+        chars, by_nuls = flat.joined, True
+        starts = stops = np.empty(flat.n_tokens, dtype=np.int64)
+    else:
+        chars, by_nuls = flat.chars, False
+        starts, stops = flat.spans(at)
     return k.lookup_str(
-        flat.chars, *flat.spans(at), index.str_chars, index.str_starts,
+        chars, starts, stops, by_nuls, index.str_chars, index.str_starts,
         *index.str_table, oov,
     )  # fmt: skip
 
@@ -669,13 +670,22 @@ def _build_str_table_loop(chars, starts, rows):
     return slot_hash, slot_entry, slot_rows
 
 
-def _lookup_str_loop(chars, starts, stops, vocab_chars, vocab_starts, slot_hash,
-                     slot_entry, slot_rows, oov):  # fmt: skip
+def _lookup_str_loop(chars, starts, stops, by_nuls, vocab_chars, vocab_starts,
+                     slot_hash, slot_entry, slot_rows, oov):  # fmt: skip
+    # With by_nuls, chars holds the tokens joined by NULs (none in a token),
+    # starts[i] says nothing, and each span is found as the tokens are read.
+    # (One loop for both: numba's inlining of a shared probe slowed them.)
     mask = np.uint64(slot_hash.shape[0] - 1)
     n_tokens = starts.shape[0]
     out = np.empty(n_tokens, dtype=np.int64)
+    a, b = 0, 0
     for i in range(n_tokens):
-        a, b = starts[i], stops[i]
+        if by_nuls:
+            b = a
+            while b < chars.shape[0] and chars[b] != 0:
+                b += 1
+        else:
+            a, b = starts[i], stops[i]
         h = _chars_hash(chars, a, b)
         s = (h >> np.uint64(16)) & mask
         row = oov
@@ -683,32 +693,6 @@ def _lookup_str_loop(chars, starts, stops, vocab_chars, vocab_starts, slot_hash,
             if slot_hash[s] == h:
                 e = slot_entry[s]
                 if _same_chars(chars, a, b, vocab_chars, vocab_starts[e],
-                               vocab_starts[e + 1]):  # fmt: skip
-                    row = slot_rows[s]
-                    break
-            s = (s + np.uint64(1)) & mask
-        out[i] = row
-    return out
-
-
-def _lookup_joined_loop(joined, n_tokens, vocab_chars, vocab_starts, slot_hash,
-                        slot_entry, slot_rows, oov):  # fmt: skip
-    # _lookup_str_loop on n_tokens tokens joined by NULs, none in a token: each
-    # token's span is found, then looked up as there.
-    mask = np.uint64(slot_hash.shape[0] - 1)
-    out = np.empty(n_tokens, dtype=np.int64)
-    a = 0
-    for i in range(n_tokens):
-        b = a
-        while b < joined.shape[0] and joined[b] != 0:
-            b += 1
-        h = _chars_hash(joined, a, b)
-        s = (h >> np.uint64(16)) & mask
-        row = oov
-        while slot_entry[s] >= 0:
-            if slot_hash[s] == h:
-                e = slot_entry[s]
-                if _same_chars(joined, a, b, vocab_chars, vocab_starts[e],
                                vocab_starts[e + 1]):  # fmt: skip
                     row = slot_rows[s]
                     break
@@ -974,7 +958,6 @@ class _Compiled:
         self.lookup_int = jit(_lookup_int_loop)
         self.build_str_table = jit(_build_str_table_loop)
         self.lookup_str = jit(_lookup_str_loop)
-        self.lookup_joined = jit(_lookup_joined_loop)
         self.count_nuls = jit(_count_nuls_loop)
         self.bag = jit(_bag_loop)
         self.weighted_bag = jit(_weighted_bag_loop)
