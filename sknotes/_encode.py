@@ -768,6 +768,24 @@ def _first_codes_loop(values, chars, starts, by_chars):
     return codes, first[:n_codes].copy()
 
 
+def _sort_into(indices, a, b, ordered, k):
+    """Write ``indices[a:b]``, sorted, to ``ordered[k:]``."""
+    if b - a > 32:
+        ordered[k : k + b - a] = np.sort(indices[a:b])
+    else:
+        # Documents are short: each token goes straight to its rank (the
+        # tokens before it not larger, after it smaller), counted without
+        # branches, which an insertion sort mispredicts on random rows.
+        for i in range(a, b):
+            x = indices[i]
+            rank = 0
+            for j in range(a, i):
+                rank += indices[j] <= x
+            for j in range(i + 1, b):
+                rank += indices[j] < x
+            ordered[k + rank] = x
+
+
 def _bag_loop(indices, indptr, values):
     n_docs = indptr.shape[0] - 1
     ordered = np.empty(indices.shape[0], dtype=np.int64)
@@ -776,20 +794,7 @@ def _bag_loop(indices, indptr, values):
     k = 0
     for d in range(n_docs):
         a, b = indptr[d], indptr[d + 1]
-        if b - a > 32:
-            ordered[k : k + b - a] = np.sort(indices[a:b])
-        else:
-            # Documents are short: each token goes straight to its rank (the
-            # tokens before it not larger, after it smaller), counted without
-            # branches, which an insertion sort mispredicts on random rows.
-            for i in range(a, b):
-                x = indices[i]
-                rank = 0
-                for j in range(a, i):
-                    rank += indices[j] <= x
-                for j in range(i + 1, b):
-                    rank += indices[j] < x
-                ordered[k + rank] = x
+        _sort_into(indices, a, b, ordered, k)
         # Duplicates are summed one by one, in the dtype, as sum_duplicates does.
         value = values[d]
         last = k - 1
@@ -808,17 +813,7 @@ def _bag_loop(indices, indptr, values):
 def _sorted_counts(indices, a, b, ordered, counts):
     """Sort ``indices[a:b]`` into ``ordered``, duplicates merged, their number in
     ``counts``; return how many distinct."""
-    if b - a > 32:
-        ordered[: b - a] = np.sort(indices[a:b])
-    else:  # as in _bag_loop: each to its rank
-        for i in range(a, b):
-            x = indices[i]
-            rank = 0
-            for j in range(a, i):
-                rank += indices[j] <= x
-            for j in range(i + 1, b):
-                rank += indices[j] < x
-            ordered[rank] = x
+    _sort_into(indices, a, b, ordered, 0)
     last = -1
     for m in range(b - a):
         if last < 0 or ordered[m] != ordered[last]:
@@ -950,7 +945,8 @@ class _Compiled:
         inner = numba.njit(cache=cache, nogil=True, inline="always")
         g = globals()
         for name in ("_murmur3_32", "_utf8", "_int_key", "_mix", "_chars_hash",
-                     "_table_size", "_same_chars", "_sorted_counts"):  # fmt: skip
+                     "_table_size", "_same_chars", "_sorted_counts",
+                     "_sort_into"):  # fmt: skip
             g[name] = inner(g[name].py_func if hasattr(g[name], "py_func") else g[name])
         self.hash_ints = jit(_hash_ints_loop)
         self.hash_strs = jit(_hash_strs_loop)
