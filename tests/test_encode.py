@@ -533,6 +533,9 @@ class _Index:
         [np.array([1, 2]), [np.int32(3), 4]],
         [[1, "a"]],  # mixed kinds: tokens, through the type pass
         [["a\x00b", ""], ["c"]],  # NULs in str tokens
+        [["café", "x"], [], ["ÿ"]],  # one byte per code point (latin-1)
+        [["日本", "ab"], ["😀"]],  # four
+        [["a", "\ud800"]],  # a lone surrogate: no arrays
         [[True, 2]],  # bools are no tokens
         [[1, np.True_]],
         [[1, _Index(2)]],
