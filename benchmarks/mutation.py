@@ -59,6 +59,8 @@ MODULE_TESTS = {
         "tests/test_embedding_bag_classifier.py",
         "tests/test_docstrings.py",
     ],
+    # The compiled encoder, against _text's reference (its loops run as Python).
+    "_encode": ["tests/test_encode.py"],
     "_kernels": ["tests/test_kernels.py"],
     "_mlp": [
         "tests/test_mlp.py",
@@ -280,7 +282,18 @@ _kernels._LOOPS = _kernels._Compiled(
     _types.SimpleNamespace(njit=lambda **options: lambda loop: loop)
 )
 """
-CONFTEST_EXTRA = {"_kernels": _PYTHON_LOOPS}
+# Likewise the encoder's loops.
+_PYTHON_ENCODER = """
+
+import types as _types
+
+import sknotes._encode as _encode
+
+_encode._KERNELS = _encode._Compiled(
+    _types.SimpleNamespace(njit=lambda **options: lambda loop: loop)
+)
+"""
+CONFTEST_EXTRA = {"_kernels": _PYTHON_LOOPS, "_encode": _PYTHON_ENCODER}
 
 
 # Test runs that count as failed besides "killed" (see summarize).

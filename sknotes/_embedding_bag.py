@@ -40,6 +40,7 @@ from sknotes._text import (
     normalize_bag_rows,
     smooth_idf,
     stable_hash,
+    token_lists,
     tokenize,
     weigh_bag,
 )
@@ -593,8 +594,7 @@ best_validation_score_, n_iter_, t_, n_layers_, n_outputs_, out_activation_
                 token_pattern=self.token_pattern,
                 flat=True,
             )
-        # Lists are read, never written: only other sequences are copied.
-        return [doc if type(doc) is list else list(doc) for doc in X]
+        return token_lists(X)
 
     def _check_form(self, X, reset):
         form = detect_input_form(X)

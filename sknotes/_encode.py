@@ -29,7 +29,7 @@ import re
 from array import array
 from collections import Counter
 from collections.abc import Sequence
-from itertools import chain
+from itertools import chain, compress
 from numbers import Integral
 
 import numpy as np
@@ -37,10 +37,13 @@ import numpy as np
 __all__ = [
     "Flat",
     "FlatDocs",
+    "FlatLists",
     "bag_arrays",
     "char_wb_arrays",
     "first_codes",
     "first_tokens",
+    "flat_of_strs",
+    "flat_of_tokens",
     "flatten",
     "hash_rows",
     "int_codes",
@@ -50,6 +53,7 @@ __all__ = [
     "space_table",
     "token_counts",
     "tokenize",
+    "weighted_bag",
     "word_table",
 ]
 
@@ -70,13 +74,32 @@ class Flat:
         entry than tokens).
     tokens : list (kind "str")
         The tokens themselves.
+    joined : ndarray of uint8 or uint32 (kind "str"), or None
+        The code points of the tokens joined by NULs, none in a token, when
+        ``chars`` and ``starts`` are to be made from them on first use (a
+        vocabulary lookup reads them as they are).
     """
 
-    def __init__(self, kind, indptr, values=None, chars=None, starts=None, tokens=None):
+    def __init__(self, kind, indptr, values=None, chars=None, starts=None,
+                 tokens=None, joined=None):  # fmt: skip
         self.kind, self.indptr = kind, indptr
-        self.values, self.chars, self.starts = values, chars, starts
-        self.tokens = tokens
+        self.values, self._chars, self._starts = values, chars, starts
+        self.tokens, self.joined = tokens, joined
         self.codes = None  # first_codes' result, kept: a batch is coded once
+
+    def _split(self):
+        if self._chars is None and self.joined is not None:
+            self._chars, self._starts = _kernels().split(self.joined, self.n_tokens)
+
+    @property
+    def chars(self):
+        self._split()
+        return self._chars
+
+    @property
+    def starts(self):
+        self._split()
+        return self._starts
 
     @property
     def n_tokens(self):
@@ -101,13 +124,19 @@ def _int_type(kind):
 def flatten(docs, indptr, exclude_bools=False):
     """``docs`` as a :class:`Flat`, or None if the compiled path does not cover it
     (or, with ``exclude_bools``, if a token is a bool)."""
-    if isinstance(docs, FlatDocs):
+    if isinstance(docs, FlatDocs | FlatLists):
         return docs.flat
     if not _kernels():
         return None
-    n = int(indptr[-1])
     # A list first: array() reads a list faster than an iterator.
-    tokens = list(chain.from_iterable(docs))
+    return flat_of_tokens(list(chain.from_iterable(docs)), docs, indptr, exclude_bools)
+
+
+def flat_of_tokens(tokens, docs, indptr, exclude_bools=False):
+    """:func:`flatten` of ``docs`` given ``tokens``, their tokens in one list."""
+    if not _kernels():
+        return None
+    n = int(indptr[-1])
     try:
         # array("q") takes ints (through __index__) and nothing else: the type
         # check and the conversion in one C loop.
@@ -121,19 +150,65 @@ def flatten(docs, indptr, exclude_bools=False):
     try:
         # join takes strs (and their subclasses) and nothing else.
         joined = "\x00".join(tokens)
-        # One uint32 per code point, as len() counts them.
-        chars = np.frombuffer(joined.encode("utf-32-le"), np.uint32)
-    except (TypeError, UnicodeEncodeError):  # not all strs; lone surrogates
+    except TypeError:
         return None
-    if n and joined.count("\x00") == n - 1:
-        # No token holds a NUL: the NULs tell where the tokens start, in one
-        # compiled pass rather than a len() call per token.
-        chars, starts = _kernels().split(chars, n)
-    else:  # a token holds a NUL
-        chars = np.frombuffer("".join(tokens).encode("utf-32-le"), np.uint32)
-        starts = np.zeros(n + 1, dtype=np.int64)
-        np.cumsum(np.fromiter(map(len, tokens), np.int64, n), out=starts[1:])
+    try:  # one byte per code point when they all fit
+        chars = np.frombuffer(joined.encode("latin-1"), np.uint8)
+    except UnicodeEncodeError:
+        try:  # one uint32 per code point, as len() counts them
+            chars = np.frombuffer(joined.encode("utf-32-le"), np.uint32)
+        except UnicodeEncodeError:  # lone surrogates
+            return None
+    if n and _kernels().count_nuls(chars) == n - 1:
+        # No token holds a NUL: the NULs tell where the tokens start, rather
+        # than a len() call per token; split on first use.
+        return Flat("str", indptr, tokens=tokens, joined=chars)
+    chars = np.frombuffer("".join(tokens).encode("utf-32-le"), np.uint32)
+    starts = np.zeros(n + 1, dtype=np.int64)
+    np.cumsum(np.fromiter(map(len, tokens), np.int64, n), out=starts[1:])
     return Flat("str", indptr, chars=chars, starts=starts, tokens=tokens)
+
+
+def flat_of_strs(docs, indptr):
+    """:func:`flatten` of ``docs`` if all its tokens are strs, else None.
+
+    Each document is joined first, so that no list of all the tokens is made:
+    a corpus's str tokens lie scattered in memory, and each pass over them
+    (listing, joining, releasing the list) costs a cache miss per token.
+    """
+    n = int(indptr[-1])
+    if not _kernels() or not n:
+        return None
+    try:
+        # Empty documents left out: their "" would read as an empty token.
+        joined = "\x00".join(compress(map("\x00".join, docs), map(len, docs)))
+    except TypeError:  # a token is no str
+        return None
+    try:
+        chars = np.frombuffer(joined.encode("latin-1"), np.uint8)
+    except UnicodeEncodeError:
+        try:
+            chars = np.frombuffer(joined.encode("utf-32-le"), np.uint32)
+        except UnicodeEncodeError:
+            return None
+    if _kernels().count_nuls(chars) != n - 1:
+        return None  # a token holds a NUL
+    return Flat("str", indptr, joined=chars)
+
+
+class FlatLists(list):
+    """A list of token lists that holds their :class:`Flat` too, made once (when
+    the input form was detected) for every encoder that reads the batch.
+
+    Parameters
+    ----------
+    docs : iterable of lists
+    flat : Flat
+    """
+
+    def __init__(self, docs, flat):
+        super().__init__(docs)
+        self.flat = flat
 
 
 def _has_bool(docs, indptr, values):
@@ -217,8 +292,15 @@ def lookup_rows(flat, vocabulary, at=None):
     oov = vocabulary.oov_row
     if flat.kind == "int":
         return k.lookup_int(flat.ints(at), *index.int_table, oov)
+    if at is None and flat._chars is None and flat.joined is not None:
+        # Looked up as they are joined, in the same pass that finds the tokens.
+        chars, by_nuls = flat.joined, True
+        starts = stops = np.empty(flat.n_tokens, dtype=np.int64)
+    else:
+        chars, by_nuls = flat.chars, False
+        starts, stops = flat.spans(at)
     return k.lookup_str(
-        flat.chars, *flat.spans(at), index.str_chars, index.str_starts,
+        chars, starts, stops, by_nuls, index.str_chars, index.str_starts,
         *index.str_table, oov,
     )  # fmt: skip
 
@@ -236,7 +318,7 @@ def first_tokens(flat, docs, first):
     """The tokens (the objects themselves) at flat positions ``first``."""
     if flat.tokens is not None:
         return list(map(flat.tokens.__getitem__, first.tolist()))
-    if flat.kind == "str":  # made by the compiled tokenizer: strs from their chars
+    if isinstance(docs, FlatDocs):  # the compiled tokenizer's: strs from chars
         return _strs(flat, first)
     doc = np.searchsorted(flat.indptr, first, side="right") - 1
     position = first - flat.indptr[doc]
@@ -350,6 +432,36 @@ def bag_arrays(indices, indptr, dtype, mean):
     if mean:
         values /= np.maximum(np.diff(indptr), 1).astype(dtype)
     return k.bag(np.asarray(indices, dtype=np.int64), indptr, values)
+
+
+def weighted_bag(flat, term_rows, n_rows, dtype, weighting, pooling, term_scale=None):
+    """``(data, indices, indptr)`` of ``DocumentEncoder.pi``'s ``C·M`` for words
+    alone (no n-grams or subwords), from the batch's first codes and the row of
+    each distinct token; None without the compiled kernels (or for another dtype).
+
+    The reference's arithmetic, in its order: counts in ``dtype``, weighted by
+    ``weigh_bag`` (numpy makes the weight of each count, so the logarithm is
+    numpy's), times ``term_scale`` (IDF), rows normalised in float64 as
+    ``normalize_bag_rows`` does, then summed into table rows as scipy's
+    ``csr_matmat`` does (its order of entries: last touched first; zeros
+    dropped).
+    """
+    k = _kernels()
+    dtype = np.dtype(dtype)
+    if not k or dtype not in (np.float32, np.float64):
+        return None
+    codes, _ = first_codes(flat)
+    indptr = np.asarray(flat.indptr, dtype=np.int64)
+    longest = int(np.diff(indptr).max(initial=0))
+    weights = np.arange(longest + 1, dtype=dtype)  # the weight of each count
+    if weighting == "binary":
+        weights[1:] = 1.0
+    elif weighting == "sublinear":
+        weights[1:] = 1.0 + np.log(weights[1:])
+    scale = np.zeros(0, dtype) if term_scale is None else term_scale.astype(dtype)
+    norm = {"sum": 0, "mean": 1, "sqrtn": 2}[pooling]
+    rows = np.asarray(term_rows, dtype=np.int64)
+    return k.weighted_bag(codes, indptr, rows, n_rows, weights, scale, norm)
 
 
 # -- the default tokenizer ---------------------------------------------------------
@@ -700,13 +812,22 @@ def _build_str_table_loop(chars, starts, rows):
     return slot_hash, slot_entry, slot_rows
 
 
-def _lookup_str_loop(chars, starts, stops, vocab_chars, vocab_starts, slot_hash,
-                     slot_entry, slot_rows, oov):  # fmt: skip
+def _lookup_str_loop(chars, starts, stops, by_nuls, vocab_chars, vocab_starts,
+                     slot_hash, slot_entry, slot_rows, oov):  # fmt: skip
+    # With by_nuls, chars holds the tokens joined by NULs (none in a token),
+    # starts[i] says nothing, and each span is found as the tokens are read.
+    # (One loop for both: numba's inlining of a shared probe slowed them.)
     mask = np.uint64(slot_hash.shape[0] - 1)
     n_tokens = starts.shape[0]
     out = np.empty(n_tokens, dtype=np.int64)
+    a, b = 0, 0
     for i in range(n_tokens):
-        a, b = starts[i], stops[i]
+        if by_nuls:
+            b = a
+            while b < chars.shape[0] and chars[b] != 0:
+                b += 1
+        else:
+            a, b = starts[i], stops[i]
         h = _chars_hash(chars, a, b)
         s = (h >> np.uint64(16)) & mask
         row = oov
@@ -719,6 +840,7 @@ def _lookup_str_loop(chars, starts, stops, vocab_chars, vocab_starts, slot_hash,
                     break
             s = (s + np.uint64(1)) & mask
         out[i] = row
+        a = b + 1
     return out
 
 
@@ -788,6 +910,24 @@ def _first_codes_loop(values, chars, starts, by_chars):
     return codes, first[:n_codes].copy()
 
 
+def _sort_into(indices, a, b, ordered, k):
+    """Write ``indices[a:b]``, sorted, to ``ordered[k:]``."""
+    if b - a > 32:
+        ordered[k : k + b - a] = np.sort(indices[a:b])
+    else:
+        # Documents are short: each token goes straight to its rank (the
+        # tokens before it not larger, after it smaller), counted without
+        # branches, which an insertion sort mispredicts on random rows.
+        for i in range(a, b):
+            x = indices[i]
+            rank = 0
+            for j in range(a, i):
+                rank += indices[j] <= x
+            for j in range(i + 1, b):
+                rank += indices[j] < x
+            ordered[k + rank] = x
+
+
 def _bag_loop(indices, indptr, values):
     n_docs = indptr.shape[0] - 1
     ordered = np.empty(indices.shape[0], dtype=np.int64)
@@ -796,16 +936,7 @@ def _bag_loop(indices, indptr, values):
     k = 0
     for d in range(n_docs):
         a, b = indptr[d], indptr[d + 1]
-        if b - a > 32:
-            ordered[k : k + b - a] = np.sort(indices[a:b])
-        else:  # insertion sort: documents are short
-            for j in range(a, b):
-                x = indices[j]
-                m = k + j - a
-                while m > k and ordered[m - 1] > x:
-                    ordered[m] = ordered[m - 1]
-                    m -= 1
-                ordered[m] = x
+        _sort_into(indices, a, b, ordered, k)
         # Duplicates are summed one by one, in the dtype, as sum_duplicates does.
         value = values[d]
         last = k - 1
@@ -819,6 +950,79 @@ def _bag_loop(indices, indptr, values):
         k = last + 1
         out_indptr[d + 1] = k
     return data[:k].copy(), ordered[:k].copy(), out_indptr
+
+
+def _sorted_counts(indices, a, b, ordered, counts):
+    """Sort ``indices[a:b]`` into ``ordered``, duplicates merged, their number in
+    ``counts``; return how many distinct."""
+    _sort_into(indices, a, b, ordered, 0)
+    last = -1
+    for m in range(b - a):
+        if last < 0 or ordered[m] != ordered[last]:
+            last += 1
+            ordered[last] = ordered[m]
+            counts[last] = 1
+        else:
+            counts[last] += 1
+    return last + 1
+
+
+def _weighted_bag_loop(codes, indptr, term_rows, n_rows, weights, scale, norm):
+    n_docs = indptr.shape[0] - 1
+    n = codes.shape[0]
+    data = np.empty(n, dtype=weights.dtype)
+    out = np.empty(n, dtype=np.int64)
+    out_indptr = np.zeros(n_docs + 1, dtype=np.int64)
+    longest = 0
+    for d in range(n_docs):
+        longest = max(longest, indptr[d + 1] - indptr[d])
+    ordered = np.empty(longest, dtype=np.int64)
+    counts = np.empty(longest, dtype=np.int64)
+    w = np.empty(longest, dtype=weights.dtype)
+    touched = np.empty(longest, dtype=np.int64)
+    sums = np.zeros(n_rows, dtype=weights.dtype)
+    seen = np.zeros(n_rows, dtype=np.bool_)
+    k = 0
+    for d in range(n_docs):
+        n_terms = _sorted_counts(codes, indptr[d], indptr[d + 1], ordered, counts)
+        total = 0.0  # float64, as np.bincount sums the row
+        for i in range(n_terms):
+            w[i] = weights[counts[i]]
+            if scale.shape[0]:
+                w[i] *= scale[ordered[i]]
+            if norm == 1:
+                total += abs(np.float64(w[i]))
+            elif norm == 2:
+                total += np.float64(w[i] * w[i])
+        if norm == 2:
+            total = np.sqrt(total)
+        if norm and total == 0.0:
+            total = 1.0
+        if norm:  # divided in float64, rounded to the dtype by the store
+            for i in range(n_terms):
+                w[i] = np.float64(w[i]) / total
+        # C·M: the terms in code order, each into its table row (M's entries
+        # are 1); scipy lists a row's sums from the last row touched.
+        n_touched = 0
+        for i in range(n_terms):
+            row = term_rows[ordered[i]]
+            if row < 0:  # an unknown n-gram: no row
+                continue
+            if not seen[row]:
+                seen[row] = True
+                sums[row] = 0
+                touched[n_touched] = row
+                n_touched += 1
+            sums[row] += w[i]
+        for t in range(n_touched - 1, -1, -1):
+            row = touched[t]
+            seen[row] = False
+            if sums[row] != 0:
+                out[k] = row
+                data[k] = sums[row]
+                k += 1
+        out_indptr[d + 1] = k
+    return data[:k].copy(), out[:k].copy(), out_indptr
 
 
 def _tokenize_loop(chars, bounds, word, lower_ascii):
@@ -852,10 +1056,17 @@ def _tokenize_loop(chars, bounds, word, lower_ascii):
     return out[:k], starts[: n_tokens + 1], indptr
 
 
+def _count_nuls_loop(joined):
+    n = 0
+    for c in joined:
+        n += c == 0
+    return n
+
+
 def _split_loop(joined, n):
     # The code points of n ≥ 1 tokens joined by NULs, none in a token: the
     # tokens' code points without the NULs, and where each token starts.
-    chars = np.empty(joined.shape[0] - (n - 1), dtype=joined.dtype)
+    chars = np.empty(joined.shape[0] - (n - 1), dtype=np.uint32)
     starts = np.empty(n + 1, dtype=np.int64)
     starts[0] = 0
     t, k = 0, 0
@@ -1043,7 +1254,7 @@ class _Compiled:
         for name in ("_murmur3_32", "_utf8", "_int_key", "_mix", "_chars_hash",
                      "_table_size", "_same_chars", "_char_wb_counts_loop",
                      "_char_wb_doc", "_char_wb_scratch", "_radix_sort",
-                     "_next_word"):  # fmt: skip
+                     "_next_word", "_sorted_counts", "_sort_into"):  # fmt: skip
             g[name] = inner(g[name].py_func if hasattr(g[name], "py_func") else g[name])
         self.hash_ints = jit(_hash_ints_loop)
         self.hash_strs = jit(_hash_strs_loop)
@@ -1051,7 +1262,9 @@ class _Compiled:
         self.lookup_int = jit(_lookup_int_loop)
         self.build_str_table = jit(_build_str_table_loop)
         self.lookup_str = jit(_lookup_str_loop)
+        self.count_nuls = jit(_count_nuls_loop)
         self.bag = jit(_bag_loop)
+        self.weighted_bag = jit(_weighted_bag_loop)
         self.first_codes = jit(_first_codes_loop)
         self.tokenize = jit(_tokenize_loop)
         self.split = jit(_split_loop)

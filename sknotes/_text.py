@@ -12,6 +12,7 @@ dict lookup (or one hash per *distinct* token), done through C-level ``map`` and
 
 import os
 import re
+import threading
 from collections import Counter
 from collections.abc import Mapping, Sequence
 from functools import lru_cache
@@ -39,6 +40,7 @@ __all__ = [
     "read_vec",
     "smooth_idf",
     "stable_hash",
+    "token_lists",
     "tokenize",
     "weigh_bag",
 ]
@@ -149,6 +151,7 @@ def detect_input_form(X):
     TypeError
         For anything else, naming the offending type.
     """
+    _DETECTED.batch = None  # an earlier batch's arrays never reach this one
     if sp.issparse(X):
         return "bag"
     if X is None or isinstance(X, str | bytes | Mapping):
@@ -257,9 +260,22 @@ def _token_docs_form(docs, doc_types):
         for i, doc in enumerate(docs):
             if isinstance(doc, np.ndarray) and doc.ndim != 1:
                 raise ValueError(f"Document {i} must be 1-D; got {doc.ndim}-D.")
+    indptr = _indptr(docs)
+    # str.join takes strs only: if it took every token, no type pass is needed.
+    flat = _encode.flat_of_strs(docs, indptr)
+    if flat is not None:
+        _keep_flat(docs, flat, doc_types)
+        return "tokens"
+    tokens = list(chain.from_iterable(docs))
+    flat = _encode.flat_of_tokens(tokens, docs, indptr)
+    if flat is not None and flat.kind == "str":  # strs holding NULs
+        _keep_flat(docs, flat, doc_types)
+        return "tokens"
     # Types, not tokens, are checked: a corpus has few distinct token types.
-    token_types = set(map(type, chain.from_iterable(docs)))
+    token_types = set(map(type, tokens))
     if all(_is_token_type(kind) for kind in token_types):
+        if flat is not None:
+            _keep_flat(docs, flat, doc_types)
         return "tokens"
     # Floats are never tokens, so equal-length rows of numbers are a bag matrix
     # given as lists (scikit-learn passes ``X.tolist()``).
@@ -275,6 +291,37 @@ def _token_docs_form(docs, doc_types):
                     f"in document {i}."
                 )
     raise AssertionError("unreachable")  # pragma: no cover
+
+
+# The batch flattened while its form was detected, for token_lists: one per
+# thread, and only for the very object detected.
+_DETECTED = threading.local()
+
+
+def _keep_flat(docs, flat, doc_types):
+    _DETECTED.batch = docs, flat, doc_types <= {list}
+
+
+def token_lists(X):
+    """The token lists of ``X`` (a sequence of token sequences, just detected by
+    :func:`detect_input_form`) as lists, with their flattened arrays when that
+    detection made them.
+
+    Parameters
+    ----------
+    X : sequence of token sequences
+
+    Returns
+    -------
+    list of list
+    """
+    batch = getattr(_DETECTED, "batch", None)
+    _DETECTED.batch = None
+    if batch is not None and batch[0] is X:
+        # Lists are read, never written: only other sequences are copied.
+        docs = X if batch[2] else (d if type(d) is list else list(d) for d in X)
+        return _encode.FlatLists(docs, batch[1])
+    return [doc if type(doc) is list else list(doc) for doc in X]
 
 
 # -- tokens → rows -------------------------------------------------------------
@@ -334,7 +381,7 @@ def stable_hash(tokens, n_buckets):
 
 
 def _indptr(docs):
-    if isinstance(docs, _encode.FlatDocs):
+    if isinstance(docs, _encode.FlatDocs | _encode.FlatLists):
         return docs.flat.indptr
     indptr = np.zeros(len(docs) + 1, dtype=np.int64)
     np.cumsum(np.fromiter(map(len, docs), np.int64, len(docs)), out=indptr[1:])
@@ -1119,8 +1166,48 @@ class DocumentEncoder:
             return bag_matrix(
                 indices, indptr, self.n_rows, dtype=dtype, pooling=self.pooling
             )
+        compiled = self._compiled_pi(docs, dtype)
+        if compiled is not None:
+            return compiled
         _, C, M = self.encode(docs, dtype)
         return sp.csr_array(C @ M)
+
+    def _compiled_pi(self, docs, dtype):
+        """:meth:`pi` of weighted words (no n-grams or subwords) by the compiled
+        encoder, equal to ``C·M`` bit for bit; None where it does not apply."""
+        if (
+            self.ngram_range != (1, 1)
+            or self.char_ngram_range is not None
+            or self.weighting not in ("count", "binary", "sublinear")
+            or self.pooling not in ("sum", "mean", "sqrtn")
+        ):
+            return None
+        hashing = self.n_buckets is not None
+        if hashing and not (
+            isinstance(self.n_buckets, Integral | np.integer)
+            and not isinstance(self.n_buckets, bool)
+            and self.n_buckets >= 1
+        ):
+            return None
+        # As _Terms: hashing rejects a bool token, so those batches go there.
+        flat = _encode.flatten(docs, _indptr(docs), exclude_bools=True)
+        # Without tokens scipy's product picks int32 indices: left to it.
+        if flat is None or flat.n_tokens == 0:
+            return None
+        _, first = _encode.first_codes(flat)
+        if hashing:  # as term_rows
+            rows = _encode.hash_rows(flat, 2**32, at=first) % self.n_buckets
+        else:
+            rows = _encode.lookup_rows(flat, self.words, at=first)
+            if rows is None:
+                return None
+        idf = None if self.idf_ is None else self.idf_[np.maximum(rows, 0)]
+        arrays = _encode.weighted_bag(
+            flat, rows, self.n_rows, dtype, self.weighting, self.pooling, idf
+        )
+        if arrays is None:
+            return None
+        return sp.csr_array(arrays, shape=(len(docs), self.n_rows))
 
 
 # -- pretrained vectors ----------------------------------------------------------

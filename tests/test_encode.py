@@ -658,3 +658,154 @@ def test_normalize_bag_rows_matches_the_reference(rows, norm, dtype):
         np.testing.assert_array_equal(
             getattr(got, name), getattr(expected, name), strict=True
         )
+
+
+WORD_ENCODERS = st.fixed_dictionaries(
+    {
+        "n_buckets": st.sampled_from([None, 1, 7, 2**20]),
+        "weighting": st.sampled_from(["count", "binary", "sublinear"]),
+        "idf": st.booleans(),
+        "pooling": st.sampled_from(["sum", "mean", "sqrtn"]),
+        "min_count": st.integers(1, 3),
+        "max_vocabulary": st.sampled_from([None, 3]),
+    }
+)
+
+
+@settings(max_examples=150, deadline=None,
+          suppress_health_check=[HealthCheck.too_slow])  # fmt: skip
+@given(train=ANY_DOCS, test=ANY_DOCS, params=WORD_ENCODERS)
+def test_weighted_words_take_the_compiled_bag(train, test, params):
+    # Weighted words without n-grams skip C·M: the compiled bag must give its
+    # entries in its order, OOV tokens and hash collisions summed into one row.
+    encoder = fitted_alike(params, train)
+    for docs in (train, test):
+        for dtype in (np.float32, np.float64):
+            expected = reference(outcome, encoder.pi, docs, dtype)
+            if (
+                compiled(docs)
+                and sum(map(len, docs))
+                and not isinstance(expected, tuple)
+            ):
+                assert encoder._compiled_pi(docs, dtype) is not None
+            assert_same(outcome(encoder.pi, docs, dtype), expected)
+
+
+def test_weighted_bag_of_long_documents_and_repeats():
+    # Documents past the short-document sort (33 tokens and more), many repeats.
+    rng = np.random.default_rng(1)
+    docs = [rng.zipf(1.2, size=rng.integers(0, 90)).tolist() for _ in range(60)]
+    for params in (
+        {"weighting": "sublinear", "pooling": "mean", "min_count": 2},
+        {"n_buckets": 5, "weighting": "sublinear", "pooling": "sqrtn", "idf": True},
+        {"weighting": "binary", "pooling": "sum"},
+        {"weighting": "count", "pooling": "sqrtn"},
+    ):
+        encoder = fitted_alike(params, docs[:40])
+        for dtype in (np.float32, np.float64):
+            assert encoder._compiled_pi(docs, dtype) is not None
+            assert_same(encoder.pi(docs, dtype), reference(encoder.pi, docs, dtype))
+
+
+class _Index:
+    """An int-like token that is no Integral: array("q") takes it, detection not."""
+
+    def __init__(self, value):
+        self.value = value
+
+    def __index__(self):
+        return self.value
+
+
+@pytest.mark.parametrize(
+    "X",
+    [
+        [[1, 2], [3]],
+        [["a", "b"], []],
+        [("a", "b"), np.array(["c"])],
+        [np.array([1, 2]), [np.int32(3), 4]],
+        [[1, "a"]],  # mixed kinds: tokens, through the type pass
+        [["a\x00b", ""], ["c"]],  # NULs in str tokens
+        [["café", "x"], [], ["ÿ"]],  # one byte per code point (latin-1)
+        [["日本", "ab"], ["😀"]],  # four
+        [["a", "\ud800"]],  # a lone surrogate: no arrays
+        [[True, 2]],  # bools are no tokens
+        [[1, np.True_]],
+        [[1, _Index(2)]],
+        [[1.0, 2.0], [3.0, 4.0]],  # a bag matrix as lists
+        [[1.0, 2.0], [3.0]],
+        [[1, 2**70]],
+    ],
+)
+def test_detection_keeps_the_arrays_of_token_lists_only(X):
+    from sknotes._text import detect_input_form, token_lists
+
+    expected = reference(outcome, detect_input_form, X)
+    form = outcome(detect_input_form, X)
+    assert form == expected
+    docs = token_lists(X)
+    assert [list(d) for d in docs] == [list(d) for d in X]
+    kept = isinstance(docs, _encode.FlatLists)
+    # The arrays are kept exactly when the detection found tokens the compiled
+    # path covers; then they are those of the tokens.
+    assert kept == (form == "tokens" and compiled([list(d) for d in X]))
+    if kept:
+        fresh = _encode.flatten([list(d) for d in X], _indptr(X))
+        assert docs.flat.kind == fresh.kind
+        for name in ("values", "chars", "starts", "indptr"):
+            a, b = getattr(docs.flat, name), getattr(fresh, name)
+            assert (a is None) == (b is None)
+            if a is not None:
+                np.testing.assert_array_equal(a, b)
+    # Taken once, and for that very object only.
+    assert not isinstance(token_lists(X), _encode.FlatLists)
+    outcome(detect_input_form, X)
+    assert not isinstance(token_lists(list(X)), _encode.FlatLists)
+
+
+def test_detected_arrays_never_reach_a_later_batch():
+    from sknotes._text import detect_input_form, token_lists
+
+    X = [[1, 2], [3]]
+    assert detect_input_form(X) == "tokens"
+    X[0][0] = 99  # changed in place after the detection...
+    assert detect_input_form([[1, "a"]]) == "tokens"  # ...and another detection
+    docs = token_lists(X)
+    assert not isinstance(docs, _encode.FlatLists)
+    assert docs == [[99, 2], [3]]
+
+
+@pytest.mark.filterwarnings("ignore::sklearn.exceptions.ConvergenceWarning")
+@pytest.mark.parametrize("form", ["int", "str"])
+@pytest.mark.parametrize(
+    "params",
+    [
+        {"weighting": "count"},
+        {"weighting": "sublinear"},
+        {"weighting": "sublinear", "n_buckets": 64, "pooling": "sqrtn"},
+        {"weighting": "binary", "idf": True, "min_count": 2},
+    ],
+)
+def test_estimator_from_token_lists_matches_the_reference(form, params):
+    # fit, partial_fit, predict and transform all read the detected arrays.
+    rng = np.random.default_rng(5)
+    ids = rng.zipf(1.3, size=(150, 12)) % 300
+    docs = [doc[: rng.integers(0, 13)] for doc in ids.tolist()]
+    if form == "str":
+        docs = [[f"w{t}" for t in doc] for doc in docs]
+    y = rng.standard_normal(150)
+    model = EmbeddingBagRegressor(
+        max_iter=3, random_state=0, ngram_range=(1, 1), **params
+    )
+    fitted = model.fit(docs[:100], y[:100])
+    expected = reference(lambda: clone(model).fit(docs[:100], y[:100]))
+    np.testing.assert_array_equal(fitted.embeddings_, expected.embeddings_)
+    # Unseen tokens (OOV or new buckets) among the last 50 documents.
+    for method in ("predict", "transform"):
+        np.testing.assert_array_equal(
+            getattr(fitted, method)(docs[100:]),
+            reference(getattr(expected, method), docs[100:]),
+        )
+    fitted.partial_fit(docs[100:], y[100:])
+    reference(expected.partial_fit, docs[100:], y[100:])
+    np.testing.assert_array_equal(fitted.embeddings_, expected.embeddings_)
