@@ -967,15 +967,21 @@ def _sorted_counts(indices, a, b, ordered, counts):
     return last + 1
 
 
+def _longest_row(indptr):
+    """The most entries in one row of a CSR ``indptr`` (0 for no rows)."""
+    longest = 0
+    for d in range(indptr.shape[0] - 1):
+        longest = max(longest, indptr[d + 1] - indptr[d])
+    return longest
+
+
 def _weighted_bag_loop(codes, indptr, term_rows, n_rows, weights, scale, norm):
     n_docs = indptr.shape[0] - 1
     n = codes.shape[0]
     data = np.empty(n, dtype=weights.dtype)
     out = np.empty(n, dtype=np.int64)
     out_indptr = np.zeros(n_docs + 1, dtype=np.int64)
-    longest = 0
-    for d in range(n_docs):
-        longest = max(longest, indptr[d + 1] - indptr[d])
+    longest = _longest_row(indptr)
     ordered = np.empty(longest, dtype=np.int64)
     counts = np.empty(longest, dtype=np.int64)
     w = np.empty(longest, dtype=weights.dtype)
@@ -1201,9 +1207,7 @@ def _char_wb_loop(chars, bounds, space, lower_ascii, min_n, max_n, n_features,
     n_bytes = 1
     while 256**n_bytes < n_features:
         n_bytes += 1
-    longest_doc = 0
-    for d in range(n_docs):
-        longest_doc = max(longest_doc, raw_indptr[d + 1] - raw_indptr[d])
+    longest_doc = _longest_row(raw_indptr)
     scratch = np.empty(longest_doc, dtype=np.int64)
     distinct = np.empty(longest_doc, dtype=np.int64)
     spare = np.empty(longest_doc, dtype=np.int64)
@@ -1254,7 +1258,8 @@ class _Compiled:
         for name in ("_murmur3_32", "_utf8", "_int_key", "_mix", "_chars_hash",
                      "_table_size", "_same_chars", "_char_wb_counts_loop",
                      "_char_wb_doc", "_char_wb_scratch", "_radix_sort",
-                     "_next_word", "_sorted_counts", "_sort_into"):  # fmt: skip
+                     "_next_word", "_sorted_counts", "_sort_into",
+                     "_longest_row"):  # fmt: skip
             g[name] = inner(g[name].py_func if hasattr(g[name], "py_func") else g[name])
         self.hash_ints = jit(_hash_ints_loop)
         self.hash_strs = jit(_hash_strs_loop)
