@@ -189,6 +189,67 @@ def _activation_backward(grad_Y, Y, kind, one):
                 grad_Y[i, o] = grad_Y[i, o] * Y[i, o] * (one - Y[i, o])
 
 
+def _loss_rows(S_out, y, batch, sw, row_scale, hyper, has_sw, loss_kind, row_loss):
+    # The loss node's row losses (float64) into row_loss and its gradient over
+    # the logits or Ŷ in S_out; row i is scored against y[batch[i]].
+    scale, zero, one = hyper[_GRAD_SCALE], hyper[_ZERO], hyper[_ONE]
+    c = S_out.shape[1]
+    for i in range(S_out.shape[0]):
+        doc = batch[i]
+        row = 0.0
+        if loss_kind == _MSE:
+            # MSELoss (block ①): grad_Ŷ = 2/n (Ŷ − Y), rows scaled by wᵢ.
+            for o in range(c):
+                residual = S_out[i, o] - y[doc, o]
+                row += np.float64(residual) * np.float64(residual)
+                g = residual * scale
+                if has_sw:
+                    g = g * sw[i]
+                S_out[i, o] = g
+        elif loss_kind == _SIGMOID:
+            # SigmoidBinaryCrossEntropy: softplus(s) − y·s; grad_S = (P − Y)·w/n.
+            for o in range(c):
+                s = S_out[i, o]
+                entry = np.log1p(np.exp(-np.abs(s))) + max(s, zero) - y[doc, o] * s
+                row += np.float64(entry)
+                p = one / (one + np.exp(-s))
+                S_out[i, o] = (p - y[doc, o]) * (row_scale[i] if has_sw else scale)
+        else:
+            # SoftmaxCrossEntropy: Σy·log Z − Σy·(s − m); grad_S = (P·Σy − Y)·w/n,
+            # in place in the row (sknotes._kernels' row loop).
+            factor = row_scale[i] if has_sw else scale
+            row = _softmax_cross_entropy_row(
+                S_out, i, y, doc, factor, zero, S_out, S_out
+            )
+        row_loss[i] = row
+
+
+def _dense_optimizer_step(theta, grad, dense_m, dense_v, hyper, n_decayed,
+                          dense_adam, nesterov):  # fmt: skip
+    # The dense optimizer's step on the flat parameters, the L2 term's
+    # grad[:n_decayed] += decay·theta[:n_decayed] fused (sknotes._kernels' loops).
+    n_params = theta.shape[0]
+    if dense_adam:
+        _adam(
+            theta, grad, dense_m, dense_v, hyper[_B1], hyper[_B2], hyper[_1MB1],
+            hyper[_1MB2], hyper[_NEG_STEP], hyper[_EPS], hyper[_DECAY], n_decayed,
+        )  # fmt: skip
+        return
+    # SGD.step's passes: velocity = momentum·velocity − lr·grad, then the
+    # step (Nesterov's: momentum·velocity − lr·grad).
+    _add_scaled(grad[:n_decayed], theta[:n_decayed], hyper[_DECAY])
+    lr, momentum = hyper[_LR], hyper[_MOMENTUM]
+    for q in range(n_params):
+        dense_m[q] *= momentum
+    _add_scaled(dense_m, grad, -lr)
+    if nesterov:
+        _add_scaled(theta, dense_m, momentum)
+        _add_scaled(theta, grad, -lr)
+    else:
+        for q in range(n_params):
+            theta[q] += dense_m[q]
+
+
 def _bag_step_loop(indptr, indices, data, batch, y, sw, row_scale, table, theta,
                    grad, dense_m, dense_v, table_m, table_v, hyper, flags, units,
                    colcoef, inverse_df, R, R_lin, hidden, grad_hidden, S, grad_R, W_T,
@@ -261,35 +322,7 @@ def _bag_step_loop(indptr, indices, data, batch, y, sw, row_scale, table, theta,
             S_out[i, o] = S_out[i, o] + R_lin[i, o]
 
     # 3. The loss node's row losses (float64) and its gradient, overwriting S.
-    scale = hyper[_GRAD_SCALE]
-    for i in range(n_batch):
-        doc = batch[i]
-        row = 0.0
-        if loss_kind == _MSE:
-            # MSELoss (block ①): grad_Ŷ = 2/n (Ŷ − Y), rows scaled by wᵢ.
-            for o in range(c):
-                residual = S_out[i, o] - y[doc, o]
-                row += np.float64(residual) * np.float64(residual)
-                g = residual * scale
-                if has_sw:
-                    g = g * sw[i]
-                S_out[i, o] = g
-        elif loss_kind == _SIGMOID:
-            # SigmoidBinaryCrossEntropy: softplus(s) − y·s; grad_S = (P − Y)·w/n.
-            for o in range(c):
-                s = S_out[i, o]
-                entry = np.log1p(np.exp(-np.abs(s))) + max(s, zero) - y[doc, o] * s
-                row += np.float64(entry)
-                p = one / (one + np.exp(-s))
-                S_out[i, o] = (p - y[doc, o]) * (row_scale[i] if has_sw else scale)
-        else:
-            # SoftmaxCrossEntropy: Σy·log Z − Σy·(s − m); grad_S = (P·Σy − Y)·w/n,
-            # in place in the row (sknotes._kernels' row loop).
-            factor = row_scale[i] if has_sw else scale
-            row = _softmax_cross_entropy_row(
-                S_out, i, y, doc, factor, zero, S_out, S_out
-            )
-        row_loss[i] = row
+    _loss_rows(S_out, y, batch, sw, row_scale, hyper, has_sw, loss_kind, row_loss)
 
     # 4. Network.backward's chain, all from the old parameters (the step comes
     #    after): the Add node passes grad_S to the head and to R_lin unchanged;
@@ -316,27 +349,10 @@ def _bag_step_loop(indptr, indices, data, batch, y, sw, row_scale, table, theta,
             _activation_backward(grad_X, X, activation, one)
         grad_S = grad_X
 
-    # 5a. The dense step, its L2 term fused (sknotes._kernels' loops).
-    n_params = theta.shape[0]
-    if dense_adam:
-        _adam(
-            theta, grad, dense_m, dense_v, hyper[_B1], hyper[_B2], hyper[_1MB1],
-            hyper[_1MB2], hyper[_NEG_STEP], hyper[_EPS], hyper[_DECAY], n_decayed,
-        )  # fmt: skip
-    else:
-        # SGD.step's passes: velocity = momentum·velocity − lr·grad, then the
-        # step (Nesterov's: momentum·velocity − lr·grad).
-        _add_scaled(grad[:n_decayed], theta[:n_decayed], hyper[_DECAY])
-        lr, momentum = hyper[_LR], hyper[_MOMENTUM]
-        for q in range(n_params):
-            dense_m[q] *= momentum
-        _add_scaled(dense_m, grad, -lr)
-        if nesterov:
-            _add_scaled(theta, dense_m, momentum)
-            _add_scaled(theta, grad, -lr)
-        else:
-            for q in range(n_params):
-                theta[q] += dense_m[q]
+    # 5a. The dense step, its L2 term fused.
+    _dense_optimizer_step(
+        theta, grad, dense_m, dense_v, hyper, n_decayed, dense_adam, nesterov
+    )
 
     penalty = 0.0
     if table_kind != _NO_TABLE:
@@ -439,6 +455,7 @@ def _compiled():
 
             global _adam, _add_scaled, _matrix, _linear_forward, _linear_backward
             global _activation_forward, _activation_backward
+            global _loss_rows, _dense_optimizer_step
             global _softmax_cross_entropy_row
             _adam, _add_scaled = loops.adam, loops.add_scaled
             _softmax_cross_entropy_row = loops.softmax_cross_entropy_row
@@ -447,6 +464,8 @@ def _compiled():
             _linear_backward = jit(_linear_backward)
             _activation_forward = jit(_activation_forward)
             _activation_backward = jit(_activation_backward)
+            _loss_rows = jit(_loss_rows)
+            _dense_optimizer_step = jit(_dense_optimizer_step)
             _COMPILED = (jit(_bag_step_loop), jit(_touched_rows_loop))
     return _COMPILED or None
 

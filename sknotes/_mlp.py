@@ -15,6 +15,7 @@ from sknotes._base import (
     has_partial_fit,
 )
 from sknotes._compat import Interval, StrOptions, _fit_context, with_callbacks
+from sknotes._dense_kernel import CompiledDenseStep, dense_step_support
 from sknotes._network import Network
 
 __all__ = ["MLPClassifierFromNotes", "MLPRegressorFromNotes"]
@@ -100,6 +101,15 @@ class _MLPFromNotes:
             The fitted estimator.
         """
         return self._fit(X, y, sample_weight, incremental=False)
+
+    def _loop_extras(self):
+        # The compiled step where it covers the model; the reference otherwise.
+        self._reference_reason = dense_step_support(
+            self._network, self._loss_node(), self._optimizers
+        )
+        if self._reference_reason is None:
+            return {"compiled_step": CompiledDenseStep}
+        return {}
 
     def __sklearn_tags__(self):
         tags = super().__sklearn_tags__()

@@ -11,6 +11,7 @@ estimator.  What the estimator's ``X`` became (rows of a matrix, or rows of
 ``Π``) is hidden behind ``take``.
 """
 
+import contextlib
 import copy
 import signal
 import threading
@@ -539,10 +540,11 @@ class StochasticLoop:
             state.t += n_samples
             return accumulated_loss / n_samples
         steps = self._worker_steps()
-        # The compiled step's head products are a minibatch by a few dozen
+        # The compiled bag step's head products are a minibatch by a few dozen
         # columns: BLAS threads cost more there than they bring (and Hogwild
-        # workers would each start their own), so the step runs on one.
-        with one_blas_thread():
+        # workers would each start their own), so that step runs on one.
+        single = getattr(self.compiled_step, "single_blas_thread", True)
+        with one_blas_thread() if single else contextlib.nullcontext():
             if len(steps) == 1:
                 accumulated_loss = self._run_batches(
                     steps[0], train, batches, interrupt

@@ -17,6 +17,7 @@ from sklearn.exceptions import ConvergenceWarning, NotFittedError
 import sknotes._training
 from sknotes import nodes
 from sknotes._bag_kernel import CompiledBagStep
+from sknotes._dense_kernel import CompiledDenseStep
 from sknotes._optimizers import SGD, Adam, RowSparseAdam, RowSparseSGD
 from tests.reliability_cases import (
     ALL_CASE_IDS,
@@ -225,9 +226,14 @@ def test_failed_first_fit_leaves_the_estimator_unfitted(make, data, fail, monkey
 
 # -- KeyboardInterrupt inside the loop -------------------------------------------------
 def _after_each_step(monkeypatch, cls, action):
-    """Run ``action()`` after each ``cls.step`` and after each compiled bag step
-    (the embedding bag's one-loop step, which runs every optimizer's step)."""
-    for owner, name in ((cls, "step"), (CompiledBagStep, "__call__")):
+    """Run ``action()`` after each ``cls.step`` and after each compiled step
+    (the embedding bag's and the MLP's one-loop steps, which run every
+    optimizer's step)."""
+    for owner, name in (
+        (cls, "step"),
+        (CompiledBagStep, "__call__"),
+        (CompiledDenseStep, "__call__"),
+    ):
         original = getattr(owner, name)
 
         def step(self, *args, original=original):
