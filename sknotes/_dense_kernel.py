@@ -270,8 +270,8 @@ class CompiledDenseStep:
 
     What does not change during a fit (the shapes, the optimizer's kind and
     constants) is read when the step first meets the training data; what does
-    (the learning rate, Adam's step size, the loss node's ``n`` and the
-    penalty's ``c``) at every call.  Data the kernel does not take (sparse,
+    (the learning rate, Adam's step size) at every call, and what depends on
+    the batch's ``n`` (the loss's scale, the penalty's ``c``) when ``n`` changes.  Data the kernel does not take (sparse,
     not C-ordered, another dtype), and a batch whose weights sum to zero, go to
     the loop's reference :meth:`~sknotes._training.StochasticLoop.train_step`.
 
@@ -328,17 +328,34 @@ class CompiledDenseStep:
                 steps.beta_1, steps.beta_2, 1.0 - steps.beta_1,
                 1.0 - steps.beta_2, steps.epsilon,
             )  # fmt: skip
-            self._state = dense.m, dense.v
+            state = dense.m, dense.v
+            self._next_step_size = steps.next_step_size
         else:
             flags[_NESTEROV] = dense.nesterov
             hyper[_MOMENTUM] = dense.momentum
-            self._state = dense.velocity, self._empty
+            state = dense.velocity, self._empty
+            self._next_step_size = None
+        self._n = None
+        # The kernel's arguments after the batch's own.
+        self._arguments = (
+            network.theta, network.grad, *state, hyper, flags, self.units, self.ones,
+            self.forward, self.backward, self.row_loss,
+        )  # fmt: skip
+
+    def _for_n(self, n):
+        """Set what depends on the batch's ``n`` (rows, or Σ wᵢ):
+        L2Penalty.forward's ``c`` and the loss's ``2/n`` (MSE) or ``1/n``."""
+        penalty, flags, hyper = self.loop.penalty, self.flags, self.hyper
+        c = self._ratio * penalty.alpha / (2.0 * n) if penalty.alpha else 0.0
+        flags[_N_DECAYED] = penalty.n_penalized if c else 0
+        hyper[_DECAY] = 2.0 * c
+        hyper[_GRAD_SCALE] = (2.0 if self._loss_kind == _MSE else 1.0) / n
+        self._n, self._c = n, c
 
     def __call__(self, train, indices):
         n_batch = indices.shape[0]
         if train is not self._train or n_batch > self._capacity:
             self._setup(train, n_batch)
-        loop = self.loop
         sw = train.sample_weight
         if sw is None:
             n, sw_batch, row_scale = n_batch, self._empty, self._empty
@@ -347,29 +364,19 @@ class CompiledDenseStep:
             n = float(sw_batch.sum())
             row_scale = (sw_batch / n).astype(sw.dtype) if n else None
         if not (self._takes_data and n):
-            return loop.train_step(*train.batch(indices))
-        network, flags, hyper = loop.network, self.flags, self.hyper
-        mse = self._loss_kind == _MSE
-        # L2Penalty.forward's c, MSELoss's 2/n, the cross-entropies' 1/n.
-        penalty = loop.penalty
-        c = penalty.c = (
-            self._ratio * penalty.alpha / (2.0 * n) if penalty.alpha else 0.0
-        )
-        flags[_N_DECAYED] = penalty.n_penalized if c else 0
-        hyper[_DECAY] = 2.0 * c
-        hyper[_GRAD_SCALE] = (2.0 if mse else 1.0) / n
-        dense = loop.dense_optimizer
-        if flags[_DENSE_ADAM]:
-            hyper[_NEG_STEP] = -dense.steps.next_step_size()
+            return self.loop.train_step(*train.batch(indices))
+        if n != self._n:
+            self._for_n(n)
+        c = self.loop.penalty.c = self._c
+        if self._next_step_size is not None:
+            self.hyper[_NEG_STEP] = -self._next_step_size()
         else:
-            hyper[_LR] = dense.schedule.learning_rate
+            self.hyper[_LR] = self.loop.dense_optimizer.schedule.learning_rate
         total, squares = _COMPILED(
-            train.inputs, train.y, indices, sw_batch, row_scale, network.theta,
-            network.grad, *self._state, hyper, flags, self.units, self.ones,
-            self.forward, self.backward, self.row_loss,
-        )  # fmt: skip
+            train.inputs, train.y, indices, sw_batch, row_scale, *self._arguments
+        )
         # The loss as the loss node reduces it, then the penalty's.
-        if mse:
+        if self._loss_kind == _MSE:
             row_loss = self.row_loss[:n_batch]
             if sw is None:
                 loss = float(np.add.reduce(row_loss)) / n
