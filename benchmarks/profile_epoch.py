@@ -5,22 +5,27 @@ Run:  python benchmarks/profile_epoch.py                     regression, (256, 2
       OPENBLAS_NUM_THREADS=1 python benchmarks/profile_epoch.py --cpu-time
                                           (this thread's CPU time; one BLAS thread)
 
-Replays the training loop's calls for one epoch of bench_mlp.py's data (100 batches
-of 200), timing each phase, median of 5 epochs; then times the arithmetic floor of
-bench_mlp.py (benchmarks/_common.py: the same matrix products in preallocated
-buffers, nothing else).  On a shared machine ``--cpu-time`` leaves out the time
+Replays the reference training step's calls for one epoch of bench_mlp.py's data
+(100 batches of 200), timing each phase, median of 5 epochs; then the compiled step
+that fits use with numba (sknotes/_dense_kernel.py: the same arithmetic in one call
+per batch) on the same batches, and the arithmetic floor of bench_mlp.py
+(benchmarks/_common.py: the same matrix products in preallocated buffers, nothing
+else).  On a shared machine ``--cpu-time`` leaves out the time
 other processes hold the core (not the caches they evict).
 """
 
 import argparse
 import time
+import types
 import warnings
 
 import numpy as np
 from _common import MatmulFloor, blas_environment
 from bench_mlp import make_task
 
+from sknotes import _dense_kernel as dense_kernel
 from sknotes import _kernels as kernels
+from sknotes._training import TrainingData
 from sknotes.nodes import L2Penalty
 
 NAMES = ["gather", "forward", "loss", "backward", "L2 loss term", "adam + L2 grad"]
@@ -62,7 +67,29 @@ def phases(task, hidden, dtype, clock, repeats=5, batch=200):
                 spent[name] += seconds
         for name in NAMES:
             times[name].append(spent[name])
-    return {name: float(np.median(v)) for name, v in times.items()}, network
+    compiled = compiled_epoch(network, optimizer, loss, X, Y, order, clock, repeats)
+    return {name: float(np.median(v)) for name, v in times.items()}, network, compiled
+
+
+def compiled_epoch(network, optimizer, loss, X, Y, order, clock, repeats, batch=200):
+    """Median seconds of an epoch of the compiled step on the same batches (gather
+    included), or None when it does not cover the model (numba off)."""
+    penalty = L2Penalty(1e-4, network.n_coef_params)
+    if dense_kernel.dense_step_support(network, loss, (optimizer, None)):
+        return None
+    # What the step reads of the training loop.
+    loop = types.SimpleNamespace(
+        network=network, loss_node=loss, penalty=penalty, dense_optimizer=optimizer
+    )
+    step, train = dense_kernel.CompiledDenseStep(loop), TrainingData(X, Y)
+    batches = [order[start : start + batch] for start in range(0, len(X), batch)]
+    runs = []
+    for _ in range(repeats + 1):  # the first one compiles or loads the kernel
+        start = clock()
+        for indices in batches:
+            step(train, indices)
+        runs.append(clock() - start)
+    return float(np.median(runs[1:]))
 
 
 def main():
@@ -80,11 +107,13 @@ def main():
     print("sknotes kernels:", "numba" if kernels.using_numba() else "numpy")
     for line in blas_environment():
         print(line)
-    spent, network = phases(args.task, hidden, dtype, clock)
+    spent, network, compiled = phases(args.task, hidden, dtype, clock)
     print(f"{args.task}, hidden {hidden}, {dtype.name}: seconds per epoch, median of 5")
     for name, seconds in spent.items():
         print(f"  {name:16s} {seconds:.4f}")
     print(f"  {'total':16s} {sum(spent.values()):.4f}")
+    if compiled is not None:
+        print(f"  {'compiled step':16s} {compiled:.4f}")
     floor = MatmulFloor(network.layer_units, 20_000, 200, dtype)
     floor.epoch()
     runs = []

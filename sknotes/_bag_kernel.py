@@ -477,6 +477,23 @@ def _unwrap(optimizer):
     return optimizer, 0
 
 
+def dense_optimizer_setup(dense, hyper, empty):
+    """``(is Adam, Nesterov's, state)`` of a dense optimizer for the kernels'
+    ``_dense_optimizer_step``, its constants written into ``hyper``.
+
+    The state is Adam's ``(m, v)``, or SGD's ``(velocity, empty)``.
+    """
+    if isinstance(dense, Adam):
+        steps = dense.steps
+        hyper[[_B1, _B2, _1MB1, _1MB2, _EPS]] = (
+            steps.beta_1, steps.beta_2, 1.0 - steps.beta_1,
+            1.0 - steps.beta_2, steps.epsilon,
+        )  # fmt: skip
+        return True, False, (dense.m, dense.v)
+    hyper[_MOMENTUM] = dense.momentum
+    return False, dense.nesterov, (dense.velocity, empty)
+
+
 def compiled_step_support(network, loss_node, optimizers):
     """Why the compiled step cannot train this network, or None when it can.
 
@@ -582,18 +599,9 @@ class CompiledBagStep:
         flags[_BLAS] = self.blas and len(units) > 2
         hyper[_ONE] = 1.0
         empty_2d = np.zeros((0, 0), dtype)
-        if isinstance(dense, Adam):
-            steps = dense.steps
-            flags[_DENSE_ADAM] = 1
-            hyper[[_B1, _B2, _1MB1, _1MB2, _EPS]] = (
-                steps.beta_1, steps.beta_2, 1.0 - steps.beta_1,
-                1.0 - steps.beta_2, steps.epsilon,
-            )  # fmt: skip
-            self._dense_state = dense.m, dense.v
-        else:
-            flags[_NESTEROV] = dense.nesterov
-            hyper[_MOMENTUM] = dense.momentum
-            self._dense_state = dense.velocity, self._empty_1d
+        flags[_DENSE_ADAM], flags[_NESTEROV], self._dense_state = dense_optimizer_setup(
+            dense, hyper, self._empty_1d
+        )
         self._table_state = empty_2d, empty_2d
         if isinstance(table_optimizer, RowSparseAdam):
             flags[_TABLE_KIND] = _TABLE_ADAM

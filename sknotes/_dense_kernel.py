@@ -43,20 +43,15 @@ import numpy as np
 
 from sknotes import _bag_kernel as bag
 from sknotes._bag_kernel import (
-    _1MB1,
-    _1MB2,
-    _B1,
-    _B2,
     _DECAY,
-    _EPS,
     _GRAD_SCALE,
     _LR,
-    _MOMENTUM,
     _MSE,
     _N_HYPER,
     _NEG_STEP,
     _ONE,
     _RELU,
+    dense_optimizer_setup,
 )
 from sknotes._kernels import (
     _add_row_loop,
@@ -271,9 +266,10 @@ class CompiledDenseStep:
     What does not change during a fit (the shapes, the optimizer's kind and
     constants) is read when the step first meets the training data; what does
     (the learning rate, Adam's step size) at every call, and what depends on
-    the batch's ``n`` (the loss's scale, the penalty's ``c``) when ``n`` changes.  Data the kernel does not take (sparse,
-    not C-ordered, another dtype), and a batch whose weights sum to zero, go to
-    the loop's reference :meth:`~sknotes._training.StochasticLoop.train_step`.
+    the batch's ``n`` (the loss's scale, the penalty's ``c``) when ``n``
+    changes.  Data the kernel does not take (sparse, not C-ordered, another
+    dtype), and a batch whose weights sum to zero, go to the loop's reference
+    :meth:`~sknotes._training.StochasticLoop.train_step`.
 
     Parameters
     ----------
@@ -321,20 +317,11 @@ class CompiledDenseStep:
         flags[_HAS_SW] = sw is not None
         hyper[_ONE] = 1.0
         dense = loop.dense_optimizer
-        if isinstance(dense, Adam):
-            steps = dense.steps
-            flags[_DENSE_ADAM] = 1
-            hyper[[_B1, _B2, _1MB1, _1MB2, _EPS]] = (
-                steps.beta_1, steps.beta_2, 1.0 - steps.beta_1,
-                1.0 - steps.beta_2, steps.epsilon,
-            )  # fmt: skip
-            state = dense.m, dense.v
-            self._next_step_size = steps.next_step_size
-        else:
-            flags[_NESTEROV] = dense.nesterov
-            hyper[_MOMENTUM] = dense.momentum
-            state = dense.velocity, self._empty
-            self._next_step_size = None
+        flags[_DENSE_ADAM], flags[_NESTEROV], state = dense_optimizer_setup(
+            dense, hyper, self._empty
+        )
+        adam = flags[_DENSE_ADAM]
+        self._next_step_size = dense.steps.next_step_size if adam else None
         self._n = None
         # The kernel's arguments after the batch's own.
         self._arguments = (
