@@ -180,7 +180,9 @@ _FITTED = frozenset(
     "validation_loss_curve_ best_validation_score_ n_iter_ t_ "
     # The fit loop's own state, read by no prediction.
     "_network _optimizers _optimizer_params _fit_state _rng "
-    "_no_improvement_count _fitted_structure".split()
+    "_no_improvement_count _fitted_structure "
+    # Which train step ran (compiled or reference): the same model either way.
+    "_reference_reason".split()
 )
 _EMBEDDING_BAG_FITTED = (
     _FITTED
@@ -189,8 +191,6 @@ _EMBEDDING_BAG_FITTED = (
     # Training only: the table's penalty by document frequency, the ridge alpha
     # chosen for a linear path's start, the output bias's starting value.
     | {"_document_frequency", "_row_penalty", "alpha_linear_", "_y_log_mean"}
-    # Which train step ran (compiled or reference): the same model either way.
-    | {"_reference_reason"}
     # Converted: the linear path (Π·w added to the output layer) and the target's
     # standardisation, undone after the output activation.
     | {"linear_coef_", "_y_mean", "_y_scale"}
