@@ -27,16 +27,18 @@ numba function that allocates nothing outside its buffers:
    ``2c·W`` fused into it.
 
 The matrix products are numba's ``np.dot``, that is scipy's OpenBLAS rather
-than numpy's (the same kernels; threadpoolctl limits both), and every other
-operation is the reference's in the reference's order: the fused passes of
-:mod:`sknotes._kernels` where the network takes them (bias and ReLU, ReLU's
-backward and ``grad_b``, a one-unit output's outer product), ``grad_b`` as a
-product with a vector of ones elsewhere, as :class:`~sknotes.nodes.Linear`'s.
-So a fit gives the reference's numbers bit for bit with ReLU or identity
-hidden layers (tests/test_dense_kernel.py); the sigmoid and tanh here are the
-C library's ``exp`` and ``tanh``, numpy's own (SIMD) in the reference, a few
-ulps apart.  Anything else (sparse or Fortran-ordered ``X``, the Poisson loss,
-numba missing or off) trains on the reference step.
+than numpy's (the same kernels on this project's machines; threadpoolctl limits
+both), and every other operation is the reference's in the reference's order:
+the fused passes of :mod:`sknotes._kernels` where the network takes them (bias
+and ReLU, ReLU's backward and ``grad_b``, a one-unit output's outer product),
+``grad_b`` as a product with a vector of ones elsewhere, as
+:class:`~sknotes.nodes.Linear`'s; the sigmoid is ``1/(1 + exp(−s))`` with the C
+library's ``exp`` on both sides (scipy's ``expit``).  So a fit gives the
+reference's numbers bit for bit with ReLU, identity or logistic hidden layers
+(tests/test_dense_kernel.py).  tanh is not covered: numpy's own (SIMD) tanh
+and the C library's are a few ulps apart.  It, and anything else (sparse or
+Fortran-ordered ``X``, the Poisson loss, numba missing or off) trains on the
+reference step.
 """
 
 import numpy as np
