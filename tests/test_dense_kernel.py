@@ -16,6 +16,11 @@ from sknotes._network import predict
 from sknotes.gradcheck import gradcheck
 
 numba = pytest.importorskip("numba")
+if dense_kernel._compiled() is None:
+    pytest.skip(
+        "numba is turned off (SKNOTES_NUMBA=0 or NUMBA_DISABLE_JIT)",
+        allow_module_level=True,
+    )
 pytestmark = pytest.mark.usefixtures("quiet_convergence")
 
 # 530 rows in batches of 64: the last batch (18 rows) is smaller.
