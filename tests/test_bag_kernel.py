@@ -12,6 +12,11 @@ from sknotes._network import predict
 from sknotes.gradcheck import gradcheck
 
 pytest.importorskip("numba")
+if bag_kernel._compiled() is None:
+    pytest.skip(
+        "numba is turned off (SKNOTES_NUMBA=0 or NUMBA_DISABLE_JIT)",
+        allow_module_level=True,
+    )
 pytestmark = pytest.mark.usefixtures("quiet_convergence")
 
 # Documents whose Π is dyadic under each pooling: counts (sum), lengths 1, 2, 4
