@@ -31,6 +31,7 @@ from collections import Counter
 from collections.abc import Sequence
 from itertools import chain, compress
 from numbers import Integral
+from operator import countOf
 
 import numpy as np
 
@@ -86,6 +87,7 @@ class Flat:
         self.values, self._chars, self._starts = values, chars, starts
         self.tokens, self.joined = tokens, joined
         self.codes = None  # first_codes' result, kept: a batch is coded once
+        self.first_spans = None  # where its first tokens lie in joined
 
     def _split(self):
         if self._chars is None and self.joined is not None:
@@ -108,6 +110,15 @@ class Flat:
     def ints(self, at=None):
         return self.values if at is None else self.values[at]
 
+    def char_spans(self, at=None):
+        """``(chars, starts, stops)``: code points holding each token (or each
+        token at ``at``) at ``chars[starts[i]:stops[i]]``. The first
+        occurrences that :func:`first_codes` found in the NUL-joined code
+        points are read there (``at`` its positions), without a split."""
+        if at is not None and self.first_spans is not None and at is self.codes[1]:
+            return (self.joined, *self.first_spans)
+        return (self.chars, *self.spans(at))
+
     def spans(self, at=None):
         """Where each token (or each token at ``at``) starts and stops in chars."""
         if at is None:
@@ -121,32 +132,30 @@ def _int_type(kind):
     )
 
 
-def flatten(docs, indptr, exclude_bools=False):
-    """``docs`` as a :class:`Flat`, or None if the compiled path does not cover it
-    (or, with ``exclude_bools``, if a token is a bool)."""
+def flatten(docs, indptr):
+    """``docs`` as a :class:`Flat`, or None if the compiled path does not cover it."""
     if isinstance(docs, FlatDocs | FlatLists):
         return docs.flat
     if not _kernels():
         return None
     # A list first: array() reads a list faster than an iterator.
-    return flat_of_tokens(list(chain.from_iterable(docs)), docs, indptr, exclude_bools)
+    return flat_of_tokens(list(chain.from_iterable(docs)), docs, indptr)
 
 
-def flat_of_tokens(tokens, docs, indptr, exclude_bools=False):
-    """:func:`flatten` of ``docs`` given ``tokens``, their tokens in one list."""
+def flat_of_tokens(tokens, docs, indptr):
+    """:func:`flatten` of ``docs`` given ``tokens``, their tokens in one list:
+    ints (not bools) that fit in int64, or strs."""
     if not _kernels():
         return None
     n = int(indptr[-1])
     try:
-        # array("q") takes ints (through __index__) and nothing else: the type
-        # check and the conversion in one C loop.
+        # array("q") takes ints and nothing else but objects with __index__
+        # (bools among them), which the type pass then finds.
         values = np.frombuffer(array("q", tokens), np.int64)
     except (TypeError, OverflowError):  # strs, floats, or ints beyond int64
         pass
     else:
-        if exclude_bools and _has_bool(docs, indptr, values):
-            return None
-        return Flat("int", indptr, values=values)
+        return Flat("int", indptr, values=values) if _ints_only(tokens) else None
     try:
         # join takes strs (and their subclasses) and nothing else.
         joined = "\x00".join(tokens)
@@ -211,19 +220,13 @@ class FlatLists(list):
         self.flat = flat
 
 
-def _has_bool(docs, indptr, values):
-    # A bool passes array("q") as 0 or 1.  The reference hashes the first token
-    # of each value (a dict merges True into 1): it fails only if the first 0 or
-    # 1 is a bool, so only those two tokens are looked at.
-    for value in (0, 1):
-        at = values == value
-        if at.any():
-            i = int(at.argmax())
-            d = int(np.searchsorted(indptr, i, side="right")) - 1
-            # numpy < 2 lets np.bool_ through array("q") too.
-            if isinstance(docs[d][i - indptr[d]], bool | np.bool_):
-                return True
-    return False
+def _ints_only(tokens):
+    """Whether every token is an int token of the reference (an Integral or
+    numpy integer, not a bool)."""
+    # Exact ints are told apart in one C loop; any other type, by its class.
+    if countOf(map(type, tokens), int) == len(tokens):
+        return True
+    return all(map(_int_type, set(map(type, tokens))))
 
 
 # -- tables of a vocabulary ------------------------------------------------------
@@ -291,18 +294,24 @@ def lookup_rows(flat, vocabulary, at=None):
     k = _kernels()
     oov = vocabulary.oov_row
     if flat.kind == "int":
-        return k.lookup_int(flat.ints(at), *index.int_table, oov)
+        values = flat.ints(at)
+        out = np.empty(values.shape[0], dtype=np.int64)
+        k.lookup_int(values, *index.int_table, oov, out)
+        return out
     if at is None and flat._chars is None and flat.joined is not None:
         # Looked up as they are joined, in the same pass that finds the tokens.
         chars, by_nuls = flat.joined, True
-        starts = stops = np.empty(flat.n_tokens, dtype=np.int64)
+        starts = stops = np.zeros(0, dtype=np.int64)
+        n = flat.n_tokens
     else:
-        chars, by_nuls = flat.chars, False
-        starts, stops = flat.spans(at)
-    return k.lookup_str(
+        (chars, starts, stops), by_nuls = flat.char_spans(at), False
+        n = starts.shape[0]
+    out = np.empty(n, dtype=np.int64)
+    k.lookup_str(
         chars, starts, stops, by_nuls, index.str_chars, index.str_starts,
-        *index.str_table, oov,
+        index.str_table, oov, out,
     )  # fmt: skip
+    return out
 
 
 def hash_rows(flat, n_buckets, at=None):
@@ -311,7 +320,7 @@ def hash_rows(flat, n_buckets, at=None):
     k = _kernels()
     if flat.kind == "int":
         return k.hash_ints(flat.ints(at), n_buckets)
-    return k.hash_strs(flat.chars, *flat.spans(at), n_buckets)
+    return k.hash_strs(*flat.char_spans(at), n_buckets)
 
 
 def first_tokens(flat, docs, first):
@@ -331,6 +340,11 @@ def first_codes(flat):
     if flat.codes is None:
         if flat.kind == "int":
             codes = int_codes(flat.values)
+        elif flat._chars is None and flat.joined is not None:
+            codes = np.empty(flat.n_tokens, dtype=np.int64)
+            first, *spans = _kernels().first_codes_joined(flat.joined, codes)
+            flat.first_spans = tuple(spans)
+            codes = codes, first
         else:
             k = _kernels()
             codes = k.first_codes(np.zeros(0, np.int64), flat.chars, flat.starts, True)
@@ -431,7 +445,54 @@ def bag_arrays(indices, indptr, dtype, mean):
     values = np.ones(n_docs, dtype=dtype)
     if mean:
         values /= np.maximum(np.diff(indptr), 1).astype(dtype)
-    return k.bag(np.asarray(indices, dtype=np.int64), indptr, values)
+    indices = np.asarray(indices, dtype=np.int64)
+    indices, presorted = _sorted_in_rows(indices, indptr)
+    return _bag_outputs(k.bag, indices, indptr, dtype, values, presorted)
+
+
+def _bag_outputs(loop, indices, indptr, dtype, *args):
+    """``(data, indices, indptr)`` that a bag loop writes, ``loop(indices,
+    indptr, *args, data, indices_out, indptr_out)`` returning how many entries.
+
+    The outputs are numpy's arrays: numpy asks for huge pages for large ones,
+    where the compiled code's allocations fault a page at a time.
+    """
+    n = indices.shape[0]
+    data = np.empty(n, dtype=dtype)
+    ordered = np.empty(n, dtype=np.int64)
+    out_indptr = np.empty(indptr.shape[0], dtype=np.int64)
+    k = loop(indices, indptr, *args, data, ordered, out_indptr)
+    return data[:k], ordered[:k], out_indptr
+
+
+def _sorted_in_rows(values, indptr):
+    """``(values, presorted)`` for the bag loops: ``values`` (int64,
+    non-negative) sorted within each row of ``indptr`` when numpy's sort can do
+    it in few calls, else as they are (the loops sort each row then).
+
+    Each call sorts one uint32 key per value, ``(row − first row)·bound +
+    value``, for as many rows as keep the keys below 2³²: numpy's vectorised
+    sort of the keys beats a sort per document.
+    """
+    n_docs = indptr.shape[0] - 1
+    if values.shape[0] == 0 or values.min() < 0:
+        return values, False
+    bound = int(values.max()) + 1
+    per = (2**32 - 1) // bound  # documents per sort
+    if per < 256:
+        return values, False
+    k = _kernels()
+    ordered = np.empty_like(values)
+    starts = indptr[: n_docs + 1 : per]
+    longest = int(np.diff(np.append(starts, indptr[-1])).max())
+    buffer = np.empty(longest, dtype=np.uint32)
+    for d0 in range(0, n_docs, per):
+        d1 = min(d0 + per, n_docs)
+        keys = buffer[: indptr[d1] - indptr[d0]]
+        k.row_keys(values, indptr, d0, d1, bound, keys)
+        keys.sort()
+        k.strip_row_keys(keys, indptr, d0, d1, bound, ordered)
+    return ordered, True
 
 
 def weighted_bag(flat, term_rows, n_rows, dtype, weighting, pooling, term_scale=None):
@@ -461,7 +522,11 @@ def weighted_bag(flat, term_rows, n_rows, dtype, weighting, pooling, term_scale=
     scale = np.zeros(0, dtype) if term_scale is None else term_scale.astype(dtype)
     norm = {"sum": 0, "mean": 1, "sqrtn": 2}[pooling]
     rows = np.asarray(term_rows, dtype=np.int64)
-    return k.weighted_bag(codes, indptr, rows, n_rows, weights, scale, norm)
+    codes, presorted = _sorted_in_rows(codes, indptr)
+    return _bag_outputs(
+        k.weighted_bag, codes, indptr, dtype, rows, n_rows, weights, scale, norm,
+        presorted,
+    )  # fmt: skip
 
 
 # -- the default tokenizer ---------------------------------------------------------
@@ -605,7 +670,7 @@ def char_wb_arrays(docs, ngram_range, n_features, lowercase, dtype):
         data, indices, indptr, n_raw = k.char_wb(*args, ones)
     else:
         raw, indptr = k.char_wb_raw(*args)
-        data, indices, indptr = k.bag(raw, indptr, ones)
+        data, indices, indptr = _bag_outputs(k.bag, raw, indptr, dtype, ones, False)
         n_raw = raw.shape[0]
     # scikit-learn's index dtypes: int32, or int64 for more n-grams than int32
     # counts (before their duplicates are summed).
@@ -758,9 +823,8 @@ def _build_int_table_loop(keys, rows):
     return slot_keys, slot_rows
 
 
-def _lookup_int_loop(values, slot_keys, slot_rows, oov):
+def _lookup_int_loop(values, slot_keys, slot_rows, oov, out):
     mask = np.uint64(slot_keys.shape[0] - 1)
-    out = np.empty(values.shape[0], dtype=np.int64)
     for i in range(values.shape[0]):
         s = _mix(values[i]) & mask
         row = oov
@@ -796,52 +860,135 @@ def _same_chars(chars, a, b, other, c, d):
     return True
 
 
+# A str token's key in the str tables: its code points a byte each, when it has
+# at most 7 and all are in 1..255 (then equal keys are equal tokens), else the
+# hash of its code points with the top bit set (equal keys are then checked).
+_LONG = np.uint64(1 << 63)
+_ONES, _HIGHS = 0x0101010101010101, 0x8080808080808080
+_LENGTHS = 0x0102030405060708
+
+
+def _str_key(chars, a, b):
+    """The table key of the token ``chars[a:b]``."""
+    if b - a <= 7:
+        key = np.uint64(0)
+        for j in range(b - a):
+            c = np.uint64(chars[a + j])
+            if c == 0 or c > 255:
+                return np.int64(_chars_hash(chars, a, b) | _LONG)
+            key |= c << np.uint64(8 * j)
+        return np.int64(key)
+    return np.int64(_chars_hash(chars, a, b) | _LONG)
+
+
+def _token_end(chars, a):
+    """Where the token at ``chars[a]`` of NUL-joined tokens ends, and its key."""
+    n = chars.shape[0]
+    if chars.itemsize == 1 and a + 8 <= n:
+        # Eight bytes at once: the first NUL among them ends a short token
+        # (the lowest high bit of "has a zero byte" marks it exactly).
+        v = np.uint64(0)
+        for j in range(8):
+            v |= np.uint64(chars[a + j]) << np.uint64(8 * j)
+        zero = (v - np.uint64(_ONES)) & ~v & np.uint64(_HIGHS)
+        if zero != 0:
+            low = zero & (~zero + np.uint64(1))
+            length = ((low >> np.uint64(7)) * np.uint64(_LENGTHS)) >> np.uint64(56)
+            return a + np.int64(length) - 1, np.int64(v & (low - np.uint64(1)))
+    b = a
+    while b < n and chars[b] != 0:
+        b += 1
+    return b, _str_key(chars, a, b)
+
+
+def _probe_str(slots, key, chars, a, b, other, other_starts, other_stops):
+    """Column 1 of the slot of ``key`` (the token ``chars[a:b]``), or -1; a long
+    key's token is compared with ``other[other_starts[e]:other_stops[e]]``,
+    ``e`` the slot's column 2."""
+    mask = np.uint64(slots.shape[0] - 1)
+    s = _mix(key) & mask
+    while slots[s, 1] >= 0:
+        if slots[s, 0] == key:
+            if key >= 0:
+                return slots[s, 1]
+            e = slots[s, 2]
+            if _same_chars(chars, a, b, other, other_starts[e], other_stops[e]):
+                return slots[s, 1]
+        s = (s + np.uint64(1)) & mask
+    return -1
+
+
 def _build_str_table_loop(chars, starts, rows):
     n = starts.shape[0] - 1
     size = _table_size(n)
     mask = np.uint64(size - 1)
-    slot_hash = np.zeros(size, dtype=np.uint64)
-    slot_entry = np.full(size, -1, dtype=np.int64)  # -1: empty
-    slot_rows = np.zeros(size, dtype=np.int64)
+    slots = np.full((size, 3), -1, dtype=np.int64)  # key, row (-1: empty), entry
     for i in range(n):
-        h = _chars_hash(chars, starts[i], starts[i + 1])
-        s = (h >> np.uint64(16)) & mask
-        while slot_entry[s] >= 0:
+        key = _str_key(chars, starts[i], starts[i + 1])
+        s = _mix(key) & mask
+        while slots[s, 1] >= 0:
             s = (s + np.uint64(1)) & mask
-        slot_hash[s], slot_entry[s], slot_rows[s] = h, i, rows[i]
-    return slot_hash, slot_entry, slot_rows
+        slots[s, 0], slots[s, 1], slots[s, 2] = key, rows[i], i
+    return slots
 
 
 def _lookup_str_loop(chars, starts, stops, by_nuls, vocab_chars, vocab_starts,
-                     slot_hash, slot_entry, slot_rows, oov):  # fmt: skip
+                     slots, oov, out):  # fmt: skip
     # With by_nuls, chars holds the tokens joined by NULs (none in a token),
-    # starts[i] says nothing, and each span is found as the tokens are read.
-    # (One loop for both: numba's inlining of a shared probe slowed them.)
-    mask = np.uint64(slot_hash.shape[0] - 1)
-    n_tokens = starts.shape[0]
-    out = np.empty(n_tokens, dtype=np.int64)
+    # starts and stops say nothing, and each token is found as it is read.
+    vocab_stops = vocab_starts[1:]
     a, b = 0, 0
-    for i in range(n_tokens):
+    for i in range(out.shape[0]):
         if by_nuls:
-            b = a
-            while b < chars.shape[0] and chars[b] != 0:
-                b += 1
+            b, key = _token_end(chars, a)
         else:
             a, b = starts[i], stops[i]
-        h = _chars_hash(chars, a, b)
-        s = (h >> np.uint64(16)) & mask
-        row = oov
-        while slot_entry[s] >= 0:
-            if slot_hash[s] == h:
-                e = slot_entry[s]
-                if _same_chars(chars, a, b, vocab_chars, vocab_starts[e],
-                               vocab_starts[e + 1]):  # fmt: skip
-                    row = slot_rows[s]
-                    break
-            s = (s + np.uint64(1)) & mask
-        out[i] = row
+            key = _str_key(chars, a, b)
+        row = _probe_str(slots, key, chars, a, b, vocab_chars, vocab_starts,
+                         vocab_stops)  # fmt: skip
+        out[i] = oov if row < 0 else row
         a = b + 1
-    return out
+
+
+def _first_codes_joined_loop(chars, codes):
+    # _first_codes_loop's codes of NUL-joined str tokens, keyed as the str
+    # tables: a short token's key is the token. A long one is compared with its
+    # code's first occurrence. Also where each code's first occurrence lies.
+    n = codes.shape[0]
+    size = 1024
+    slots = np.full((size, 3), -1, dtype=np.int64)  # key, code (-1: empty), code
+    first = np.empty(n, dtype=np.int64)
+    keys = np.empty(n, dtype=np.int64)
+    span_starts = np.empty(n, dtype=np.int64)
+    span_stops = np.empty(n, dtype=np.int64)
+    n_codes = 0
+    a = 0
+    for i in range(n):
+        b, key = _token_end(chars, a)
+        c = _probe_str(slots, key, chars, a, b, chars, span_starts, span_stops)
+        if c < 0:
+            c = n_codes
+            first[c], keys[c], span_starts[c], span_stops[c] = i, key, a, b
+            n_codes += 1
+            if 2 * n_codes > size:  # rehash into a table twice as large
+                size *= 2
+                slots = np.full((size, 3), -1, dtype=np.int64)
+                for old in range(n_codes):
+                    _insert_code(slots, keys[old], old)
+            else:
+                _insert_code(slots, key, c)
+        codes[i] = c
+        a = b + 1
+    return (first[:n_codes].copy(), span_starts[:n_codes].copy(),
+            span_stops[:n_codes].copy())  # fmt: skip
+
+
+def _insert_code(slots, key, code):
+    mask = np.uint64(slots.shape[0] - 1)
+    s = _mix(key) & mask
+    while slots[s, 1] >= 0:
+        s = (s + np.uint64(1)) & mask
+    slots[s, 0], slots[s, 1], slots[s, 2] = key, code, code
 
 
 def _first_codes_loop(values, chars, starts, by_chars):
@@ -910,9 +1057,13 @@ def _first_codes_loop(values, chars, starts, by_chars):
     return codes, first[:n_codes].copy()
 
 
-def _sort_into(indices, a, b, ordered, k):
-    """Write ``indices[a:b]``, sorted, to ``ordered[k:]``."""
-    if b - a > 32:
+def _sort_into(indices, a, b, ordered, k, presorted):
+    """Write ``indices[a:b]``, sorted, to ``ordered[k:]`` (copied as they are if
+    ``presorted``)."""
+    if presorted:
+        for i in range(a, b):
+            ordered[k + i - a] = indices[i]
+    elif b - a > 32:
         ordered[k : k + b - a] = np.sort(indices[a:b])
     else:
         # Documents are short: each token goes straight to its rank (the
@@ -928,15 +1079,29 @@ def _sort_into(indices, a, b, ordered, k):
             ordered[k + rank] = x
 
 
-def _bag_loop(indices, indptr, values):
+def _row_keys_loop(values, indptr, d0, d1, bound, keys):
+    a = indptr[d0]
+    for d in range(d0, d1):
+        offset = (d - d0) * bound
+        for t in range(indptr[d], indptr[d + 1]):
+            keys[t - a] = offset + values[t]
+
+
+def _strip_row_keys_loop(keys, indptr, d0, d1, bound, out):
+    a = indptr[d0]
+    for d in range(d0, d1):
+        offset = (d - d0) * bound
+        for t in range(indptr[d], indptr[d + 1]):
+            out[t] = np.int64(keys[t - a]) - offset
+
+
+def _bag_loop(indices, indptr, values, presorted, data, ordered, out_indptr):
     n_docs = indptr.shape[0] - 1
-    ordered = np.empty(indices.shape[0], dtype=np.int64)
-    data = np.empty(indices.shape[0], dtype=values.dtype)
-    out_indptr = np.zeros(n_docs + 1, dtype=np.int64)
+    out_indptr[0] = 0
     k = 0
     for d in range(n_docs):
         a, b = indptr[d], indptr[d + 1]
-        _sort_into(indices, a, b, ordered, k)
+        _sort_into(indices, a, b, ordered, k, presorted)
         # Duplicates are summed one by one, in the dtype, as sum_duplicates does.
         value = values[d]
         last = k - 1
@@ -949,13 +1114,13 @@ def _bag_loop(indices, indptr, values):
                 data[last] += value
         k = last + 1
         out_indptr[d + 1] = k
-    return data[:k].copy(), ordered[:k].copy(), out_indptr
+    return k
 
 
-def _sorted_counts(indices, a, b, ordered, counts):
+def _sorted_counts(indices, a, b, ordered, counts, presorted):
     """Sort ``indices[a:b]`` into ``ordered``, duplicates merged, their number in
     ``counts``; return how many distinct."""
-    _sort_into(indices, a, b, ordered, 0)
+    _sort_into(indices, a, b, ordered, 0, presorted)
     last = -1
     for m in range(b - a):
         if last < 0 or ordered[m] != ordered[last]:
@@ -975,12 +1140,10 @@ def _longest_row(indptr):
     return longest
 
 
-def _weighted_bag_loop(codes, indptr, term_rows, n_rows, weights, scale, norm):
+def _weighted_bag_loop(codes, indptr, term_rows, n_rows, weights, scale, norm,
+                       presorted, data, out, out_indptr):  # fmt: skip
     n_docs = indptr.shape[0] - 1
-    n = codes.shape[0]
-    data = np.empty(n, dtype=weights.dtype)
-    out = np.empty(n, dtype=np.int64)
-    out_indptr = np.zeros(n_docs + 1, dtype=np.int64)
+    out_indptr[0] = 0
     longest = _longest_row(indptr)
     ordered = np.empty(longest, dtype=np.int64)
     counts = np.empty(longest, dtype=np.int64)
@@ -990,7 +1153,9 @@ def _weighted_bag_loop(codes, indptr, term_rows, n_rows, weights, scale, norm):
     seen = np.zeros(n_rows, dtype=np.bool_)
     k = 0
     for d in range(n_docs):
-        n_terms = _sorted_counts(codes, indptr[d], indptr[d + 1], ordered, counts)
+        n_terms = _sorted_counts(
+            codes, indptr[d], indptr[d + 1], ordered, counts, presorted
+        )
         total = 0.0  # float64, as np.bincount sums the row
         for i in range(n_terms):
             w[i] = weights[counts[i]]
@@ -1028,7 +1193,7 @@ def _weighted_bag_loop(codes, indptr, term_rows, n_rows, weights, scale, norm):
                 data[k] = sums[row]
                 k += 1
         out_indptr[d + 1] = k
-    return data[:k].copy(), out[:k].copy(), out_indptr
+    return k
 
 
 def _tokenize_loop(chars, bounds, word, lower_ascii):
@@ -1256,6 +1421,7 @@ class _Compiled:
         inner = numba.njit(cache=cache, nogil=True, inline="always")
         g = globals()
         for name in ("_murmur3_32", "_utf8", "_int_key", "_mix", "_chars_hash",
+                     "_str_key", "_token_end", "_probe_str", "_insert_code",
                      "_table_size", "_same_chars", "_char_wb_counts_loop",
                      "_char_wb_doc", "_char_wb_scratch", "_radix_sort",
                      "_next_word", "_sorted_counts", "_sort_into",
@@ -1267,8 +1433,11 @@ class _Compiled:
         self.lookup_int = jit(_lookup_int_loop)
         self.build_str_table = jit(_build_str_table_loop)
         self.lookup_str = jit(_lookup_str_loop)
+        self.first_codes_joined = jit(_first_codes_joined_loop)
         self.count_nuls = jit(_count_nuls_loop)
         self.bag = jit(_bag_loop)
+        self.row_keys = jit(_row_keys_loop)
+        self.strip_row_keys = jit(_strip_row_keys_loop)
         self.weighted_bag = jit(_weighted_bag_loop)
         self.first_codes = jit(_first_codes_loop)
         self.tokenize = jit(_tokenize_loop)

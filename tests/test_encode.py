@@ -737,18 +737,28 @@ class _Index:
         [[1, 2**70]],
     ],
 )
-def test_detection_keeps_the_arrays_of_token_lists_only(X):
-    from sknotes._text import detect_input_form, token_lists
+def test_reading_keeps_the_arrays_of_token_lists_only(X):
+    from sknotes._text import detect_input_form, read_input, token_lists
 
-    expected = reference(outcome, detect_input_form, X)
-    form = outcome(detect_input_form, X)
-    assert form == expected
-    docs = token_lists(X)
-    assert [list(d) for d in docs] == [list(d) for d in X]
+    expected = reference(outcome, read_input, X)
+    got = outcome(read_input, X)
+    assert outcome(detect_input_form, X) == (
+        expected if isinstance(expected[0], type) else expected[0]
+    )
+    if isinstance(expected[0], type):  # an error, the same
+        assert got == expected
+        return
+    form, docs = got
+    assert form == expected[0]
+    assert (docs is None) == (expected[1] is None) == (form != "tokens")
+    if docs is None:
+        return
+    assert docs == expected[1] == [list(d) for d in X]
     kept = isinstance(docs, _encode.FlatLists)
-    # The arrays are kept exactly when the detection found tokens the compiled
+    assert not isinstance(expected[1], _encode.FlatLists)
+    # The arrays are kept exactly when the check found tokens the compiled
     # path covers; then they are those of the tokens.
-    assert kept == (form == "tokens" and compiled([list(d) for d in X]))
+    assert kept == compiled([list(d) for d in X])
     if kept:
         fresh = _encode.flatten([list(d) for d in X], _indptr(X))
         assert docs.flat.kind == fresh.kind
@@ -757,22 +767,26 @@ def test_detection_keeps_the_arrays_of_token_lists_only(X):
             assert (a is None) == (b is None)
             if a is not None:
                 np.testing.assert_array_equal(a, b)
-    # Taken once, and for that very object only.
+        assert token_lists(docs) is docs
+        assert read_input(docs) == ("tokens", docs)
+    # Nothing is left behind for another reading of the same object.
     assert not isinstance(token_lists(X), _encode.FlatLists)
-    outcome(detect_input_form, X)
-    assert not isinstance(token_lists(list(X)), _encode.FlatLists)
 
 
-def test_detected_arrays_never_reach_a_later_batch():
-    from sknotes._text import detect_input_form, token_lists
+def test_arrays_travel_with_the_documents_they_were_read_from():
+    from sknotes._text import read_input, token_lists
 
     X = [[1, 2], [3]]
-    assert detect_input_form(X) == "tokens"
-    X[0][0] = 99  # changed in place after the detection...
-    assert detect_input_form([[1, "a"]]) == "tokens"  # ...and another detection
-    docs = token_lists(X)
-    assert not isinstance(docs, _encode.FlatLists)
-    assert docs == [[99, 2], [3]]
+    form, docs = read_input(X)
+    assert form == "tokens"
+    assert isinstance(docs, _encode.FlatLists)
+    assert read_input([[1, "a"]])[0] == "tokens"  # another batch, read meanwhile
+    X.append([4])  # X changed after it was read: read again, it is new
+    vocabulary = Vocabulary().fit([[4, 3, 2, 1]])
+    rows, indptr = vocabulary.encode(docs)
+    assert rows.tolist() == [3, 2, 1] and indptr.tolist() == [0, 2, 3]
+    rows, indptr = vocabulary.encode(token_lists(X))
+    assert rows.tolist() == [3, 2, 1, 0] and indptr.tolist() == [0, 2, 3, 4]
 
 
 @pytest.mark.filterwarnings("ignore::sklearn.exceptions.ConvergenceWarning")
