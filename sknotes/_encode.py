@@ -901,21 +901,15 @@ def _token_end(chars, a):
     return b, _str_key(chars, a, b)
 
 
-def _probe_str(slots, key, chars, a, b, other, other_starts, other_stops):
-    """Column 1 of the slot of ``key`` (the token ``chars[a:b]``), or -1; a long
-    key's token is compared with ``other[other_starts[e]:other_stops[e]]``,
-    ``e`` the slot's column 2."""
+def _find_slot(slots, key, s):
+    """The first slot from ``s`` on that holds ``key`` or is empty (column 1
+    negative). A long key's token is then compared by the caller, in its own
+    loop: numba's code for a probe function that took the code point arrays
+    too ran several times slower."""
     mask = np.uint64(slots.shape[0] - 1)
-    s = _mix(key) & mask
-    while slots[s, 1] >= 0:
-        if slots[s, 0] == key:
-            if key >= 0:
-                return slots[s, 1]
-            e = slots[s, 2]
-            if _same_chars(chars, a, b, other, other_starts[e], other_stops[e]):
-                return slots[s, 1]
+    while slots[s, 1] >= 0 and slots[s, 0] != key:
         s = (s + np.uint64(1)) & mask
-    return -1
+    return s
 
 
 def _build_str_table_loop(chars, starts, rows):
@@ -936,7 +930,7 @@ def _lookup_str_loop(chars, starts, stops, by_nuls, vocab_chars, vocab_starts,
                      slots, oov, out):  # fmt: skip
     # With by_nuls, chars holds the tokens joined by NULs (none in a token),
     # starts and stops say nothing, and each token is found as it is read.
-    vocab_stops = vocab_starts[1:]
+    mask = np.uint64(slots.shape[0] - 1)
     a, b = 0, 0
     for i in range(out.shape[0]):
         if by_nuls:
@@ -944,9 +938,13 @@ def _lookup_str_loop(chars, starts, stops, by_nuls, vocab_chars, vocab_starts,
         else:
             a, b = starts[i], stops[i]
             key = _str_key(chars, a, b)
-        row = _probe_str(slots, key, chars, a, b, vocab_chars, vocab_starts,
-                         vocab_stops)  # fmt: skip
-        out[i] = oov if row < 0 else row
+        s = _find_slot(slots, key, _mix(key) & mask)
+        while (key < 0 and slots[s, 1] >= 0 and not _same_chars(
+            chars, a, b, vocab_chars, vocab_starts[slots[s, 2]],
+            vocab_starts[slots[s, 2] + 1],
+        )):  # fmt: skip
+            s = _find_slot(slots, key, (s + np.uint64(1)) & mask)
+        out[i] = oov if slots[s, 1] < 0 else slots[s, 1]
         a = b + 1
 
 
@@ -956,31 +954,47 @@ def _first_codes_joined_loop(chars, codes):
     # code's first occurrence. Also where each code's first occurrence lies.
     n = codes.shape[0]
     size = 1024
-    slots = np.full((size, 3), -1, dtype=np.int64)  # key, code (-1: empty), code
     first = np.empty(n, dtype=np.int64)
     keys = np.empty(n, dtype=np.int64)
     span_starts = np.empty(n, dtype=np.int64)
     span_stops = np.empty(n, dtype=np.int64)
-    n_codes = 0
-    a = 0
-    for i in range(n):
+    i, a, n_codes = 0, 0, 0
+    while i < n:
+        # A table twice as large as the codes so far, filled up to half.
+        size = max(size, _table_size(n_codes))
+        slots = np.full((size, 3), -1, dtype=np.int64)  # key, code (-1: empty)
+        for old in range(n_codes):
+            _insert_code(slots, keys[old], old)
+        i, a, n_codes = _code_tokens(chars, codes, slots, i, a, n_codes, first,
+                                     keys, span_starts, span_stops)  # fmt: skip
+    return (first[:n_codes].copy(), span_starts[:n_codes].copy(),
+            span_stops[:n_codes].copy())  # fmt: skip
+
+
+def _code_tokens(chars, codes, slots, i, a, n_codes, first, keys, span_starts,
+                 span_stops):  # fmt: skip
+    """Code tokens from the ``i``-th (at ``chars[a]``) until ``slots`` is half
+    full; return where it stopped and the number of codes. (A loop of its own:
+    numba's code for one loop that also grew the table ran slower.)"""
+    n = codes.shape[0]
+    mask = np.uint64(slots.shape[0] - 1)
+    while i < n and 2 * n_codes <= slots.shape[0]:
         b, key = _token_end(chars, a)
-        c = _probe_str(slots, key, chars, a, b, chars, span_starts, span_stops)
+        s = _find_slot(slots, key, _mix(key) & mask)
+        while (key < 0 and slots[s, 1] >= 0 and not _same_chars(
+            chars, a, b, chars, span_starts[slots[s, 1]], span_stops[slots[s, 1]],
+        )):  # fmt: skip
+            s = _find_slot(slots, key, (s + np.uint64(1)) & mask)
+        c = slots[s, 1]
         if c < 0:
             c = n_codes
             first[c], keys[c], span_starts[c], span_stops[c] = i, key, a, b
+            slots[s, 0], slots[s, 1], slots[s, 2] = key, c, c
             n_codes += 1
-            if 2 * n_codes > size:  # rehash into a table twice as large
-                size *= 2
-                slots = np.full((size, 3), -1, dtype=np.int64)
-                for old in range(n_codes):
-                    _insert_code(slots, keys[old], old)
-            else:
-                _insert_code(slots, key, c)
         codes[i] = c
+        i += 1
         a = b + 1
-    return (first[:n_codes].copy(), span_starts[:n_codes].copy(),
-            span_stops[:n_codes].copy())  # fmt: skip
+    return i, a, n_codes
 
 
 def _insert_code(slots, key, code):
@@ -1421,7 +1435,7 @@ class _Compiled:
         inner = numba.njit(cache=cache, nogil=True, inline="always")
         g = globals()
         for name in ("_murmur3_32", "_utf8", "_int_key", "_mix", "_chars_hash",
-                     "_str_key", "_token_end", "_probe_str", "_insert_code",
+                     "_str_key", "_token_end", "_find_slot", "_insert_code",
                      "_table_size", "_same_chars", "_char_wb_counts_loop",
                      "_char_wb_doc", "_char_wb_scratch", "_radix_sort",
                      "_next_word", "_sorted_counts", "_sort_into",
@@ -1433,6 +1447,7 @@ class _Compiled:
         self.lookup_int = jit(_lookup_int_loop)
         self.build_str_table = jit(_build_str_table_loop)
         self.lookup_str = jit(_lookup_str_loop)
+        g["_code_tokens"] = jit(_code_tokens)
         self.first_codes_joined = jit(_first_codes_joined_loop)
         self.count_nuls = jit(_count_nuls_loop)
         self.bag = jit(_bag_loop)
