@@ -347,7 +347,11 @@ def first_codes(flat):
             codes = codes, first
         else:
             k = _kernels()
-            codes = k.first_codes(np.zeros(0, np.int64), flat.chars, flat.starts, True)
+            codes = np.empty(flat.n_tokens, dtype=np.int64)
+            first = k.first_codes(
+                np.zeros(0, np.int64), flat.chars, flat.starts, True, codes
+            )
+            codes = codes, first
         flat.codes = codes
     return flat.codes
 
@@ -359,7 +363,9 @@ def int_codes(keys):
     k = _kernels()
     if not k:
         return None
-    return k.first_codes(keys, np.zeros(0, np.uint32), np.zeros(1, np.int64), False)
+    codes = np.empty(keys.shape[0], dtype=np.int64)
+    empty = np.zeros(0, np.uint32), np.zeros(1, np.int64)
+    return codes, k.first_codes(keys, *empty, False, codes)
 
 
 def token_counts(docs, indptr):
@@ -1005,7 +1011,7 @@ def _insert_code(slots, key, code):
     slots[s, 0], slots[s, 1], slots[s, 2] = key, code, code
 
 
-def _first_codes_loop(values, chars, starts, by_chars):
+def _first_codes_loop(values, chars, starts, by_chars, codes):
     # One open-addressing table of codes, grown as distinct tokens arrive: sized
     # by them, not by the batch, it stays in cache for a corpus's frequent tokens.
     # A slot holds a key (an int token, or the hash of a str token's code points)
@@ -1016,7 +1022,6 @@ def _first_codes_loop(values, chars, starts, by_chars):
     size = 1024
     slots = np.empty((size, 2), dtype=np.int64)
     slots[:, 1] = -1  # -1: empty
-    codes = np.empty(n, dtype=np.int64)
     first = np.empty(n, dtype=np.int64)
     keys = np.empty(n, dtype=np.int64)
     key_chars = np.empty(chars.shape[0] if by_chars else 0, dtype=np.uint32)
@@ -1068,7 +1073,7 @@ def _first_codes_loop(values, chars, starts, by_chars):
                     t = (t + np.uint64(1)) & mask
                 slots[t, 0] = keys[c]
                 slots[t, 1] = c
-    return codes, first[:n_codes].copy()
+    return first[:n_codes].copy()
 
 
 def _sort_into(indices, a, b, ordered, k, presorted):
