@@ -134,10 +134,10 @@ def _int_type(kind):
 
 def flatten(docs, indptr):
     """``docs`` as a :class:`Flat`, or None if the compiled path does not cover it."""
-    if isinstance(docs, FlatDocs | FlatLists):
-        return docs.flat
     if not _kernels():
         return None
+    if isinstance(docs, FlatDocs | FlatLists):
+        return docs.flat
     # A list first: array() reads a list faster than an iterator.
     return flat_of_tokens(list(chain.from_iterable(docs)), docs, indptr)
 
@@ -452,16 +452,15 @@ def bag_arrays(indices, indptr, dtype, mean):
     if mean:
         values /= np.maximum(np.diff(indptr), 1).astype(dtype)
     indices = np.asarray(indices, dtype=np.int64)
-    indices, presorted = _sorted_in_rows(indices, indptr)
-    return _bag_outputs(k.bag, indices, indptr, dtype, values, presorted)
+    return _bag_outputs(k.bag, indices, indptr, dtype, values)
 
 
 def _bag_outputs(loop, indices, indptr, dtype, *args):
     """``(data, indices, indptr)`` that a bag loop writes, ``loop(indices,
     indptr, *args, data, indices_out, indptr_out)`` returning how many entries.
 
-    The outputs are numpy's arrays: numpy asks for huge pages for large ones,
-    where the compiled code's allocations fault a page at a time.
+    The outputs are numpy's arrays: a large array allocated in compiled code
+    faults its pages in one by one at every call, numpy's memory is reused.
     """
     n = indices.shape[0]
     data = np.empty(n, dtype=dtype)
@@ -469,36 +468,6 @@ def _bag_outputs(loop, indices, indptr, dtype, *args):
     out_indptr = np.empty(indptr.shape[0], dtype=np.int64)
     k = loop(indices, indptr, *args, data, ordered, out_indptr)
     return data[:k], ordered[:k], out_indptr
-
-
-def _sorted_in_rows(values, indptr):
-    """``(values, presorted)`` for the bag loops: ``values`` (int64,
-    non-negative) sorted within each row of ``indptr`` when numpy's sort can do
-    it in few calls, else as they are (the loops sort each row then).
-
-    Each call sorts one uint32 key per value, ``(row − first row)·bound +
-    value``, for as many rows as keep the keys below 2³²: numpy's vectorised
-    sort of the keys beats a sort per document.
-    """
-    n_docs = indptr.shape[0] - 1
-    if values.shape[0] == 0 or values.min() < 0:
-        return values, False
-    bound = int(values.max()) + 1
-    per = (2**32 - 1) // bound  # documents per sort
-    if per < 256:
-        return values, False
-    k = _kernels()
-    ordered = np.empty_like(values)
-    starts = indptr[: n_docs + 1 : per]
-    longest = int(np.diff(np.append(starts, indptr[-1])).max())
-    buffer = np.empty(longest, dtype=np.uint32)
-    for d0 in range(0, n_docs, per):
-        d1 = min(d0 + per, n_docs)
-        keys = buffer[: indptr[d1] - indptr[d0]]
-        k.row_keys(values, indptr, d0, d1, bound, keys)
-        keys.sort()
-        k.strip_row_keys(keys, indptr, d0, d1, bound, ordered)
-    return ordered, True
 
 
 def weighted_bag(flat, term_rows, n_rows, dtype, weighting, pooling, term_scale=None):
@@ -528,11 +497,9 @@ def weighted_bag(flat, term_rows, n_rows, dtype, weighting, pooling, term_scale=
     scale = np.zeros(0, dtype) if term_scale is None else term_scale.astype(dtype)
     norm = {"sum": 0, "mean": 1, "sqrtn": 2}[pooling]
     rows = np.asarray(term_rows, dtype=np.int64)
-    codes, presorted = _sorted_in_rows(codes, indptr)
     return _bag_outputs(
-        k.weighted_bag, codes, indptr, dtype, rows, n_rows, weights, scale, norm,
-        presorted,
-    )  # fmt: skip
+        k.weighted_bag, codes, indptr, dtype, rows, n_rows, weights, scale, norm
+    )
 
 
 # -- the default tokenizer ---------------------------------------------------------
@@ -676,7 +643,7 @@ def char_wb_arrays(docs, ngram_range, n_features, lowercase, dtype):
         data, indices, indptr, n_raw = k.char_wb(*args, ones)
     else:
         raw, indptr = k.char_wb_raw(*args)
-        data, indices, indptr = _bag_outputs(k.bag, raw, indptr, dtype, ones, False)
+        data, indices, indptr = _bag_outputs(k.bag, raw, indptr, dtype, ones)
         n_raw = raw.shape[0]
     # scikit-learn's index dtypes: int32, or int64 for more n-grams than int32
     # counts (before their duplicates are summed).
@@ -1076,13 +1043,9 @@ def _first_codes_loop(values, chars, starts, by_chars, codes):
     return first[:n_codes].copy()
 
 
-def _sort_into(indices, a, b, ordered, k, presorted):
-    """Write ``indices[a:b]``, sorted, to ``ordered[k:]`` (copied as they are if
-    ``presorted``)."""
-    if presorted:
-        for i in range(a, b):
-            ordered[k + i - a] = indices[i]
-    elif b - a > 32:
+def _sort_into(indices, a, b, ordered, k):
+    """Write ``indices[a:b]``, sorted, to ``ordered[k:]``."""
+    if b - a > 32:
         ordered[k : k + b - a] = np.sort(indices[a:b])
     else:
         # Documents are short: each token goes straight to its rank (the
@@ -1098,29 +1061,13 @@ def _sort_into(indices, a, b, ordered, k, presorted):
             ordered[k + rank] = x
 
 
-def _row_keys_loop(values, indptr, d0, d1, bound, keys):
-    a = indptr[d0]
-    for d in range(d0, d1):
-        offset = (d - d0) * bound
-        for t in range(indptr[d], indptr[d + 1]):
-            keys[t - a] = offset + values[t]
-
-
-def _strip_row_keys_loop(keys, indptr, d0, d1, bound, out):
-    a = indptr[d0]
-    for d in range(d0, d1):
-        offset = (d - d0) * bound
-        for t in range(indptr[d], indptr[d + 1]):
-            out[t] = np.int64(keys[t - a]) - offset
-
-
-def _bag_loop(indices, indptr, values, presorted, data, ordered, out_indptr):
+def _bag_loop(indices, indptr, values, data, ordered, out_indptr):
     n_docs = indptr.shape[0] - 1
     out_indptr[0] = 0
     k = 0
     for d in range(n_docs):
         a, b = indptr[d], indptr[d + 1]
-        _sort_into(indices, a, b, ordered, k, presorted)
+        _sort_into(indices, a, b, ordered, k)
         # Duplicates are summed one by one, in the dtype, as sum_duplicates does.
         value = values[d]
         last = k - 1
@@ -1136,10 +1083,10 @@ def _bag_loop(indices, indptr, values, presorted, data, ordered, out_indptr):
     return k
 
 
-def _sorted_counts(indices, a, b, ordered, counts, presorted):
+def _sorted_counts(indices, a, b, ordered, counts):
     """Sort ``indices[a:b]`` into ``ordered``, duplicates merged, their number in
     ``counts``; return how many distinct."""
-    _sort_into(indices, a, b, ordered, 0, presorted)
+    _sort_into(indices, a, b, ordered, 0)
     last = -1
     for m in range(b - a):
         if last < 0 or ordered[m] != ordered[last]:
@@ -1160,7 +1107,7 @@ def _longest_row(indptr):
 
 
 def _weighted_bag_loop(codes, indptr, term_rows, n_rows, weights, scale, norm,
-                       presorted, data, out, out_indptr):  # fmt: skip
+                       data, out, out_indptr):  # fmt: skip
     n_docs = indptr.shape[0] - 1
     out_indptr[0] = 0
     longest = _longest_row(indptr)
@@ -1172,9 +1119,7 @@ def _weighted_bag_loop(codes, indptr, term_rows, n_rows, weights, scale, norm,
     seen = np.zeros(n_rows, dtype=np.bool_)
     k = 0
     for d in range(n_docs):
-        n_terms = _sorted_counts(
-            codes, indptr[d], indptr[d + 1], ordered, counts, presorted
-        )
+        n_terms = _sorted_counts(codes, indptr[d], indptr[d + 1], ordered, counts)
         total = 0.0  # float64, as np.bincount sums the row
         for i in range(n_terms):
             w[i] = weights[counts[i]]
@@ -1456,8 +1401,6 @@ class _Compiled:
         self.first_codes_joined = jit(_first_codes_joined_loop)
         self.count_nuls = jit(_count_nuls_loop)
         self.bag = jit(_bag_loop)
-        self.row_keys = jit(_row_keys_loop)
-        self.strip_row_keys = jit(_strip_row_keys_loop)
         self.weighted_bag = jit(_weighted_bag_loop)
         self.first_codes = jit(_first_codes_loop)
         self.tokenize = jit(_tokenize_loop)

@@ -325,7 +325,7 @@ def token_lists(X):
     """
     if isinstance(X, _encode.FlatLists):
         return X
-    return [doc if type(doc) is list else list(doc) for doc in X]
+    return _lists(X, set(map(type, X)))
 
 
 # -- tokens → rows -------------------------------------------------------------

@@ -488,9 +488,8 @@ def test_int_tokens_are_read_as_the_reference_reads_them(docs):
 
 @pytest.mark.parametrize("high", [31, 2**20, 2**40])
 @pytest.mark.parametrize("dtype", [np.float32, np.float64])
-def test_bag_matrix_sorted_by_chunks_or_by_document(high, dtype):
-    # Rows below 2**24 are sorted by numpy in chunks of documents (several
-    # chunks here for 2**20), larger ones document by document.
+def test_bag_matrix_of_many_documents_and_large_rows(high, dtype):
+    # Documents past the short-document sort, repeats, rows beyond int32.
     rng = np.random.default_rng(2)
     lengths = rng.integers(0, 45, size=9000)
     indptr = np.zeros(lengths.size + 1, dtype=np.int64)
