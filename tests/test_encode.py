@@ -98,6 +98,17 @@ def assert_encodes_alike(encoder, docs):
     assert_same(outcome(encoder.encode, docs), reference(outcome, encoder.encode, docs))
 
 
+def assert_coded_in_order(flat, docs):
+    """``first_codes(flat)`` numbers the tokens of ``docs`` by first appearance,
+    as ``dict.fromkeys`` orders them, and finds each code's first token."""
+    tokens = list(chain.from_iterable(docs))
+    distinct = list(dict.fromkeys(tokens))
+    codes, first = _encode.first_codes(flat)
+    assert _encode.first_tokens(flat, docs, first) == distinct
+    code_of = {t: c for c, t in enumerate(distinct)}
+    assert codes.tolist() == [code_of[t] for t in tokens]
+
+
 @pytest.mark.parametrize(
     "tokens", [st.one_of(SMALL_INTS, INT64), st.one_of(FEW_WORDS, TEXT)]
 )
@@ -372,12 +383,7 @@ def test_first_codes_are_dict_fromkeys_order(kind):
     values = np.concatenate([values, rng.choice(values, 6000)])
     tokens = values.tolist() if kind == "int" else [f"t{v}é" for v in values]
     docs = [tokens[i : i + 7] for i in range(0, len(tokens), 7)]
-    flat = _encode.flatten(docs, _indptr(docs))
-    codes, first = _encode.first_codes(flat)
-    distinct = list(dict.fromkeys(tokens))
-    assert _encode.first_tokens(flat, docs, first) == distinct
-    code_of = {t: c for c, t in enumerate(distinct)}
-    assert codes.tolist() == [code_of[t] for t in tokens]
+    assert_coded_in_order(_encode.flatten(docs, _indptr(docs)), docs)
 
 
 # Tokens around the str tables' keys: up to 7 code points, all in 1..255, are
@@ -403,16 +409,11 @@ def test_str_tables_around_their_keys(train, test, weighting):
     vocabulary = Vocabulary().fit(train)
     assert_encodes_alike(vocabulary, test)
     for docs in (train, test):
-        tokens = list(chain.from_iterable(docs))
-        distinct = list(dict.fromkeys(tokens))
-        code_of = {t: c for c, t in enumerate(distinct)}
         # Flattened from the list of tokens, and from the checked documents
         # (joined document by document: no list of the tokens is kept).
         checked = read_input(docs)[1]
         for flat in (_encode.flatten(docs, _indptr(docs)), checked.flat):
-            codes, first = _encode.first_codes(flat)
-            assert codes.tolist() == [code_of[t] for t in tokens]
-            assert _encode.first_tokens(flat, docs, first) == distinct
+            assert_coded_in_order(flat, docs)
             expected = reference(vocabulary.encode, docs)[0]
             np.testing.assert_array_equal(
                 _encode.lookup_rows(flat, vocabulary), expected, strict=True
@@ -435,12 +436,7 @@ def test_str_tables_of_many_short_and_long_tokens():
         docs = [tokens[i : i + 9] for i in range(0, len(tokens), 9)]
         vocabulary = Vocabulary(min_count=2).fit(docs[: len(docs) // 2])
         assert_encodes_alike(vocabulary, docs)
-        flat = _encode.flatten(docs, _indptr(docs))
-        codes, first = _encode.first_codes(flat)
-        distinct = list(dict.fromkeys(tokens))
-        assert _encode.first_tokens(flat, docs, first) == distinct
-        code_of = {t: c for c, t in enumerate(distinct)}
-        assert codes.tolist() == [code_of[t] for t in tokens]
+        assert_coded_in_order(_encode.flatten(docs, _indptr(docs)), docs)
         encoder = fitted_alike({"weighting": "sublinear", "pooling": "sqrtn"}, docs)
         assert_same(encoder.pi(docs), reference(encoder.pi, docs))
 
