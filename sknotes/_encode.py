@@ -497,9 +497,7 @@ def weighted_bag(flat, term_rows, n_rows, dtype, weighting, pooling, term_scale=
     scale = np.zeros(0, dtype) if term_scale is None else term_scale.astype(dtype)
     norm = {"sum": 0, "mean": 1, "sqrtn": 2}[pooling]
     rows = np.asarray(term_rows, dtype=np.int64)
-    return _bag_outputs(
-        k.weighted_bag, codes, indptr, dtype, rows, n_rows, weights, scale, norm
-    )
+    return k.weighted_bag(codes, indptr, rows, n_rows, weights, scale, norm)
 
 
 # -- the default tokenizer ---------------------------------------------------------
@@ -1106,10 +1104,14 @@ def _longest_row(indptr):
     return longest
 
 
-def _weighted_bag_loop(codes, indptr, term_rows, n_rows, weights, scale, norm,
-                       data, out, out_indptr):  # fmt: skip
+def _weighted_bag_loop(codes, indptr, term_rows, n_rows, weights, scale, norm):
+    # Its outputs are its own: given as arguments, they might alias the
+    # inputs for the compiler, and the loop ran slower.
     n_docs = indptr.shape[0] - 1
-    out_indptr[0] = 0
+    n = codes.shape[0]
+    data = np.empty(n, dtype=weights.dtype)
+    out = np.empty(n, dtype=np.int64)
+    out_indptr = np.zeros(n_docs + 1, dtype=np.int64)
     longest = _longest_row(indptr)
     ordered = np.empty(longest, dtype=np.int64)
     counts = np.empty(longest, dtype=np.int64)
@@ -1157,7 +1159,7 @@ def _weighted_bag_loop(codes, indptr, term_rows, n_rows, weights, scale, norm,
                 data[k] = sums[row]
                 k += 1
         out_indptr[d + 1] = k
-    return k
+    return data[:k].copy(), out[:k].copy(), out_indptr
 
 
 def _tokenize_loop(chars, bounds, word, lower_ascii):
