@@ -6,12 +6,14 @@ reference); this module computes the same arrays faster when numba (the ``fast``
 extra) is installed, and says "not here" (``None``) otherwise or for any input it
 does not cover, so that the caller runs the reference.  What it covers:
 
-- a batch whose tokens are all ints that fit in int64, or all str (without lone
-  surrogates): one C-level pass flattens it (``np.fromiter`` of the ints, or the
-  UTF-32 code points of the joined strs and each token's length);
+- a batch whose tokens are all ints (not bools) that fit in int64, or all str
+  (without lone surrogates): C-level passes flatten it (``array("q")`` of the
+  ints and one pass over their types, or the code points of the strs joined by
+  NULs, document by document);
 - a vocabulary lookup: an open-addressing hash table built once from
-  ``token_to_row`` (ints by value, strs by their code points, checked for
-  equality), unknown tokens to ``oov_row``;
+  ``token_to_row`` (ints by value; a str of at most 7 code points in 1..255 by
+  those code points packed into the key, a longer one by a hash of its code
+  points, checked for equality), unknown tokens to ``oov_row``;
 - stable hashing: MurmurHash3 (x86, 32 bits, seed 0) of each token's UTF-8 bytes,
   ``"\\x00" + str(int)`` for an int, as :func:`sklearn.utils.murmurhash3_32`;
 - the bag matrix of sum or mean pooling, sorted and with duplicates summed in the
