@@ -35,9 +35,9 @@ from sknotes._text import (
     DocumentEncoder,
     _indptr,
     as_documents,
-    detect_input_form,
     load_embeddings,
     normalize_bag_rows,
+    read_input,
     smooth_idf,
     stable_hash,
     token_lists,
@@ -597,7 +597,9 @@ best_validation_score_, n_iter_, t_, n_layers_, n_outputs_, out_activation_
         return token_lists(X)
 
     def _check_form(self, X, reset):
-        form = detect_input_form(X)
+        """The form of ``X``, and ``X`` itself (token sequences: as lists that
+        hold the arrays their type check made, for the encoder)."""
+        form, docs = read_input(X)
         if form != "strings" and (
             self.tokenizer is not None or self.token_pattern != TOKEN_PATTERN
         ):
@@ -637,7 +639,7 @@ best_validation_score_, n_iter_, t_, n_layers_, n_outputs_, out_activation_
                 f"X is given as {form} but this model was fitted on "
                 f"{self._input_form}; use the same form of input for fit and predict."
             )
-        return form
+        return form, X if docs is None else docs
 
     def _ngram_range(self, form):
         """``ngram_range`` with 'auto' resolved for input of ``form``."""
@@ -729,7 +731,7 @@ best_validation_score_, n_iter_, t_, n_layers_, n_outputs_, out_activation_
         return Pi[rows]
 
     def _validate_fit_input(self, X, y, reset):
-        form = self._check_form(X, reset)
+        form, X = self._check_form(X, reset)
         if reset:
             # A refit may change the form: nothing of an earlier vocabulary survives.
             self.vocabulary_, self.max_length_, self._encoder = None, None, None
@@ -808,7 +810,7 @@ best_validation_score_, n_iter_, t_, n_layers_, n_outputs_, out_activation_
         return sp.hstack([Pi, chars], format="csr")
 
     def _validate_predict_input(self, X):
-        form = self._check_form(X, reset=False)
+        form, X = self._check_form(X, reset=False)
         if form == "bag":
             X = validate_data(
                 self,
@@ -1248,7 +1250,7 @@ of shape (n_documents, n_tokens)
         check_is_fitted(self)
         if not 0 <= output < self.n_outputs_:
             raise ValueError(f"output must be in [0, {self.n_outputs_}); got {output}.")
-        form = self._check_form(X, reset=False)
+        form, X = self._check_form(X, reset=False)
         if form == "bag" or self.pooling == "concat":
             Pi = self._validate_predict_input(X)
             grad_Pi = self._grad_input(Pi, output)

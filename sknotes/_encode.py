@@ -6,12 +6,14 @@ reference); this module computes the same arrays faster when numba (the ``fast``
 extra) is installed, and says "not here" (``None``) otherwise or for any input it
 does not cover, so that the caller runs the reference.  What it covers:
 
-- a batch whose tokens are all ints that fit in int64, or all str (without lone
-  surrogates): one C-level pass flattens it (``np.fromiter`` of the ints, or the
-  UTF-32 code points of the joined strs and each token's length);
+- a batch whose tokens are all ints (not bools) that fit in int64, or all str
+  (without lone surrogates): C-level passes flatten it (``array("q")`` of the
+  ints and one pass over their types, or the code points of the strs joined by
+  NULs, document by document);
 - a vocabulary lookup: an open-addressing hash table built once from
-  ``token_to_row`` (ints by value, strs by their code points, checked for
-  equality), unknown tokens to ``oov_row``;
+  ``token_to_row`` (ints by value; a str of at most 7 code points in 1..255 by
+  those code points packed into the key, a longer one by a hash of its code
+  points, checked for equality), unknown tokens to ``oov_row``;
 - stable hashing: MurmurHash3 (x86, 32 bits, seed 0) of each token's UTF-8 bytes,
   ``"\\x00" + str(int)`` for an int, as :func:`sklearn.utils.murmurhash3_32`;
 - the bag matrix of sum or mean pooling, sorted and with duplicates summed in the
@@ -31,6 +33,7 @@ from collections import Counter
 from collections.abc import Sequence
 from itertools import chain, compress
 from numbers import Integral
+from operator import countOf
 
 import numpy as np
 
@@ -86,6 +89,7 @@ class Flat:
         self.values, self._chars, self._starts = values, chars, starts
         self.tokens, self.joined = tokens, joined
         self.codes = None  # first_codes' result, kept: a batch is coded once
+        self.first_spans = None  # where its first tokens lie in joined
 
     def _split(self):
         if self._chars is None and self.joined is not None:
@@ -108,6 +112,15 @@ class Flat:
     def ints(self, at=None):
         return self.values if at is None else self.values[at]
 
+    def char_spans(self, at=None):
+        """``(chars, starts, stops)``: code points holding each token (or each
+        token at ``at``) at ``chars[starts[i]:stops[i]]``. The first
+        occurrences that :func:`first_codes` found in the NUL-joined code
+        points are read there (``at`` its positions), without a split."""
+        if at is not None and self.first_spans is not None and at is self.codes[1]:
+            return (self.joined, *self.first_spans)
+        return (self.chars, *self.spans(at))
+
     def spans(self, at=None):
         """Where each token (or each token at ``at``) starts and stops in chars."""
         if at is None:
@@ -121,32 +134,30 @@ def _int_type(kind):
     )
 
 
-def flatten(docs, indptr, exclude_bools=False):
-    """``docs`` as a :class:`Flat`, or None if the compiled path does not cover it
-    (or, with ``exclude_bools``, if a token is a bool)."""
-    if isinstance(docs, FlatDocs | FlatLists):
-        return docs.flat
+def flatten(docs, indptr):
+    """``docs`` as a :class:`Flat`, or None if the compiled path does not cover it."""
     if not _kernels():
         return None
+    if isinstance(docs, FlatDocs | FlatLists):
+        return docs.flat
     # A list first: array() reads a list faster than an iterator.
-    return flat_of_tokens(list(chain.from_iterable(docs)), docs, indptr, exclude_bools)
+    return flat_of_tokens(list(chain.from_iterable(docs)), docs, indptr)
 
 
-def flat_of_tokens(tokens, docs, indptr, exclude_bools=False):
-    """:func:`flatten` of ``docs`` given ``tokens``, their tokens in one list."""
+def flat_of_tokens(tokens, docs, indptr):
+    """:func:`flatten` of ``docs`` given ``tokens``, their tokens in one list:
+    ints (not bools) that fit in int64, or strs."""
     if not _kernels():
         return None
     n = int(indptr[-1])
     try:
-        # array("q") takes ints (through __index__) and nothing else: the type
-        # check and the conversion in one C loop.
+        # array("q") takes ints and nothing else but objects with __index__
+        # (bools among them), which the type pass then finds.
         values = np.frombuffer(array("q", tokens), np.int64)
     except (TypeError, OverflowError):  # strs, floats, or ints beyond int64
         pass
     else:
-        if exclude_bools and _has_bool(docs, indptr, values):
-            return None
-        return Flat("int", indptr, values=values)
+        return Flat("int", indptr, values=values) if _ints_only(tokens) else None
     try:
         # join takes strs (and their subclasses) and nothing else.
         joined = "\x00".join(tokens)
@@ -211,19 +222,13 @@ class FlatLists(list):
         self.flat = flat
 
 
-def _has_bool(docs, indptr, values):
-    # A bool passes array("q") as 0 or 1.  The reference hashes the first token
-    # of each value (a dict merges True into 1): it fails only if the first 0 or
-    # 1 is a bool, so only those two tokens are looked at.
-    for value in (0, 1):
-        at = values == value
-        if at.any():
-            i = int(at.argmax())
-            d = int(np.searchsorted(indptr, i, side="right")) - 1
-            # numpy < 2 lets np.bool_ through array("q") too.
-            if isinstance(docs[d][i - indptr[d]], bool | np.bool_):
-                return True
-    return False
+def _ints_only(tokens):
+    """Whether every token is an int token of the reference (an Integral or
+    numpy integer, not a bool)."""
+    # Exact ints are told apart in one C loop; any other type, by its class.
+    if countOf(map(type, tokens), int) == len(tokens):
+        return True
+    return all(map(_int_type, set(map(type, tokens))))
 
 
 # -- tables of a vocabulary ------------------------------------------------------
@@ -291,18 +296,24 @@ def lookup_rows(flat, vocabulary, at=None):
     k = _kernels()
     oov = vocabulary.oov_row
     if flat.kind == "int":
-        return k.lookup_int(flat.ints(at), *index.int_table, oov)
+        values = flat.ints(at)
+        out = np.empty(values.shape[0], dtype=np.int64)
+        k.lookup_int(values, *index.int_table, oov, out)
+        return out
     if at is None and flat._chars is None and flat.joined is not None:
         # Looked up as they are joined, in the same pass that finds the tokens.
         chars, by_nuls = flat.joined, True
-        starts = stops = np.empty(flat.n_tokens, dtype=np.int64)
+        starts = stops = np.zeros(0, dtype=np.int64)
+        n = flat.n_tokens
     else:
-        chars, by_nuls = flat.chars, False
-        starts, stops = flat.spans(at)
-    return k.lookup_str(
+        (chars, starts, stops), by_nuls = flat.char_spans(at), False
+        n = starts.shape[0]
+    out = np.empty(n, dtype=np.int64)
+    k.lookup_str(
         chars, starts, stops, by_nuls, index.str_chars, index.str_starts,
-        *index.str_table, oov,
+        index.str_table, oov, out,
     )  # fmt: skip
+    return out
 
 
 def hash_rows(flat, n_buckets, at=None):
@@ -311,7 +322,7 @@ def hash_rows(flat, n_buckets, at=None):
     k = _kernels()
     if flat.kind == "int":
         return k.hash_ints(flat.ints(at), n_buckets)
-    return k.hash_strs(flat.chars, *flat.spans(at), n_buckets)
+    return k.hash_strs(*flat.char_spans(at), n_buckets)
 
 
 def first_tokens(flat, docs, first):
@@ -331,9 +342,18 @@ def first_codes(flat):
     if flat.codes is None:
         if flat.kind == "int":
             codes = int_codes(flat.values)
+        elif flat._chars is None and flat.joined is not None:
+            codes = np.empty(flat.n_tokens, dtype=np.int64)
+            first, *spans = _kernels().first_codes_joined(flat.joined, codes)
+            flat.first_spans = tuple(spans)
+            codes = codes, first
         else:
             k = _kernels()
-            codes = k.first_codes(np.zeros(0, np.int64), flat.chars, flat.starts, True)
+            codes = np.empty(flat.n_tokens, dtype=np.int64)
+            first = k.first_codes(
+                np.zeros(0, np.int64), flat.chars, flat.starts, True, codes
+            )
+            codes = codes, first
         flat.codes = codes
     return flat.codes
 
@@ -345,7 +365,9 @@ def int_codes(keys):
     k = _kernels()
     if not k:
         return None
-    return k.first_codes(keys, np.zeros(0, np.uint32), np.zeros(1, np.int64), False)
+    codes = np.empty(keys.shape[0], dtype=np.int64)
+    empty = np.zeros(0, np.uint32), np.zeros(1, np.int64)
+    return codes, k.first_codes(keys, *empty, False, codes)
 
 
 def token_counts(docs, indptr):
@@ -431,7 +453,23 @@ def bag_arrays(indices, indptr, dtype, mean):
     values = np.ones(n_docs, dtype=dtype)
     if mean:
         values /= np.maximum(np.diff(indptr), 1).astype(dtype)
-    return k.bag(np.asarray(indices, dtype=np.int64), indptr, values)
+    indices = np.asarray(indices, dtype=np.int64)
+    return _bag_outputs(k.bag, indices, indptr, dtype, values)
+
+
+def _bag_outputs(loop, indices, indptr, dtype, *args):
+    """``(data, indices, indptr)`` that a bag loop writes, ``loop(indices,
+    indptr, *args, data, indices_out, indptr_out)`` returning how many entries.
+
+    The outputs are numpy's arrays: a large array allocated in compiled code
+    faults its pages in one by one at every call, numpy's memory is reused.
+    """
+    n = indices.shape[0]
+    data = np.empty(n, dtype=dtype)
+    ordered = np.empty(n, dtype=np.int64)
+    out_indptr = np.empty(indptr.shape[0], dtype=np.int64)
+    k = loop(indices, indptr, *args, data, ordered, out_indptr)
+    return data[:k], ordered[:k], out_indptr
 
 
 def weighted_bag(flat, term_rows, n_rows, dtype, weighting, pooling, term_scale=None):
@@ -605,7 +643,7 @@ def char_wb_arrays(docs, ngram_range, n_features, lowercase, dtype):
         data, indices, indptr, n_raw = k.char_wb(*args, ones)
     else:
         raw, indptr = k.char_wb_raw(*args)
-        data, indices, indptr = k.bag(raw, indptr, ones)
+        data, indices, indptr = _bag_outputs(k.bag, raw, indptr, dtype, ones)
         n_raw = raw.shape[0]
     # scikit-learn's index dtypes: int32, or int64 for more n-grams than int32
     # counts (before their duplicates are summed).
@@ -758,9 +796,8 @@ def _build_int_table_loop(keys, rows):
     return slot_keys, slot_rows
 
 
-def _lookup_int_loop(values, slot_keys, slot_rows, oov):
+def _lookup_int_loop(values, slot_keys, slot_rows, oov, out):
     mask = np.uint64(slot_keys.shape[0] - 1)
-    out = np.empty(values.shape[0], dtype=np.int64)
     for i in range(values.shape[0]):
         s = _mix(values[i]) & mask
         row = oov
@@ -796,55 +833,152 @@ def _same_chars(chars, a, b, other, c, d):
     return True
 
 
+# A str token's key in the str tables: its code points a byte each, when it has
+# at most 7 and all are in 1..255 (then equal keys are equal tokens), else the
+# hash of its code points with the top bit set (equal keys are then checked).
+_LONG = np.uint64(1 << 63)
+_ONES, _HIGHS = 0x0101010101010101, 0x8080808080808080
+_LENGTHS = 0x0102030405060708
+
+
+def _str_key(chars, a, b):
+    """The table key of the token ``chars[a:b]``."""
+    if b - a <= 7:
+        key = np.uint64(0)
+        for j in range(b - a):
+            c = np.uint64(chars[a + j])
+            if c == 0 or c > 255:
+                return np.int64(_chars_hash(chars, a, b) | _LONG)
+            key |= c << np.uint64(8 * j)
+        return np.int64(key)
+    return np.int64(_chars_hash(chars, a, b) | _LONG)
+
+
+def _token_end(chars, a):
+    """Where the token at ``chars[a]`` of NUL-joined tokens ends, and its key."""
+    n = chars.shape[0]
+    if chars.itemsize == 1 and a + 8 <= n:
+        # Eight bytes at once: the first NUL among them ends a short token
+        # (the lowest high bit of "has a zero byte" marks it exactly).
+        v = np.uint64(0)
+        for j in range(8):
+            v |= np.uint64(chars[a + j]) << np.uint64(8 * j)
+        zero = (v - np.uint64(_ONES)) & ~v & np.uint64(_HIGHS)
+        if zero != 0:
+            low = zero & (~zero + np.uint64(1))
+            length = ((low >> np.uint64(7)) * np.uint64(_LENGTHS)) >> np.uint64(56)
+            return a + np.int64(length) - 1, np.int64(v & (low - np.uint64(1)))
+    b = a
+    while b < n and chars[b] != 0:
+        b += 1
+    return b, _str_key(chars, a, b)
+
+
+def _find_slot(slots, key, s):
+    """The first slot from ``s`` on that holds ``key`` or is empty (column 1
+    negative). A long key's token is then compared by the caller, in its own
+    loop: numba's code for a probe function that took the code point arrays
+    too ran several times slower."""
+    mask = np.uint64(slots.shape[0] - 1)
+    while slots[s, 1] >= 0 and slots[s, 0] != key:
+        s = (s + np.uint64(1)) & mask
+    return s
+
+
 def _build_str_table_loop(chars, starts, rows):
     n = starts.shape[0] - 1
     size = _table_size(n)
     mask = np.uint64(size - 1)
-    slot_hash = np.zeros(size, dtype=np.uint64)
-    slot_entry = np.full(size, -1, dtype=np.int64)  # -1: empty
-    slot_rows = np.zeros(size, dtype=np.int64)
+    slots = np.full((size, 3), -1, dtype=np.int64)  # key, row (-1: empty), entry
     for i in range(n):
-        h = _chars_hash(chars, starts[i], starts[i + 1])
-        s = (h >> np.uint64(16)) & mask
-        while slot_entry[s] >= 0:
+        key = _str_key(chars, starts[i], starts[i + 1])
+        s = _mix(key) & mask
+        while slots[s, 1] >= 0:
             s = (s + np.uint64(1)) & mask
-        slot_hash[s], slot_entry[s], slot_rows[s] = h, i, rows[i]
-    return slot_hash, slot_entry, slot_rows
+        slots[s, 0], slots[s, 1], slots[s, 2] = key, rows[i], i
+    return slots
 
 
 def _lookup_str_loop(chars, starts, stops, by_nuls, vocab_chars, vocab_starts,
-                     slot_hash, slot_entry, slot_rows, oov):  # fmt: skip
+                     slots, oov, out):  # fmt: skip
     # With by_nuls, chars holds the tokens joined by NULs (none in a token),
-    # starts[i] says nothing, and each span is found as the tokens are read.
-    # (One loop for both: numba's inlining of a shared probe slowed them.)
-    mask = np.uint64(slot_hash.shape[0] - 1)
-    n_tokens = starts.shape[0]
-    out = np.empty(n_tokens, dtype=np.int64)
+    # starts and stops say nothing, and each token is found as it is read.
+    mask = np.uint64(slots.shape[0] - 1)
     a, b = 0, 0
-    for i in range(n_tokens):
+    for i in range(out.shape[0]):
         if by_nuls:
-            b = a
-            while b < chars.shape[0] and chars[b] != 0:
-                b += 1
+            b, key = _token_end(chars, a)
         else:
             a, b = starts[i], stops[i]
-        h = _chars_hash(chars, a, b)
-        s = (h >> np.uint64(16)) & mask
-        row = oov
-        while slot_entry[s] >= 0:
-            if slot_hash[s] == h:
-                e = slot_entry[s]
-                if _same_chars(chars, a, b, vocab_chars, vocab_starts[e],
-                               vocab_starts[e + 1]):  # fmt: skip
-                    row = slot_rows[s]
-                    break
-            s = (s + np.uint64(1)) & mask
-        out[i] = row
+            key = _str_key(chars, a, b)
+        s = _find_slot(slots, key, _mix(key) & mask)
+        while (key < 0 and slots[s, 1] >= 0 and not _same_chars(
+            chars, a, b, vocab_chars, vocab_starts[slots[s, 2]],
+            vocab_starts[slots[s, 2] + 1],
+        )):  # fmt: skip
+            s = _find_slot(slots, key, (s + np.uint64(1)) & mask)
+        out[i] = oov if slots[s, 1] < 0 else slots[s, 1]
         a = b + 1
-    return out
 
 
-def _first_codes_loop(values, chars, starts, by_chars):
+def _first_codes_joined_loop(chars, codes):
+    # _first_codes_loop's codes of NUL-joined str tokens, keyed as the str
+    # tables: a short token's key is the token. A long one is compared with its
+    # code's first occurrence. Also where each code's first occurrence lies.
+    n = codes.shape[0]
+    size = 1024
+    first = np.empty(n, dtype=np.int64)
+    keys = np.empty(n, dtype=np.int64)
+    span_starts = np.empty(n, dtype=np.int64)
+    span_stops = np.empty(n, dtype=np.int64)
+    i, a, n_codes = 0, 0, 0
+    while i < n:
+        # A table twice as large as the codes so far, filled up to half.
+        size = max(size, _table_size(n_codes))
+        slots = np.full((size, 3), -1, dtype=np.int64)  # key, code (-1: empty)
+        for old in range(n_codes):
+            _insert_code(slots, keys[old], old)
+        i, a, n_codes = _code_tokens(chars, codes, slots, i, a, n_codes, first,
+                                     keys, span_starts, span_stops)  # fmt: skip
+    return (first[:n_codes].copy(), span_starts[:n_codes].copy(),
+            span_stops[:n_codes].copy())  # fmt: skip
+
+
+def _code_tokens(chars, codes, slots, i, a, n_codes, first, keys, span_starts,
+                 span_stops):  # fmt: skip
+    """Code tokens from the ``i``-th (at ``chars[a]``) until ``slots`` is half
+    full; return where it stopped and the number of codes. (A loop of its own:
+    numba's code for one loop that also grew the table ran slower.)"""
+    n = codes.shape[0]
+    mask = np.uint64(slots.shape[0] - 1)
+    while i < n and 2 * n_codes <= slots.shape[0]:
+        b, key = _token_end(chars, a)
+        s = _find_slot(slots, key, _mix(key) & mask)
+        while (key < 0 and slots[s, 1] >= 0 and not _same_chars(
+            chars, a, b, chars, span_starts[slots[s, 1]], span_stops[slots[s, 1]],
+        )):  # fmt: skip
+            s = _find_slot(slots, key, (s + np.uint64(1)) & mask)
+        c = slots[s, 1]
+        if c < 0:
+            c = n_codes
+            first[c], keys[c], span_starts[c], span_stops[c] = i, key, a, b
+            slots[s, 0], slots[s, 1], slots[s, 2] = key, c, c
+            n_codes += 1
+        codes[i] = c
+        i += 1
+        a = b + 1
+    return i, a, n_codes
+
+
+def _insert_code(slots, key, code):
+    mask = np.uint64(slots.shape[0] - 1)
+    s = _mix(key) & mask
+    while slots[s, 1] >= 0:
+        s = (s + np.uint64(1)) & mask
+    slots[s, 0], slots[s, 1], slots[s, 2] = key, code, code
+
+
+def _first_codes_loop(values, chars, starts, by_chars, codes):
     # One open-addressing table of codes, grown as distinct tokens arrive: sized
     # by them, not by the batch, it stays in cache for a corpus's frequent tokens.
     # A slot holds a key (an int token, or the hash of a str token's code points)
@@ -855,7 +989,6 @@ def _first_codes_loop(values, chars, starts, by_chars):
     size = 1024
     slots = np.empty((size, 2), dtype=np.int64)
     slots[:, 1] = -1  # -1: empty
-    codes = np.empty(n, dtype=np.int64)
     first = np.empty(n, dtype=np.int64)
     keys = np.empty(n, dtype=np.int64)
     key_chars = np.empty(chars.shape[0] if by_chars else 0, dtype=np.uint32)
@@ -907,7 +1040,7 @@ def _first_codes_loop(values, chars, starts, by_chars):
                     t = (t + np.uint64(1)) & mask
                 slots[t, 0] = keys[c]
                 slots[t, 1] = c
-    return codes, first[:n_codes].copy()
+    return first[:n_codes].copy()
 
 
 def _sort_into(indices, a, b, ordered, k):
@@ -928,11 +1061,9 @@ def _sort_into(indices, a, b, ordered, k):
             ordered[k + rank] = x
 
 
-def _bag_loop(indices, indptr, values):
+def _bag_loop(indices, indptr, values, data, ordered, out_indptr):
     n_docs = indptr.shape[0] - 1
-    ordered = np.empty(indices.shape[0], dtype=np.int64)
-    data = np.empty(indices.shape[0], dtype=values.dtype)
-    out_indptr = np.zeros(n_docs + 1, dtype=np.int64)
+    out_indptr[0] = 0
     k = 0
     for d in range(n_docs):
         a, b = indptr[d], indptr[d + 1]
@@ -949,7 +1080,7 @@ def _bag_loop(indices, indptr, values):
                 data[last] += value
         k = last + 1
         out_indptr[d + 1] = k
-    return data[:k].copy(), ordered[:k].copy(), out_indptr
+    return k
 
 
 def _sorted_counts(indices, a, b, ordered, counts):
@@ -976,6 +1107,8 @@ def _longest_row(indptr):
 
 
 def _weighted_bag_loop(codes, indptr, term_rows, n_rows, weights, scale, norm):
+    # Its outputs are its own: given as arguments, they might alias the
+    # inputs for the compiler, and the loop ran slower.
     n_docs = indptr.shape[0] - 1
     n = codes.shape[0]
     data = np.empty(n, dtype=weights.dtype)
@@ -1256,6 +1389,7 @@ class _Compiled:
         inner = numba.njit(cache=cache, nogil=True, inline="always")
         g = globals()
         for name in ("_murmur3_32", "_utf8", "_int_key", "_mix", "_chars_hash",
+                     "_str_key", "_token_end", "_find_slot", "_insert_code",
                      "_table_size", "_same_chars", "_char_wb_counts_loop",
                      "_char_wb_doc", "_char_wb_scratch", "_radix_sort",
                      "_next_word", "_sorted_counts", "_sort_into",
@@ -1267,6 +1401,8 @@ class _Compiled:
         self.lookup_int = jit(_lookup_int_loop)
         self.build_str_table = jit(_build_str_table_loop)
         self.lookup_str = jit(_lookup_str_loop)
+        g["_code_tokens"] = jit(_code_tokens)
+        self.first_codes_joined = jit(_first_codes_joined_loop)
         self.count_nuls = jit(_count_nuls_loop)
         self.bag = jit(_bag_loop)
         self.weighted_bag = jit(_weighted_bag_loop)

@@ -12,7 +12,6 @@ dict lookup (or one hash per *distinct* token), done through C-level ``map`` and
 
 import os
 import re
-import threading
 from collections import Counter
 from collections.abc import Mapping, Sequence
 from functools import lru_cache
@@ -37,6 +36,7 @@ __all__ = [
     "load_embeddings",
     "normalize_bag_rows",
     "position_matrix",
+    "read_input",
     "read_vec",
     "smooth_idf",
     "stable_hash",
@@ -127,7 +127,12 @@ def _is_data_frame(X):
 
 
 def detect_input_form(X):
-    """Tell which of the three accepted forms ``X`` is.
+    """Tell which of the three accepted forms ``X`` is: :func:`read_input`'s form."""
+    return read_input(X)[0]
+
+
+def read_input(X):
+    """Tell which of the three accepted forms ``X`` is, and read token sequences.
 
     Parameters
     ----------
@@ -142,6 +147,12 @@ def detect_input_form(X):
         numbers with at least one float (``X.tolist()`` of a float matrix);
         ``"strings"`` for a sequence of str; ``"tokens"`` for a sequence of token
         sequences (lists, tuples or 1-D arrays of str or int tokens).
+    docs : list of list, or None
+        For ``"tokens"``, the documents as lists, holding the arrays the type
+        check flattened them into (a :class:`~sknotes._encode.FlatLists`) when
+        the compiled encoder covers them: the encoders read the batch that was
+        checked, from these arrays, rather than flatten it again. None for the
+        other forms.
 
     Raises
     ------
@@ -151,9 +162,10 @@ def detect_input_form(X):
     TypeError
         For anything else, naming the offending type.
     """
-    _DETECTED.batch = None  # an earlier batch's arrays never reach this one
+    if isinstance(X, _encode.FlatLists):  # read already
+        return "tokens", X
     if sp.issparse(X):
-        return "bag"
+        return "bag", None
     if X is None or isinstance(X, str | bytes | Mapping):
         raise TypeError(f"{_FORMS_MESSAGE}; got {type(X).__name__}.")
     column = _text_column(X)
@@ -162,7 +174,7 @@ def detect_input_form(X):
     elif _is_data_frame(X):
         kinds = {getattr(dtype, "kind", "O") for dtype in X.dtypes}
         if kinds <= set("biufc"):
-            return "bag"
+            return "bag", None
         raise TypeError(
             "A data frame X must hold numbers (a bag matrix); to pass text, pass one "
             "column of strings or token lists, e.g. df['text']."
@@ -175,7 +187,7 @@ def detect_input_form(X):
                 f"{_FORMS_MESSAGE}; got an array with {X.ndim} dimensions."
             )
         if X.dtype.kind in "biufc" or (X.dtype.kind == "O" and X.ndim == 2):
-            return "bag"
+            return "bag", None
         if X.ndim == 0:
             raise TypeError(f"{_FORMS_MESSAGE}; got a 0-D {X.dtype} array.")
     elif not isinstance(X, Sequence):
@@ -187,7 +199,7 @@ def detect_input_form(X):
     doc_types = set(map(type, X))
     _check_missing(X, doc_types)
     if all(issubclass(kind, str) for kind in doc_types):
-        return "strings"
+        return "strings", None
     if all(issubclass(kind, list | tuple | np.ndarray) for kind in doc_types):
         return _token_docs_form(X, doc_types)
     kinds = ", ".join(sorted(kind.__name__ for kind in doc_types))
@@ -256,6 +268,8 @@ def as_documents(X):
 
 
 def _token_docs_form(docs, doc_types):
+    """The form of a sequence of token sequences (``"tokens"``, or ``"bag"`` for
+    rows of numbers) and its documents (see :func:`read_input`)."""
     if any(issubclass(kind, np.ndarray) for kind in doc_types):
         for i, doc in enumerate(docs):
             if isinstance(doc, np.ndarray) and doc.ndim != 1:
@@ -264,25 +278,21 @@ def _token_docs_form(docs, doc_types):
     # str.join takes strs only: if it took every token, no type pass is needed.
     flat = _encode.flat_of_strs(docs, indptr)
     if flat is not None:
-        _keep_flat(docs, flat, doc_types)
-        return "tokens"
+        return "tokens", _lists(docs, doc_types, flat)
     tokens = list(chain.from_iterable(docs))
     flat = _encode.flat_of_tokens(tokens, docs, indptr)
-    if flat is not None and flat.kind == "str":  # strs holding NULs
-        _keep_flat(docs, flat, doc_types)
-        return "tokens"
+    if flat is not None:
+        return "tokens", _lists(docs, doc_types, flat)
     # Types, not tokens, are checked: a corpus has few distinct token types.
     token_types = set(map(type, tokens))
     if all(_is_token_type(kind) for kind in token_types):
-        if flat is not None:
-            _keep_flat(docs, flat, doc_types)
-        return "tokens"
+        return "tokens", _lists(docs, doc_types)
     # Floats are never tokens, so equal-length rows of numbers are a bag matrix
     # given as lists (scikit-learn passes ``X.tolist()``).
     if all(_is_number_type(kind) for kind in token_types) and (
         len(set(map(len, docs))) == 1
     ):
-        return "bag"
+        return "bag", None
     for i, doc in enumerate(docs):
         for token in doc:
             if not _is_token_type(type(token)):
@@ -293,19 +303,17 @@ def _token_docs_form(docs, doc_types):
     raise AssertionError("unreachable")  # pragma: no cover
 
 
-# The batch flattened while its form was detected, for token_lists: one per
-# thread, and only for the very object detected.
-_DETECTED = threading.local()
-
-
-def _keep_flat(docs, flat, doc_types):
-    _DETECTED.batch = docs, flat, doc_types <= {list}
+def _lists(docs, doc_types, flat=None):
+    """``docs`` as a list of lists (lists are read, never written: only other
+    sequences are copied), holding ``flat`` if given."""
+    if not doc_types <= {list}:
+        docs = [d if type(d) is list else list(d) for d in docs]
+    return list(docs) if flat is None else _encode.FlatLists(docs, flat)
 
 
 def token_lists(X):
-    """The token lists of ``X`` (a sequence of token sequences, just detected by
-    :func:`detect_input_form`) as lists, with their flattened arrays when that
-    detection made them.
+    """The token lists of ``X`` (a sequence of token sequences) as lists; the
+    documents :func:`read_input` returned are returned as they are.
 
     Parameters
     ----------
@@ -315,13 +323,9 @@ def token_lists(X):
     -------
     list of list
     """
-    batch = getattr(_DETECTED, "batch", None)
-    _DETECTED.batch = None
-    if batch is not None and batch[0] is X:
-        # Lists are read, never written: only other sequences are copied.
-        docs = X if batch[2] else (d if type(d) is list else list(d) for d in X)
-        return _encode.FlatLists(docs, batch[1])
-    return [doc if type(doc) is list else list(doc) for doc in X]
+    if isinstance(X, _encode.FlatLists):
+        return X
+    return _lists(X, set(map(type, X)))
 
 
 # -- tokens → rows -------------------------------------------------------------
@@ -507,8 +511,8 @@ class HashingEncoder:
         """Return ``(indices, indptr)`` as :meth:`Vocabulary.encode`."""
         _check_positive_int(self.n_buckets, "n_buckets")
         indptr = _indptr(docs)
-        # The reference rejects a bool token when hashing.
-        flat = _encode.flatten(docs, indptr, exclude_bools=True)
+        # Bools (which the reference rejects when hashing) are left to it.
+        flat = _encode.flatten(docs, indptr)
         if flat is not None:
             return _encode.hash_rows(flat, self.n_buckets), indptr
         codes, buckets = _hash_rows(chain.from_iterable(docs), self.n_buckets)
@@ -741,8 +745,8 @@ class _Terms:
         indptr = _indptr(docs)
         lengths = np.diff(indptr)
         n_tokens = int(indptr[-1])
-        # Hashing rejects a bool token: those batches take the reference.
-        self._flat = _encode.flatten(docs, indptr, exclude_bools=True)
+        # Bools (hashing rejects them) are left to the reference.
+        self._flat = _encode.flatten(docs, indptr)
         if self._flat is not None:
             codes, self._first = _encode.first_codes(self._flat)
             self.tokens = _encode.first_tokens(self._flat, docs, self._first)
@@ -1189,8 +1193,8 @@ class DocumentEncoder:
             and self.n_buckets >= 1
         ):
             return None
-        # As _Terms: hashing rejects a bool token, so those batches go there.
-        flat = _encode.flatten(docs, _indptr(docs), exclude_bools=True)
+        # As _Terms: bools are left to the reference, which hashing rejects.
+        flat = _encode.flatten(docs, _indptr(docs))
         # Without tokens scipy's product picks int32 indices: left to it.
         if flat is None or flat.n_tokens == 0:
             return None

@@ -5,6 +5,7 @@ with them switched off (the reference: dict lookups and scipy's sum_duplicates),
 and asks for identical arrays, dtypes and errors.
 """
 
+import enum
 import pickle
 import re
 from collections import Counter
@@ -95,6 +96,17 @@ def assert_same(compiled, expected):
 
 def assert_encodes_alike(encoder, docs):
     assert_same(outcome(encoder.encode, docs), reference(outcome, encoder.encode, docs))
+
+
+def assert_coded_in_order(flat, docs):
+    """``first_codes(flat)`` numbers the tokens of ``docs`` by first appearance,
+    as ``dict.fromkeys`` orders them, and finds each code's first token."""
+    tokens = list(chain.from_iterable(docs))
+    distinct = list(dict.fromkeys(tokens))
+    codes, first = _encode.first_codes(flat)
+    assert _encode.first_tokens(flat, docs, first) == distinct
+    code_of = {t: c for c, t in enumerate(distinct)}
+    assert codes.tolist() == [code_of[t] for t in tokens]
 
 
 @pytest.mark.parametrize(
@@ -371,12 +383,121 @@ def test_first_codes_are_dict_fromkeys_order(kind):
     values = np.concatenate([values, rng.choice(values, 6000)])
     tokens = values.tolist() if kind == "int" else [f"t{v}é" for v in values]
     docs = [tokens[i : i + 7] for i in range(0, len(tokens), 7)]
-    flat = _encode.flatten(docs, _indptr(docs))
-    codes, first = _encode.first_codes(flat)
-    distinct = list(dict.fromkeys(tokens))
-    assert _encode.first_tokens(flat, docs, first) == distinct
-    code_of = {t: c for c, t in enumerate(distinct)}
-    assert codes.tolist() == [code_of[t] for t in tokens]
+    assert_coded_in_order(_encode.flatten(docs, _indptr(docs)), docs)
+
+
+# Tokens around the str tables' keys: up to 7 code points, all in 1..255, are
+# the key (bytes with the high bit set, 0x01 and 0xff among them); longer
+# tokens, other code points and NULs take the hash and a comparison.
+PACKING = st.text(
+    alphabet=st.sampled_from(
+        ["a", "b", "\x01", "\x7f", "\x80", "\xff", "é", "日", "😀", "\x00"]
+    ),  # fmt: skip
+    max_size=10,
+)
+
+
+@settings(max_examples=200, deadline=None)
+@given(
+    train=documents(st.one_of(PACKING, FEW_WORDS)),
+    test=documents(st.one_of(PACKING, FEW_WORDS)),
+    weighting=st.sampled_from(["count", "sublinear"]),
+)
+def test_str_tables_around_their_keys(train, test, weighting):
+    from sknotes._text import read_input
+
+    vocabulary = Vocabulary().fit(train)
+    assert_encodes_alike(vocabulary, test)
+    for docs in (train, test):
+        # Flattened from the list of tokens, and from the checked documents
+        # (joined document by document: no list of the tokens is kept).
+        checked = read_input(docs)[1]
+        for flat in (_encode.flatten(docs, _indptr(docs)), checked.flat):
+            assert_coded_in_order(flat, docs)
+            expected = reference(vocabulary.encode, docs)[0]
+            np.testing.assert_array_equal(
+                _encode.lookup_rows(flat, vocabulary), expected, strict=True
+            )
+        encoder = fitted_alike({"weighting": weighting}, train)
+        for dtype in (np.float32, np.float64):
+            assert_same(encoder.pi(checked, dtype), reference(encoder.pi, docs, dtype))
+
+
+def test_str_tables_of_many_short_and_long_tokens():
+    # Tens of thousands of distinct tokens of every length up to 12, one byte
+    # or four per code point: the tables of codes regrow, and hashed long
+    # tokens share slots' neighbourhoods with packed short ones.
+    rng = np.random.default_rng(3)
+    for alphabet in ("abcdefgh\x80\xff", "ab日😀"):
+        letters = np.array(list(alphabet))
+        lengths = rng.integers(0, 13, size=30_000)
+        words = ["".join(rng.choice(letters, n)) for n in lengths]
+        tokens = [words[i] for i in rng.integers(0, len(words), size=60_000)]
+        docs = [tokens[i : i + 9] for i in range(0, len(tokens), 9)]
+        vocabulary = Vocabulary(min_count=2).fit(docs[: len(docs) // 2])
+        assert_encodes_alike(vocabulary, docs)
+        assert_coded_in_order(_encode.flatten(docs, _indptr(docs)), docs)
+        encoder = fitted_alike({"weighting": "sublinear", "pooling": "sqrtn"}, docs)
+        assert_same(encoder.pi(docs), reference(encoder.pi, docs))
+
+
+class _Color(enum.IntEnum):
+    RED = 1
+    BLUE = 7
+
+
+INT_LIKE = st.one_of(
+    SMALL_INTS,
+    INT64,
+    st.integers(2**63, 2**65),
+    st.booleans(),
+    st.sampled_from([np.int32(3), np.int64(-2), np.uint8(7), np.True_, _Color.BLUE]),
+    st.builds(lambda v: _Index(v), SMALL_INTS),
+)
+
+
+@settings(max_examples=300, deadline=None)
+@given(docs=documents(INT_LIKE))
+def test_int_tokens_are_read_as_the_reference_reads_them(docs):
+    # Bools, numpy scalars, IntEnum members, objects with __index__ (no
+    # Integral), ints beyond int64: the same form, documents and errors.
+    from sknotes._text import read_input
+
+    got = outcome(read_input, docs)
+    expected = reference(outcome, read_input, docs)
+    if isinstance(expected[0], type):
+        assert got == expected
+        return
+    assert got[0] == expected[0]
+    assert got[1] == expected[1]
+    if got[0] != "tokens":
+        return
+    vocabulary = Vocabulary().fit([[-2, 0, 1, 3, 4, 7, 2**40]])
+    plain = [list(d) for d in docs]
+    assert_same(vocabulary.encode(got[1]), reference(vocabulary.encode, plain))
+    hashing = HashingEncoder(2**20)
+    assert_same(hashing.encode(got[1]), reference(hashing.encode, plain))
+    tokens = list(chain.from_iterable(docs))
+    if all(type(t) is int and -(2**63) <= t < 2**63 for t in tokens):
+        assert isinstance(got[1], _encode.FlatLists)  # the compiled path's
+
+
+@pytest.mark.parametrize("high", [31, 2**20, 2**40])
+@pytest.mark.parametrize("dtype", [np.float32, np.float64])
+def test_bag_matrix_of_many_documents_and_large_rows(high, dtype):
+    # Documents past the short-document sort, repeats, rows beyond int32.
+    rng = np.random.default_rng(2)
+    lengths = rng.integers(0, 45, size=9000)
+    indptr = np.zeros(lengths.size + 1, dtype=np.int64)
+    np.cumsum(lengths, out=indptr[1:])
+    indices = rng.integers(0, high, size=int(indptr[-1]))
+    indices[1::3] = indices[::3][: indices[1::3].size]  # repeats in documents
+    for pooling in ("sum", "mean"):
+        args = indices, indptr, high
+        options = {"dtype": dtype, "pooling": pooling}
+        assert_same(
+            bag_matrix(*args, **options), reference(bag_matrix, *args, **options)
+        )
 
 
 # -- the compiled tokenizer of the default pattern ---------------------------------
@@ -737,18 +858,28 @@ class _Index:
         [[1, 2**70]],
     ],
 )
-def test_detection_keeps_the_arrays_of_token_lists_only(X):
-    from sknotes._text import detect_input_form, token_lists
+def test_reading_keeps_the_arrays_of_token_lists_only(X):
+    from sknotes._text import detect_input_form, read_input, token_lists
 
-    expected = reference(outcome, detect_input_form, X)
-    form = outcome(detect_input_form, X)
-    assert form == expected
-    docs = token_lists(X)
-    assert [list(d) for d in docs] == [list(d) for d in X]
+    expected = reference(outcome, read_input, X)
+    got = outcome(read_input, X)
+    assert outcome(detect_input_form, X) == (
+        expected if isinstance(expected[0], type) else expected[0]
+    )
+    if isinstance(expected[0], type):  # an error, the same
+        assert got == expected
+        return
+    form, docs = got
+    assert form == expected[0]
+    assert (docs is None) == (expected[1] is None) == (form != "tokens")
+    if docs is None:
+        return
+    assert docs == expected[1] == [list(d) for d in X]
     kept = isinstance(docs, _encode.FlatLists)
-    # The arrays are kept exactly when the detection found tokens the compiled
+    assert not isinstance(expected[1], _encode.FlatLists)
+    # The arrays are kept exactly when the check found tokens the compiled
     # path covers; then they are those of the tokens.
-    assert kept == (form == "tokens" and compiled([list(d) for d in X]))
+    assert kept == compiled([list(d) for d in X])
     if kept:
         fresh = _encode.flatten([list(d) for d in X], _indptr(X))
         assert docs.flat.kind == fresh.kind
@@ -757,22 +888,26 @@ def test_detection_keeps_the_arrays_of_token_lists_only(X):
             assert (a is None) == (b is None)
             if a is not None:
                 np.testing.assert_array_equal(a, b)
-    # Taken once, and for that very object only.
+        assert token_lists(docs) is docs
+        assert read_input(docs) == ("tokens", docs)
+    # Nothing is left behind for another reading of the same object.
     assert not isinstance(token_lists(X), _encode.FlatLists)
-    outcome(detect_input_form, X)
-    assert not isinstance(token_lists(list(X)), _encode.FlatLists)
 
 
-def test_detected_arrays_never_reach_a_later_batch():
-    from sknotes._text import detect_input_form, token_lists
+def test_arrays_travel_with_the_documents_they_were_read_from():
+    from sknotes._text import read_input, token_lists
 
     X = [[1, 2], [3]]
-    assert detect_input_form(X) == "tokens"
-    X[0][0] = 99  # changed in place after the detection...
-    assert detect_input_form([[1, "a"]]) == "tokens"  # ...and another detection
-    docs = token_lists(X)
-    assert not isinstance(docs, _encode.FlatLists)
-    assert docs == [[99, 2], [3]]
+    form, docs = read_input(X)
+    assert form == "tokens"
+    assert isinstance(docs, _encode.FlatLists)
+    assert read_input([[1, "a"]])[0] == "tokens"  # another batch, read meanwhile
+    X.append([4])  # X changed after it was read: read again, it is new
+    vocabulary = Vocabulary().fit([[4, 3, 2, 1]])
+    rows, indptr = vocabulary.encode(docs)
+    assert rows.tolist() == [3, 2, 1] and indptr.tolist() == [0, 2, 3]
+    rows, indptr = vocabulary.encode(token_lists(X))
+    assert rows.tolist() == [3, 2, 1, 0] and indptr.tolist() == [0, 2, 3, 4]
 
 
 @pytest.mark.filterwarnings("ignore::sklearn.exceptions.ConvergenceWarning")
