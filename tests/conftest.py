@@ -60,6 +60,17 @@ def data():
     return StandardScaler().fit_transform(X), y / y.std()
 
 
+@pytest.fixture(scope="session")
+def other_hash_seeds():
+    """``tests.hash_seeds.in_other_processes()``, once per session.
+
+    Its tests are marked ``xdist_group("hash_seeds")``: one process runs them all.
+    """
+    from tests.hash_seeds import in_other_processes
+
+    return in_other_processes()
+
+
 # -- scikit-learn versions -------------------------------------------------------------
 # pyproject allows scikit-learn >= 1.6 and CI also runs the suite on 1.6: a test that
 # needs a newer scikit-learn says which, and why, with

@@ -19,10 +19,14 @@ from pathlib import Path
 
 import pytest
 
-# The selection below is scikit-learn 1.9's test_mlp.py; older files differ.
-pytestmark = pytest.mark.requires_sklearn(
-    "1.9", reason="the test selection is scikit-learn 1.9's test_mlp.py"
-)
+pytestmark = [
+    # The selection below is scikit-learn 1.9's test_mlp.py; older files differ.
+    pytest.mark.requires_sklearn(
+        "1.9", reason="the test selection is scikit-learn 1.9's test_mlp.py"
+    ),
+    # One process runs them all: the subprocess run of `outcomes` happens once.
+    pytest.mark.xdist_group("sklearn_test_mlp"),
+]
 
 REGRESSOR_TESTS = [
     "test_lbfgs_regression[X0-y0]",
