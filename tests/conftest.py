@@ -71,6 +71,19 @@ def other_hash_seeds():
     return in_other_processes()
 
 
+@pytest.fixture(scope="session")
+def dask_cluster():
+    """A local dask cluster of two worker processes, started once per session.
+
+    Its tests are marked ``xdist_group("dask")``: one process runs them all.
+    """
+    pytest.importorskip("distributed")
+    from tests.dask_cluster import local_cluster
+
+    with local_cluster() as cluster:
+        yield cluster
+
+
 # -- scikit-learn versions -------------------------------------------------------------
 # pyproject allows scikit-learn >= 1.6 and CI also runs the suite on 1.6: a test that
 # needs a newer scikit-learn says which, and why, with
