@@ -35,6 +35,17 @@ def quiet_convergence():
         yield
 
 
+@pytest.fixture
+def strict():
+    """Any floating-point overflow/invalid operation or warning is an error."""
+    import numpy as np
+
+    with np.errstate(all="raise"), warnings.catch_warnings():
+        warnings.simplefilter("error")
+        warnings.simplefilter("ignore", ConvergenceWarning)
+        yield
+
+
 @pytest.fixture(autouse=True)
 def sigint_is_keyboard_interrupt():
     """Run each test with Python's own SIGINT handler.
