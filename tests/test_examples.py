@@ -22,6 +22,10 @@ def test_every_example_is_listed():
     assert sorted(p.name for p in EXAMPLES.glob("*.py")) == sorted(NEEDS)
 
 
+# Rows of each example's data (SKNOTES_EXAMPLE_N): enough to run every step; the
+# text regression's default features on 250 reviews already fill an embedding table
+# of 80,000 rows.
+ROWS = {"plot_text_regression.py": "250"}
 # The dask example runs on the session's cluster (tests/dask_cluster.py) instead of
 # starting its own: the same two worker processes, started once.
 SHARES_THE_DASK_CLUSTER = "scale_out_dask.py"
@@ -51,13 +55,13 @@ def test_example_runs(script, monkeypatch, capsys, request):
             return contextlib.nullcontext(cluster)
 
         monkeypatch.setattr(distributed, "LocalCluster", the_sessions_cluster)
-    monkeypatch.setenv("SKNOTES_EXAMPLE_N", "500")
+    monkeypatch.setenv("SKNOTES_EXAMPLE_N", ROWS.get(script, "500"))
     monkeypatch.setenv("MPLBACKEND", "Agg")
     runpy.run_path(str(EXAMPLES / script), run_name="__main__")
     out = capsys.readouterr().out
     assert "R²" in out or "agree" in out or "accuracy" in out
     assert "DISAGREE" not in out
-    assert os.environ["SKNOTES_EXAMPLE_N"] == "500"
+    assert os.environ["SKNOTES_EXAMPLE_N"] == ROWS.get(script, "500")
     if script == SHARES_THE_DASK_CLUSTER:
         # The example asks for the cluster the session started (processes=True is
         # LocalCluster's default).
