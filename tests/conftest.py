@@ -71,15 +71,15 @@ def data():
     return StandardScaler().fit_transform(X), y / y.std()
 
 
-@pytest.fixture(scope="session")
-def other_hash_seeds():
-    """``tests.hash_seeds.in_other_processes()``, once per session.
-
-    Its tests are marked ``xdist_group("hash_seeds")``: one process runs them all.
-    """
-    from tests.hash_seeds import in_other_processes
-
-    return in_other_processes()
+# -- shared processes ------------------------------------------------------------------
+# Under pytest-xdist (--dist loadgroup, set in pyproject), the tests of one
+# xdist_group run in one test process:
+# - "loky": the tests with n_jobs=2 share joblib's pool of two worker processes
+#   (joblib keeps it between calls) instead of each test process starting its own;
+# - "dask": the tests on a dask cluster share `dask_cluster`;
+# - "hash_seeds": the tests that compare with other hash seeds share
+#   `other_hash_seeds`;
+# - "sklearn_test_mlp": scikit-learn's own MLP tests, run in one subprocess.
 
 
 @pytest.fixture(scope="session")
@@ -93,6 +93,17 @@ def dask_cluster():
 
     with local_cluster() as cluster:
         yield cluster
+
+
+@pytest.fixture(scope="session")
+def other_hash_seeds():
+    """``tests.hash_seeds.in_other_processes()``, once per session.
+
+    Its tests are marked ``xdist_group("hash_seeds")``: one process runs them all.
+    """
+    from tests.hash_seeds import in_other_processes
+
+    return in_other_processes()
 
 
 # -- scikit-learn versions -------------------------------------------------------------

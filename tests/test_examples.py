@@ -29,14 +29,15 @@ ROWS = {"plot_text_regression.py": "250"}
 # The dask example runs on the session's cluster (tests/dask_cluster.py) instead of
 # starting its own: the same two worker processes, started once.
 SHARES_THE_DASK_CLUSTER = "scale_out_dask.py"
+GROUPS = {SHARES_THE_DASK_CLUSTER: "dask", "plot_flights_tabular.py": "loky"}
 
 
 @pytest.mark.filterwarnings("ignore")
 @pytest.mark.parametrize(
     "script",
     [
-        pytest.param(name, marks=pytest.mark.xdist_group("dask"))
-        if name == SHARES_THE_DASK_CLUSTER
+        pytest.param(name, marks=pytest.mark.xdist_group(GROUPS[name]))
+        if name in GROUPS
         else name
         for name in sorted(NEEDS)
     ],

@@ -104,6 +104,7 @@ def test_same_bits_in_other_processes_with_other_hash_seeds(other_hash_seeds):
         assert outputs["fingerprints"] == here, f"PYTHONHASHSEED={seed}"
 
 
+@pytest.mark.xdist_group("loky")  # one pool of worker processes (see conftest)
 @pytest.mark.parametrize("make, data", CASES, ids=CASE_IDS)
 def test_grid_search_in_parallel_equals_serial(make, data):
     grid = {"alpha": [1e-4, 1e-1]}
