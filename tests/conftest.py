@@ -80,6 +80,32 @@ def data():
 # - "hash_seeds": the tests that compare with other hash seeds share
 #   `other_hash_seeds`;
 # - "sklearn_test_mlp": scikit-learn's own MLP tests, run in one subprocess.
+# pytest-xdist 3.8 cannot group under pytest 9.2 (it writes the group into a node id
+# attribute that pytest no longer reads): `once_per_session` still computes the
+# subprocesses' results once, and the test processes share them.
+
+
+@pytest.fixture(scope="session")
+def once_per_session(tmp_path_factory):
+    """``share(name, compute)``: ``compute()``'s JSON result, computed by the first
+    test process that asks and read by the others (pytest-xdist's processes share
+    the parent of their temporary directories)."""
+    import fcntl
+    import json
+
+    root = tmp_path_factory.getbasetemp()
+    if os.environ.get("PYTEST_XDIST_WORKER"):
+        root = root.parent
+
+    def share(name, compute):
+        path = root / f"{name}.json"
+        with open(root / f"{name}.lock", "w") as lock:
+            fcntl.flock(lock, fcntl.LOCK_EX)  # the others wait for the first
+            if not path.exists():
+                path.write_text(json.dumps(compute()))
+            return json.loads(path.read_text())
+
+    return share
 
 
 @pytest.fixture(scope="session")
@@ -96,14 +122,11 @@ def dask_cluster():
 
 
 @pytest.fixture(scope="session")
-def other_hash_seeds():
-    """``tests.hash_seeds.in_other_processes()``, once per session.
-
-    Its tests are marked ``xdist_group("hash_seeds")``: one process runs them all.
-    """
+def other_hash_seeds(once_per_session):
+    """``tests.hash_seeds.in_other_processes()``, once per session."""
     from tests.hash_seeds import in_other_processes
 
-    return in_other_processes()
+    return once_per_session("other_hash_seeds", in_other_processes)
 
 
 # -- scikit-learn versions -------------------------------------------------------------

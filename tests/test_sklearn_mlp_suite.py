@@ -125,8 +125,12 @@ def _node_id(name):
 
 
 @pytest.fixture(scope="module")
-def outcomes(tmp_path_factory):
+def outcomes(tmp_path_factory, once_per_session):
     """Run the selected tests once; ``{test id: 'passed' | failure text}``."""
+    return once_per_session("sklearn_test_mlp", lambda: _run(tmp_path_factory))
+
+
+def _run(tmp_path_factory):
     source = _installed_test_mlp().read_text()
     assert source.count(_IMPORT) == 1, "scikit-learn's test_mlp.py imports changed"
     directory = tmp_path_factory.mktemp("sklearn_mlp")
