@@ -35,6 +35,17 @@ def quiet_convergence():
         yield
 
 
+@pytest.fixture
+def strict():
+    """Any floating-point overflow/invalid operation or warning is an error."""
+    import numpy as np
+
+    with np.errstate(all="raise"), warnings.catch_warnings():
+        warnings.simplefilter("error")
+        warnings.simplefilter("ignore", ConvergenceWarning)
+        yield
+
+
 @pytest.fixture(autouse=True)
 def sigint_is_keyboard_interrupt():
     """Run each test with Python's own SIGINT handler.
@@ -58,6 +69,64 @@ def data():
     """A small standardised regression problem (120 × 6, unit-variance target)."""
     X, y = make_regression(n_samples=120, n_features=6, noise=0.5, random_state=0)
     return StandardScaler().fit_transform(X), y / y.std()
+
+
+# -- shared processes ------------------------------------------------------------------
+# Under pytest-xdist (--dist loadgroup, set in pyproject), the tests of one
+# xdist_group run in one test process:
+# - "loky": the tests with n_jobs=2 share joblib's pool of two worker processes
+#   (joblib keeps it between calls) instead of each test process starting its own;
+# - "dask": the tests on a dask cluster share `dask_cluster`;
+# - "hash_seeds": the tests that compare with other hash seeds share
+#   `other_hash_seeds`;
+# - "sklearn_test_mlp": scikit-learn's own MLP tests, run in one subprocess.
+# pytest-xdist 3.8 cannot group under pytest 9.2 (it writes the group into a node id
+# attribute that pytest no longer reads): `once_per_session` still computes the
+# subprocesses' results once, and the test processes share them.
+
+
+@pytest.fixture(scope="session")
+def once_per_session(tmp_path_factory):
+    """``share(name, compute)``: ``compute()``'s JSON result, computed by the first
+    test process that asks and read by the others (pytest-xdist's processes share
+    the parent of their temporary directories)."""
+    import fcntl
+    import json
+
+    root = tmp_path_factory.getbasetemp()
+    if os.environ.get("PYTEST_XDIST_WORKER"):
+        root = root.parent
+
+    def share(name, compute):
+        path = root / f"{name}.json"
+        with open(root / f"{name}.lock", "w") as lock:
+            fcntl.flock(lock, fcntl.LOCK_EX)  # the others wait for the first
+            if not path.exists():
+                path.write_text(json.dumps(compute()))
+            return json.loads(path.read_text())
+
+    return share
+
+
+@pytest.fixture(scope="session")
+def dask_cluster():
+    """A local dask cluster of two worker processes, started once per session.
+
+    Its tests are marked ``xdist_group("dask")``: one process runs them all.
+    """
+    pytest.importorskip("distributed")
+    from tests.dask_cluster import local_cluster
+
+    with local_cluster() as cluster:
+        yield cluster
+
+
+@pytest.fixture(scope="session")
+def other_hash_seeds(once_per_session):
+    """``tests.hash_seeds.in_other_processes()``, once per session."""
+    from tests.hash_seeds import in_other_processes
+
+    return once_per_session("other_hash_seeds", in_other_processes)
 
 
 # -- scikit-learn versions -------------------------------------------------------------

@@ -359,7 +359,7 @@ def _sigint_after_epoch(monkeypatch, epoch):
 @pytest.mark.parametrize(
     "solver, early_stopping", [("sgd", False), ("adam", False), ("adam", True)]
 )
-@pytest.mark.parametrize("when", ["mid-epoch", "epoch-end"])
+@pytest.mark.parametrize("when", ["first-step", "mid-epoch", "epoch-end"])
 def test_first_ctrl_c_stops_cleanly_with_a_usable_model(
     make, data, solver, early_stopping, when, monkeypatch
 ):
@@ -371,16 +371,18 @@ def test_first_ctrl_c_stops_cleanly_with_a_usable_model(
         max_iter=50,
         tol=0.0,
     )
-    if when == "mid-epoch":
-        # The 7th step is in the second epoch (at most 5 batches of 16 per epoch).
-        calls = _sigint_on_call(monkeypatch, 7, cls=SGD if solver == "sgd" else Adam)
+    # Ctrl-C after the nth step, in epoch n_iter (at most 5 batches of 16 an epoch):
+    # the interrupted epoch is not counted; in the first, no loss is reported.
+    nth, n_iter = {"first-step": (1, 0), "mid-epoch": (7, 1)}.get(when, (None, None))
+    if nth is not None:
+        calls = _sigint_on_call(monkeypatch, nth, cls=SGD if solver == "sgd" else Adam)
     else:
         _sigint_after_epoch(monkeypatch, 1)
     with pytest.warns(UserWarning, match=r"^Training interrupted by user\.$"):
         est.fit(data, target(make))
-    if when == "mid-epoch":
-        assert len(calls) == 7  # stopped right after the batch that saw Ctrl-C
-        assert est.n_iter_ == 1  # the interrupted epoch is not counted
+    if nth is not None:
+        assert len(calls) == nth  # stopped right after the batch that saw Ctrl-C
+        assert est.n_iter_ == n_iter
     else:
         assert est.n_iter_ == 2  # the epoch that saw Ctrl-C ended normally
     assert len(est.loss_curve_) == est.n_iter_
@@ -460,15 +462,3 @@ def test_partial_fit_journals_rows_instead_of_copying_the_table():
     tracemalloc.stop()
     # The table and Adam's two moments would be 3 × table_bytes.
     assert peak < table_bytes / 4
-
-
-@pytest.mark.parametrize("make, data", ALL_CASES, ids=ALL_CASE_IDS)
-def test_first_ctrl_c_in_the_first_epoch_leaves_a_usable_model(make, data, monkeypatch):
-    est = make(solver="adam", early_stopping=False, batch_size=16, max_iter=50)
-    calls = _sigint_on_call(monkeypatch, 1)
-    with pytest.warns(UserWarning, match=r"^Training interrupted by user\.$"):
-        est.fit(data, target(make))
-    assert len(calls) == 1
-    assert est.n_iter_ == 0  # no epoch ended: none is counted, no loss is reported
-    assert est.loss_curve_ == []
-    assert np.isfinite(est.predict(data)).all()

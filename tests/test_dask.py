@@ -1,14 +1,13 @@
 """Scale-out with dask: a search on a real local cluster, partial_fit over chunks."""
 
-import contextlib
 import os
-import signal
 
 import numpy as np
 import pytest
 from sklearn.model_selection import GridSearchCV
 
 from sknotes import EmbeddingBagRegressor, MLPRegressorFromNotes
+from tests.dask_cluster import time_limit
 
 pytestmark = pytest.mark.filterwarnings("ignore::sklearn.exceptions.ConvergenceWarning")
 da = pytest.importorskip("dask.array")
@@ -18,39 +17,17 @@ X = rng.standard_normal((300, 4))
 Y = X @ rng.standard_normal(4) + 0.1 * rng.standard_normal(300)
 
 
-@contextlib.contextmanager
-def _time_limit(seconds):
-    """Fail instead of hanging if the cluster does not answer."""
-
-    def expire(signum, frame):
-        raise TimeoutError(f"the dask cluster took more than {seconds} s")
-
-    previous = signal.signal(signal.SIGALRM, expire)
-    signal.alarm(seconds)
-    try:
-        yield
-    finally:
-        signal.alarm(0)
-        signal.signal(signal.SIGALRM, previous)
-
-
-def test_grid_search_on_a_local_cluster_equals_the_local_search():
-    distributed = pytest.importorskip("distributed")
+@pytest.mark.xdist_group("dask")
+def test_grid_search_on_a_local_cluster_equals_the_local_search(dask_cluster):
+    import distributed
     import joblib
 
     grid = {"alpha": [1e-4, 1e-1], "hidden_layer_sizes": [(4,), (8,)]}
     estimator = MLPRegressorFromNotes(max_iter=20, random_state=0)
     local = GridSearchCV(estimator, grid, cv=3).fit(X, Y)
     with (
-        _time_limit(120),
-        distributed.LocalCluster(
-            n_workers=2,
-            threads_per_worker=1,
-            processes=True,
-            host="127.0.0.1",
-            dashboard_address=None,
-        ) as cluster,
-        distributed.Client(cluster, timeout=60) as client,
+        time_limit(120),
+        distributed.Client(dask_cluster, timeout=60) as client,
     ):
         client.wait_for_workers(2, timeout=60)
         worker_pids = set(client.run(os.getpid).values())

@@ -189,6 +189,7 @@ def test_bag_matrix_equals_token_lists(corpus):
     np.testing.assert_allclose(reg.transform(counts), counts.toarray() @ table)
 
 
+@pytest.mark.xdist_group("loky")  # one pool of worker processes (see conftest)
 def test_in_scikit_learn_workflows(corpus):
     docs, y = corpus
     texts = [" ".join(doc) for doc in docs[:400]]

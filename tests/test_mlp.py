@@ -228,6 +228,7 @@ def test_poisson_loss(data):
         MLPRegressorFromNotes(loss="poisson").fit(X, -np.abs(y))
 
 
+@pytest.mark.xdist_group("loky")  # one pool of worker processes (see conftest)
 def test_grid_search_on_diabetes_matches_scikit_learn():
     """Issue 2: cross-validated R² within 0.02 of MLPRegressor, same settings."""
     X, y = load_diabetes(return_X_y=True)

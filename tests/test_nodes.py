@@ -1,7 +1,5 @@
 """Every node's backward is the notes' formula, proven by finite differences."""
 
-import warnings
-
 import numpy as np
 import pytest
 import scipy.sparse as sp
@@ -307,17 +305,25 @@ def test_notes_3_4_1_gradient_of_x_is_block_three():
 
 
 @pytest.mark.parametrize("dtype", [np.float32, np.float64])
-@pytest.mark.parametrize("node_class", [Sigmoid, Tanh])
-def test_sigmoid_and_tanh_of_huge_inputs_raise_nothing(node_class, dtype):
-    X = np.array([[-1e6, -1e3, 0.0, 1e3, 1e6]], dtype=dtype)
-    with warnings.catch_warnings(), np.errstate(all="raise"):
-        warnings.simplefilter("error")
-        node = node_class()
-        Y = node.forward(X.copy())
-        grad = node.backward(np.ones_like(Y))
+@pytest.mark.parametrize("node_class", [Sigmoid, Tanh, Exp])
+def test_saturating_activations_never_overflow(node_class, dtype, strict):
+    x = np.array([[-1e6, -1e3, -50.0, 0.0, 50.0, 1e3, 1e6]], dtype=dtype)
+    node = node_class()
+    # Underflow to 0 is the right value of e^-1e6; overflow and NaN are not. The
+    # sigmoid and tanh raise nothing at all.
+    with np.errstate(under="ignore" if node_class is Exp else "raise"):
+        y = node.forward(x.copy())
+        grad_x = node.backward(np.ones_like(x))
+    assert y.dtype == grad_x.dtype == dtype
+    assert np.isfinite(y).all() and np.isfinite(grad_x).all()
+    if node_class is Exp:
+        # Clipped where e^x would overflow: the largest inputs give one finite value.
+        assert y[0, 0] == 0.0 and y[0, -1] == y[0, -2] > 0
+        np.testing.assert_array_equal(grad_x, y)
+        return
     low = 0.0 if node_class is Sigmoid else -1.0
-    np.testing.assert_array_equal(Y[0, [0, -1]], [low, 1.0])
-    assert np.isfinite(grad).all() and Y.dtype == dtype
+    np.testing.assert_array_equal(y[0, [0, -1]], [low, 1.0])
+    np.testing.assert_array_equal(grad_x[0, [0, -1]], [0.0, 0.0])
 
 
 def test_embedding_with_a_scipy_matrix_and_positions_grad_pi():
@@ -607,12 +613,13 @@ def test_add_forward_adds_the_bias_and_has_no_bias_gradient_without_one():
     np.testing.assert_array_equal(Add().forward(X, Y), X + Y)
 
 
-def test_mse_loss_of_huge_float32_residuals_is_finite():
-    """Squares are summed in float64: 1e20² overflows float32, not the loss."""
-    node = MSELoss()
-    y_hat = np.full((2, 2), 1e20, np.float32)
-    loss = node.forward(y_hat, np.zeros((2, 2), np.float32))
-    assert loss == pytest.approx(2 * float(np.float32(1e20)) ** 2, rel=1e-6)
+@pytest.mark.parametrize("dtype, scale", [(np.float32, 1e30), (np.float64, 1e150)])
+def test_loss_of_huge_targets_is_computed_without_overflow(dtype, scale, strict):
+    """Squares are summed in float64: (1e30)² overflows float32, not the loss."""
+    y = np.full((4, 2), scale, dtype=dtype)
+    loss = MSELoss().forward(np.zeros_like(y), y)
+    assert np.isfinite(loss)
+    np.testing.assert_allclose(loss, 2 * float(dtype(scale)) ** 2, rtol=1e-12)
 
 
 def test_l2_penalty_of_a_batch_without_weight_is_zero():

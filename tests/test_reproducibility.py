@@ -2,26 +2,21 @@
 in another process (another PYTHONHASHSEED), under a parallel grid search and after
 a pickle round trip; random_state=None gives different fits."""
 
-import os
 import pickle
-import subprocess
-import sys
 
 import numpy as np
 import pytest
 from sklearn.base import clone, is_classifier
 from sklearn.model_selection import GridSearchCV
 
+from tests.hash_seeds import fingerprints
 from tests.reliability_cases import (
     CASE_IDS,
     CASES,
     DOCS,
     X,
-    Y,
     fingerprint,
-    make_bag,
     make_bag_classifier,
-    make_mlp,
     make_mlp_classifier,
     target,
 )
@@ -100,44 +95,16 @@ def test_random_state_none_differs(make, data):
     )
 
 
-# Run from the repository's root, where ``python -c`` finds sknotes and tests.
-_SUBPROCESS = """
-import warnings
-warnings.simplefilter("ignore")
-from tests.reliability_cases import DOCS, Y, fingerprint, make_bag, make_mlp, X
-print(fingerprint(make_mlp().fit(X, Y)))
-print(fingerprint(make_bag().fit(DOCS, Y)))
-print(fingerprint(make_bag(n_buckets=64).fit(DOCS, Y)))
-"""
-
-
-def _fingerprints_in_subprocess(hashseed):
-    root = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
-    env = {**os.environ, "PYTHONHASHSEED": hashseed}
-    return subprocess.run(
-        [sys.executable, "-c", _SUBPROCESS],
-        cwd=root,
-        env=env,
-        capture_output=True,
-        text=True,
-        check=True,
-    ).stdout.split()
-
-
-def test_same_bits_in_other_processes_with_other_hash_seeds():
+@pytest.mark.xdist_group("hash_seeds")
+def test_same_bits_in_other_processes_with_other_hash_seeds(other_hash_seeds):
     # Token vocabularies and hashed buckets must not depend on Python's str hash.
-    first, second = (
-        _fingerprints_in_subprocess("1"),
-        _fingerprints_in_subprocess("4242"),
-    )
-    here = [
-        fingerprint(make_mlp().fit(X, Y)),
-        fingerprint(make_bag().fit(DOCS, Y)),
-        fingerprint(make_bag(n_buckets=64).fit(DOCS, Y)),
-    ]
-    assert first == second == here
+    here = fingerprints()
+    assert len(other_hash_seeds) == 3
+    for seed, outputs in other_hash_seeds.items():
+        assert outputs["fingerprints"] == here, f"PYTHONHASHSEED={seed}"
 
 
+@pytest.mark.xdist_group("loky")  # one pool of worker processes (see conftest)
 @pytest.mark.parametrize("make, data", CASES, ids=CASE_IDS)
 def test_grid_search_in_parallel_equals_serial(make, data):
     grid = {"alpha": [1e-4, 1e-1]}

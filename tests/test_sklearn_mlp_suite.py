@@ -19,10 +19,14 @@ from pathlib import Path
 
 import pytest
 
-# The selection below is scikit-learn 1.9's test_mlp.py; older files differ.
-pytestmark = pytest.mark.requires_sklearn(
-    "1.9", reason="the test selection is scikit-learn 1.9's test_mlp.py"
-)
+pytestmark = [
+    # The selection below is scikit-learn 1.9's test_mlp.py; older files differ.
+    pytest.mark.requires_sklearn(
+        "1.9", reason="the test selection is scikit-learn 1.9's test_mlp.py"
+    ),
+    # One process runs them all: the subprocess run of `outcomes` happens once.
+    pytest.mark.xdist_group("sklearn_test_mlp"),
+]
 
 REGRESSOR_TESTS = [
     "test_lbfgs_regression[X0-y0]",
@@ -121,8 +125,12 @@ def _node_id(name):
 
 
 @pytest.fixture(scope="module")
-def outcomes(tmp_path_factory):
+def outcomes(tmp_path_factory, once_per_session):
     """Run the selected tests once; ``{test id: 'passed' | failure text}``."""
+    return once_per_session("sklearn_test_mlp", lambda: _run(tmp_path_factory))
+
+
+def _run(tmp_path_factory):
     source = _installed_test_mlp().read_text()
     assert source.count(_IMPORT) == 1, "scikit-learn's test_mlp.py imports changed"
     directory = tmp_path_factory.mktemp("sklearn_mlp")
