@@ -38,6 +38,14 @@ MODULE_TESTS = {
     # _base is every estimator's plumbing: its classifier half is tested with
     # the MLP classifier, its fitted copies with the callbacks; test_base.py
     # holds what no estimator's file pins.
+    # The compiled bag step's loops run as Python (see _PYTHON_BAG_STEP): the
+    # Hogwild quality test, which trains for minutes that way, stays out (it
+    # pins the threads, not the arithmetic the bit-for-bit tests compare).
+    "_bag_kernel": [
+        "tests/test_bag_kernel.py",
+        "--deselect",
+        "tests/test_bag_kernel.py::test_hogwild_reaches_the_same_held_out_quality",
+    ],
     "_base": [
         "tests/test_base.py",
         "tests/test_mlp.py",
@@ -219,6 +227,7 @@ EQUIVALENT_NAMES = {
 NOT_MEASURABLE = (
     "sknotes._kernels.xǁ_Compiledǁ",
     "sknotes._kernels.x__compile__",
+    "sknotes._bag_kernel.x__compiled__",
 )
 # (_text's compiled encoder, _encode, likewise: tests/test_encode.py compares it
 # with _text's reference, ``arrays``/``self._flat`` None.)
@@ -293,7 +302,23 @@ _encode._KERNELS = _encode._Compiled(
     _types.SimpleNamespace(njit=lambda **options: lambda loop: loop)
 )
 """
-CONFTEST_EXTRA = {"_kernels": _PYTHON_LOOPS, "_encode": _PYTHON_ENCODER}
+# Likewise the compiled bag step (the _kernels loops it calls stay compiled).
+_PYTHON_BAG_STEP = """
+
+import sknotes._bag_kernel as _bag_kernel
+import sknotes._kernels as _kernels_of_the_bag_step
+
+if _kernels_of_the_bag_step._loops():
+    _loops = _kernels_of_the_bag_step._LOOPS
+    _bag_kernel._adam, _bag_kernel._add_scaled = _loops.adam, _loops.add_scaled
+    _bag_kernel._softmax_cross_entropy_row = _loops.softmax_cross_entropy_row
+    _bag_kernel._COMPILED = (_bag_kernel._bag_step_loop, _bag_kernel._touched_rows_loop)
+"""
+CONFTEST_EXTRA = {
+    "_kernels": _PYTHON_LOOPS,
+    "_encode": _PYTHON_ENCODER,
+    "_bag_kernel": _PYTHON_BAG_STEP,
+}
 
 
 # Test runs that count as failed besides "killed" (see summarize).
