@@ -433,3 +433,11 @@ def test_linear_start_of_rows_weighing_nothing_is_none():
     Y = (y == np.unique(y)[1]).astype(float)[:, None]
     X = sp.csr_array(_counts(docs, 6))
     assert clf._linear_solution(X, Y, np.zeros(len(y)), 0.5) is None
+
+
+def test_float32_classifier_predicts_float32_probabilities():
+    docs, y = _corpus(n_docs=40, n_tokens=6)
+    clf = EmbeddingBagClassifier(
+        embedding_dim=2, max_iter=2, random_state=0, dtype=np.float32
+    ).fit(docs, y)
+    assert clf.predict_proba(docs).dtype == np.float32
