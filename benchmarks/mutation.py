@@ -345,12 +345,12 @@ def _scratch_copy(module, tests):
         "only_mutate": [f"sknotes/{module}.py"],
         "pytest_add_cli_args_test_selection": tests,
         "pytest_add_cli_args": ["-p", "no:cacheprovider", "-x", "-q"],
-        # mutmut ends a mutant's run at (t + 1)·2·multiplier CPU seconds, t the
-        # clean run's time of its tests (its wall-clock timer does not reach the
-        # forked workers).  CPU time does not grow with the machine's load: 6×
-        # is ample, where the default 30× let a mutant that makes the linear
-        # start crawl (BFGS in place of L-BFGS-B) run for 20 minutes.
-        "timeout_multiplier": 3.0,
+        # mutmut ends a mutant's run (as a timeout, which counts as killed) after
+        # (t + 1)·multiplier seconds of wall-clock time, t the clean run's time of
+        # the tests it runs, measured on the same loaded machine.  The default 15
+        # let a mutant that makes the linear start crawl (BFGS in place of
+        # L-BFGS-B) run for 11 minutes.
+        "timeout_multiplier": 5.0,
     }
     with open(work / "pyproject.toml", "a") as f:
         f.write("\n[tool.mutmut]\n")
