@@ -170,6 +170,8 @@ EQUIVALENT_NAMES = {
     "sknotes._mlp.xǁMLPRegressorFromNotesǁ_validate_fit_input__mutmut_10": "y is cast "
     "to X's dtype on the next line: the same conversion (and, for strings, the "
     "same 'could not convert string to float' error) without y_numeric",
+    "sknotes.onnx.x__regression_output__mutmut_6": "its only caller passes "
+    "output_names=None (the output is named by _unscale's node)",
     "sknotes._optimizers.x__decay__mutmut_3": "decay 1 on 0 entries: nothing",
     "sknotes._optimizers.x__decay__mutmut_4": "decay 0 on 1 entry: nothing",
     "sknotes._training.x_fit_lbfgs__mutmut_27": "verbose reaches only scipy's "

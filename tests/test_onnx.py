@@ -638,3 +638,22 @@ def test_sublinear_embedding_bag_exports_at_target_opset_11(texts):
     onx = to_onnx(model, P, target_opset=11)
     assert _opset(onx) == 11
     assert_same(onx, P.toarray(), model, P, np.float64)
+
+
+def test_a_dataframe_exports_with_one_input_per_column(tabular):
+    pd = pytest.importorskip("pandas")
+    from sklearn.compose import ColumnTransformer
+
+    X, y = tabular
+    frame = pd.DataFrame(X, columns=list("abcde"))
+    model = make_pipeline(
+        ColumnTransformer([("scale", StandardScaler(), list("abcde"))]),
+        MLPRegressorFromNotes(hidden_layer_sizes=(3,), max_iter=5, random_state=0),
+    ).fit(frame, y[:, 0])
+    onx = to_onnx(model, frame)
+    assert [i.name for i in onx.graph.input] == list("abcde")
+    session = ort.InferenceSession(
+        onx.SerializeToString(), providers=["CPUExecutionProvider"]
+    )
+    (got,) = session.run(None, {c: X[:, [i]] for i, c in enumerate("abcde")})
+    np.testing.assert_allclose(got.ravel(), model.predict(frame), rtol=1e-6)
