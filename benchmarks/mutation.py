@@ -172,6 +172,8 @@ EQUIVALENT_NAMES = {
     "same 'could not convert string to float' error) without y_numeric",
     "sknotes.onnx.x__regression_output__mutmut_6": "its only caller passes "
     "output_names=None (the output is named by _unscale's node)",
+    "sknotes._bag_kernel.x__bag_step_loop__mutmut_238": "grad_R also computed "
+    "when the table does not train: its own buffer, read only by the table's step",
     "sknotes._optimizers.x__decay__mutmut_3": "decay 1 on 0 entries: nothing",
     "sknotes._optimizers.x__decay__mutmut_4": "decay 0 on 1 entry: nothing",
     "sknotes._training.x_fit_lbfgs__mutmut_27": "verbose reaches only scipy's "
