@@ -517,7 +517,8 @@ def test_a_hidden_head_takes_blas_and_the_loop_gets_arrays_only(
         steps.append(step)
         return original(step, train, indices)
 
-    monkeypatch.setattr(bag_kernel, "_COMPILED", (arrays_only, bag_kernel._compiled()[1]))
+    touched = bag_kernel._compiled()[1]
+    monkeypatch.setattr(bag_kernel, "_COMPILED", (arrays_only, touched))
     monkeypatch.setattr(bag_kernel.CompiledBagStep, "__call__", capturing)
     docs, y = _corpus(n_docs=60)
     model = EmbeddingBagRegressor(
