@@ -174,6 +174,9 @@ EQUIVALENT_NAMES = {
     "output_names=None (the output is named by _unscale's node)",
     "sknotes._bag_kernel.x__bag_step_loop__mutmut_238": "grad_R also computed "
     "when the table does not train: its own buffer, read only by the table's step",
+    "sknotes._embedding_bag_classifier.xǁEmbeddingBagClassifierǁ_linear_solution"
+    "__mutmut_57": "_searching_alpha is read only as a truth value: None and False "
+    "alike",
     "sknotes._optimizers.x__decay__mutmut_3": "decay 1 on 0 entries: nothing",
     "sknotes._optimizers.x__decay__mutmut_4": "decay 0 on 1 entry: nothing",
     "sknotes._training.x_fit_lbfgs__mutmut_27": "verbose reaches only scipy's "

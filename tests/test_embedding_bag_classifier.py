@@ -441,3 +441,21 @@ def test_float32_classifier_predicts_float32_probabilities():
         embedding_dim=2, max_iter=2, random_state=0, dtype=np.float32
     ).fit(docs, y)
     assert clf.predict_proba(docs).dtype == np.float32
+
+
+def test_binary_attributions_of_the_second_class_are_the_log_odds_derivative():
+    docs, y = _corpus(n_docs=200, n_tokens=20, n_classes=2)
+    X = sp.csr_array(_counts(docs, 20))
+    clf = EmbeddingBagClassifier(
+        embedding_dim=4, pooling="sum", max_iter=5, random_state=0
+    ).fit(X, y)
+    row = X[[0]].toarray()
+    (attributions,) = clf.token_attributions(sp.csr_array(row), class_=clf.classes_[1])
+    for column, value in attributions:
+        step = np.zeros_like(row)
+        step[0, column] = 1e-6
+        odds = [
+            logit(clf.predict_proba(sp.csr_array(x))[0, 1])
+            for x in (row + step, row - step)
+        ]
+        np.testing.assert_allclose(value, (odds[0] - odds[1]) / 2e-6, rtol=1e-5)
