@@ -1,6 +1,7 @@
 """The fit/predict plumbing every sknotes estimator shares (sknotes/_base.py)."""
 
 import os
+import re
 
 import numpy as np
 import pytest
@@ -114,3 +115,59 @@ def test_warm_start_continues_from_parameters_set_before_any_fit():
     wrong.coefs_, wrong.intercepts_ = coefs, intercepts
     with pytest.raises(ValueError, match="do not fit this data and hidden_layer"):
         wrong.fit(X, y)
+
+
+# -- pinned by mutation testing (benchmarks/mutation.py _base) ---------------------
+
+
+def test_fitted_copy_holds_the_public_fitted_attributes():
+    X, y = _regression()
+    est = MLPRegressorFromNotes(hidden_layer_sizes=(3,), max_iter=3, random_state=0)
+    fitted = est.fit(X, y)._fitted_copy()
+    for name in ("coefs_", "intercepts_", "n_features_in_", "loss_curve_", "n_iter_"):
+        assert name in fitted, name
+    np.testing.assert_array_equal(fitted["coefs_"][0], est.coefs_[0])
+    assert fitted["coefs_"][0] is not est.coefs_[0]
+
+
+def test_warm_start_with_other_parameters_says_to_refit_in_full():
+    X, y = _regression()
+    est = MLPRegressorFromNotes(
+        hidden_layer_sizes=(4,), warm_start=True, max_iter=2, random_state=0
+    ).fit(X, y)
+    est.set_params(hidden_layer_sizes=(5,))
+    message = (
+        "hidden_layer_sizes changed from [4] to [5] since the last fit; refit "
+        "with warm_start=False."
+    )
+    with pytest.raises(ValueError, match=f"^{re.escape(message)}$"):
+        est.fit(X, y)
+
+
+def test_sgd_learning_rate_schedule_reaches_the_optimizer():
+    X, y = _regression()
+    params = dict(
+        hidden_layer_sizes=(3,), solver="sgd", max_iter=5, random_state=0, tol=0
+    )
+    constant = MLPRegressorFromNotes(**params).fit(X, y)
+    invscaling = MLPRegressorFromNotes(learning_rate="invscaling", **params).fit(X, y)
+    assert not np.array_equal(constant.coefs_[0], invscaling.coefs_[0])
+
+
+def test_lbfgs_ignores_early_stopping_when_its_loss_is_not_finite():
+    # lbfgs restores no best epoch: a non-finite loss is refused even with
+    # early_stopping=True.
+    X, y = _regression()
+    est = MLPRegressorFromNotes(
+        hidden_layer_sizes=(3,), solver="lbfgs", early_stopping=True, max_iter=3
+    ).fit(X, y)
+    est.loss_ = np.inf
+    with pytest.raises(ValueError, match="The training loss is not finite"):
+        est._check_finite(None)
+
+
+def test_poisson_refuses_negative_targets_in_scikit_learns_words():
+    X, y = _regression()
+    message = "Some value(s) of y are negative which is not allowed for loss='poisson'."
+    with pytest.raises(ValueError, match=f"^{re.escape(message)}$"):
+        MLPRegressorFromNotes(loss="poisson", max_iter=2).fit(X, y)

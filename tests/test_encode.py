@@ -809,3 +809,29 @@ def test_estimator_from_token_lists_matches_the_reference(form, params):
     fitted.partial_fit(docs[100:], y[100:])
     reference(expected.partial_fit, docs[100:], y[100:])
     np.testing.assert_array_equal(fitted.embeddings_, expected.embeddings_)
+
+
+# -- pinned by mutation testing (benchmarks/mutation.py _encode) -------------------
+
+
+def test_str_tokens_flatten_by_joining_with_empty_documents_left_out():
+    pytest.importorskip("numba")
+    docs, indptr = [["ab", "c"], [], ["d"]], np.array([0, 2, 2, 3])
+    flat = _encode.flat_of_strs(docs, indptr)
+    assert flat is not None and flat.kind == "str"
+    assert bytes(flat.joined) == b"ab\x00c\x00d"
+
+
+def test_weighted_bag_gives_int64_index_arrays():
+    docs, indptr = [["a", "b", "a"], ["c"], []], np.array([0, 3, 4, 4])
+    flat = _encode.flatten(docs, indptr)
+    _, first = _encode.first_codes(flat)
+    arrays = _encode.weighted_bag(
+        flat, np.arange(len(first)), len(first), np.float64, "count", "sum"
+    )
+    if arrays is None:
+        pytest.skip("no compiled encoder")
+    data, indices, out_indptr = arrays
+    assert indices.dtype == out_indptr.dtype == np.int64
+    assert out_indptr.tolist() == [0, 2, 3, 3] and indices.tolist() == [1, 0, 2]
+    assert data.tolist() == [1.0, 2.0, 1.0]
