@@ -171,3 +171,26 @@ def test_poisson_refuses_negative_targets_in_scikit_learns_words():
     message = "Some value(s) of y are negative which is not allowed for loss='poisson'."
     with pytest.raises(ValueError, match=f"^{re.escape(message)}$"):
         MLPRegressorFromNotes(loss="poisson", max_iter=2).fit(X, y)
+
+
+def test_memory_check_accepts_exactly_the_machines_memory(monkeypatch):
+    from sknotes import _base
+
+    sizes = {"SC_PAGE_SIZE": 4096, "SC_PHYS_PAGES": 2}
+    monkeypatch.setattr(_base.os, "sysconf", sizes.__getitem__)
+    _base.check_fits_in_memory(1024, np.float64, "it", "less")  # 8192 bytes
+    with pytest.raises(ValueError, match="it needs 0.0 GiB"):
+        _base.check_fits_in_memory(1025, np.float64, "it", "less")
+
+
+def test_sample_weight_takes_the_models_dtype():
+    X, y = _regression()
+    weight = np.linspace(0.5, 2.0, len(y)) / 3
+    params = dict(hidden_layer_sizes=(3,), max_iter=5, random_state=0)
+    X32 = X.astype(np.float32)
+    as_64 = MLPRegressorFromNotes(**params).fit(X32, y, sample_weight=weight)
+    as_32 = MLPRegressorFromNotes(**params).fit(
+        X32, y, sample_weight=weight.astype(np.float32)
+    )
+    np.testing.assert_array_equal(as_64.coefs_[0], as_32.coefs_[0])
+    assert as_64.loss_ == as_32.loss_
