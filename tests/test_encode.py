@@ -835,3 +835,31 @@ def test_weighted_bag_gives_int64_index_arrays():
     assert indices.dtype == out_indptr.dtype == np.int64
     assert out_indptr.tolist() == [0, 2, 3, 3] and indices.tolist() == [1, 0, 2]
     assert data.tolist() == [1.0, 2.0, 1.0]
+
+
+def test_int_tokens_are_ints_but_not_bools():
+    assert _encode._int_type(int) and _encode._int_type(np.int32)
+    assert not _encode._int_type(bool) and not _encode._int_type(np.bool_)
+    assert not _encode._int_type(str)
+
+
+def test_code_point_table_marks_what_the_pattern_finds():
+    table = _encode._code_point_table(r"[b-d\u00e9]")
+    assert np.flatnonzero(table).tolist() == [ord(c) for c in "bcdé"]
+
+
+def test_str_table_is_the_smallest_power_of_two_at_least_twice_the_keys():
+    assert [_encode._table_size(n) for n in (0, 4, 5, 8, 9)] == [8, 8, 16, 16, 32]
+
+
+def test_str_hash_spreads_over_the_high_bits():
+    # The tables index by the high bits: every token in one slot would make each
+    # lookup a scan.
+    tokens = [f"t{i}" for i in range(256)]
+    chars = np.array([ord(c) for c in "".join(tokens)], np.uint32)
+    stops = np.cumsum([len(t) for t in tokens])
+    starts = stops - np.array([len(t) for t in tokens])
+    bounds = zip(starts, stops, strict=True)
+    with np.errstate(over="ignore"):
+        top = {int(_encode._chars_hash(chars, a, b)) >> 58 for a, b in bounds}
+    assert len(top) >= 32
