@@ -843,7 +843,8 @@ def test_int_tokens_are_ints_but_not_bools():
     assert not _encode._int_type(str)
 
 
-def test_code_point_table_marks_what_the_pattern_finds():
+def test_code_point_table_marks_what_the_pattern_finds(monkeypatch):
+    monkeypatch.setattr(_encode, "_TABLES", {})  # built here, not found cached
     table = _encode._code_point_table(r"[b-d\u00e9]")
     assert np.flatnonzero(table).tolist() == [ord(c) for c in "bcdé"]
 
