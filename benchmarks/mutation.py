@@ -38,6 +38,14 @@ MODULE_TESTS = {
     # _base is every estimator's plumbing: its classifier half is tested with
     # the MLP classifier, its fitted copies with the callbacks; test_base.py
     # holds what no estimator's file pins.
+    # The compiled bag step's loops run as Python (see _PYTHON_BAG_STEP): the
+    # Hogwild quality test, which trains for minutes that way, stays out (it
+    # pins the threads, not the arithmetic the bit-for-bit tests compare).
+    "_bag_kernel": [
+        "tests/test_bag_kernel.py",
+        "--deselect",
+        "tests/test_bag_kernel.py::test_hogwild_reaches_the_same_held_out_quality",
+    ],
     "_base": [
         "tests/test_base.py",
         "tests/test_mlp.py",
@@ -162,6 +170,18 @@ EQUIVALENT_NAMES = {
     "sknotes._mlp.xǁMLPRegressorFromNotesǁ_validate_fit_input__mutmut_10": "y is cast "
     "to X's dtype on the next line: the same conversion (and, for strings, the "
     "same 'could not convert string to float' error) without y_numeric",
+    "sknotes.onnx.x__regression_output__mutmut_6": "its only caller passes "
+    "output_names=None (the output is named by _unscale's node)",
+    "sknotes._bag_kernel.x__bag_step_loop__mutmut_238": "grad_R also computed "
+    "when the table does not train: its own buffer, read only by the table's step",
+    "sknotes._embedding_bag_classifier.xǁEmbeddingBagClassifierǁ_linear_solution"
+    "__mutmut_57": "_searching_alpha is read only as a truth value: None and False "
+    "alike",
+    "sknotes._encode.x_weighted_bag__mutmut_16": "its caller returns before "
+    "a batch without tokens: indptr's diff is never empty, max's initial unused",
+    "sknotes._base.x__binarize__mutmut_10": "the direct encoding is a shortcut of "
+    "label_binarizer.transform (the same matrix, same dtype); a column of labels "
+    "reaches it raveled (checked by hand: the same fit)",
     "sknotes._optimizers.x__decay__mutmut_3": "decay 1 on 0 entries: nothing",
     "sknotes._optimizers.x__decay__mutmut_4": "decay 0 on 1 entry: nothing",
     "sknotes._training.x_fit_lbfgs__mutmut_27": "verbose reaches only scipy's "
@@ -219,6 +239,10 @@ EQUIVALENT_NAMES = {
 NOT_MEASURABLE = (
     "sknotes._kernels.xǁ_Compiledǁ",
     "sknotes._kernels.x__compile__",
+    "sknotes._bag_kernel.x__compiled__",
+    # Built at import by the scratch conftest, before a mutant is chosen.
+    "sknotes._encode.xǁ_Compiledǁ",
+    "sknotes._encode.x__kernels__",
 )
 # (_text's compiled encoder, _encode, likewise: tests/test_encode.py compares it
 # with _text's reference, ``arrays``/``self._flat`` None.)
@@ -293,7 +317,23 @@ _encode._KERNELS = _encode._Compiled(
     _types.SimpleNamespace(njit=lambda **options: lambda loop: loop)
 )
 """
-CONFTEST_EXTRA = {"_kernels": _PYTHON_LOOPS, "_encode": _PYTHON_ENCODER}
+# Likewise the compiled bag step (the _kernels loops it calls stay compiled).
+_PYTHON_BAG_STEP = """
+
+import sknotes._bag_kernel as _bag_kernel
+import sknotes._kernels as _kernels_of_the_bag_step
+
+if _kernels_of_the_bag_step._loops():
+    _loops = _kernels_of_the_bag_step._LOOPS
+    _bag_kernel._adam, _bag_kernel._add_scaled = _loops.adam, _loops.add_scaled
+    _bag_kernel._softmax_cross_entropy_row = _loops.softmax_cross_entropy_row
+    _bag_kernel._COMPILED = (_bag_kernel._bag_step_loop, _bag_kernel._touched_rows_loop)
+"""
+CONFTEST_EXTRA = {
+    "_kernels": _PYTHON_LOOPS,
+    "_encode": _PYTHON_ENCODER,
+    "_bag_kernel": _PYTHON_BAG_STEP,
+}
 
 
 # Test runs that count as failed besides "killed" (see summarize).
@@ -320,6 +360,12 @@ def _scratch_copy(module, tests):
         "only_mutate": [f"sknotes/{module}.py"],
         "pytest_add_cli_args_test_selection": tests,
         "pytest_add_cli_args": ["-p", "no:cacheprovider", "-x", "-q"],
+        # mutmut ends a mutant's run (as a timeout, which counts as killed) after
+        # (t + 1)·multiplier seconds of wall-clock time, t the clean run's time of
+        # the tests it runs, measured on the same loaded machine.  The default 15
+        # let a mutant that makes the linear start crawl (BFGS in place of
+        # L-BFGS-B) run for 11 minutes.
+        "timeout_multiplier": 5.0,
     }
     with open(work / "pyproject.toml", "a") as f:
         f.write("\n[tool.mutmut]\n")

@@ -265,7 +265,11 @@ nesterovs_momentum, validation_fraction, beta_1, beta_2, epsilon, n_jobs
         # leaked them into the scores of an unconverged solve, which then chose
         # the smallest alpha); the final solve on all rows from the last at
         # its alpha.
-        start = warm.get(id(X), warm.get(alpha, np.zeros(n_rows * k + k)))
+        # (A fold's first solve starts from zero, not from the previous fold's
+        # solution at the same alpha.)
+        zero = np.zeros(n_rows * k + k)
+        searching = self.__dict__.get("_searching_alpha", False)
+        start = warm.get(id(X), zero if searching else warm.get(alpha, zero))
         theta = minimize(
             loss_and_gradient,
             start,

@@ -488,3 +488,46 @@ def test_hidden_head_step_gradients_pass_gradcheck(monkeypatch, estimator, activ
     # 1e-6 the loss's rounding over the step is 1e-6 of them.
     gradcheck(loss, network.theta, captured["grad"], eps=1e-5)
     gradcheck(loss, network.table, captured["grad_table"], eps=1e-5)
+
+
+# -- pinned by mutation testing (benchmarks/mutation.py _bag_kernel) ---------------
+
+
+def test_touched_rows_lists_each_row_once_and_resets_the_positions():
+    touched = bag_kernel._compiled()[1]
+    indptr = np.array([0, 3, 5], np.int64)
+    indices = np.array([2, 0, 2, 0, 1], np.int32)
+    position = np.full(3, -1, np.int64)
+    rows = np.empty(3, np.int64)
+    n_rows = touched(indptr, indices, np.array([0, 1, 0], np.int64), position, rows)
+    assert n_rows == 3 and rows.tolist() == [2, 0, 1]
+    assert (position == -1).all()
+
+
+@pytest.mark.parametrize("hidden_layer_sizes, blas", [((4,), 1), ((), 0)])
+def test_a_hidden_head_takes_blas_and_the_loop_gets_arrays_only(
+    monkeypatch, hidden_layer_sizes, blas
+):
+    # numba compiles the loop for array arguments: None in place of the sample
+    # weights would not type.
+    steps = []
+    original = bag_kernel.CompiledBagStep.__call__
+    loop = bag_kernel._compiled()[0]
+
+    def arrays_only(*args):
+        assert all(isinstance(arg, np.ndarray) for arg in args)
+        return loop(*args)
+
+    def capturing(step, train, indices):
+        steps.append(step)
+        return original(step, train, indices)
+
+    touched = bag_kernel._compiled()[1]
+    monkeypatch.setattr(bag_kernel, "_COMPILED", (arrays_only, touched))
+    monkeypatch.setattr(bag_kernel.CompiledBagStep, "__call__", capturing)
+    docs, y = _corpus(n_docs=60)
+    model = EmbeddingBagRegressor(
+        hidden_layer_sizes=hidden_layer_sizes, max_iter=1, random_state=0
+    ).fit(docs, y)
+    assert model._reference_reason is None and steps
+    assert steps[0].flags[bag_kernel._BLAS] == blas

@@ -1,6 +1,7 @@
 """The fit/predict plumbing every sknotes estimator shares (sknotes/_base.py)."""
 
 import os
+import re
 
 import numpy as np
 import pytest
@@ -117,3 +118,82 @@ def test_warm_start_continues_from_parameters_set_before_any_fit():
     wrong.coefs_, wrong.intercepts_ = coefs, intercepts
     with pytest.raises(ValueError, match="do not fit this data and hidden_layer"):
         wrong.fit(X, y)
+
+
+# -- pinned by mutation testing (benchmarks/mutation.py _base) ---------------------
+
+
+def test_fitted_copy_holds_the_public_fitted_attributes():
+    X, y = _regression()
+    est = MLPRegressorFromNotes(hidden_layer_sizes=(3,), max_iter=3, random_state=0)
+    fitted = est.fit(X, y)._fitted_copy()
+    for name in ("coefs_", "intercepts_", "n_features_in_", "loss_curve_", "n_iter_"):
+        assert name in fitted, name
+    np.testing.assert_array_equal(fitted["coefs_"][0], est.coefs_[0])
+    assert fitted["coefs_"][0] is not est.coefs_[0]
+
+
+def test_warm_start_with_other_parameters_says_to_refit_in_full():
+    X, y = _regression()
+    est = MLPRegressorFromNotes(
+        hidden_layer_sizes=(4,), warm_start=True, max_iter=2, random_state=0
+    ).fit(X, y)
+    est.set_params(hidden_layer_sizes=(5,))
+    message = (
+        "hidden_layer_sizes changed from [4] to [5] since the last fit; refit "
+        "with warm_start=False."
+    )
+    with pytest.raises(ValueError, match=f"^{re.escape(message)}$"):
+        est.fit(X, y)
+
+
+def test_sgd_learning_rate_schedule_reaches_the_optimizer():
+    X, y = _regression()
+    params = dict(
+        hidden_layer_sizes=(3,), solver="sgd", max_iter=5, random_state=0, tol=0
+    )
+    constant = MLPRegressorFromNotes(**params).fit(X, y)
+    invscaling = MLPRegressorFromNotes(learning_rate="invscaling", **params).fit(X, y)
+    assert not np.array_equal(constant.coefs_[0], invscaling.coefs_[0])
+
+
+def test_lbfgs_ignores_early_stopping_when_its_loss_is_not_finite():
+    # lbfgs restores no best epoch: a non-finite loss is refused even with
+    # early_stopping=True.
+    X, y = _regression()
+    est = MLPRegressorFromNotes(
+        hidden_layer_sizes=(3,), solver="lbfgs", early_stopping=True, max_iter=3
+    ).fit(X, y)
+    est.loss_ = np.inf
+    with pytest.raises(ValueError, match="The training loss is not finite"):
+        est._check_finite(None)
+
+
+def test_poisson_refuses_negative_targets_in_scikit_learns_words():
+    X, y = _regression()
+    message = "Some value(s) of y are negative which is not allowed for loss='poisson'."
+    with pytest.raises(ValueError, match=f"^{re.escape(message)}$"):
+        MLPRegressorFromNotes(loss="poisson", max_iter=2).fit(X, y)
+
+
+def test_memory_check_accepts_exactly_the_machines_memory(monkeypatch):
+    from sknotes import _base
+
+    sizes = {"SC_PAGE_SIZE": 4096, "SC_PHYS_PAGES": 2}
+    monkeypatch.setattr(_base.os, "sysconf", sizes.__getitem__)
+    _base.check_fits_in_memory(1024, np.float64, "it", "less")  # 8192 bytes
+    with pytest.raises(ValueError, match="it needs 0.0 GiB"):
+        _base.check_fits_in_memory(1025, np.float64, "it", "less")
+
+
+def test_sample_weight_takes_the_models_dtype():
+    X, y = _regression()
+    weight = np.linspace(0.5, 2.0, len(y)) / 3
+    params = dict(hidden_layer_sizes=(3,), max_iter=5, random_state=0)
+    X32 = X.astype(np.float32)
+    as_64 = MLPRegressorFromNotes(**params).fit(X32, y, sample_weight=weight)
+    as_32 = MLPRegressorFromNotes(**params).fit(
+        X32, y, sample_weight=weight.astype(np.float32)
+    )
+    np.testing.assert_array_equal(as_64.coefs_[0], as_32.coefs_[0])
+    assert as_64.loss_ == as_32.loss_

@@ -1,6 +1,9 @@
 """LossCurveDisplay draws the fitted curves (Agg backend): the drawn artists are
 compared, not pixels."""
 
+import re
+import sys
+
 import numpy as np
 import pytest
 
@@ -249,4 +252,94 @@ def test_embedding_bag_classifier_curves_name_its_log_loss_score():
     assert display.ax_.get_ylabel() == "loss (log-loss)"
     assert display.validation_line_.get_label() == "validation log-loss"
     assert display.score_ax_.get_ylabel() == "validation −log-loss"
+    plt.close(display.figure_)
+
+
+# Pinned by mutation testing (benchmarks/mutation.py display).
+
+
+def test_model_without_curve_message_says_which_solvers_record_one():
+    X, y = make_regression(n_samples=30, n_features=2, random_state=0)
+    with pytest.warns(Warning):
+        reg = MLPRegressorFromNotes(solver="lbfgs", max_iter=2).fit(X, y / y.std())
+    message = (
+        "The estimator has no loss_curve_: fit it with solver='sgd' or 'adam' "
+        "(L-BFGS records no curve)."
+    )
+    with pytest.raises(ValueError, match=f"^{re.escape(message)}$"):
+        LossCurveDisplay.from_estimator(reg)
+
+
+def test_missing_matplotlib_message_in_full(monkeypatch):
+    monkeypatch.setitem(sys.modules, "matplotlib.pyplot", None)
+    with pytest.raises(ImportError, match="^LossCurveDisplay needs matplotlib"):
+        LossCurveDisplay(loss_curve=[1.0, 0.5]).plot()
+
+
+def _early_stopping_display(**kwargs):
+    return LossCurveDisplay(
+        loss_curve=[3.0, 2.0, 1.5, 1.2],
+        validation_loss_curve=[3.1, 2.2, 1.9, 2.0],
+        validation_scores=[0.1, 0.4, 0.6, 0.5],
+        best_epoch=3,
+        estimator_name="net",
+    ).plot(**kwargs)
+
+
+def test_every_legend_entry_has_its_own_colour_and_line_style():
+    # The score curve lives on twin axes, whose colour cycle starts again: without
+    # its own colour it would take the training curve's.
+    import matplotlib.pyplot as plt
+    from matplotlib.colors import to_rgba
+
+    display = _early_stopping_display()
+    lines = [
+        display.line_,
+        display.validation_line_,
+        display.score_line_,
+        display.best_epoch_line_,
+    ]
+    colours = [to_rgba(line.get_color()) for line in lines]
+    styles = [line.get_linestyle() for line in lines]
+    assert len(set(colours)) == len(set(styles)) == 4
+    np.testing.assert_array_equal(display.score_line_.get_xdata(), [1, 2, 3, 4])
+    plt.close(display.figure_)
+
+
+def test_legend_holds_two_columns_and_clears_a_large_x_label():
+    import matplotlib.pyplot as plt
+
+    with matplotlib.rc_context({"axes.labelsize": 30}):
+        display = _early_stopping_display()
+        fig = display.figure_
+        fig.canvas.draw()
+        label_box = _extent(display.ax_.xaxis.label)
+        legend_box = _extent(display.legend_)
+    assert legend_box.y1 <= label_box.y0
+    x = [_extent(text).x0 for text in display.legend_.get_texts()]
+    # Filled column by column: two entries in each of two columns.
+    assert x[0] == x[1] < x[2] == x[3]
+    plt.close(fig)
+
+
+def test_no_finite_validation_score_keeps_the_score_axis_zero_to_one():
+    import matplotlib.pyplot as plt
+
+    display = LossCurveDisplay(
+        loss_curve=[2.0, 1.0], validation_scores=[np.nan, np.nan]
+    ).plot()
+    assert display.score_ax_.get_ylim() == (0.0, 1.0)
+    plt.close(display.figure_)
+
+
+@pytest.mark.filterwarnings("ignore::sklearn.exceptions.ConvergenceWarning")
+def test_from_estimator_passes_its_keywords_to_the_training_curve():
+    import matplotlib.pyplot as plt
+
+    X, y = make_regression(n_samples=40, n_features=2, random_state=0)
+    reg = MLPRegressorFromNotes(hidden_layer_sizes=(3,), max_iter=3, random_state=0)
+    display = LossCurveDisplay.from_estimator(
+        reg.fit(X, y / y.std()), color="red", linewidth=3
+    )
+    assert display.line_.get_color() == "red" and display.line_.get_linewidth() == 3
     plt.close(display.figure_)

@@ -46,3 +46,28 @@ def test_documented_defaults_are_the_defaults(estimator):
     for name, value in documented.items():
         assert signature[name].default == value, name
     assert every_name == set(signature) - {"self"}
+
+
+@pytest.mark.parametrize("estimator", ESTIMATORS, ids=lambda cls: cls.__name__)
+def test_a_new_estimator_holds_the_documented_defaults(estimator):
+    # What a new estimator holds, not the signature: a default is a value __init__
+    # stores.  A group of parameters documented as another estimator's meaning
+    # and defaults holds that estimator's.
+    params = estimator().get_params()
+    checked = set()
+    for parameter in docscrape.ClassDoc(estimator)["Parameters"]:
+        names = [name.strip() for name in parameter.name.split(",")]
+        match = re.search(r"default=(.*)$", parameter.type)
+        shared = re.search(r":class:`(\w+)`", " ".join(parameter.desc))
+        if match is not None:
+            values = [match.group(1)] if len(names) == 1 else match.group(1).split(",")
+            expected = dict(zip(names, map(literal, values), strict=True))
+        elif shared is not None and "default" in " ".join(parameter.desc):
+            other = getattr(sknotes, shared.group(1))().get_params()
+            expected = {name: other[name] for name in names}
+        else:
+            continue
+        for name, value in expected.items():
+            assert params[name] == value, name
+        checked.update(expected)
+    assert checked == set(params)

@@ -392,3 +392,70 @@ def test_fit_is_silent_by_default(capsys):
     docs, y = _corpus(n_docs=60, n_tokens=8)
     EmbeddingBagClassifier(embedding_dim=2, max_iter=2, random_state=0).fit(docs, y)
     assert capsys.readouterr().out == ""
+
+
+# Pinned by mutation testing (benchmarks/mutation.py _embedding_bag_classifier).
+
+
+def test_each_fold_of_the_alpha_search_starts_from_its_own_last_solution(
+    monkeypatch,
+):
+    import sknotes._embedding_bag_classifier as module
+
+    solves = []
+
+    def recording(fun, x0, **kwargs):
+        result = minimize(fun, np.array(x0, copy=True), **kwargs)
+        solves.append((np.array(x0, copy=True), result.x.copy()))
+        return result
+
+    minimize = module.minimize
+    monkeypatch.setattr(module, "minimize", recording)
+    docs, y = _corpus(n_docs=300, n_tokens=40, n_classes=2, seed=1)
+    clf = EmbeddingBagClassifier(
+        pooling="sum", early_stopping=False, max_iter=1, random_state=0
+    ).fit(_counts(docs, 40), y)
+    *search, final = solves
+    assert len(search) % 3 == 0 and len(search) >= 6
+    # Three folds per alpha, in order: the first alpha's solves start from zero,
+    # each later one from the same fold's solution at the previous alpha.
+    for i, (start, _) in enumerate(search):
+        expected = np.zeros_like(start) if i < 3 else search[i - 3][1]
+        np.testing.assert_array_equal(start, expected)
+    chosen = list(EmbeddingBagClassifier._LINEAR_ALPHAS).index(clf.alpha_linear_)
+    np.testing.assert_array_equal(final[0], search[3 * chosen + 2][1])
+
+
+def test_linear_start_of_rows_weighing_nothing_is_none():
+    docs, y = _corpus(n_docs=30, n_tokens=6, n_classes=2)
+    clf = EmbeddingBagClassifier(pooling="sum")
+    clf.out_activation_ = "logistic"
+    Y = (y == np.unique(y)[1]).astype(float)[:, None]
+    X = sp.csr_array(_counts(docs, 6))
+    assert clf._linear_solution(X, Y, np.zeros(len(y)), 0.5) is None
+
+
+def test_float32_classifier_predicts_float32_probabilities():
+    docs, y = _corpus(n_docs=40, n_tokens=6)
+    clf = EmbeddingBagClassifier(
+        embedding_dim=2, max_iter=2, random_state=0, dtype=np.float32
+    ).fit(docs, y)
+    assert clf.predict_proba(docs).dtype == np.float32
+
+
+def test_binary_attributions_of_the_second_class_are_the_log_odds_derivative():
+    docs, y = _corpus(n_docs=200, n_tokens=20, n_classes=2)
+    X = sp.csr_array(_counts(docs, 20))
+    clf = EmbeddingBagClassifier(
+        embedding_dim=4, pooling="sum", max_iter=5, random_state=0
+    ).fit(X, y)
+    row = X[[0]].toarray()
+    (attributions,) = clf.token_attributions(sp.csr_array(row), class_=clf.classes_[1])
+    for column, value in attributions:
+        step = np.zeros_like(row)
+        step[0, column] = 1e-6
+        odds = [
+            logit(clf.predict_proba(sp.csr_array(x))[0, 1])
+            for x in (row + step, row - step)
+        ]
+        np.testing.assert_allclose(value, (odds[0] - odds[1]) / 2e-6, rtol=1e-5)

@@ -944,3 +944,58 @@ def test_estimator_from_token_lists_matches_the_reference(form, params):
     fitted.partial_fit(docs[100:], y[100:])
     reference(expected.partial_fit, docs[100:], y[100:])
     np.testing.assert_array_equal(fitted.embeddings_, expected.embeddings_)
+
+
+# -- pinned by mutation testing (benchmarks/mutation.py _encode) -------------------
+
+
+def test_str_tokens_flatten_by_joining_with_empty_documents_left_out():
+    pytest.importorskip("numba")
+    docs, indptr = [["ab", "c"], [], ["d"]], np.array([0, 2, 2, 3])
+    flat = _encode.flat_of_strs(docs, indptr)
+    assert flat is not None and flat.kind == "str"
+    assert bytes(flat.joined) == b"ab\x00c\x00d"
+
+
+def test_weighted_bag_gives_int64_index_arrays():
+    docs, indptr = [["a", "b", "a"], ["c"], []], np.array([0, 3, 4, 4])
+    flat = _encode.flatten(docs, indptr)
+    _, first = _encode.first_codes(flat)
+    arrays = _encode.weighted_bag(
+        flat, np.arange(len(first)), len(first), np.float64, "count", "sum"
+    )
+    if arrays is None:
+        pytest.skip("no compiled encoder")
+    data, indices, out_indptr = arrays
+    assert indices.dtype == out_indptr.dtype == np.int64
+    assert out_indptr.tolist() == [0, 2, 3, 3] and indices.tolist() == [1, 0, 2]
+    assert data.tolist() == [1.0, 2.0, 1.0]
+
+
+def test_int_tokens_are_ints_but_not_bools():
+    assert _encode._int_type(int) and _encode._int_type(np.int32)
+    assert not _encode._int_type(bool) and not _encode._int_type(np.bool_)
+    assert not _encode._int_type(str)
+
+
+def test_code_point_table_marks_what_the_pattern_finds(monkeypatch):
+    monkeypatch.setattr(_encode, "_TABLES", {})  # built here, not found cached
+    table = _encode._code_point_table(r"[b-d\u00e9]")
+    assert np.flatnonzero(table).tolist() == [ord(c) for c in "bcdé"]
+
+
+def test_str_table_is_the_smallest_power_of_two_at_least_twice_the_keys():
+    assert [_encode._table_size(n) for n in (0, 4, 5, 8, 9)] == [8, 8, 16, 16, 32]
+
+
+def test_str_hash_spreads_over_the_high_bits():
+    # The tables index by the high bits: every token in one slot would make each
+    # lookup a scan.
+    tokens = [f"t{i}" for i in range(256)]
+    chars = np.array([ord(c) for c in "".join(tokens)], np.uint32)
+    stops = np.cumsum([len(t) for t in tokens])
+    starts = stops - np.array([len(t) for t in tokens])
+    bounds = zip(starts, stops, strict=True)
+    with np.errstate(over="ignore"):
+        top = {int(_encode._chars_hash(chars, a, b)) >> 58 for a, b in bounds}
+    assert len(top) >= 32

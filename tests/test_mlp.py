@@ -690,3 +690,67 @@ def test_an_impossible_network_is_refused_with_its_size(dtype, gib):
     est = MLPRegressorFromNotes(hidden_layer_sizes=(2**17, 2**17))
     with pytest.raises(ValueError, match=rf"needs {gib} GiB with its optimizer state"):
         est.fit(np.zeros((2, 3), dtype), [0.0, 1.0])
+
+
+# Pinned by mutation testing (benchmarks/mutation.py _mlp).
+
+
+def test_tags_say_multi_output(data):
+    # scikit-learn's common checks run their multi-output check on this tag
+    # (MLPRegressor fits a 2-D y without saying so).
+    X, y = data
+    reg = MLPRegressorFromNotes(hidden_layer_sizes=(3,), max_iter=2, random_state=0)
+    assert reg.fit(X, np.c_[y, -y]).predict(X).shape == (len(y), 2)
+    assert reg.__sklearn_tags__().target_tags.multi_output is True
+
+
+def test_partial_fit_checks_the_feature_names_of_the_first_fit(data):
+    pd = pytest.importorskip("pandas")
+    X, y = data
+    frame = pd.DataFrame(X, columns=[f"f{i}" for i in range(X.shape[1])])
+    reg = MLPRegressorFromNotes(hidden_layer_sizes=(3,), random_state=0)
+    reg.partial_fit(frame, y)
+    with pytest.raises(ValueError, match="feature names should match"):
+        reg.partial_fit(frame[frame.columns[::-1]], y)
+    assert list(reg.feature_names_in_) == list(frame.columns)
+
+
+def _same_parameters(a, b):
+    return all(
+        np.array_equal(p, q)
+        for p, q in zip(a.coefs_ + a.intercepts_, b.coefs_ + b.intercepts_, strict=True)
+    )
+
+
+def test_csc_input_trains_the_csr_inputs_model():
+    rng = np.random.default_rng(0)
+    X = rng.normal(size=(40, 5))
+    X[X < 0.3] = 0.0
+    y = X @ rng.normal(size=5)
+    params = dict(hidden_layer_sizes=(4,), max_iter=5, random_state=0)
+    csc = MLPRegressorFromNotes(**params).fit(sp.csc_matrix(X), y)
+    csr = MLPRegressorFromNotes(**params).fit(sp.csr_matrix(X), y)
+    assert _same_parameters(csc, csr)
+
+
+def test_partial_fit_casts_the_input_to_the_models_dtype():
+    rng = np.random.default_rng(1)
+    X = rng.normal(size=(200, 20)) / 3
+    y = np.sin(X @ rng.normal(size=20))
+    reg = MLPRegressorFromNotes(hidden_layer_sizes=(16,), max_iter=3, random_state=0)
+    reg.fit(X.astype(np.float32), y)
+    as_float32 = copy.deepcopy(reg).partial_fit(X.astype(np.float32), y)
+    reg.partial_fit(X, y)
+    assert reg.coefs_[0].dtype == np.float32
+    assert _same_parameters(reg, as_float32) and reg.loss_ == as_float32.loss_
+
+
+@pytest.mark.parametrize("dtype", [np.float16, bool])
+def test_predict_converts_other_dtypes_as_float64(data, dtype):
+    X, y = data
+    reg = MLPRegressorFromNotes(hidden_layer_sizes=(5,), max_iter=5, random_state=0)
+    reg.fit(X.astype(np.float32), y)
+    other = (X > 0) if dtype is bool else X.astype(dtype)
+    np.testing.assert_array_equal(
+        reg.predict(other), reg.predict(other.astype(np.float64))
+    )

@@ -589,3 +589,71 @@ def test_callbacks_do_not_block_export(texts):
     model.fit(P, y)
     assert any(key.startswith("_skl_") for key in vars(model))
     assert_same(to_onnx(model, P), P.toarray(), model, P, np.float64)
+
+
+# Pinned by mutation testing (benchmarks/mutation.py onnx).
+
+
+def _opset(onx):
+    return max(o.version for o in onx.opset_import if o.domain == "")
+
+
+@pytest.mark.parametrize(
+    "loss, opset", [("squared_error", 9), ("poisson", 9)], ids=["mse", "poisson"]
+)
+def test_mlp_regressor_exports_at_an_old_target_opset(tabular, loss, opset):
+    # Every node at the version the target allows (Gemm's newest is 13).
+    X, y = tabular
+    X = StandardScaler().fit_transform(X)
+    model = MLPRegressorFromNotes(
+        hidden_layer_sizes=(4,), loss=loss, max_iter=10, random_state=0
+    ).fit(X, y[:, 0])
+    onx = to_onnx(model, X, target_opset=opset)
+    assert _opset(onx) == opset
+    assert_same(onx, X, model, X, np.float64)
+
+
+@pytest.mark.parametrize("kind", ["binary", "two labels"])
+def test_mlp_classifier_exports_at_target_opset_12(tabular, kind):
+    X, _ = tabular
+    X = StandardScaler().fit_transform(X)
+    y = class_target(X, "multilabel" if kind == "two labels" else kind, "str")
+    if kind == "two labels":  # the indicator matrix, not a binary column
+        y = y[:, :2]
+    classifier = MLPClassifierFromNotes(
+        hidden_layer_sizes=(4,), max_iter=10, random_state=0
+    ).fit(X, y)
+    onx = to_onnx(classifier, X, options=NO_ZIPMAP, target_opset=12)
+    assert _opset(onx) == 12
+    assert_same_classes(onx, X, classifier, X, np.float64)
+
+
+def test_sublinear_embedding_bag_exports_at_target_opset_11(texts):
+    docs, y = texts
+    P = CountVectorizer().fit_transform(docs)
+    model = EmbeddingBagRegressor(
+        weighting="sublinear", idf=False, pooling="mean", embedding_dim=3,
+        max_iter=5, random_state=0,
+    ).fit(P, y)  # fmt: skip
+    onx = to_onnx(model, P, target_opset=11)
+    assert _opset(onx) == 11
+    assert_same(onx, P.toarray(), model, P, np.float64)
+
+
+def test_a_dataframe_exports_with_one_input_per_column(tabular):
+    pd = pytest.importorskip("pandas")
+    from sklearn.compose import ColumnTransformer
+
+    X, y = tabular
+    frame = pd.DataFrame(X, columns=list("abcde"))
+    model = make_pipeline(
+        ColumnTransformer([("scale", StandardScaler(), list("abcde"))]),
+        MLPRegressorFromNotes(hidden_layer_sizes=(3,), max_iter=5, random_state=0),
+    ).fit(frame, y[:, 0])
+    onx = to_onnx(model, frame)
+    assert [i.name for i in onx.graph.input] == list("abcde")
+    session = ort.InferenceSession(
+        onx.SerializeToString(), providers=["CPUExecutionProvider"]
+    )
+    (got,) = session.run(None, {c: X[:, [i]] for i, c in enumerate("abcde")})
+    np.testing.assert_allclose(got.ravel(), model.predict(frame), rtol=1e-6)
