@@ -163,6 +163,13 @@ EQUIVALENT_NAMES = {
     "sknotes._embedding_bag.xǁEmbeddingBagRegressorǁ_sync_from_public__mutmut_8": "a "
     "live linear_coef_ copied onto itself (it is a view of those columns): the same "
     "values",
+    "sknotes._embedding_bag.xǁEmbeddingBagRegressorǁ_table__mutmut_4": "the live "
+    "table or a copy of the same columns: the same values, and its callers (predict, "
+    "attributions, the fitted copy's forward pass) only read it",
+    "sknotes._embedding_bag.xǁEmbeddingBagRegressorǁ_validate_fit_input__mutmut_31": (
+        "check_array converts a sparse format not listed to the first listed (csr), "
+        "and the fit converts X to CSR next: the same matrix"
+    ),
     "sknotes._base.xǁBaseNotesEstimatorǁ_fitted_copy__mutmut_10": "no private "
     "attribute's name ends in '_': the same attributes are copied",
     "sknotes._mlp.xǁ_MLPFromNotesǁ_validate_predict_input__mutmut_6": "validate_data "

@@ -525,7 +525,12 @@ def test_weighting_of_a_bag_matrix_equals_token_lists():
         ({"pooling": "max"}, "pooling"),
         ({"n_subword_buckets": 0}, "n_subword_buckets"),
         ({"initial_embeddings": 3}, "initial_embeddings"),
-        ({"pooling": "concat", "ngram_range": (1, 2)}, "concat.*takes no"),
+        (
+            {"pooling": "concat", "ngram_range": (1, 2)},
+            "concat' gives one vector per position: it takes no ngram_range, "
+            "char_ngram_range or char_wb_ngram_range. Use 'mean', 'sum' or 'sqrtn' "
+            "pooling for those.",
+        ),
         ({"hidden_layer_sizes": (8.5,)}, "must be integers"),
         ({"hidden_layer_sizes": (True,)}, "must be integers"),
     ],
@@ -997,3 +1002,95 @@ def test_alpha_search_skips_folds_whose_rows_all_weigh_zero(Estimator, weighted)
     est.fit(docs, y, sample_weight=weight)
     assert est.alpha_linear_ in Estimator._LINEAR_ALPHAS
     assert np.isfinite(est.predict(docs[:5]).astype(float)).all()
+
+
+# -- pinned by mutation testing (_embedding_bag, 2026-11-30) ---------------------------
+
+
+def test_vec_file_is_read_for_the_vocabulary_only(tmp_path, monkeypatch):
+    """A .vec file can hold millions of vectors: only the vocabulary's are read."""
+    import sknotes._text as text
+
+    path = _write_vec(tmp_path / "v.vec", {"good": [1.0, 2.0], "far": [3.0, 4.0]})
+    asked = []
+    read_vec = text.read_vec
+    monkeypatch.setattr(
+        text,
+        "read_vec",
+        lambda path, tokens=None: asked.append(tokens) or read_vec(path, tokens),
+    )
+    reg = EmbeddingBagRegressor(
+        embedding_dim=2, initial_embeddings=path, max_iter=1, random_state=0
+    ).fit([["good", "food"], ["bad"]], [1.0, 0.0])
+    (tokens,) = asked
+    assert tokens is not None and set(tokens) == set(reg.vocabulary_)
+
+
+@pytest.mark.parametrize("pooling, norm", [("mean", 1), ("sqrtn", 2)])
+def test_count_bag_matrix_is_pooled_by_its_rows_norm(pooling, norm):
+    X = sp.csr_array(np.array([[2.0, 0, 1], [0, 3, 1], [1, 1, 0]]))
+    reg = EmbeddingBagRegressor(
+        weighting="count", idf=False, pooling=pooling, embedding_dim=2,
+        max_iter=1, random_state=0,
+    ).fit(X, [1.0, 0.0, 2.0])  # fmt: skip
+    dense = X.toarray()
+    pooled = dense / np.linalg.norm(dense, ord=norm, axis=1, keepdims=True)
+    np.testing.assert_allclose(reg.transform(X), pooled @ reg.embeddings_, rtol=1e-12)
+
+
+def test_character_block_without_the_compiled_loop_is_the_same(monkeypatch):
+    """Without numba's char_wb loop, scikit-learn's HashingVectorizer builds it."""
+    from sknotes import _encode
+
+    texts = ["Good food, slow service", "bad food", "très bon café", "ok"]
+    reg = EmbeddingBagRegressor(
+        n_char_buckets=64, embedding_dim=2, max_iter=1, random_state=0
+    ).fit(texts, [3.0, 1.0, 4.0, 2.0])
+    compiled = reg.transform(texts)
+    monkeypatch.setattr(_encode, "char_wb_arrays", lambda *args, **kwargs: None)
+    np.testing.assert_allclose(reg.transform(texts), compiled, rtol=1e-6)
+
+
+def test_targets_too_large_to_standardise_are_refused():
+    with pytest.raises(
+        ValueError,
+        match=re.escape(
+            "The targets are too large to standardise: their mean or spread "
+            "overflows float64. Scale y first."
+        ),
+    ):
+        EmbeddingBagRegressor(max_iter=1).fit(
+            [["a"], ["b"], ["a", "b"]], [1.7e308, 1.7e308, 1.0]
+        )
+
+
+@pytest.mark.parametrize("n_documents, searched", [(99, False), (100, True)])
+def test_alpha_linear_is_searched_from_100_training_documents(
+    n_documents, searched, monkeypatch
+):
+    calls = []
+    search = EmbeddingBagRegressor._search_alpha
+
+    def spy(self, *args):
+        calls.append(args[0].shape[0])
+        return search(self, *args)
+
+    monkeypatch.setattr(EmbeddingBagRegressor, "_search_alpha", spy)
+    rng = np.random.default_rng(0)
+    docs = [[f"t{i}" for i in rng.integers(0, 20, 4)] for _ in range(n_documents)]
+    EmbeddingBagRegressor(
+        early_stopping=False, max_iter=1, embedding_dim=2, random_state=0
+    ).fit(docs, rng.standard_normal(n_documents))
+    assert calls == ([n_documents] if searched else [])
+
+
+def test_reassigned_linear_path_is_where_partial_fit_continues():
+    docs = [["a", "b"], ["b"], ["c", "a"], ["c", "d"]] * 3
+    y = np.arange(12.0) % 4
+    reg = EmbeddingBagRegressor(
+        embedding_dim=2, max_iter=2, learning_rate_init=1e-12, random_state=0
+    ).fit(docs, y)
+    new = np.arange(1.0, reg.linear_coef_.shape[0] + 1)
+    reg.linear_coef_ = new.copy()
+    reg.partial_fit(docs, y)
+    np.testing.assert_allclose(reg.linear_coef_, new, atol=1e-6)
