@@ -46,6 +46,8 @@ MODULE_TESTS = {
         "--deselect",
         "tests/test_bag_kernel.py::test_hogwild_reaches_the_same_held_out_quality",
     ],
+    # Likewise the compiled dense step (see _PYTHON_DENSE_STEP).
+    "_dense_kernel": ["tests/test_dense_kernel.py"],
     "_base": [
         "tests/test_base.py",
         "tests/test_mlp.py",
@@ -170,6 +172,13 @@ EQUIVALENT_NAMES = {
         "check_array converts a sparse format not listed to the first listed (csr), "
         "and the fit converts X to CSR next: the same matrix"
     ),
+    "sknotes._dense_kernel.x__dense_step_loop__mutmut_297": "the fused one-unit "
+    "backward taken for a one-unit input too: the same bits (the hidden (1,) cases "
+    "of tests/test_dense_kernel.py pass with it applied)",
+    "sknotes._dense_kernel.xǁCompiledDenseStepǁ_for_n__mutmut_12": "the decay 2c·W "
+    "applied with c = 0 adds +0.0 to each gradient: the same bits",
+    "sknotes._dense_kernel.xǁCompiledDenseStepǁ_setup__mutmut_27": "numpy's default "
+    "integer is int64 here: the same array",
     "sknotes._base.xǁBaseNotesEstimatorǁ_fitted_copy__mutmut_10": "no private "
     "attribute's name ends in '_': the same attributes are copied",
     "sknotes._mlp.xǁ_MLPFromNotesǁ_validate_predict_input__mutmut_6": "validate_data "
@@ -247,6 +256,7 @@ NOT_MEASURABLE = (
     "sknotes._kernels.xǁ_Compiledǁ",
     "sknotes._kernels.x__compile__",
     "sknotes._bag_kernel.x__compiled__",
+    "sknotes._dense_kernel.x__compiled__",
     # Built at import by the scratch conftest, before a mutant is chosen.
     "sknotes._encode.xǁ_Compiledǁ",
     "sknotes._encode.x__kernels__",
@@ -336,7 +346,19 @@ if _kernels_of_the_bag_step._loops():
     _bag_kernel._softmax_cross_entropy_row = _loops.softmax_cross_entropy_row
     _bag_kernel._COMPILED = (_bag_kernel._bag_step_loop, _bag_kernel._touched_rows_loop)
 """
+# Likewise the compiled dense step: its helpers (the bag step's and _kernels'
+# loops) stay compiled, the step itself runs as Python.
+_PYTHON_DENSE_STEP = """
+
+import sknotes._dense_kernel as _dense_kernel
+
+_column_sum_of_the_dense_step = _dense_kernel._column_sum
+if _dense_kernel._compiled() is not None:
+    _dense_kernel._column_sum = _column_sum_of_the_dense_step
+    _dense_kernel._COMPILED = _dense_kernel._dense_step_loop
+"""
 CONFTEST_EXTRA = {
+    "_dense_kernel": _PYTHON_DENSE_STEP,
     "_kernels": _PYTHON_LOOPS,
     "_encode": _PYTHON_ENCODER,
     "_bag_kernel": _PYTHON_BAG_STEP,

@@ -131,7 +131,7 @@ def test_the_blas_builds_agree_here():
 
 
 @pytest.mark.parametrize("task", ["regression", "regression2", "binary", "multiclass"])
-@pytest.mark.parametrize("hidden_layer_sizes", [(), (9,), (6, 1, 4), (8, 5)])
+@pytest.mark.parametrize("hidden_layer_sizes", [(), (1,), (9,), (6, 1, 4), (8, 5)])
 @pytest.mark.parametrize("activation", ["relu", "identity", "logistic"])
 def test_fit_equals_the_reference_bit_for_bit(
     monkeypatch, activation, hidden_layer_sizes, task
@@ -346,3 +346,15 @@ def test_threadpoolctl_limits_the_blas_the_kernel_calls():
     assert scipy_blas
     with threadpool_limits(1, user_api="blas"):
         assert all(lib.get_num_threads() == 1 for lib in scipy_blas)
+
+
+# -- pinned by mutation testing (_dense_kernel, 2026-11-30) ----------------------------
+
+
+def test_a_loss_it_does_not_cover_goes_to_the_reference():
+    model = MLPRegressorFromNotes(hidden_layer_sizes=(3,), max_iter=1)
+    _, X, y = _task("regression")
+    network = model.fit(X, y)._network
+    assert network.out_activation == "identity"
+    reason = dense_kernel.dense_step_support(network, object(), [None])
+    assert reason == "a loss other than the squared error or cross-entropy"
