@@ -32,7 +32,6 @@ __all__ = [
     "as_documents",
     "bag_matrix",
     "char_ngrams",
-    "detect_input_form",
     "load_embeddings",
     "normalize_bag_rows",
     "position_matrix",
@@ -124,11 +123,6 @@ def _is_number_type(kind):
 
 def _is_data_frame(X):
     return hasattr(X, "columns") and hasattr(X, "dtypes") and hasattr(X, "shape")
-
-
-def detect_input_form(X):
-    """Tell which of the three accepted forms ``X`` is: :func:`read_input`'s form."""
-    return read_input(X)[0]
 
 
 def read_input(X):

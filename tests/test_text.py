@@ -19,10 +19,10 @@ from sknotes._text import (
     as_documents,
     bag_matrix,
     char_ngrams,
-    detect_input_form,
     load_embeddings,
     normalize_bag_rows,
     position_matrix,
+    read_input,
     read_vec,
     smooth_idf,
     stable_hash,
@@ -80,7 +80,7 @@ def test_tokenize_rejects_non_strings():
         tokenize([["already", "tokens"]])
 
 
-# -- detect_input_form ---------------------------------------------------------
+# -- read_input's form ---------------------------------------------------------
 @pytest.mark.parametrize(
     "X, form",
     [
@@ -107,25 +107,25 @@ def test_tokenize_rejects_non_strings():
         ([[0.5, 1], [2, 3]], "bag"),
     ],
 )
-def test_detect_input_form(X, form):
-    assert detect_input_form(X) == form
+def test_read_input_form(X, form):
+    assert read_input(X)[0] == form
 
 
 def test_detect_input_form_pandas():
     pd = pytest.importorskip("pandas")
-    assert detect_input_form(pd.Series(["a text", "b"])) == "strings"
-    assert detect_input_form(pd.Series([["a"], ["b", "c"]])) == "tokens"
-    assert detect_input_form(pd.DataFrame({"a": [1.0, 2.0], "b": [0, 1]})) == "bag"
+    assert read_input(pd.Series(["a text", "b"]))[0] == "strings"
+    assert read_input(pd.Series([["a"], ["b", "c"]]))[0] == "tokens"
+    assert read_input(pd.DataFrame({"a": [1.0, 2.0], "b": [0, 1]}))[0] == "bag"
     # One column of texts is the documents (df[["text"]]), not rows of tokens.
-    assert detect_input_form(pd.DataFrame({"text": ["a b", "c"]})) == "strings"
+    assert read_input(pd.DataFrame({"text": ["a b", "c"]}))[0] == "strings"
     with pytest.raises(TypeError, match="data frame"):
-        detect_input_form(pd.DataFrame({"text": ["a b", "c"], "other": ["d", "e"]}))
+        read_input(pd.DataFrame({"text": ["a b", "c"], "other": ["d", "e"]}))[0]
 
 
 @pytest.mark.parametrize("X", [[], (), np.array([], dtype=object)])
 def test_detect_input_form_empty(X):
     with pytest.raises(ValueError, match="0 documents.*minimum of 1"):
-        detect_input_form(X)
+        read_input(X)[0]
 
 
 @pytest.mark.parametrize(
@@ -151,7 +151,7 @@ def test_detect_input_form_empty(X):
 )
 def test_detect_input_form_errors(X, error, match):
     with pytest.raises(error, match=match):
-        detect_input_form(X)
+        read_input(X)[0]
 
 
 # -- stable_hash ---------------------------------------------------------------
@@ -419,10 +419,10 @@ def test_one_column_of_texts_is_documents():
         pd.DataFrame({"text": texts}),
         pd.DataFrame({"text": pd.Series(texts, dtype="string")}),
     ):
-        assert detect_input_form(X) == "strings"
+        assert read_input(X)[0] == "strings"
         assert list(as_documents(X)) == texts
     numbers = np.ones((3, 1), dtype=object)
-    assert detect_input_form(numbers) == "bag"
+    assert read_input(numbers)[0] == "bag"
     assert as_documents(numbers) is numbers
 
 
@@ -436,7 +436,7 @@ def test_one_column_of_texts_is_documents():
 )
 def test_missing_documents_are_named(X, row, shown):
     with pytest.raises(ValueError, match=f"Document {row} is missing \\({shown}\\)"):
-        detect_input_form(X)
+        read_input(X)[0]
 
 
 def test_missing_documents_in_pandas():
@@ -446,12 +446,12 @@ def test_missing_documents_in_pandas():
         pd.Series(["a", None, "b"], dtype="string"),
     ):
         with pytest.raises(ValueError, match="Document 1 is missing"):
-            detect_input_form(series)
+            read_input(series)[0]
     with pytest.raises(ValueError, match="Document 0 is missing"):
-        detect_input_form(pd.DataFrame({"text": [None, "b"]}))
+        read_input(pd.DataFrame({"text": [None, "b"]}))[0]
     # Numbers among texts are a wrong type, not missing texts.
     with pytest.raises(TypeError, match="float, str"):
-        detect_input_form(["a", 1.5])
+        read_input(["a", 1.5])[0]
 
 
 def test_tokenizer_returning_a_string_is_refused():
