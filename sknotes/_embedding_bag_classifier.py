@@ -260,13 +260,11 @@ nesterovs_momentum, validation_fraction, beta_1, beta_2, epsilon, n_jobs
             loss += alpha / (2 * total) * float(np.vdot(w, w))
             return loss, np.concatenate([grad_w.ravel(), grad_S.sum(axis=0)])
 
-        # A fold's solve starts from its own solution at the previous alpha
-        # (another fold's has seen this fold's held-out rows: starting there
-        # leaked them into the scores of an unconverged solve, which then chose
-        # the smallest alpha); the final solve on all rows from the last at
-        # its alpha.
-        # (A fold's first solve starts from zero, not from the previous fold's
-        # solution at the same alpha.)
+        # A fold's solve starts from its own solution at the previous alpha, or
+        # from zero at the first (another fold's has seen this fold's held-out
+        # rows: starting there leaked them into the scores of an unconverged
+        # solve, which then chose the smallest alpha); the final solve on all
+        # rows from the last at its alpha.
         zero = np.zeros(n_rows * k + k)
         searching = self.__dict__.get("_searching_alpha", False)
         start = warm.get(id(X), zero if searching else warm.get(alpha, zero))
