@@ -181,13 +181,14 @@ EQUIVALENT_NAMES = {
     "integer is int64 here: the same array",
     "sknotes._base.xǁBaseNotesEstimatorǁ_fitted_copy__mutmut_10": "no private "
     "attribute's name ends in '_': the same attributes are copied",
+    "sknotes._demo.x_loss_curve_picture__mutmut_18": "the legend's name: "
+    "from_estimator names it after the estimator's class when None, the same "
+    "'EmbeddingBagRegressor'",
     "sknotes._mlp.xǁ_MLPFromNotesǁ_validate_predict_input__mutmut_6": "validate_data "
     "reads reset only as a truth value: None and False alike",
     "sknotes._mlp.xǁMLPRegressorFromNotesǁ_validate_fit_input__mutmut_10": "y is cast "
     "to X's dtype on the next line: the same conversion (and, for strings, the "
     "same 'could not convert string to float' error) without y_numeric",
-    "sknotes.onnx.x__regression_output__mutmut_6": "its only caller passes "
-    "output_names=None (the output is named by _unscale's node)",
     "sknotes._bag_kernel.x__bag_step_loop__mutmut_238": "grad_R also computed "
     "when the table does not train: its own buffer, read only by the table's step",
     "sknotes._embedding_bag_classifier.xǁEmbeddingBagClassifierǁ_linear_solution"
@@ -449,8 +450,16 @@ def run_module(module, sample, max_children, work=None, previous=None):
         if not keep:
             if sample or previous:
                 # Generate the mutants only (no test runs), then run a sample.
-                _mutmut(work, "run", "--max-children", "1", "__no_such_mutant__")
+                generation = _mutmut(
+                    work, "run", "--max-children", "1", "__no_such_mutant__"
+                )
                 everything = sorted(_results(work))
+                if not everything:
+                    # Else an empty sample would run every mutant, then report none.
+                    raise RuntimeError(
+                        f"mutmut generated no mutant of {module} in {work}:\n"
+                        + generation.stderr[-2000:]
+                    )
             if previous:
                 if not set(previous) <= set(everything):
                     raise RuntimeError(
