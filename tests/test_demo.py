@@ -47,7 +47,7 @@ class _RecordingCrossValidate:
 
         self.calls.append({"model": model, "n": len(y), "cv": cv, "scoring": scoring})
         for category in (ConvergenceWarning, FutureWarning, UserWarning):
-            warnings.warn(category.__name__, category)
+            warnings.warn(category.__name__, category, stacklevel=2)
         time.sleep(self.PAUSE)
         scores = {
             "test_score": [0.5, 0.7],
@@ -198,7 +198,8 @@ def test_the_loss_curve_picture(tmp_path, monkeypatch, capsys):
         assert loss_curve_picture(docs, y, path) == path
     assert imread(path).shape[:2] == (600, 800)
     (display,) = displays
-    assert display.ax_.get_title() == "MovieLens: EmbeddingBagRegressor (early stopping)"
+    title = "MovieLens: EmbeddingBagRegressor (early stopping)"
+    assert display.ax_.get_title() == title
     assert capsys.readouterr().out == f"Loss curve written to {path}\n"
 
 
