@@ -996,3 +996,47 @@ def test_str_hash_spreads_over_the_high_bits():
     with np.errstate(over="ignore"):
         top = {int(_encode._chars_hash(chars, a, b)) >> 58 for a, b in bounds}
     assert len(top) >= 32
+
+
+def _recording_argument_dtypes(monkeypatch, name):
+    """Replace kernel ``name`` by a wrapper that records, per call, the dtype of
+    each array argument; return the list of records."""
+    kernels = _encode._kernels()
+    kernel, calls = getattr(kernels, name), []
+
+    def recording(*args):
+        calls.append(tuple(a.dtype for a in args if isinstance(a, np.ndarray)))
+        return kernel(*args)
+
+    monkeypatch.setattr(kernels, name, recording)
+    return calls
+
+
+def test_placeholder_arrays_have_the_dtypes_of_the_arrays_they_stand_for(
+    monkeypatch,
+):
+    # A path passes a kernel an array it never reads (int_codes: chars and
+    # starts; lookup_rows of NUL-joined tokens: starts and stops) where the
+    # other path passes a real one.  numba compiles a kernel once per set of
+    # argument types: a placeholder of another dtype would compile it again,
+    # and float starts could not index the code points.
+    first_codes = _recording_argument_dtypes(monkeypatch, "first_codes")
+    ints = [[7, 3, 7], [3, -2]]
+    _encode.first_codes(_encode.flatten(ints, _indptr(ints)))
+    strs = [["ab", "c"], ["ab", "日本"]]
+    split = _encode.flat_of_strs(strs, _indptr(strs))
+    assert split.chars.shape == (7,)  # split: first_codes reads chars, starts
+    _encode.first_codes(split)
+    int64 = np.dtype(np.int64)
+    assert first_codes == [(int64, np.dtype(np.uint32), int64, int64)] * 2
+
+    lookup_str = _recording_argument_dtypes(monkeypatch, "lookup_str")
+    vocabulary = Vocabulary().fit(strs)
+    joined = _encode.flat_of_strs(strs, _indptr(strs))
+    rows = _encode.lookup_rows(joined, vocabulary)  # read in the joined chars
+    at = np.arange(4)
+    np.testing.assert_array_equal(_encode.lookup_rows(joined, vocabulary, at=at), rows)
+    assert len(lookup_str) == 2
+    for call in lookup_str:
+        starts, stops = call[1:3]
+        assert starts == stops == int64
