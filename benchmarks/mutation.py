@@ -194,6 +194,12 @@ EQUIVALENT_NAMES = {
     "sknotes._embedding_bag_classifier.xǁEmbeddingBagClassifierǁ_linear_solution"
     "__mutmut_57": "_searching_alpha is read only as a truth value: None and False "
     "alike",
+    "sknotes._encode.x__first_codes_loop__mutmut_138": "the code table grown "
+    "one code earlier: a larger table, the same codes (numbered by first "
+    "appearance, whatever the slots)",
+    "sknotes._encode.x__char_wb_counts_loop__mutmut_13": "the longest padded "
+    "word starts at 1, not 0: a padded word is at least 3 long, and without one "
+    "the scratch it sizes is never read",
     "sknotes._encode.x_weighted_bag__mutmut_16": "its caller returns before "
     "a batch without tokens: indptr's diff is never empty, max's initial unused",
     "sknotes._base.x__binarize__mutmut_10": "the direct encoding is a shortcut of "

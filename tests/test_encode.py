@@ -979,6 +979,7 @@ def test_code_point_table_marks_what_the_pattern_finds(monkeypatch):
     monkeypatch.setattr(_encode, "_TABLES", {})  # built here, not found cached
     table = _encode._code_point_table(r"[b-d\u00e9]")
     assert np.flatnonzero(table).tolist() == [ord(c) for c in "bcdé"]
+    assert table.dtype == np.bool_  # 1.1 MB per pattern: a byte per code point
 
 
 def test_str_table_is_the_smallest_power_of_two_at_least_twice_the_keys():
@@ -1033,10 +1034,41 @@ def test_placeholder_arrays_have_the_dtypes_of_the_arrays_they_stand_for(
     lookup_str = _recording_argument_dtypes(monkeypatch, "lookup_str")
     vocabulary = Vocabulary().fit(strs)
     joined = _encode.flat_of_strs(strs, _indptr(strs))
-    rows = _encode.lookup_rows(joined, vocabulary)  # read in the joined chars
+    rows = _encode.lookup_rows(joined, vocabulary)
+    assert joined._chars is None  # read in the joined chars, not split for it
     at = np.arange(4)
     np.testing.assert_array_equal(_encode.lookup_rows(joined, vocabulary, at=at), rows)
     assert len(lookup_str) == 2
     for call in lookup_str:
         starts, stops = call[1:3]
         assert starts == stops == int64
+
+
+def test_str_hash_is_fnv_1a_then_murmur3_mixing():
+    # The documented hash, written out in Python's integers.
+    def expected(token):
+        h = 0xCBF29CE484222325
+        for c in token:
+            h = ((h ^ ord(c)) * 0x100000001B3) % 2**64
+        h ^= h >> 33
+        h = (h * 0xFF51AFD7ED558CCD) % 2**64
+        return h ^ (h >> 33)
+
+    for token in ["", "a", "good", "日本😀", "t" * 40]:
+        chars = np.array([ord(c) for c in token], np.uint32)
+        with np.errstate(over="ignore"):
+            got = _encode._chars_hash(chars, 0, len(token))
+        assert int(got) == expected(token)
+
+
+@pytest.mark.parametrize("dtype", [np.float32, np.float64])
+def test_compiled_bags_and_norms_cover_float_rows(dtype):
+    # The compiled path takes the float dtypes (the reference runs otherwise),
+    # and hands back index arrays of the dtype scipy keeps without a copy.
+    indices = np.array([3, 1, 3, 0], np.int64)
+    data, out_indices, indptr = _encode.bag_arrays(indices, [0, 3, 4], dtype, False)
+    assert (data.dtype, out_indices.dtype, indptr.dtype) == (dtype, np.int64, np.int64)
+    assert indptr.tolist() == [0, 2, 3]
+    assert _encode.normalize_rows(data, indptr, False) is True
+    np.testing.assert_array_equal(data, np.array([1 / 3, 2 / 3, 1], dtype))
+    assert _encode.normalize_rows(np.ones(3, np.int64), indptr, False) is False
