@@ -267,6 +267,8 @@ NOT_MEASURABLE = (
     # Built at import by the scratch conftest, before a mutant is chosen.
     "sknotes._encode.xǁ_Compiledǁ",
     "sknotes._encode.x__kernels__",
+    # Called at import (the decorators' code objects), before a mutant is chosen.
+    "sknotes._compat.x__wrapper_code__",
 )
 # (_text's compiled encoder, _encode, likewise: tests/test_encode.py compares it
 # with _text's reference, ``arrays``/``self._flat`` None.)
@@ -279,6 +281,8 @@ NUMPY_TWIN = re.compile(
 def equivalent_reason(name, diff):
     """Why a surviving mutant cannot change behaviour; None when it can."""
     if name.startswith(NOT_MEASURABLE):
+        if name.startswith("sknotes._compat."):
+            return "not measurable: run at import, before a mutant is chosen"
         return "not measurable: numba's configuration (the loops run as Python)"
     for prefix, reason in EQUIVALENT_NAMES.items():
         if name == prefix or name.startswith(prefix + "__mutmut_"):
@@ -317,6 +321,32 @@ def _no_leftover_worker_processes():
 
     if reusable_executor._executor is not None:
         reusable_executor._executor.shutdown(wait=True)
+"""
+
+# mutmut's trampolines run between sknotes' frames, from mutmut's own file:
+# warn_at_caller skips them as it skips scikit-learn's decorators, or the
+# warnings' attribution tests fail before any mutant runs.
+_TRAMPOLINES_SKIPPED = """
+
+import types as _types
+
+import mutmut.mutation.trampoline as _trampoline
+import sknotes._compat as _compat_of_the_warnings
+
+
+def _code_objects(code):
+    yield code
+    for const in code.co_consts:
+        if isinstance(const, _types.CodeType):
+            yield from _code_objects(const)
+
+
+_compat_of_the_warnings._SKLEARN_WRAPPERS |= {
+    code
+    for value in vars(_trampoline).values()
+    if isinstance(value, _types.FunctionType)
+    for code in _code_objects(value.__code__)
+}
 """
 
 # numba cannot compile mutmut's trampolines: the kernels' loops run as Python.
@@ -390,7 +420,12 @@ def _scratch_copy(module, tests):
     shutil.copy2(ROOT / "pyproject.toml", work / "pyproject.toml")
     # mutmut's workers ignore SIGINT; the Ctrl-C tests need Python's handler.
     with open(work / "tests" / "conftest.py", "a") as f:
-        f.write(_SIGINT_FIXTURE + _NO_LEFTOVER_WORKERS + CONFTEST_EXTRA.get(module, ""))
+        f.write(
+            _SIGINT_FIXTURE
+            + _NO_LEFTOVER_WORKERS
+            + _TRAMPOLINES_SKIPPED
+            + CONFTEST_EXTRA.get(module, "")
+        )
     config = {
         "source_paths": ["sknotes"],
         "only_mutate": [f"sknotes/{module}.py"],
