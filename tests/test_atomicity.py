@@ -228,7 +228,8 @@ def test_failed_first_fit_leaves_the_estimator_unfitted(make, data, fail, monkey
 def _after_each_step(monkeypatch, cls, action):
     """Run ``action()`` after each ``cls.step`` and after each compiled step
     (the embedding bag's and the MLP's one-loop steps, which run every
-    optimizer's step)."""
+    optimizer's step); the MLP's compiled step runs one batch per call."""
+    monkeypatch.setattr(CompiledDenseStep, "run_batches", None)
     for owner, name in (
         (cls, "step"),
         (CompiledBagStep, "__call__"),
