@@ -342,6 +342,7 @@ class CompiledDenseStep:
         self.totals = np.empty(_BATCHES_PER_CALL, np.float64)
         self.squares = np.empty(_BATCHES_PER_CALL, np.float64)
         self.neg_steps = np.empty(_BATCHES_PER_CALL, dtype)
+        self.chunk = np.empty(_BATCHES_PER_CALL * n_batch, np.intp)
         self._empty = np.zeros(0, dtype)
         self._loss_kind = bag._LOSS_KINDS[type(loop.loss_node)]
         self._ratio = type(loop.loss_node).sklearn_loss_ratio
@@ -424,22 +425,18 @@ class CompiledDenseStep:
             neg_steps = self._empty
             self.hyper[_LR] = self.loop.dense_optimizer.schedule.learning_rate
         totals, squares = self.totals[:m], self.squares[:m]
+        chunk = np.concatenate(batches, out=self.chunk[: m * n])
         _COMPILED_BATCHES(
-            train.inputs, train.y, np.concatenate(batches), n, neg_steps,
-            self._empty, self._empty, *self._arguments[:-1], self.row_losses,
-            totals, squares,
+            train.inputs, train.y, chunk, n, neg_steps, self._empty, self._empty,
+            *self._arguments[:-1], self.row_losses, totals, squares,
         )  # fmt: skip
-        # Each batch's loss as __call__ reduces it.
+        # Each batch's loss as __call__ reduces it (float64 operations, elementwise).
         if self._loss_kind == _MSE:
-            losses = [float(np.add.reduce(row[:n])) / n for row in self.row_losses[:m]]
+            losses = np.array([np.add.reduce(row[:n]) for row in self.row_losses[:m]])
+            losses /= n
         else:
-            losses = [total / n for total in totals.tolist()]
-        if c:
-            return [
-                loss + c * squared
-                for loss, squared in zip(losses, squares.tolist(), strict=True)
-            ]
-        return [loss + 0.0 for loss in losses]
+            losses = totals / n
+        return (losses + c * squares if c else losses + 0.0).tolist()
 
     def __call__(self, train, indices):
         n_batch = indices.shape[0]
