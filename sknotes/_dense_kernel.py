@@ -415,9 +415,7 @@ class CompiledDenseStep:
 
     def _run_chunk(self, train, batches, n):
         """The losses of ``batches`` (each of ``n`` rows, unweighted), trained
-        in one compiled call: what ``n`` calls of the step would return."""
-        if n > self._capacity:
-            self._setup(train, n)
+        in one compiled call: what one call of the step per batch returns."""
         if n != self._n:
             self._for_n(n)
         c = self.loop.penalty.c = self._c
