@@ -3,7 +3,8 @@
 Failures: bad input, divergence, ``KeyboardInterrupt`` raised inside the training
 loop, a second Ctrl-C.  A first Ctrl-C (SIGINT) is different by design: it becomes a
 flag read between minibatches (between the MLP's compiled calls of several), so fit
-stops cleanly with a warning and a usable model.  Every test of divergence and of Ctrl-C is here, for all four estimators.
+stops cleanly with a warning and a usable model.  Every test of divergence and of
+Ctrl-C is here, for all four estimators.
 """
 
 import signal
