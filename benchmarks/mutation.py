@@ -393,6 +393,8 @@ _column_sum_of_the_dense_step = _dense_kernel._column_sum
 if _dense_kernel._compiled() is not None:
     _dense_kernel._column_sum = _column_sum_of_the_dense_step
     _dense_kernel._COMPILED = _dense_kernel._dense_step_loop
+    _dense_kernel._dense_step = _dense_kernel._dense_step_loop
+    _dense_kernel._COMPILED_BATCHES = _dense_kernel._dense_batches_loop
 """
 CONFTEST_EXTRA = {
     "_dense_kernel": _PYTHON_DENSE_STEP,

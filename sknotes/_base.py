@@ -583,6 +583,26 @@ class BaseNotesRegressor(RegressorMixin, BaseNotesEstimator):
         return y_pred
 
 
+def _fit_label_binarizer(y):
+    """``LabelBinarizer().fit(y)``.
+
+    Integer labels in a 1-D array (validated ``y``, as a classifier's usually
+    is) get the fitted attributes ``fit`` sets (``classes_``, ``y_type_``,
+    ``sparse_input_``) from one ``np.unique``: ``fit`` reaches them through
+    ``type_of_target`` and ``unique_labels``, which validate ``y`` again.
+    """
+    if isinstance(y, np.ndarray) and y.ndim == 1 and y.dtype.kind in "iu" and y.size:
+        binarizer = LabelBinarizer()
+        binarizer.classes_ = np.unique(y)
+        # type_of_target's rule for one column of integers.
+        binarizer.y_type_ = (
+            "multiclass" if binarizer.classes_.shape[0] > 2 else "binary"
+        )
+        binarizer.sparse_input_ = False
+        return binarizer
+    return LabelBinarizer().fit(y)
+
+
 def _binarize(label_binarizer, y, dtype):
     """``label_binarizer.transform(y)`` in ``dtype``.
 
@@ -635,8 +655,7 @@ class BaseNotesClassifier(ClassifierMixin, BaseNotesEstimator):
         if first_classes is None and (
             not hasattr(self, "classes_") or (not self.warm_start and not incremental)
         ):
-            self._label_binarizer = LabelBinarizer()
-            self._label_binarizer.fit(y)
+            self._label_binarizer = _fit_label_binarizer(y)
             self.classes_ = self._label_binarizer.classes_
         else:
             # scikit-learn's checks and messages.

@@ -1,4 +1,4 @@
-"""The MLP's training step as one compiled call per minibatch (numba).
+"""The MLP's training step compiled: one numba loop per minibatch.
 
 The reference step (:meth:`sknotes._training.StochasticLoop.train_step`) gathers
 the batch's rows with numpy, runs the network's nodes one by one
@@ -39,6 +39,11 @@ reference's numbers bit for bit with ReLU, identity or logistic hidden layers
 and the C library's are a few ulps apart.  It, and anything else (sparse or
 Fortran-ordered ``X``, the Poisson loss, numba missing or off) trains on the
 reference step.
+
+Without sample weights an epoch's minibatches go to the compiled loop several
+at a time (:meth:`CompiledDenseStep.run_batches`): the Python around a call
+(the step size, the loss, the call itself) is then paid once for them, and
+steps stay the same, in the same order.
 """
 
 import numpy as np
@@ -64,12 +69,16 @@ from sknotes._kernels import (
     _relu_backward_column_sum_loop,
 )
 from sknotes._optimizers import SGD, Adam
+from sknotes._training import run_each_batch
 
 __all__ = ["CompiledDenseStep", "dense_step_support"]
 
 # flags[...] of the kernel
 _ACTIVATION, _LOSS, _HAS_SW, _N_DECAYED, _DENSE_ADAM, _NESTEROV = range(6)
 _N_FLAGS = 6
+# Batches per compiled call of CompiledDenseStep.run_batches: a first Ctrl-C
+# (the loop's flag) is read between calls.
+_BATCHES_PER_CALL = 32
 # Hidden activations it covers.  Not tanh: the kernel's would be the C
 # library's, the reference's numpy's own (SIMD), and every fit with tanh would
 # change in the last bits.
@@ -198,6 +207,23 @@ def _dense_step_loop(X, y, batch, sw, row_scale, theta, grad, dense_m,
     return total, squares
 
 
+def _dense_batches_loop(X, y, batches, n, neg_steps, sw, row_scale, theta, grad,
+                        dense_m, dense_v, hyper, flags, units, ones, forward,
+                        backward, row_losses, totals, squares):  # fmt: skip
+    # _dense_step_loop on batch k = batches[k·n : (k + 1)·n] for every k, in
+    # order: its row losses into row_losses[k], its returns into totals[k] and
+    # squares[k]; Adam's (negated) step size of batch k from neg_steps[k] (none
+    # for SGD, whose learning rate does not change within an epoch).
+    for k in range(totals.shape[0]):
+        if neg_steps.shape[0]:
+            hyper[_NEG_STEP] = neg_steps[k]
+        totals[k], squares[k] = _dense_step(
+            X, y, batches[k * n : (k + 1) * n], sw, row_scale, theta, grad,
+            dense_m, dense_v, hyper, flags, units, ones, forward, backward,
+            row_losses[k],
+        )  # fmt: skip
+
+
 # The loops the step calls: their compiled twins once numba compiles it.
 _matrix, _activation_forward, _activation_backward = (
     bag._matrix,
@@ -208,7 +234,9 @@ _loss_rows, _dense_optimizer_step = bag._loss_rows, bag._dense_optimizer_step
 _add_row, _add_row_relu, _outer = _add_row_loop, _add_row_relu_loop, _outer_loop
 _relu_backward_column_sum = _relu_backward_column_sum_loop
 _outer_relu_backward_column_sum = _outer_relu_backward_column_sum_loop
+_dense_step = _dense_step_loop
 _COMPILED = None
+_COMPILED_BATCHES = None
 
 
 def _compiled():
@@ -224,7 +252,7 @@ def _compiled():
             global _matrix, _activation_forward, _activation_backward, _loss_rows
             global _dense_optimizer_step, _add_row, _add_row_relu, _outer
             global _relu_backward_column_sum, _outer_relu_backward_column_sum
-            global _column_sum
+            global _column_sum, _dense_step, _COMPILED_BATCHES
             _matrix, _loss_rows = bag._matrix, bag._loss_rows
             _activation_forward = bag._activation_forward
             _activation_backward = bag._activation_backward
@@ -238,7 +266,8 @@ def _compiled():
             _outer_relu_backward_column_sum = loops.outer_relu_backward_column_sum
             jit = numba.njit(cache=loops.cache, nogil=True, error_model="numpy")
             _column_sum = jit(_column_sum)
-            _COMPILED = jit(_dense_step_loop)
+            _COMPILED = _dense_step = jit(_dense_step_loop)
+            _COMPILED_BATCHES = jit(_dense_batches_loop)
     return _COMPILED or None
 
 
@@ -272,6 +301,11 @@ class CompiledDenseStep:
     changes.  Data the kernel does not take (sparse, not C-ordered, another
     dtype), and a batch whose weights sum to zero, go to the loop's reference
     :meth:`~sknotes._training.StochasticLoop.train_step`.
+
+    The loop runs an epoch through :meth:`run_batches`: without sample weights,
+    up to ``_BATCHES_PER_CALL`` batches of one size per compiled call (the same
+    steps, in the same order), so the Python work of a call is paid once for
+    them; with weights, one call per batch.
 
     Parameters
     ----------
@@ -309,6 +343,11 @@ class CompiledDenseStep:
         self.backward = np.empty(n_batch * sum(units[1:-1]), dtype)
         self.ones = np.ones(n_batch, dtype)
         self.row_loss = np.empty(n_batch, np.float64)
+        self.row_losses = np.empty((_BATCHES_PER_CALL, n_batch), np.float64)
+        self.totals = np.empty(_BATCHES_PER_CALL, np.float64)
+        self.squares = np.empty(_BATCHES_PER_CALL, np.float64)
+        self.neg_steps = np.empty(_BATCHES_PER_CALL, dtype)
+        self.chunk = np.empty(_BATCHES_PER_CALL * n_batch, np.intp)
         self._empty = np.zeros(0, dtype)
         self._loss_kind = bag._LOSS_KINDS[type(loop.loss_node)]
         self._ratio = type(loop.loss_node).sklearn_loss_ratio
@@ -325,7 +364,7 @@ class CompiledDenseStep:
         adam = flags[_DENSE_ADAM]
         self._next_step_size = dense.steps.next_step_size if adam else None
         self._n = None
-        # The kernel's arguments after the batch's own.
+        # The kernel's arguments after the batch's own (the last: the row losses).
         self._arguments = (
             network.theta, network.grad, *state, hyper, flags, self.units, self.ones,
             self.forward, self.backward, self.row_loss,
@@ -340,6 +379,66 @@ class CompiledDenseStep:
         hyper[_DECAY] = 2.0 * c
         hyper[_GRAD_SCALE] = (2.0 if self._loss_kind == _MSE else 1.0) / n
         self._n, self._c = n, c
+
+    def run_batches(self, train, batches, interrupt):
+        """Σ loss × batch size over ``batches``, or None when interrupted: what
+        :func:`~sknotes._training.run_each_batch` returns with this step.
+
+        Runs of batches of one size (all but an epoch's last) go to the
+        compiled loop ``_BATCHES_PER_CALL`` at a time; ``interrupt`` is read
+        after each call.
+        """
+        if not batches:
+            return 0.0
+        n_batch = batches[0].shape[0]
+        if train is not self._train or n_batch > self._capacity:
+            self._setup(train, n_batch)
+        if train.sample_weight is not None or not self._takes_data:
+            return run_each_batch(self, train, batches, interrupt)
+        accumulated_loss, start = 0.0, 0
+        while start < len(batches):
+            n = batches[start].shape[0]
+            stop = start + 1
+            while (
+                stop < len(batches)
+                and stop - start < _BATCHES_PER_CALL
+                and batches[stop].shape[0] == n
+            ):
+                stop += 1
+            # Each batch's loss added in turn, as run_each_batch adds them.
+            for loss in self._run_chunk(train, batches[start:stop], n):
+                accumulated_loss += loss * n
+            if interrupt.raised:
+                return None
+            start = stop
+        return accumulated_loss
+
+    def _run_chunk(self, train, batches, n):
+        """The losses of ``batches`` (each of ``n`` rows, unweighted), trained
+        in one compiled call: what one call of the step per batch returns."""
+        if n != self._n:
+            self._for_n(n)
+        c = self.loop.penalty.c = self._c
+        m = len(batches)
+        if self._next_step_size is not None:
+            neg_steps = self.neg_steps[:m]
+            neg_steps[:] = [-self._next_step_size() for _ in range(m)]
+        else:
+            neg_steps = self._empty
+            self.hyper[_LR] = self.loop.dense_optimizer.schedule.learning_rate
+        totals, squares = self.totals[:m], self.squares[:m]
+        chunk = np.concatenate(batches, out=self.chunk[: m * n])
+        _COMPILED_BATCHES(
+            train.inputs, train.y, chunk, n, neg_steps, self._empty, self._empty,
+            *self._arguments[:-1], self.row_losses, totals, squares,
+        )  # fmt: skip
+        # Each batch's loss as __call__ reduces it (float64 operations, elementwise).
+        if self._loss_kind == _MSE:
+            losses = np.array([np.add.reduce(row[:n]) for row in self.row_losses[:m]])
+            losses /= n
+        else:
+            losses = totals / n
+        return (losses + c * squares if c else losses + 0.0).tolist()
 
     def __call__(self, train, indices):
         n_batch = indices.shape[0]

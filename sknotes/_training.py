@@ -34,6 +34,7 @@ __all__ = [
     "ValidationStopping",
     "fit_lbfgs",
     "random_split",
+    "run_each_batch",
 ]
 
 
@@ -387,6 +388,17 @@ def _warn_interrupted():
     warn_at_caller("Training interrupted by user.")
 
 
+def run_each_batch(step, train, batches, interrupt):
+    """Σ loss × batch size over ``batches``, one ``step(train, batch)`` call per
+    batch, or None when interrupted (the flag is read after every batch)."""
+    accumulated_loss = 0.0
+    for batch in batches:
+        accumulated_loss += step(train, batch) * batch.shape[0]
+        if interrupt.raised:
+            return None
+    return accumulated_loss
+
+
 def loss_and_backward(network, loss_node, penalty, inputs, y, sample_weight):
     """One forward and backward pass: the penalised loss, data gradient in ``grad``.
 
@@ -433,7 +445,11 @@ class StochasticLoop:
     compiled_step : callable, default=None
         ``compiled_step(loop)`` returns a step ``step(train, indices) -> loss``
         that replaces :meth:`train_step` (e.g.
-        :class:`~sknotes._bag_kernel.CompiledBagStep`); one per worker.
+        :class:`~sknotes._bag_kernel.CompiledBagStep`); one per worker.  A step
+        with a ``run_batches(train, batches, interrupt)`` method runs a
+        worker's batches itself (several per call: see
+        :class:`~sknotes._dense_kernel.CompiledDenseStep`) and returns what
+        :func:`run_each_batch` would.
     n_jobs : int, default=1
         Workers of a compiled step: each epoch's batches are dealt to them in
         turn and run at once on the shared parameters, without locks (Hogwild).
@@ -586,12 +602,10 @@ class StochasticLoop:
     @staticmethod
     def _run_batches(step, train, batches, interrupt):
         """Σ loss × batch size over ``batches``, or None when interrupted."""
-        accumulated_loss = 0.0
-        for batch in batches:
-            accumulated_loss += step(train, batch) * batch.shape[0]
-            if interrupt.raised:
-                return None
-        return accumulated_loss
+        run_batches = getattr(step, "run_batches", None)
+        if run_batches is not None:
+            return run_batches(train, batches, interrupt)
+        return run_each_batch(step, train, batches, interrupt)
 
     def train_step(self, inputs, y, sample_weight):
         """Forward, backward and one optimizer step; returns the batch's loss."""

@@ -2,8 +2,9 @@
 
 Failures: bad input, divergence, ``KeyboardInterrupt`` raised inside the training
 loop, a second Ctrl-C.  A first Ctrl-C (SIGINT) is different by design: it becomes a
-flag read between minibatches, so fit stops cleanly with a warning and a usable
-model.  Every test of divergence and of Ctrl-C is here, for all four estimators.
+flag read between minibatches (between the MLP's compiled calls of several), so fit
+stops cleanly with a warning and a usable model.  Every test of divergence and of
+Ctrl-C is here, for all four estimators.
 """
 
 import signal
@@ -14,6 +15,7 @@ import pytest
 from sklearn.base import is_classifier
 from sklearn.exceptions import ConvergenceWarning, NotFittedError
 
+import sknotes._dense_kernel
 import sknotes._training
 from sknotes import nodes
 from sknotes._bag_kernel import CompiledBagStep
@@ -228,7 +230,8 @@ def test_failed_first_fit_leaves_the_estimator_unfitted(make, data, fail, monkey
 def _after_each_step(monkeypatch, cls, action):
     """Run ``action()`` after each ``cls.step`` and after each compiled step
     (the embedding bag's and the MLP's one-loop steps, which run every
-    optimizer's step)."""
+    optimizer's step); the MLP's compiled step runs one batch per call."""
+    monkeypatch.setattr(CompiledDenseStep, "run_batches", None)
     for owner, name in (
         (cls, "step"),
         (CompiledBagStep, "__call__"),
@@ -405,6 +408,43 @@ def test_second_ctrl_c_restores_the_previous_model(make, data, call, monkeypatch
     with pytest.raises(KeyboardInterrupt):
         _call(est, call)(data, target(make))
     _assert_unchanged(est, data, before, prediction)
+
+
+@pytest.mark.parametrize("times", [1, 2])
+def test_ctrl_c_between_the_mlps_calls_of_several_batches(times, monkeypatch):
+    """Without sample weights the MLP's compiled step runs several batches per
+    call (here 2, of an epoch's 5), and the flag is read after each call.  Once:
+    the fit stops after the call that saw it, with its steps taken and the
+    epoch not counted; twice: the previous model is restored."""
+    monkeypatch.setattr(sknotes._dense_kernel, "_BATCHES_PER_CALL", 2)
+    if times == 1:
+        est = make_mlp_classifier(batch_size=16, max_iter=50, tol=0.0)
+    else:
+        est = _fitted(make_mlp_classifier, X, "warm_start")
+        before, prediction = state(est), est.predict(X)
+    calls, original = [], CompiledDenseStep._run_chunk
+
+    def run_chunk_then_press(self, *args):
+        losses = original(self, *args)
+        calls.append(len(losses))
+        if len(calls) == 2:
+            for _ in range(times):
+                signal.raise_signal(signal.SIGINT)
+        return losses
+
+    monkeypatch.setattr(CompiledDenseStep, "_run_chunk", run_chunk_then_press)
+    if times == 2:
+        with pytest.raises(KeyboardInterrupt):
+            est.fit(X, target(make_mlp_classifier))
+        _assert_unchanged(est, X, before, prediction)
+        return
+    with pytest.warns(UserWarning, match=r"^Training interrupted by user\.$"):
+        est.fit(X, target(make_mlp_classifier))
+    assert calls == [2, 2]
+    assert est._reference_reason is None
+    assert est._optimizers[0].steps.t == 4  # Adam's steps: the two calls' batches
+    assert est.n_iter_ == 0 and est.loss_curve_ == []
+    assert np.isfinite(est.predict_proba(X)).all()
 
 
 def test_ctrl_c_during_lbfgs_stops_at_the_current_iterate(monkeypatch):

@@ -188,7 +188,37 @@ def test_optimizers_equal_the_reference_bit_for_bit(
         max_iter=3,
         random_state=0,
     )
-    _assert_same_fit(*_fit_both_ways(monkeypatch, model, X, y, _weights(dtype)))
+    # Weighted: one batch per compiled call; unweighted: several.
+    for weights in (_weights(dtype), None):
+        _assert_same_fit(*_fit_both_ways(monkeypatch, model, X, y, weights))
+
+
+@pytest.mark.parametrize("solver", ["adam", "sgd"])
+@pytest.mark.parametrize("task", ["regression2", "multiclass"])
+def test_batches_split_into_calls_equal_the_reference(monkeypatch, task, solver):
+    """Three batches per compiled call: each epoch's 9 batches (8 of 64, then
+    18 rows) take 4 calls (3, 3, 2, then the smaller one), and the fit is the
+    reference's, bit for bit, L2 term included."""
+    monkeypatch.setattr(dense_kernel, "_BATCHES_PER_CALL", 3)
+    calls = []
+    original = dense_kernel._COMPILED_BATCHES
+
+    def counting(*args):
+        calls.append(args[-1].shape[0])  # the batches of the call
+        return original(*args)
+
+    monkeypatch.setattr(dense_kernel, "_COMPILED_BATCHES", counting)
+    estimator, X, y = _task(task, np.float32)
+    model = estimator(
+        hidden_layer_sizes=(6,),
+        solver=solver,
+        alpha=0.01,
+        batch_size=BATCH,
+        max_iter=3,
+        random_state=0,
+    )
+    _assert_same_fit(*_fit_both_ways(monkeypatch, model, X, y))
+    assert calls == [3, 3, 2, 1] * 3
 
 
 @pytest.mark.parametrize("task", ["regression", "multiclass"])
@@ -284,6 +314,8 @@ def test_step_gradients_pass_gradcheck(monkeypatch, estimator, activation):
         return loss
 
     monkeypatch.setattr(dense_kernel.CompiledDenseStep, "__call__", capturing)
+    # One batch per compiled call, through __call__.
+    monkeypatch.setattr(dense_kernel.CompiledDenseStep, "run_batches", None)
     model.partial_fit(X, y)
     assert model._reference_reason is None
     network.theta[...] = captured["start"]

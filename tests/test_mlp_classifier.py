@@ -278,5 +278,46 @@ def test_binarize_equals_the_label_binarizers_transform(y, fitted_on, dtype):
     np.testing.assert_array_equal(Y, expected)
 
 
+@pytest.mark.parametrize("dtype", [np.int8, np.int32, np.int64, np.uint8, np.uint64])
+@pytest.mark.parametrize(
+    "labels", [[3], [0, 1], [7, 2], [0, 1, 2], [9, 2, 5, 2, 40, 7]]
+)
+def test_fit_label_binarizer_equals_label_binarizer_fit(labels, dtype):
+    """The integer labels' shortcut sets what LabelBinarizer.fit sets: the same
+    attributes, classes_ in the same dtype, the same y_type_ (one class and two
+    are 'binary'), the same transform."""
+    from sklearn.preprocessing import LabelBinarizer
+
+    from sknotes._base import _fit_label_binarizer
+
+    y = np.array(labels * 3, dtype=dtype)
+    ours, theirs = _fit_label_binarizer(y), LabelBinarizer().fit(y)
+    assert vars(ours).keys() == vars(theirs).keys()
+    for name, value in vars(theirs).items():
+        if isinstance(value, np.ndarray):
+            assert vars(ours)[name].dtype == value.dtype
+            np.testing.assert_array_equal(vars(ours)[name], value)
+        else:
+            assert vars(ours)[name] == value
+    np.testing.assert_array_equal(ours.transform(y), theirs.transform(y))
+
+
+@pytest.mark.parametrize(
+    "y",
+    [np.array(["b", "a", "c"]), np.array([1.0, 2.0, 1.0]), np.array([True, False])],
+)
+def test_other_labels_take_label_binarizer_fit(y, monkeypatch):
+    from sklearn.preprocessing import LabelBinarizer
+
+    from sknotes import _base
+
+    fitted = []
+    monkeypatch.setattr(
+        _base.LabelBinarizer, "fit", lambda self, y: fitted.append(y) or self
+    )
+    assert isinstance(_base._fit_label_binarizer(y), LabelBinarizer)
+    assert len(fitted) == 1 and fitted[0] is y
+
+
 def test_same_parameters_and_defaults_as_scikit_learn():
     assert MLPClassifierFromNotes().get_params() == MLPClassifier().get_params()
