@@ -565,8 +565,13 @@ def weighted_bag(flat, term_rows, n_rows, dtype, weighting, pooling, term_scale=
     scale = np.zeros(0, dtype) if term_scale is None else term_scale.astype(dtype)
     norm = {"sum": 0, "mean": 1, "sqrtn": 2}[pooling]
     rows = np.asarray(term_rows, dtype=np.int64)
-    return _bag_outputs(k.weighted_bag, codes, indptr, dtype, rows, n_rows,
-                        weights, scale, norm)  # fmt: skip
+    # Terms that share their row (the out-of-vocabulary row, a hash bucket)
+    # are summed there; the others are not looked for.
+    kept = rows[rows >= 0]
+    shared = np.zeros(rows.shape[0], dtype=np.bool_)
+    shared[rows >= 0] = np.bincount(kept, minlength=n_rows)[kept] > 1
+    return _bag_outputs(k.weighted_bag, codes, indptr, dtype, rows, shared,
+                        n_rows, weights, scale, norm)  # fmt: skip
 
 
 # -- the default tokenizer ---------------------------------------------------------
@@ -1258,8 +1263,8 @@ def _longest_row(indptr):
     return longest
 
 
-def _weighted_bag_loop(codes, indptr, term_rows, n_rows, weights, scale, norm,
-                       data, out, out_indptr):  # fmt: skip
+def _weighted_bag_loop(codes, indptr, term_rows, shared, n_rows, weights, scale,
+                       norm, data, out, out_indptr):  # fmt: skip
     n_docs = indptr.shape[0] - 1
     out_indptr[0] = 0
     longest = _longest_row(indptr)
@@ -1270,15 +1275,17 @@ def _weighted_bag_loop(codes, indptr, term_rows, n_rows, weights, scale, norm,
     counts = np.empty(longest, dtype=np.int64)
     w = np.empty(longest, dtype=weights.dtype)
     touched = np.empty(longest, dtype=np.int64)
-    sums = np.zeros(n_rows, dtype=weights.dtype)
-    seen = np.zeros(n_rows, dtype=np.bool_)
+    sums = np.empty(longest, dtype=weights.dtype)
+    row_marks = _marks(n_rows)
     k = 0
     for d in range(n_docs):
         n_terms = 0
+        sharing = False  # whether two of the row's terms may share a row
         for t in range(indptr[d], indptr[d + 1]):
             at = _tally(codes[t], d, marks, distinct, n_terms)
             if at == n_terms:
                 tallies[at] = 1
+                sharing |= shared[codes[t]]
                 n_terms += 1
             else:
                 tallies[at] += 1
@@ -1301,24 +1308,31 @@ def _weighted_bag_loop(codes, indptr, term_rows, n_rows, weights, scale, norm,
             for i in range(n_terms):
                 w[i] = np.float64(w[i]) / total
         # C·M: the terms in code order, each into its table row (M's entries
-        # are 1); scipy lists a row's sums from the last row touched.
+        # are 1, a row's sum starts from 0); scipy lists a row's sums from the
+        # last row touched, zeros left out.
+        if not sharing:  # each term's row is its own: its sum, its weight
+            for i in range(n_terms - 1, -1, -1):
+                row = term_rows[ordered[i]]
+                if row >= 0 and w[i] != 0:  # row -1: an unknown n-gram
+                    out[k] = row
+                    data[k] = w[i]
+                    k += 1
+            out_indptr[d + 1] = k
+            continue
         n_touched = 0
         for i in range(n_terms):
             row = term_rows[ordered[i]]
-            if row < 0:  # an unknown n-gram: no row
+            if row < 0:
                 continue
-            if not seen[row]:
-                seen[row] = True
-                sums[row] = 0
-                touched[n_touched] = row
+            at = _tally(row, d, row_marks, touched, n_touched)
+            if at == n_touched:
+                sums[at] = 0
                 n_touched += 1
-            sums[row] += w[i]
+            sums[at] += w[i]
         for t in range(n_touched - 1, -1, -1):
-            row = touched[t]
-            seen[row] = False
-            if sums[row] != 0:
-                out[k] = row
-                data[k] = sums[row]
+            if sums[t] != 0:
+                out[k] = touched[t]
+                data[k] = sums[t]
                 k += 1
         out_indptr[d + 1] = k
     return k
