@@ -307,9 +307,10 @@ class _Index:
         np.cumsum(np.fromiter(map(len, strs), np.int64, len(strs)), out=starts[1:])
         chars = np.frombuffer("".join(strs).encode("utf-32-le"), np.uint32)
         self.str_chars, self.str_starts = chars, starts
-        self.str_table = k.build_str_table(
-            chars, starts, np.asarray(str_rows, np.int64)
-        )
+        str_rows = np.asarray(str_rows, np.int64)
+        if len(strs) >= 2**31 or (str_rows.size and str_rows.max() >= 2**31):
+            raise _Unsupported  # a slot packs a row and an entry in 32 bits each
+        self.str_table = k.build_str_table(chars, starts, str_rows)
 
 
 class _Unsupported(Exception):
@@ -999,13 +1000,15 @@ def _build_str_table_loop(chars, starts, rows):
     n = starts.shape[0] - 1
     size = _table_size(n)
     mask = np.uint64(size - 1)
-    slots = np.full((size, 3), -1, dtype=np.int64)  # key, row (-1: empty), entry
+    # A slot: the key, and the entry (high 32 bits) and row (low 32 bits) of
+    # its token (-1: empty), two int64s to a slot and four slots to a line.
+    slots = np.full((size, 2), -1, dtype=np.int64)
     for i in range(n):
         key = _str_key(chars, starts[i], starts[i + 1])
         s = _mix(key) & mask
         while slots[s, 1] >= 0:
             s = (s + np.uint64(1)) & mask
-        slots[s, 0], slots[s, 1], slots[s, 2] = key, rows[i], i
+        slots[s, 0], slots[s, 1] = key, (i << 32) | rows[i]
     return slots
 
 
@@ -1023,11 +1026,11 @@ def _lookup_str_loop(chars, starts, stops, by_nuls, vocab_chars, vocab_starts,
             key = _str_key(chars, a, b)
         s = _find_slot(slots, key, _mix(key) & mask)
         while (key < 0 and slots[s, 1] >= 0 and not _same_chars(
-            chars, a, b, vocab_chars, vocab_starts[slots[s, 2]],
-            vocab_starts[slots[s, 2] + 1],
+            chars, a, b, vocab_chars, vocab_starts[slots[s, 1] >> 32],
+            vocab_starts[(slots[s, 1] >> 32) + 1],
         )):  # fmt: skip
             s = _find_slot(slots, key, (s + np.uint64(1)) & mask)
-        out[i] = oov if slots[s, 1] < 0 else slots[s, 1]
+        out[i] = oov if slots[s, 1] < 0 else slots[s, 1] & 0xFFFFFFFF
         a = b + 1
 
 
@@ -1045,7 +1048,7 @@ def _first_codes_joined_loop(chars, codes):
     while i < n:
         # A table twice as large as the codes so far, filled up to half.
         size = max(size, _table_size(n_codes))
-        slots = np.full((size, 3), -1, dtype=np.int64)  # key, code (-1: empty)
+        slots = np.full((size, 2), -1, dtype=np.int64)  # key, code (-1: empty)
         for old in range(n_codes):
             _insert_code(slots, keys[old], old)
         i, a, n_codes = _code_tokens(chars, codes, slots, i, a, n_codes, first,
@@ -1072,7 +1075,7 @@ def _code_tokens(chars, codes, slots, i, a, n_codes, first, keys, span_starts,
         if c < 0:
             c = n_codes
             first[c], keys[c], span_starts[c], span_stops[c] = i, key, a, b
-            slots[s, 0], slots[s, 1], slots[s, 2] = key, c, c
+            slots[s, 0], slots[s, 1] = key, c
             n_codes += 1
         codes[i] = c
         i += 1
@@ -1085,7 +1088,7 @@ def _insert_code(slots, key, code):
     s = _mix(key) & mask
     while slots[s, 1] >= 0:
         s = (s + np.uint64(1)) & mask
-    slots[s, 0], slots[s, 1], slots[s, 2] = key, code, code
+    slots[s, 0], slots[s, 1] = key, code
 
 
 def _first_codes_loop(values, chars, starts, by_chars, codes):

@@ -1074,7 +1074,8 @@ def test_bag_matrix_of_rows_beyond_its_columns_is_the_sorts():
         k = _encode._kernels()
         out = np.empty(5), np.empty(5, np.int64), np.empty(3, np.int64)
         assert k.bag_distinct(indices, indptr, np.ones(2), 3, *out) == -1
-        data, got, got_indptr = _encode.bag_arrays(indices, indptr, np.float64, False, 3)
+        arrays = _encode.bag_arrays(indices, indptr, np.float64, False, 3)
+        data, got, got_indptr = arrays
         assert got.tolist() == sorted(set(indices[:3].tolist())) + sorted(
             set(indices[3:].tolist())
         )
