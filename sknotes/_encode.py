@@ -7,17 +7,20 @@ extra) is installed, and says "not here" (``None``) otherwise or for any input i
 does not cover, so that the caller runs the reference.  What it covers:
 
 - a batch whose tokens are all ints (not bools) that fit in int64, or all str
-  (without lone surrogates): C-level passes flatten it (``array("q")`` of the
-  ints and one pass over their types, or the code points of the strs joined by
+  (without lone surrogates): C-level passes flatten it (a pass over the ints'
+  types and one converting them, or the code points of the strs joined by
   NULs, document by document);
 - a vocabulary lookup: an open-addressing hash table built once from
   ``token_to_row`` (ints by value; a str of at most 7 code points in 1..255 by
   those code points packed into the key, a longer one by a hash of its code
-  points, checked for equality), unknown tokens to ``oov_row``;
+  points, checked for equality), unknown tokens to ``oov_row``; int keys that
+  lie close together (ids) by their offset in a table;
 - stable hashing: MurmurHash3 (x86, 32 bits, seed 0) of each token's UTF-8 bytes,
   ``"\\x00" + str(int)`` for an int, as :func:`sklearn.utils.murmurhash3_32`;
 - the bag matrix of sum or mean pooling, sorted and with duplicates summed in the
-  reference's order, so float32 and float64 values are the same bit for bit;
+  reference's order, so float32 and float64 values are the same bit for bit (a
+  row's duplicates found through a mark per column, only its distinct columns
+  sorted);
 - a batch's word n-grams numbered by first appearance (``np.unique``'s ids), and
   the n-gram index of a vocabulary built from arrays;
 - the row normalisation of a bag matrix (its sums in the reference's order);
@@ -511,7 +514,8 @@ def normalize_rows(data, indptr, l2):
 
 def bag_arrays(indices, indptr, dtype, mean, n_rows):
     """``(data, indices, indptr)`` of :func:`~sknotes._text.bag_matrix`'s canonical
-    result, or None without the compiled kernels (or for another dtype)."""
+    result (``n_rows`` columns), or None without the compiled kernels (or for
+    another dtype)."""
     k = _kernels()
     dtype = np.dtype(dtype)
     if not k or dtype not in (np.float32, np.float64):
@@ -524,8 +528,9 @@ def bag_arrays(indices, indptr, dtype, mean, n_rows):
         values /= np.maximum(np.diff(indptr), 1).astype(dtype)
     indices = np.asarray(indices, dtype=np.int64)
     # The marks of the distinct loop cost a pass over n_rows: worth it when
-    # the batch has about as many tokens or more.
-    if n_rows <= 2 * indices.shape[0] + 2**16:
+    # the batch has about as many tokens or more. (A mark holds a row number
+    # in 32 bits.)
+    if n_rows <= 2 * indices.shape[0] + 2**16 and n_docs < 2**31:
         arrays = _bag_outputs(k.bag_distinct, indices, indptr, dtype, values, n_rows)
         if arrays is not None:
             return arrays
@@ -563,7 +568,8 @@ def weighted_bag(flat, term_rows, n_rows, dtype, weighting, pooling, term_scale=
     """
     k = _kernels()
     dtype = np.dtype(dtype)
-    if not k or dtype not in (np.float32, np.float64):
+    # (Its marks hold a row number in 32 bits.)
+    if not k or dtype not in (np.float32, np.float64) or len(flat.indptr) > 2**31:
         return None
     codes, _ = first_codes(flat)
     indptr = np.asarray(flat.indptr, dtype=np.int64)
@@ -1207,7 +1213,7 @@ def _sort_distinct(keys, values, m, out_keys, out_values, k):
     else:
         # Short rows: each key goes straight to its rank, the number of keys
         # below it, counted without branches (which an insertion sort
-        # mispredicts on random rows) in a loop the compiler vectorises.
+        # mispredicts on random rows).
         for i in range(m):
             x = keys[i]
             rank = 0
