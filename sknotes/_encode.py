@@ -528,8 +528,8 @@ def bag_arrays(indices, indptr, dtype, mean, n_rows):
         values /= np.maximum(np.diff(indptr), 1).astype(dtype)
     indices = np.asarray(indices, dtype=np.int64)
     # The marks of the distinct loop cost a pass over n_rows: worth it when
-    # the batch has about as many tokens or more. (A mark holds a row number
-    # in 32 bits.)
+    # the batch has about as many tokens or more. (A mark holds a document
+    # number in 32 bits.)
     if n_rows <= 2 * indices.shape[0] + 2**16 and n_docs < 2**31:
         arrays = _bag_outputs(k.bag_distinct, indices, indptr, dtype, values, n_rows)
         if arrays is not None:
@@ -568,12 +568,13 @@ def weighted_bag(flat, term_rows, n_rows, dtype, weighting, pooling, term_scale=
     """
     k = _kernels()
     dtype = np.dtype(dtype)
-    # (Its marks hold a row number in 32 bits.)
-    if not k or dtype not in (np.float32, np.float64) or len(flat.indptr) > 2**31:
+    if not k or dtype not in (np.float32, np.float64):
         return None
     codes, _ = first_codes(flat)
     indptr = np.asarray(flat.indptr, dtype=np.int64)
     longest = int(np.diff(indptr).max(initial=0))
+    if indptr.shape[0] > 2**31:  # its marks hold a document number in 32 bits
+        return None
     weights = np.arange(longest + 1, dtype=dtype)  # the weight of each count
     if weighting == "binary":
         weights[1:] = 1.0
