@@ -58,6 +58,7 @@ def main():
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("old", help="the other checkout's root")
     parser.add_argument("--repeats", type=int, default=9)
+    parser.add_argument("--rows", default=",".join(ROWS), help="e.g. count:int")
     parser.add_argument("--worker", action="store_true", help=argparse.SUPPRESS)
     args = parser.parse_args()
     if args.worker:
@@ -78,7 +79,7 @@ def main():
         assert json.loads(proc.stdout.readline()) == "ready"
     tokens = 160_000 * 20
     print(f"load average: {os.getloadavg()[0]:.2f}; CPU time, median of {args.repeats}")
-    for row in ROWS:
+    for row in args.rows.split(","):
         weighting, form = row.split(":")
         runs, outputs = {name: [] for name in procs}, {}
         for r in range(args.repeats + 1):  # run 0: fit and warm-up, not timed
