@@ -181,18 +181,25 @@ EQUIVALENT_NAMES = {
     "integer is int64 here: the same array",
     "sknotes._base.xǁBaseNotesEstimatorǁ_fitted_copy__mutmut_10": "no private "
     "attribute's name ends in '_': the same attributes are copied",
+    "sknotes._demo.x_loss_curve_picture__mutmut_18": "the legend's name: "
+    "from_estimator names it after the estimator's class when None, the same "
+    "'EmbeddingBagRegressor'",
     "sknotes._mlp.xǁ_MLPFromNotesǁ_validate_predict_input__mutmut_6": "validate_data "
     "reads reset only as a truth value: None and False alike",
     "sknotes._mlp.xǁMLPRegressorFromNotesǁ_validate_fit_input__mutmut_10": "y is cast "
     "to X's dtype on the next line: the same conversion (and, for strings, the "
     "same 'could not convert string to float' error) without y_numeric",
-    "sknotes.onnx.x__regression_output__mutmut_6": "its only caller passes "
-    "output_names=None (the output is named by _unscale's node)",
     "sknotes._bag_kernel.x__bag_step_loop__mutmut_238": "grad_R also computed "
     "when the table does not train: its own buffer, read only by the table's step",
     "sknotes._embedding_bag_classifier.xǁEmbeddingBagClassifierǁ_linear_solution"
     "__mutmut_57": "_searching_alpha is read only as a truth value: None and False "
     "alike",
+    "sknotes._encode.x__first_codes_loop__mutmut_138": "the code table grown "
+    "one code earlier: a larger table, the same codes (numbered by first "
+    "appearance, whatever the slots)",
+    "sknotes._encode.x__char_wb_counts_loop__mutmut_13": "the longest padded "
+    "word starts at 1, not 0: a padded word is at least 3 long, and without one "
+    "the scratch it sizes is never read",
     "sknotes._encode.x_weighted_bag__mutmut_16": "its caller returns before "
     "a batch without tokens: indptr's diff is never empty, max's initial unused",
     "sknotes._base.x__binarize__mutmut_10": "the direct encoding is a shortcut of "
@@ -260,6 +267,8 @@ NOT_MEASURABLE = (
     # Built at import by the scratch conftest, before a mutant is chosen.
     "sknotes._encode.xǁ_Compiledǁ",
     "sknotes._encode.x__kernels__",
+    # Called at import (the decorators' code objects), before a mutant is chosen.
+    "sknotes._compat.x__wrapper_code__",
 )
 # (_text's compiled encoder, _encode, likewise: tests/test_encode.py compares it
 # with _text's reference, ``arrays``/``self._flat`` None.)
@@ -272,6 +281,8 @@ NUMPY_TWIN = re.compile(
 def equivalent_reason(name, diff):
     """Why a surviving mutant cannot change behaviour; None when it can."""
     if name.startswith(NOT_MEASURABLE):
+        if name.startswith("sknotes._compat."):
+            return "not measurable: run at import, before a mutant is chosen"
         return "not measurable: numba's configuration (the loops run as Python)"
     for prefix, reason in EQUIVALENT_NAMES.items():
         if name == prefix or name.startswith(prefix + "__mutmut_"):
@@ -310,6 +321,32 @@ def _no_leftover_worker_processes():
 
     if reusable_executor._executor is not None:
         reusable_executor._executor.shutdown(wait=True)
+"""
+
+# mutmut's trampolines run between sknotes' frames, from mutmut's own file:
+# warn_at_caller skips them as it skips scikit-learn's decorators, or the
+# warnings' attribution tests fail before any mutant runs.
+_TRAMPOLINES_SKIPPED = """
+
+import types as _types
+
+import mutmut.mutation.trampoline as _trampoline
+import sknotes._compat as _compat_of_the_warnings
+
+
+def _code_objects(code):
+    yield code
+    for const in code.co_consts:
+        if isinstance(const, _types.CodeType):
+            yield from _code_objects(const)
+
+
+_compat_of_the_warnings._SKLEARN_WRAPPERS |= {
+    code
+    for value in vars(_trampoline).values()
+    if isinstance(value, _types.FunctionType)
+    for code in _code_objects(value.__code__)
+}
 """
 
 # numba cannot compile mutmut's trampolines: the kernels' loops run as Python.
@@ -383,7 +420,12 @@ def _scratch_copy(module, tests):
     shutil.copy2(ROOT / "pyproject.toml", work / "pyproject.toml")
     # mutmut's workers ignore SIGINT; the Ctrl-C tests need Python's handler.
     with open(work / "tests" / "conftest.py", "a") as f:
-        f.write(_SIGINT_FIXTURE + _NO_LEFTOVER_WORKERS + CONFTEST_EXTRA.get(module, ""))
+        f.write(
+            _SIGINT_FIXTURE
+            + _NO_LEFTOVER_WORKERS
+            + _TRAMPOLINES_SKIPPED
+            + CONFTEST_EXTRA.get(module, "")
+        )
     config = {
         "source_paths": ["sknotes"],
         "only_mutate": [f"sknotes/{module}.py"],
@@ -449,8 +491,16 @@ def run_module(module, sample, max_children, work=None, previous=None):
         if not keep:
             if sample or previous:
                 # Generate the mutants only (no test runs), then run a sample.
-                _mutmut(work, "run", "--max-children", "1", "__no_such_mutant__")
+                generation = _mutmut(
+                    work, "run", "--max-children", "1", "__no_such_mutant__"
+                )
                 everything = sorted(_results(work))
+                if not everything:
+                    # Else an empty sample would run every mutant, then report none.
+                    raise RuntimeError(
+                        f"mutmut generated no mutant of {module} in {work}:\n"
+                        + generation.stderr[-2000:]
+                    )
             if previous:
                 if not set(previous) <= set(everything):
                     raise RuntimeError(

@@ -512,10 +512,10 @@ def normalize_rows(data, indptr, l2):
     return True
 
 
-def bag_arrays(indices, indptr, dtype, mean, n_rows):
+def bag_arrays(indices, indptr, dtype, mean, n_rows=None):
     """``(data, indices, indptr)`` of :func:`~sknotes._text.bag_matrix`'s canonical
-    result (``n_rows`` columns), or None without the compiled kernels (or for
-    another dtype)."""
+    result, or None without the compiled kernels (or for another dtype).
+    ``n_rows``, the columns, lets duplicates be found by marks."""
     k = _kernels()
     dtype = np.dtype(dtype)
     if not k or dtype not in (np.float32, np.float64):
@@ -530,7 +530,8 @@ def bag_arrays(indices, indptr, dtype, mean, n_rows):
     # The marks of the distinct loop cost a pass over n_rows: worth it when
     # the batch has about as many tokens or more. (A mark holds a document
     # number in 32 bits.)
-    if n_rows <= 2 * indices.shape[0] + 2**16 and n_docs < 2**31:
+    near = n_rows is not None and n_rows <= 2 * indices.shape[0] + 2**16
+    if near and n_docs < 2**31:
         arrays = _bag_outputs(k.bag_distinct, indices, indptr, dtype, values, n_rows)
         if arrays is not None:
             return arrays

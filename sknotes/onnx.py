@@ -466,15 +466,15 @@ def _linear_chain(A, coefs, intercepts, activation, dtype, opv):
     return A
 
 
-def _regression_output(S, out_activation, dtype, opv, output_names):
+def _regression_output(S, out_activation, dtype, opv):
     """``Ŷ = S`` (squared error) or ``Ŷ = exp(min(S, log(max) − 1))`` (Poisson)."""
     if out_activation == "identity":
-        return OnnxIdentity(S, op_version=opv, output_names=output_names)
+        return OnnxIdentity(S, op_version=opv)
     if out_activation == "exp":
         # sknotes.nodes.Exp clips here so that a diverged model stays finite.
         upper = np.array([np.log(np.finfo(dtype).max) - 1.0], dtype=dtype)
         clipped = OnnxMin(S, upper, op_version=opv)
-        return OnnxExp(clipped, op_version=opv, output_names=output_names)
+        return OnnxExp(clipped, op_version=opv)
     raise ValueError(f"No ONNX conversion for out_activation_={out_activation!r}.")
 
 
@@ -559,7 +559,7 @@ def _convert(scope, operator, container):
     check_exportable(model)
     opv, dtype = container.target_opset, _graph_dtype(operator)
     S = _scores(operator, dtype, opv)
-    Y = _regression_output(S, model.out_activation_, dtype, opv, None)
+    Y = _regression_output(S, model.out_activation_, dtype, opv)
     _unscale(Y, model, dtype, opv, operator.outputs[:1]).add_to(scope, container)
 
 

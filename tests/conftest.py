@@ -89,23 +89,15 @@ def data():
 def once_per_session(tmp_path_factory):
     """``share(name, compute)``: ``compute()``'s JSON result, computed by the first
     test process that asks and read by the others (pytest-xdist's processes share
-    the parent of their temporary directories)."""
-    import fcntl
-    import json
+    the parent of their temporary directories; see tests/session_cache.py)."""
+    from functools import partial
+
+    from tests.session_cache import share
 
     root = tmp_path_factory.getbasetemp()
     if os.environ.get("PYTEST_XDIST_WORKER"):
         root = root.parent
-
-    def share(name, compute):
-        path = root / f"{name}.json"
-        with open(root / f"{name}.lock", "w") as lock:
-            fcntl.flock(lock, fcntl.LOCK_EX)  # the others wait for the first
-            if not path.exists():
-                path.write_text(json.dumps(compute()))
-            return json.loads(path.read_text())
-
-    return share
+    return partial(share, root)
 
 
 @pytest.fixture(scope="session")

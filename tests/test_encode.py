@@ -979,6 +979,7 @@ def test_code_point_table_marks_what_the_pattern_finds(monkeypatch):
     monkeypatch.setattr(_encode, "_TABLES", {})  # built here, not found cached
     table = _encode._code_point_table(r"[b-d\u00e9]")
     assert np.flatnonzero(table).tolist() == [ord(c) for c in "bcdé"]
+    assert table.dtype == np.bool_  # 1.1 MB per pattern: a byte per code point
 
 
 def test_str_table_is_the_smallest_power_of_two_at_least_twice_the_keys():
@@ -1129,3 +1130,78 @@ def test_str_documents_are_joined_in_chunks(monkeypatch, step):
     joined = _encode.flat_of_strs(latin, _indptr(latin)).joined
     assert joined.dtype == np.uint8 and joined.tobytes() == b"ab\x00c\x00\xff"
     assert _encode.flat_of_strs([["a"], [], ["b", 1]], np.array([0, 1, 1, 3])) is None
+
+
+def _recording_argument_dtypes(monkeypatch, name):
+    """Replace kernel ``name`` by a wrapper that records, per call, the dtype of
+    each array argument; return the list of records."""
+    kernels = _encode._kernels()
+    kernel, calls = getattr(kernels, name), []
+
+    def recording(*args):
+        calls.append(tuple(a.dtype for a in args if isinstance(a, np.ndarray)))
+        return kernel(*args)
+
+    monkeypatch.setattr(kernels, name, recording)
+    return calls
+
+
+def test_placeholder_arrays_have_the_dtypes_of_the_arrays_they_stand_for(
+    monkeypatch,
+):
+    # A path passes a kernel an array it never reads (int_codes: chars and
+    # starts; lookup_rows of NUL-joined tokens: starts and stops) where the
+    # other path passes a real one.  numba compiles a kernel once per set of
+    # argument types: a placeholder of another dtype would compile it again,
+    # and float starts could not index the code points.
+    first_codes = _recording_argument_dtypes(monkeypatch, "first_codes")
+    ints = [[7, 3, 7], [3, -(2**40)]]  # spread apart: coded by the hash table
+    _encode.first_codes(_encode.flatten(ints, _indptr(ints)))
+    strs = [["ab", "c"], ["ab", "日本"]]
+    split = _encode.flat_of_strs(strs, _indptr(strs))
+    assert split.chars.shape == (7,)  # split: first_codes reads chars, starts
+    _encode.first_codes(split)
+    int64 = np.dtype(np.int64)
+    assert first_codes == [(int64, np.dtype(np.uint32), int64, int64)] * 2
+
+    lookup_str = _recording_argument_dtypes(monkeypatch, "lookup_str")
+    vocabulary = Vocabulary().fit(strs)
+    joined = _encode.flat_of_strs(strs, _indptr(strs))
+    rows = _encode.lookup_rows(joined, vocabulary)
+    assert joined._chars is None  # read in the joined chars, not split for it
+    at = np.arange(4)
+    np.testing.assert_array_equal(_encode.lookup_rows(joined, vocabulary, at=at), rows)
+    assert len(lookup_str) == 2
+    for call in lookup_str:
+        starts, stops = call[1:3]
+        assert starts == stops == int64
+
+
+def test_str_hash_is_fnv_1a_then_murmur3_mixing():
+    # The documented hash, written out in Python's integers.
+    def expected(token):
+        h = 0xCBF29CE484222325
+        for c in token:
+            h = ((h ^ ord(c)) * 0x100000001B3) % 2**64
+        h ^= h >> 33
+        h = (h * 0xFF51AFD7ED558CCD) % 2**64
+        return h ^ (h >> 33)
+
+    for token in ["", "a", "good", "日本😀", "t" * 40]:
+        chars = np.array([ord(c) for c in token], np.uint32)
+        with np.errstate(over="ignore"):
+            got = _encode._chars_hash(chars, 0, len(token))
+        assert int(got) == expected(token)
+
+
+@pytest.mark.parametrize("dtype", [np.float32, np.float64])
+def test_compiled_bags_and_norms_cover_float_rows(dtype):
+    # The compiled path takes the float dtypes (the reference runs otherwise),
+    # and hands back index arrays of the dtype scipy keeps without a copy.
+    indices = np.array([3, 1, 3, 0], np.int64)
+    data, out_indices, indptr = _encode.bag_arrays(indices, [0, 3, 4], dtype, False)
+    assert (data.dtype, out_indices.dtype, indptr.dtype) == (dtype, np.int64, np.int64)
+    assert indptr.tolist() == [0, 2, 3]
+    assert _encode.normalize_rows(data, indptr, False) is True
+    np.testing.assert_array_equal(data, np.array([1 / 3, 2 / 3, 1], dtype))
+    assert _encode.normalize_rows(np.ones(3, np.int64), indptr, False) is False
