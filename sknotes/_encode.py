@@ -7,17 +7,20 @@ extra) is installed, and says "not here" (``None``) otherwise or for any input i
 does not cover, so that the caller runs the reference.  What it covers:
 
 - a batch whose tokens are all ints (not bools) that fit in int64, or all str
-  (without lone surrogates): C-level passes flatten it (``array("q")`` of the
-  ints and one pass over their types, or the code points of the strs joined by
+  (without lone surrogates): C-level passes flatten it (a pass over the ints'
+  types and one converting them, or the code points of the strs joined by
   NULs, document by document);
 - a vocabulary lookup: an open-addressing hash table built once from
   ``token_to_row`` (ints by value; a str of at most 7 code points in 1..255 by
   those code points packed into the key, a longer one by a hash of its code
-  points, checked for equality), unknown tokens to ``oov_row``;
+  points, checked for equality), unknown tokens to ``oov_row``; int keys that
+  lie close together (ids) by their offset in a table;
 - stable hashing: MurmurHash3 (x86, 32 bits, seed 0) of each token's UTF-8 bytes,
   ``"\\x00" + str(int)`` for an int, as :func:`sklearn.utils.murmurhash3_32`;
 - the bag matrix of sum or mean pooling, sorted and with duplicates summed in the
-  reference's order, so float32 and float64 values are the same bit for bit;
+  reference's order, so float32 and float64 values are the same bit for bit (a
+  row's duplicates found through a mark per column, only its distinct columns
+  sorted);
 - a batch's word n-grams numbered by first appearance (``np.unique``'s ids), and
   the n-gram index of a vocabulary built from arrays;
 - the row normalisation of a bag matrix (its sums in the reference's order);
@@ -31,7 +34,7 @@ import re
 from array import array
 from collections import Counter
 from collections.abc import Sequence
-from itertools import chain, compress
+from itertools import chain, compress, islice
 from numbers import Integral
 from operator import countOf
 
@@ -45,6 +48,7 @@ __all__ = [
     "char_wb_arrays",
     "first_codes",
     "first_tokens",
+    "flat_of_ints",
     "flat_of_strs",
     "flat_of_tokens",
     "flatten",
@@ -140,8 +144,32 @@ def flatten(docs, indptr):
         return None
     if isinstance(docs, FlatDocs | FlatLists):
         return docs.flat
+    flat = flat_of_ints(docs, indptr)
+    if flat is not None:
+        return flat
     # A list first: array() reads a list faster than an iterator.
     return flat_of_tokens(list(chain.from_iterable(docs)), docs, indptr)
+
+
+def flat_of_ints(docs, indptr):
+    """:func:`flatten` of ``docs`` if all its tokens are ints (the type itself,
+    no subclass) that fit in int64, else None.
+
+    Two C-level passes over the documents, no list of all the tokens: one
+    counts the tokens whose type is int, one converts them.
+    """
+    tokens = chain.from_iterable(docs)
+    n = int(indptr[-1])
+    # The first token decides whether the pass is worth making.
+    if not _kernels() or not n or type(next(tokens)) is not int:
+        return None
+    if countOf(map(type, chain.from_iterable(docs)), int) != n:
+        return None
+    try:
+        values = np.fromiter(chain.from_iterable(docs), np.int64, n)
+    except OverflowError:  # beyond int64
+        return None
+    return Flat("int", indptr, values=values)
 
 
 def flat_of_tokens(tokens, docs, indptr):
@@ -185,14 +213,25 @@ def flat_of_strs(docs, indptr):
 
     Each document is joined first, so that no list of all the tokens is made:
     a corpus's str tokens lie scattered in memory, and each pass over them
-    (listing, joining, releasing the list) costs a cache miss per token.
+    (listing, joining, releasing the list) costs a cache miss per token. The
+    documents' strings are joined in chunks of ``_JOIN_STEP``: each chunk's
+    are released before the next is made, so that their memory, still in
+    cache, is reused rather than taken fresh from the system.
     """
     n = int(indptr[-1])
     if not _kernels() or not n:
         return None
-    try:
+    lengths = np.diff(indptr)
+    documents = iter(docs)
+    if not lengths.all():
         # Empty documents left out: their "" would read as an empty token.
-        joined = "\x00".join(compress(map("\x00".join, docs), map(len, docs)))
+        documents = compress(documents, (lengths > 0).tobytes())
+    join = "\x00".join
+    n_chunks = -(-int(np.count_nonzero(lengths)) // _JOIN_STEP)
+    try:
+        joined = join(
+            [join(map(join, islice(documents, _JOIN_STEP))) for _ in range(n_chunks)]
+        )
     except TypeError:  # a token is no str
         return None
     try:
@@ -205,6 +244,9 @@ def flat_of_strs(docs, indptr):
     if _kernels().count_nuls(chars) != n - 1:
         return None  # a token holds a NUL
     return Flat("str", indptr, joined=chars)
+
+
+_JOIN_STEP = 1024
 
 
 class FlatLists(list):
@@ -254,18 +296,41 @@ class _Index:
                 raise _Unsupported
         k = _kernels()
         keys = np.asarray(ints, dtype=np.int64)
-        self.int_table = k.build_int_table(keys, np.asarray(int_rows, np.int64))
+        int_rows = np.asarray(int_rows, np.int64)
+        self.int_table = k.build_int_table(keys, int_rows)
+        # Ids (a corpus's tokens numbered from 0, say) are found by their
+        # offset from the least, without hashing.
+        self.int_direct = None
+        low, high = (int(keys.min()), int(keys.max())) if keys.size else (0, 0)
+        if keys.size and _is_dense(low, high, 4 * keys.size):
+            table = np.full(high - low + 1, -1, _index_dtype(int_rows))
+            table[keys - low] = int_rows
+            self.int_direct = table, low
         starts = np.zeros(len(strs) + 1, dtype=np.int64)
         np.cumsum(np.fromiter(map(len, strs), np.int64, len(strs)), out=starts[1:])
         chars = np.frombuffer("".join(strs).encode("utf-32-le"), np.uint32)
         self.str_chars, self.str_starts = chars, starts
-        self.str_table = k.build_str_table(
-            chars, starts, np.asarray(str_rows, np.int64)
-        )
+        str_rows = np.asarray(str_rows, np.int64)
+        if len(strs) >= 2**31 or (str_rows.size and str_rows.max() >= 2**31):
+            raise _Unsupported  # a slot packs a row and an entry in 32 bits each
+        self.str_table = k.build_str_table(chars, starts, str_rows)
 
 
 class _Unsupported(Exception):
     pass
+
+
+def _is_dense(low, high, n):
+    """Whether a table of every int from ``low`` to ``high`` is small enough
+    next to ``n`` entries (the span of two int64s taken as Python ints)."""
+    return int(high) - int(low) < n + 2**16
+
+
+def _index_dtype(values):
+    """int32 if it holds the non-negative ``values`` (and -1), else int64."""
+    if values.size and values.max() >= 2**31:
+        return np.int64
+    return np.int32
 
 
 def _index_of(vocabulary):
@@ -298,7 +363,10 @@ def lookup_rows(flat, vocabulary, at=None):
     if flat.kind == "int":
         values = flat.ints(at)
         out = np.empty(values.shape[0], dtype=np.int64)
-        k.lookup_int(values, *index.int_table, oov, out)
+        if index.int_direct is not None:
+            k.lookup_int_direct(values, *index.int_direct, oov, out)
+        else:
+            k.lookup_int(values, *index.int_table, oov, out)
         return out
     if at is None and flat._chars is None and flat.joined is not None:
         # Looked up as they are joined, in the same pass that finds the tokens.
@@ -366,6 +434,10 @@ def int_codes(keys):
     if not k:
         return None
     codes = np.empty(keys.shape[0], dtype=np.int64)
+    if keys.size:
+        low, high = int(keys.min()), int(keys.max())
+        if _is_dense(low, high, 2 * keys.size):
+            return codes, k.dense_codes(keys, low, high - low + 1, codes)
     empty = np.zeros(0, np.uint32), np.zeros(1, np.int64)
     return codes, k.first_codes(keys, *empty, False, codes)
 
@@ -440,9 +512,10 @@ def normalize_rows(data, indptr, l2):
     return True
 
 
-def bag_arrays(indices, indptr, dtype, mean):
+def bag_arrays(indices, indptr, dtype, mean, n_rows=None):
     """``(data, indices, indptr)`` of :func:`~sknotes._text.bag_matrix`'s canonical
-    result, or None without the compiled kernels (or for another dtype)."""
+    result, or None without the compiled kernels (or for another dtype).
+    ``n_rows``, the columns, lets duplicates be found by marks."""
     k = _kernels()
     dtype = np.dtype(dtype)
     if not k or dtype not in (np.float32, np.float64):
@@ -454,6 +527,14 @@ def bag_arrays(indices, indptr, dtype, mean):
     if mean:
         values /= np.maximum(np.diff(indptr), 1).astype(dtype)
     indices = np.asarray(indices, dtype=np.int64)
+    # The marks of the distinct loop cost a pass over n_rows: worth it when
+    # the batch has about as many tokens or more. (A mark holds a document
+    # number in 32 bits.)
+    near = n_rows is not None and n_rows <= 2 * indices.shape[0] + 2**16
+    if near and n_docs < 2**31:
+        arrays = _bag_outputs(k.bag_distinct, indices, indptr, dtype, values, n_rows)
+        if arrays is not None:
+            return arrays
     return _bag_outputs(k.bag, indices, indptr, dtype, values)
 
 
@@ -469,6 +550,8 @@ def _bag_outputs(loop, indices, indptr, dtype, *args):
     ordered = np.empty(n, dtype=np.int64)
     out_indptr = np.empty(indptr.shape[0], dtype=np.int64)
     k = loop(indices, indptr, *args, data, ordered, out_indptr)
+    if k < 0:  # the loop does not cover these indices
+        return None
     return data[:k], ordered[:k], out_indptr
 
 
@@ -491,6 +574,8 @@ def weighted_bag(flat, term_rows, n_rows, dtype, weighting, pooling, term_scale=
     codes, _ = first_codes(flat)
     indptr = np.asarray(flat.indptr, dtype=np.int64)
     longest = int(np.diff(indptr).max(initial=0))
+    if indptr.shape[0] > 2**31:  # its marks hold a document number in 32 bits
+        return None
     weights = np.arange(longest + 1, dtype=dtype)  # the weight of each count
     if weighting == "binary":
         weights[1:] = 1.0
@@ -499,7 +584,13 @@ def weighted_bag(flat, term_rows, n_rows, dtype, weighting, pooling, term_scale=
     scale = np.zeros(0, dtype) if term_scale is None else term_scale.astype(dtype)
     norm = {"sum": 0, "mean": 1, "sqrtn": 2}[pooling]
     rows = np.asarray(term_rows, dtype=np.int64)
-    return k.weighted_bag(codes, indptr, rows, n_rows, weights, scale, norm)
+    # Terms that share their row (the out-of-vocabulary row, a hash bucket)
+    # are summed there; the others are not looked for.
+    kept = rows[rows >= 0]
+    shared = np.zeros(rows.shape[0], dtype=np.bool_)
+    shared[rows >= 0] = np.bincount(kept, minlength=n_rows)[kept] > 1
+    return _bag_outputs(k.weighted_bag, codes, indptr, dtype, rows, shared,
+                        n_rows, weights, scale, norm)  # fmt: skip
 
 
 # -- the default tokenizer ---------------------------------------------------------
@@ -810,6 +901,34 @@ def _lookup_int_loop(values, slot_keys, slot_rows, oov, out):
     return out
 
 
+def _lookup_int_direct_loop(values, table, low, oov, out):
+    # values[i] - low in uint64 wraps a value below low past the table's end.
+    span = np.uint64(table.shape[0])
+    for i in range(values.shape[0]):
+        j = np.uint64(values[i]) - np.uint64(low)
+        row = table[j] if j < span else -1
+        out[i] = oov if row < 0 else row
+
+
+def _dense_codes_loop(keys, low, span, codes):
+    # _first_codes_loop's codes of int keys, all in [low, low + span): each
+    # key's code at its offset from low, rather than in a hash table.
+    n = keys.shape[0]
+    code_of = np.full(span, -1, dtype=np.int64)
+    first = np.empty(min(n, span), dtype=np.int64)
+    n_codes = 0
+    for i in range(n):
+        j = keys[i] - low
+        c = code_of[j]
+        if c < 0:
+            c = n_codes
+            code_of[j] = c
+            first[c] = i
+            n_codes += 1
+        codes[i] = c
+    return first[:n_codes].copy()
+
+
 def _chars_hash(chars, start, stop):
     # FNV-1a over the code points: only to place a str in the table.
     h = np.uint64(0xCBF29CE484222325)
@@ -889,13 +1008,15 @@ def _build_str_table_loop(chars, starts, rows):
     n = starts.shape[0] - 1
     size = _table_size(n)
     mask = np.uint64(size - 1)
-    slots = np.full((size, 3), -1, dtype=np.int64)  # key, row (-1: empty), entry
+    # A slot: the key, and the entry (high 32 bits) and row (low 32 bits) of
+    # its token (-1: empty), two int64s to a slot and four slots to a line.
+    slots = np.full((size, 2), -1, dtype=np.int64)
     for i in range(n):
         key = _str_key(chars, starts[i], starts[i + 1])
         s = _mix(key) & mask
         while slots[s, 1] >= 0:
             s = (s + np.uint64(1)) & mask
-        slots[s, 0], slots[s, 1], slots[s, 2] = key, rows[i], i
+        slots[s, 0], slots[s, 1] = key, (i << 32) | rows[i]
     return slots
 
 
@@ -913,11 +1034,11 @@ def _lookup_str_loop(chars, starts, stops, by_nuls, vocab_chars, vocab_starts,
             key = _str_key(chars, a, b)
         s = _find_slot(slots, key, _mix(key) & mask)
         while (key < 0 and slots[s, 1] >= 0 and not _same_chars(
-            chars, a, b, vocab_chars, vocab_starts[slots[s, 2]],
-            vocab_starts[slots[s, 2] + 1],
+            chars, a, b, vocab_chars, vocab_starts[slots[s, 1] >> 32],
+            vocab_starts[(slots[s, 1] >> 32) + 1],
         )):  # fmt: skip
             s = _find_slot(slots, key, (s + np.uint64(1)) & mask)
-        out[i] = oov if slots[s, 1] < 0 else slots[s, 1]
+        out[i] = oov if slots[s, 1] < 0 else slots[s, 1] & 0xFFFFFFFF
         a = b + 1
 
 
@@ -935,7 +1056,7 @@ def _first_codes_joined_loop(chars, codes):
     while i < n:
         # A table twice as large as the codes so far, filled up to half.
         size = max(size, _table_size(n_codes))
-        slots = np.full((size, 3), -1, dtype=np.int64)  # key, code (-1: empty)
+        slots = np.full((size, 2), -1, dtype=np.int64)  # key, code (-1: empty)
         for old in range(n_codes):
             _insert_code(slots, keys[old], old)
         i, a, n_codes = _code_tokens(chars, codes, slots, i, a, n_codes, first,
@@ -962,7 +1083,7 @@ def _code_tokens(chars, codes, slots, i, a, n_codes, first, keys, span_starts,
         if c < 0:
             c = n_codes
             first[c], keys[c], span_starts[c], span_stops[c] = i, key, a, b
-            slots[s, 0], slots[s, 1], slots[s, 2] = key, c, c
+            slots[s, 0], slots[s, 1] = key, c
             n_codes += 1
         codes[i] = c
         i += 1
@@ -975,7 +1096,7 @@ def _insert_code(slots, key, code):
     s = _mix(key) & mask
     while slots[s, 1] >= 0:
         s = (s + np.uint64(1)) & mask
-    slots[s, 0], slots[s, 1], slots[s, 2] = key, code, code
+    slots[s, 0], slots[s, 1] = key, code
 
 
 def _first_codes_loop(values, chars, starts, by_chars, codes):
@@ -1083,19 +1204,76 @@ def _bag_loop(indices, indptr, values, data, ordered, out_indptr):
     return k
 
 
-def _sorted_counts(indices, a, b, ordered, counts):
-    """Sort ``indices[a:b]`` into ``ordered``, duplicates merged, their number in
-    ``counts``; return how many distinct."""
-    _sort_into(indices, a, b, ordered, 0)
-    last = -1
-    for m in range(b - a):
-        if last < 0 or ordered[m] != ordered[last]:
-            last += 1
-            ordered[last] = ordered[m]
-            counts[last] = 1
-        else:
-            counts[last] += 1
-    return last + 1
+def _sort_distinct(keys, values, m, out_keys, out_values, k):
+    """Write ``keys[:m]`` (distinct) in increasing order to ``out_keys[k:]``,
+    each with its entry of ``values`` to ``out_values[k:]``."""
+    if m > 32:
+        order = np.argsort(keys[:m])
+        for i in range(m):
+            out_keys[k + i] = keys[order[i]]
+            out_values[k + i] = values[order[i]]
+    else:
+        # Short rows: each key goes straight to its rank, the number of keys
+        # below it, counted without branches (which an insertion sort
+        # mispredicts on random rows).
+        for i in range(m):
+            x = keys[i]
+            rank = 0
+            for j in range(m):
+                rank += keys[j] < x
+            out_keys[k + rank] = x
+            out_values[k + rank] = values[i]
+
+
+def _marks(n):
+    """Each key's mark for :func:`_tally`: none yet."""
+    return np.full(n, -1, dtype=np.int64)
+
+
+def _tally(x, d, marks, distinct, m):
+    """Where key ``x`` of row ``d`` is among the row's ``m`` distinct keys so
+    far (``distinct``), ``m`` if it is new (then listed); O(1) per key.
+
+    ``marks[x]`` holds the last row that held ``x`` (high 32 bits) and its
+    place there (low 32 bits): one array, so one cache line read per key.
+    """
+    mark = marks[x]
+    if mark >> 32 == d:
+        return mark & 0xFFFFFFFF
+    marks[x] = (d << 32) | m
+    distinct[m] = x
+    return m
+
+
+def _bag_distinct_loop(indices, indptr, values, n_rows, data, ordered, out_indptr):
+    # _bag_loop's result, each row's duplicates found through marks rather
+    # than by sorting them: only the distinct entries are sorted. -1 if an
+    # index lies outside [0, n_rows).
+    n_docs = indptr.shape[0] - 1
+    marks = _marks(n_rows)
+    longest = _longest_row(indptr)
+    distinct = np.empty(longest, dtype=np.int64)
+    sums = np.empty(longest, dtype=data.dtype)
+    out_indptr[0] = 0
+    k = 0
+    for d in range(n_docs):
+        value = values[d]
+        m = 0
+        for t in range(indptr[d], indptr[d + 1]):
+            x = indices[t]
+            if np.uint64(x) >= np.uint64(n_rows):
+                return -1
+            at = _tally(x, d, marks, distinct, m)
+            if at == m:
+                sums[m] = value
+                m += 1
+            else:
+                # One by one, in the dtype, as sum_duplicates adds them.
+                sums[at] += value
+        _sort_distinct(distinct, sums, m, ordered, data, k)
+        k += m
+        out_indptr[d + 1] = k
+    return k
 
 
 def _longest_row(indptr):
@@ -1106,24 +1284,34 @@ def _longest_row(indptr):
     return longest
 
 
-def _weighted_bag_loop(codes, indptr, term_rows, n_rows, weights, scale, norm):
-    # Its outputs are its own: given as arguments, they might alias the
-    # inputs for the compiler, and the loop ran slower.
+def _weighted_bag_loop(codes, indptr, term_rows, shared, n_rows, weights, scale,
+                       norm, data, out, out_indptr):  # fmt: skip
     n_docs = indptr.shape[0] - 1
-    n = codes.shape[0]
-    data = np.empty(n, dtype=weights.dtype)
-    out = np.empty(n, dtype=np.int64)
-    out_indptr = np.zeros(n_docs + 1, dtype=np.int64)
+    out_indptr[0] = 0
     longest = _longest_row(indptr)
+    marks = _marks(term_rows.shape[0])
+    distinct = np.empty(longest, dtype=np.int64)
+    tallies = np.empty(longest, dtype=np.int64)
     ordered = np.empty(longest, dtype=np.int64)
     counts = np.empty(longest, dtype=np.int64)
     w = np.empty(longest, dtype=weights.dtype)
     touched = np.empty(longest, dtype=np.int64)
-    sums = np.zeros(n_rows, dtype=weights.dtype)
-    seen = np.zeros(n_rows, dtype=np.bool_)
+    sums = np.empty(longest, dtype=weights.dtype)
+    row_marks = _marks(n_rows)
     k = 0
     for d in range(n_docs):
-        n_terms = _sorted_counts(codes, indptr[d], indptr[d + 1], ordered, counts)
+        n_terms = 0
+        sharing = False  # whether two of the row's terms may share a row
+        for t in range(indptr[d], indptr[d + 1]):
+            at = _tally(codes[t], d, marks, distinct, n_terms)
+            if at == n_terms:
+                tallies[at] = 1
+                sharing |= shared[codes[t]]
+                n_terms += 1
+            else:
+                tallies[at] += 1
+        # The terms in code order, each with its count.
+        _sort_distinct(distinct, tallies, n_terms, ordered, counts, 0)
         total = 0.0  # float64, as np.bincount sums the row
         for i in range(n_terms):
             w[i] = weights[counts[i]]
@@ -1141,27 +1329,34 @@ def _weighted_bag_loop(codes, indptr, term_rows, n_rows, weights, scale, norm):
             for i in range(n_terms):
                 w[i] = np.float64(w[i]) / total
         # C·M: the terms in code order, each into its table row (M's entries
-        # are 1); scipy lists a row's sums from the last row touched.
+        # are 1, a row's sum starts from 0); scipy lists a row's sums from the
+        # last row touched, zeros left out.
+        if not sharing:  # each term's row is its own: its sum, its weight
+            for i in range(n_terms - 1, -1, -1):
+                row = term_rows[ordered[i]]
+                if row >= 0 and w[i] != 0:  # row -1: an unknown n-gram
+                    out[k] = row
+                    data[k] = w[i]
+                    k += 1
+            out_indptr[d + 1] = k
+            continue
         n_touched = 0
         for i in range(n_terms):
             row = term_rows[ordered[i]]
-            if row < 0:  # an unknown n-gram: no row
+            if row < 0:
                 continue
-            if not seen[row]:
-                seen[row] = True
-                sums[row] = 0
-                touched[n_touched] = row
+            at = _tally(row, d, row_marks, touched, n_touched)
+            if at == n_touched:
+                sums[at] = 0
                 n_touched += 1
-            sums[row] += w[i]
+            sums[at] += w[i]
         for t in range(n_touched - 1, -1, -1):
-            row = touched[t]
-            seen[row] = False
-            if sums[row] != 0:
-                out[k] = row
-                data[k] = sums[row]
+            if sums[t] != 0:
+                out[k] = touched[t]
+                data[k] = sums[t]
                 k += 1
         out_indptr[d + 1] = k
-    return data[:k].copy(), out[:k].copy(), out_indptr
+    return k
 
 
 def _tokenize_loop(chars, bounds, word, lower_ascii):
@@ -1392,19 +1587,22 @@ class _Compiled:
                      "_str_key", "_token_end", "_find_slot", "_insert_code",
                      "_table_size", "_same_chars", "_char_wb_counts_loop",
                      "_char_wb_doc", "_char_wb_scratch", "_radix_sort",
-                     "_next_word", "_sorted_counts", "_sort_into",
-                     "_longest_row"):  # fmt: skip
+                     "_next_word", "_sort_distinct", "_marks", "_tally",
+                     "_sort_into", "_longest_row"):  # fmt: skip
             g[name] = inner(g[name].py_func if hasattr(g[name], "py_func") else g[name])
         self.hash_ints = jit(_hash_ints_loop)
         self.hash_strs = jit(_hash_strs_loop)
         self.build_int_table = jit(_build_int_table_loop)
         self.lookup_int = jit(_lookup_int_loop)
+        self.lookup_int_direct = jit(_lookup_int_direct_loop)
+        self.dense_codes = jit(_dense_codes_loop)
         self.build_str_table = jit(_build_str_table_loop)
         self.lookup_str = jit(_lookup_str_loop)
         g["_code_tokens"] = jit(_code_tokens)
         self.first_codes_joined = jit(_first_codes_joined_loop)
         self.count_nuls = jit(_count_nuls_loop)
         self.bag = jit(_bag_loop)
+        self.bag_distinct = jit(_bag_distinct_loop)
         self.weighted_bag = jit(_weighted_bag_loop)
         self.first_codes = jit(_first_codes_loop)
         self.tokenize = jit(_tokenize_loop)

@@ -269,8 +269,14 @@ def _token_docs_form(docs, doc_types):
             if isinstance(doc, np.ndarray) and doc.ndim != 1:
                 raise ValueError(f"Document {i} must be 1-D; got {doc.ndim}-D.")
     indptr = _indptr(docs)
+    if doc_types <= {list}:
+        # Listed now, while the documents are in cache (just read for their
+        # lengths): each later pass over them reads their memory again.
+        docs = _encode.FlatLists(docs, None)
     # str.join takes strs only: if it took every token, no type pass is needed.
     flat = _encode.flat_of_strs(docs, indptr)
+    if flat is None:  # the common case of ints, without a list of the tokens
+        flat = _encode.flat_of_ints(docs, indptr)
     if flat is not None:
         return "tokens", _lists(docs, doc_types, flat)
     tokens = list(chain.from_iterable(docs))
@@ -300,6 +306,9 @@ def _token_docs_form(docs, doc_types):
 def _lists(docs, doc_types, flat=None):
     """``docs`` as a list of lists (lists are read, never written: only other
     sequences are copied), holding ``flat`` if given."""
+    if isinstance(docs, _encode.FlatLists) and flat is not None:
+        docs.flat = flat
+        return docs
     if not doc_types <= {list}:
         docs = [d if type(d) is list else list(d) for d in docs]
     return list(docs) if flat is None else _encode.FlatLists(docs, flat)
@@ -538,7 +547,7 @@ def bag_matrix(indices, indptr, n_rows, *, dtype=np.float64, pooling="sum"):
         raise ValueError(f"pooling must be 'sum' or 'mean'; got {pooling!r}.")
     indices, indptr = np.asarray(indices), np.asarray(indptr)
     n_docs = indptr.shape[0] - 1
-    arrays = _encode.bag_arrays(indices, indptr, dtype, pooling == "mean")
+    arrays = _encode.bag_arrays(indices, indptr, dtype, pooling == "mean", n_rows)
     if arrays is not None:
         bag = sp.csr_array(arrays, shape=(n_docs, n_rows))
         bag.has_canonical_format = True  # sorted, duplicates summed

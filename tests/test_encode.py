@@ -999,6 +999,139 @@ def test_str_hash_spreads_over_the_high_bits():
     assert len(top) >= 32
 
 
+# -- the dense int tables, the marks, the chunked join (issue 14) ------------------
+
+
+def test_ints_are_read_in_two_passes_or_left_to_the_next_reader():
+    indptr = np.array([0, 0, 2, 3])
+    flat = _encode.flat_of_ints([[], [5, -(2**63)], [2**63 - 1]], indptr)
+    assert flat.kind == "int"
+    assert flat.values.tolist() == [5, -(2**63), 2**63 - 1]
+    assert flat.values.dtype == np.int64 and flat.indptr is indptr
+    # Only exact ints that fit: the first token decides, then every token's type.
+    for docs in ([["a"], [1], [2]], [[], [1, True], [2]], [[], [1, np.int64(2)], [3]],
+                 [[], [1, 2**63], [3]], [[], [1, 2.0], [3]]):  # fmt: skip
+        assert _encode.flat_of_ints(docs, indptr) is None
+    assert _encode.flat_of_ints([[], [], []], np.zeros(4, np.int64)) is None
+
+
+@pytest.mark.parametrize(
+    "keys",
+    [
+        list(range(-5, 300)),  # ids: a table by offset
+        [-(2**63), 0, 7, 2**63 - 1],  # spread: the hash table
+        [2**40 + i for i in range(0, 900, 3)],  # dense far from 0
+    ],
+)
+def test_int_lookup_by_offset_or_hash_agrees_with_the_dict(keys):
+    vocabulary = Vocabulary().fit([keys])
+    index = _encode._index_of(vocabulary)
+    dense = max(keys) - min(keys) < 4 * len(keys) + 2**16
+    assert (index.int_direct is not None) == dense
+    probes = [k + d for k in keys for d in (-1, 0, 1) if -(2**63) <= k + d < 2**63]
+    probes += [-(2**63), 2**63 - 1, min(keys) - 2**62, max(keys) + 2**62]
+    docs = [[p for p in probes if -(2**63) <= p < 2**63]]
+    assert_encodes_alike(vocabulary, docs)
+    rows, _ = vocabulary.encode(docs)
+    expected = [vocabulary.token_to_row.get(p, vocabulary.oov_row) for p in docs[0]]
+    assert rows.tolist() == expected
+
+
+@pytest.mark.parametrize("span", [1, 50, 10**6, 2**62])
+def test_int_codes_by_offset_or_hash_are_first_appearance_codes(span):
+    rng = np.random.default_rng(span % 1000)
+    keys = rng.integers(0, span, size=3000) - span // 2
+    codes, first = _encode.int_codes(keys)
+    distinct = list(dict.fromkeys(keys.tolist()))
+    assert keys[first].tolist() == distinct
+    code_of = {k: c for c, k in enumerate(distinct)}
+    assert codes.tolist() == [code_of[k] for k in keys.tolist()]
+
+
+@pytest.mark.parametrize("n_rows", [40, 400, 2**20])
+@pytest.mark.parametrize("dtype", [np.float32, np.float64])
+def test_bag_matrix_by_marks_of_many_distinct_rows(n_rows, dtype):
+    # Rows of up to 120 tokens, most distinct (past the rank sort of 32), with
+    # repeats; n_rows small next to the batch (marks) and large (the sort).
+    rng = np.random.default_rng(n_rows)
+    lengths = rng.integers(0, 120, size=300)
+    indptr = np.zeros(lengths.size + 1, dtype=np.int64)
+    np.cumsum(lengths, out=indptr[1:])
+    indices = rng.integers(0, n_rows, size=int(indptr[-1]))
+    indices[::5] = indices[1::5][: indices[::5].size]
+    for pooling in ("sum", "mean"):
+        args, options = (indices, indptr, n_rows), {"dtype": dtype, "pooling": pooling}
+        assert_same(
+            bag_matrix(*args, **options), reference(bag_matrix, *args, **options)
+        )
+
+
+def test_bag_matrix_of_rows_beyond_its_columns_is_the_sorts():
+    # An index outside [0, n_rows) stops the marks (they have no entry for it):
+    # the sort gives its arrays, as before.
+    indptr = np.array([0, 3, 5])
+    for indices in ([0, 9, 9, 1, 2], [0, -1, 1, 2, 2]):
+        indices = np.array(indices)
+        k = _encode._kernels()
+        out = np.empty(5), np.empty(5, np.int64), np.empty(3, np.int64)
+        assert k.bag_distinct(indices, indptr, np.ones(2), 3, *out) == -1
+        arrays = _encode.bag_arrays(indices, indptr, np.float64, False, 3)
+        data, got, got_indptr = arrays
+        assert got.tolist() == sorted(set(indices[:3].tolist())) + sorted(
+            set(indices[3:].tolist())
+        )
+        assert data.tolist() == [
+            indices[a:b].tolist().count(i) for a, b in ((0, 3), (3, 5))
+            for i in sorted(set(indices[a:b].tolist()))
+        ]  # fmt: skip
+        assert got_indptr.tolist() == [0, len(set(indices[:3].tolist())), 4]
+
+
+@pytest.mark.parametrize("dtype", [np.float32, np.float64])
+def test_weighted_bag_sums_terms_that_share_a_row_only(dtype):
+    # OOV tokens share the OOV row; hashed tokens may share a bucket: those
+    # rows are summed, every other row written as its term's weight.
+    train = [["a", "b", "c"], ["d", "a"]]
+    test = [["x", "a", "y", "x"], ["a", "b"], ["z"], [], ["b", "q", "q", "b"]]
+    for params in (
+        {"weighting": "sublinear", "pooling": "mean"},
+        {"weighting": "binary", "pooling": "sqrtn", "idf": True},
+        {"n_buckets": 3, "weighting": "sublinear", "pooling": "sum"},
+    ):
+        encoder = fitted_alike(params, train)
+        got = encoder._compiled_pi(test, dtype)
+        assert got is not None
+        assert_same(got, reference(encoder.pi, test, dtype))
+    encoder = fitted_alike({"weighting": "sublinear", "pooling": "sum"}, train)
+    row = encoder.pi(test, dtype)[[0]]
+    oov = encoder.oov_row
+    # "x" twice and "y" once, weighted apart and summed: (1 + ln 2) + 1.
+    expected = np.array(1 + np.log(dtype(2)), dtype) + dtype(1)
+    assert row[0, oov] == expected
+    # Rows listed from the last one touched, terms in order of first appearance
+    # (x: the OOV row, a, y: the OOV row again).
+    assert row.indices.tolist() == [encoder.token_to_row["a"], oov]
+
+
+@pytest.mark.parametrize("step", [1, 2, 3, 1024])
+def test_str_documents_are_joined_in_chunks(monkeypatch, step):
+    from sknotes._text import read_input
+
+    monkeypatch.setattr(_encode, "_JOIN_STEP", step)
+    docs = [[], ["ab", "c"], [], [], ["d"], ["é", "日本"], [], ["", "x"], [""], []]
+    indptr = _indptr(docs)
+    flat = _encode.flat_of_strs(docs, indptr)
+    expected = "\x00".join(chain.from_iterable(docs))
+    assert flat.joined.tobytes() == expected.encode("utf-32-le")
+    assert flat.indptr is indptr
+    _, checked = read_input(docs)
+    assert checked.flat.joined.tobytes() == expected.encode("utf-32-le")
+    latin = [[], ["ab"], [], ["c", "ÿ"]]
+    joined = _encode.flat_of_strs(latin, _indptr(latin)).joined
+    assert joined.dtype == np.uint8 and joined.tobytes() == b"ab\x00c\x00\xff"
+    assert _encode.flat_of_strs([["a"], [], ["b", 1]], np.array([0, 1, 1, 3])) is None
+
+
 def _recording_argument_dtypes(monkeypatch, name):
     """Replace kernel ``name`` by a wrapper that records, per call, the dtype of
     each array argument; return the list of records."""
@@ -1022,7 +1155,7 @@ def test_placeholder_arrays_have_the_dtypes_of_the_arrays_they_stand_for(
     # argument types: a placeholder of another dtype would compile it again,
     # and float starts could not index the code points.
     first_codes = _recording_argument_dtypes(monkeypatch, "first_codes")
-    ints = [[7, 3, 7], [3, -2]]
+    ints = [[7, 3, 7], [3, -(2**40)]]  # spread apart: coded by the hash table
     _encode.first_codes(_encode.flatten(ints, _indptr(ints)))
     strs = [["ab", "c"], ["ab", "日本"]]
     split = _encode.flat_of_strs(strs, _indptr(strs))
