@@ -305,7 +305,9 @@ class _Index:
         if keys.size and _is_dense(low, high, 4 * keys.size):
             table = np.full(high - low + 1, -1, _index_dtype(int_rows))
             table[keys - low] = int_rows
-            self.int_direct = table, low
+            # An int64 low: a loop running as Python (mutation runs) wraps
+            # np.uint64(low) as numba does, where a negative Python int raises.
+            self.int_direct = table, np.int64(low)
         starts = np.zeros(len(strs) + 1, dtype=np.int64)
         np.cumsum(np.fromiter(map(len, strs), np.int64, len(strs)), out=starts[1:])
         chars = np.frombuffer("".join(strs).encode("utf-32-le"), np.uint32)
