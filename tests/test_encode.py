@@ -8,6 +8,7 @@ and asks for identical arrays, dtypes and errors.
 import enum
 import pickle
 import re
+import types
 from collections import Counter
 from itertools import chain
 
@@ -1035,6 +1036,24 @@ def test_int_lookup_by_offset_or_hash_agrees_with_the_dict(keys):
     rows, _ = vocabulary.encode(docs)
     expected = [vocabulary.token_to_row.get(p, vocabulary.oov_row) for p in docs[0]]
     assert rows.tolist() == expected
+
+
+def test_int_lookup_by_offset_runs_as_python_too(monkeypatch):
+    # Mutation runs swap the compiled loops for plain Python: below zero the
+    # offset table's np.uint64 arithmetic must wrap there as it does in numba.
+    keys = list(range(-5, 300))
+    docs = [[-7, -6, -5, -1, 0, 299, 300, -(2**63), 2**63 - 1]]
+    vocabulary = Vocabulary().fit([keys])
+    compiled, _ = vocabulary.encode(docs)
+    python_loops = _encode._Compiled(
+        types.SimpleNamespace(njit=lambda **options: lambda loop: loop)
+    )
+    monkeypatch.setattr(_encode, "_KERNELS", python_loops)
+    vocabulary = Vocabulary().fit([keys])
+    assert _encode._index_of(vocabulary).int_direct is not None
+    as_python, _ = vocabulary.encode(docs)
+    oov = vocabulary.oov_row
+    assert as_python.tolist() == compiled.tolist() == [oov, oov, 0, 4, 5, 304] + [oov] * 3
 
 
 @pytest.mark.parametrize("span", [1, 50, 10**6, 2**62])
