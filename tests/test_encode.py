@@ -1053,7 +1053,8 @@ def test_int_lookup_by_offset_runs_as_python_too(monkeypatch):
     assert _encode._index_of(vocabulary).int_direct is not None
     as_python, _ = vocabulary.encode(docs)
     oov = vocabulary.oov_row
-    assert as_python.tolist() == compiled.tolist() == [oov, oov, 0, 4, 5, 304] + [oov] * 3
+    expected = [oov, oov, 0, 4, 5, 304] + [oov] * 3
+    assert as_python.tolist() == compiled.tolist() == expected
 
 
 @pytest.mark.parametrize("span", [1, 50, 10**6, 2**62])
