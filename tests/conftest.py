@@ -80,9 +80,9 @@ def data():
 # - "hash_seeds": the tests that compare with other hash seeds share
 #   `other_hash_seeds`;
 # - "sklearn_test_mlp": scikit-learn's own MLP tests, run in one subprocess.
-# xdist sends the largest groups first, so these slow setups start at once instead of
-# leaving one process a long tail. `once_per_session` also shares the subprocesses'
-# results when the tests of a group do run in several processes.
+# The groups keep their place in collection order (see `pytest_configure`).
+# `once_per_session` also shares the subprocesses' results when the tests of a group
+# do run in several processes.
 
 
 @pytest.hookimpl(trylast=True)
@@ -186,6 +186,12 @@ def other_hash_seeds(once_per_session):
 
 
 def pytest_configure(config):
+    # xdist >= 3.7 would send the largest groups first: their process pools and
+    # subprocesses would then start while numba's cache is still empty (a fresh clone)
+    # and each compile every kernel again. In collection order the kernels are cached
+    # by then, and the per-test scheduling leaves no long tail.
+    if getattr(config.option, "loadscopereorder", False):
+        config.option.loadscopereorder = False
     config.addinivalue_line(
         "markers",
         "requires_sklearn(version, reason): skip on an older scikit-learn",
