@@ -80,23 +80,35 @@ def data():
 # - "hash_seeds": the tests that compare with other hash seeds share
 #   `other_hash_seeds`;
 # - "sklearn_test_mlp": scikit-learn's own MLP tests, run in one subprocess.
-# The groups keep their place in collection order (see `pytest_configure`).
+# A group goes to one process as a whole; the groups run in the middle of the
+# session (see `pytest_collection_modifyitems` and `pytest_configure`).
 # `once_per_session` also shares the subprocesses' results when the tests of a group
 # do run in several processes.
 
 
 @pytest.hookimpl(trylast=True)
 def pytest_collection_modifyitems(config, items):
-    """Give pytest >= 9.2 the group xdist's --dist loadgroup writes into node ids.
+    """Under --dist loadgroup, name each test's group in its node id, and move the
+    groups' tests to the middle of the session.
 
     xdist (up to 3.8 at least) appends ``@group`` to ``item._nodeid``, which pytest
-    9.2 no longer reads (its node id is ``item._id``): without this, the groups are
-    silently ignored and each test is scheduled alone.
+    9.2 no longer reads (its node id is ``item._id``): without the first step the
+    groups are silently ignored and each test is scheduled alone.  In the middle,
+    the groups' process pools and subprocesses start once the first half has filled
+    numba's cache (on a fresh clone they would compile every kernel again), and the
+    other process has the second half to run meanwhile instead of waiting idle at
+    the end for the last group.
     """
+    if not (os.environ.get("PYTEST_XDIST_WORKER") and config.getvalue("loadgroup")):
+        return
     for item in items:
         grouped = getattr(item, "_nodeid", None)
         if grouped and grouped != item.nodeid and hasattr(item, "_id"):
             item._id = type(item._id).parse(grouped)
+    in_groups = [item for item in items if item.get_closest_marker("xdist_group")]
+    alone = [item for item in items if not item.get_closest_marker("xdist_group")]
+    middle = len(alone) // 2
+    items[:] = alone[:middle] + in_groups + alone[middle:]
 
 
 @pytest.fixture(scope="session", autouse=True)
@@ -188,8 +200,7 @@ def other_hash_seeds(once_per_session):
 def pytest_configure(config):
     # xdist >= 3.7 would send the largest groups first: their process pools and
     # subprocesses would then start while numba's cache is still empty (a fresh clone)
-    # and each compile every kernel again. In collection order the kernels are cached
-    # by then, and the per-test scheduling leaves no long tail.
+    # and each compile every kernel again. Keep the order of the collection instead.
     if getattr(config.option, "loadscopereorder", False):
         config.option.loadscopereorder = False
     config.addinivalue_line(
