@@ -120,6 +120,8 @@ def compile_each_kernel_once(tmp_path_factory):
     one's result from the on-disk cache. The results are the same either way.
     """
     try:
+        import fcntl  # not on Windows: there each process compiles its own
+
         from numba.core.compiler_lock import global_compiler_lock
         from numba.core.dispatcher import Dispatcher
     except ImportError:
@@ -127,7 +129,6 @@ def compile_each_kernel_once(tmp_path_factory):
     if Dispatcher is None or not os.environ.get("PYTEST_XDIST_WORKER"):
         yield
         return
-    import fcntl
     import hashlib
 
     locks = tmp_path_factory.getbasetemp().parent / "numba-compile-locks"
