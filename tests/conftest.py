@@ -80,9 +80,80 @@ def data():
 # - "hash_seeds": the tests that compare with other hash seeds share
 #   `other_hash_seeds`;
 # - "sklearn_test_mlp": scikit-learn's own MLP tests, run in one subprocess.
-# pytest-xdist 3.8 cannot group under pytest 9.2 (it writes the group into a node id
-# attribute that pytest no longer reads): `once_per_session` still computes the
-# subprocesses' results once, and the test processes share them.
+# A group goes to one process as a whole; the groups run in the middle of the
+# session (see `pytest_collection_modifyitems` and `pytest_configure`).
+# `once_per_session` also shares the subprocesses' results when the tests of a group
+# do run in several processes.
+
+
+@pytest.hookimpl(trylast=True)
+def pytest_collection_modifyitems(config, items):
+    """Under --dist loadgroup, name each test's group in its node id, and move the
+    groups' tests to the middle of the session.
+
+    xdist (up to 3.8 at least) appends ``@group`` to ``item._nodeid``, which pytest
+    9.2 no longer reads (its node id is ``item._id``): without the first step the
+    groups are silently ignored and each test is scheduled alone.  In the middle,
+    the groups' process pools and subprocesses start once the first half has filled
+    numba's cache (on a fresh clone they would compile every kernel again), and the
+    other process has the second half to run meanwhile instead of waiting idle at
+    the end for the last group.
+    """
+    if not (os.environ.get("PYTEST_XDIST_WORKER") and config.getvalue("loadgroup")):
+        return
+    for item in items:
+        grouped = getattr(item, "_nodeid", None)
+        if grouped and grouped != item.nodeid and hasattr(item, "_id"):
+            item._id = type(item._id).parse(grouped)
+    in_groups = [item for item in items if item.get_closest_marker("xdist_group")]
+    alone = [item for item in items if not item.get_closest_marker("xdist_group")]
+    middle = len(alone) // 2
+    items[:] = alone[:middle] + in_groups + alone[middle:]
+
+
+@pytest.fixture(scope="session", autouse=True)
+def compile_each_kernel_once(tmp_path_factory):
+    """Under pytest-xdist, one test process compiles a numba function at a time.
+
+    With an empty numba cache (a fresh clone) the test processes would each compile
+    the same kernels at the same time; instead the others wait, then load the first
+    one's result from the on-disk cache. The results are the same either way.
+    """
+    try:
+        import fcntl  # not on Windows: there each process compiles its own
+
+        from numba.core.compiler_lock import global_compiler_lock
+        from numba.core.dispatcher import Dispatcher
+    except ImportError:
+        Dispatcher = None
+    if Dispatcher is None or not os.environ.get("PYTEST_XDIST_WORKER"):
+        yield
+        return
+    import hashlib
+
+    locks = tmp_path_factory.getbasetemp().parent / "numba-compile-locks"
+    locks.mkdir(exist_ok=True)
+    original = Dispatcher.compile
+    held = set()  # a function calling itself compiles inside its own compile
+
+    def compile(self, sig):
+        function = self.py_func
+        key = f"{function.__module__}.{function.__qualname__}"
+        if type(self._cache).__name__ == "NullCache" or key in held:
+            return original(self, sig)
+        path = locks / hashlib.sha1(key.encode()).hexdigest()
+        # numba's lock first: the threads of one process take the two in one order.
+        with global_compiler_lock, open(path, "w") as lock:
+            fcntl.flock(lock, fcntl.LOCK_EX)
+            held.add(key)
+            try:
+                return original(self, sig)
+            finally:
+                held.discard(key)
+
+    Dispatcher.compile = compile
+    yield
+    Dispatcher.compile = original
 
 
 @pytest.fixture(scope="session")
@@ -128,6 +199,11 @@ def other_hash_seeds(once_per_session):
 
 
 def pytest_configure(config):
+    # xdist >= 3.7 would send the largest groups first: their process pools and
+    # subprocesses would then start while numba's cache is still empty (a fresh clone)
+    # and each compile every kernel again. Keep the order of the collection instead.
+    if getattr(config.option, "loadscopereorder", False):
+        config.option.loadscopereorder = False
     config.addinivalue_line(
         "markers",
         "requires_sklearn(version, reason): skip on an older scikit-learn",

@@ -77,6 +77,15 @@ def _fit_both_ways(monkeypatch, model, X, y, sample_weight=None):
     return compiled, reference
 
 
+# Cached on disk like the kernels: a closure would compile anew in every process.
+@numba.njit(cache=True)
+def _products(A, W, G, ones, S, grad_W, grad_X, grad_b):
+    np.dot(A, W, S)
+    np.dot(A.T, G, grad_W)
+    np.dot(G, W.T, grad_X)
+    np.dot(ones, G, grad_b)
+
+
 @functools.cache
 def _same_products():
     """Whether the kernel's products (numba's np.dot: scipy's OpenBLAS) give
@@ -86,14 +95,6 @@ def _same_products():
     machines they pick the same ones.  Where they do not, the fits agree to
     rounding only, and the tests say so by comparing with a tolerance.
     """
-
-    @numba.njit
-    def products(A, W, G, ones, S, grad_W, grad_X, grad_b):
-        np.dot(A, W, S)
-        np.dot(A.T, G, grad_W)
-        np.dot(G, W.T, grad_X)
-        np.dot(ones, G, grad_b)
-
     rng = np.random.default_rng(0)
     for dtype in (np.float64, np.float32):
         for n, a, u in [(BATCH, 7, 9), (18, 9, 8), (BATCH, 8, 5), (BATCH, 6, 3)]:
@@ -104,7 +105,7 @@ def _same_products():
             ones = np.ones(n, dtype)
             ours = [np.empty((n, u), dtype), np.empty((a, u), dtype)]
             ours += [np.empty((n, a), dtype), np.empty(u, dtype)]
-            products(A, W, G, ones, *ours)
+            _products(A, W, G, ones, *ours)
             theirs = [A @ W, A.T @ G, G @ W.T, ones @ G]
             if not all(map(np.array_equal, ours, theirs)):
                 return False
