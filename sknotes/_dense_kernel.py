@@ -432,13 +432,20 @@ class CompiledDenseStep:
             train.inputs, train.y, chunk, n, neg_steps, self._empty, self._empty,
             *self._arguments[:-1], self.row_losses, totals, squares,
         )  # fmt: skip
-        # Each batch's loss as __call__ reduces it (float64 operations, elementwise).
-        if self._loss_kind == _MSE:
-            losses = np.array([np.add.reduce(row[:n]) for row in self.row_losses[:m]])
-            losses /= n
+        return [
+            self._batch_loss(float(totals[k]), self.row_losses[k, :n], n, c, squares[k])
+            for k in range(m)
+        ]
+
+    def _batch_loss(self, total, row_loss, n, c, squares, sw_batch=None):
+        """A batch's loss as the loss node reduces it, then the penalty's."""
+        if self._loss_kind != _MSE:
+            loss = total / n
+        elif sw_batch is None:
+            loss = float(np.add.reduce(row_loss)) / n
         else:
-            losses = totals / n
-        return (losses + c * squares if c else losses + 0.0).tolist()
+            loss = float(row_loss @ sw_batch) / n
+        return loss + (c * float(squares) if c else 0.0)
 
     def __call__(self, train, indices):
         n_batch = indices.shape[0]
@@ -463,13 +470,7 @@ class CompiledDenseStep:
         total, squares = _COMPILED(
             train.inputs, train.y, indices, sw_batch, row_scale, *self._arguments
         )
-        # The loss as the loss node reduces it, then the penalty's.
-        if self._loss_kind == _MSE:
-            row_loss = self.row_loss[:n_batch]
-            if sw is None:
-                loss = float(np.add.reduce(row_loss)) / n
-            else:
-                loss = float(row_loss @ sw_batch) / n
-        else:
-            loss = total / n
-        return loss + (c * float(squares) if c else 0.0)
+        row_loss = self.row_loss[:n_batch]
+        return self._batch_loss(
+            total, row_loss, n, c, squares, None if sw is None else sw_batch
+        )
